@@ -1,0 +1,32 @@
+//! # roadside-core
+//!
+//! The shared core of Roadside, the field enforcement system of a transport enforcement agency
+//! (交通运输综合行政执法). It runs inside the Android and iOS apps through UniFFI, in the desktop
+//! `roadside` CLI, and (without its device layer) inside the sync server.
+//!
+//! Two layers:
+//! - **Pure domain, no I/O**: [`model`] (records), [`codes`] and [`validate`] (field checks),
+//!   [`jcs`] and [`ledger`] (the signed, hash-chained ledger), [`evidence`] (streaming hashing and
+//!   chunk manifests), [`rules`] (the law as data: discretion benchmark, exemption list, procedure
+//!   policy, working-day calendar).
+//! - **Device layer** (feature `device`): [`store`] (SQLCipher-encrypted SQLite, WAL, migrations,
+//!   one transaction per action, outbox) and [`ffi`] (the UniFFI surface).
+
+pub mod codes;
+pub mod error;
+pub mod evidence;
+pub mod jcs;
+pub mod ledger;
+pub mod model;
+pub mod rules;
+pub mod validate;
+
+#[cfg(feature = "device")]
+pub mod ffi;
+#[cfg(feature = "device")]
+pub mod store;
+
+pub use error::{Issue, Result, RoadsideError};
+
+#[cfg(feature = "ffi")]
+uniffi::setup_scaffolding!("roadside_core");
