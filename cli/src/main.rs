@@ -1,1 +1,448 @@
-fn main() {}
+//! `roadside`: the desktop command line over Roadside's core, so the core runs without a phone.
+//!
+//! Prints JSON on stdout. On failure it exits non-zero and prints `{"code": …, "message": …}` (plus
+//! `issues` for validation failures) on stderr. The database key comes from `ROADSIDE_DB_KEY`
+//! (64 hex digits) or from the key file `init` creates (`<data>/device.key`, mode 0600).
+
+mod rules;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use roadside_core::model::{EvidenceKind, InspectionRecord, OfficerCertificate};
+use roadside_core::store::{Durability, EvidenceMeta, Store};
+use roadside_core::{Issue, RoadsideError};
+use serde_json::{json, Value};
+
+/// Largest JSON document accepted from a file (a record with a long 现场情况 is well below it).
+const MAX_JSON_BYTES: u64 = 32 << 20;
+const KEY_FILE: &str = "device.key";
+
+#[derive(Parser)]
+#[command(name = "roadside", version, about = "Roadside 路检执法 — 设备端命令行（JSON 输出）")]
+struct Cli {
+    /// Data directory holding the encrypted database.
+    #[arg(long, global = true, env = "ROADSIDE_DATA", default_value = "roadside-data")]
+    data: PathBuf,
+    /// Key file (64 hex digits). Defaults to <data>/device.key; ROADSIDE_DB_KEY overrides both.
+    #[arg(long, global = true)]
+    key_file: Option<PathBuf>,
+    /// Commit durability: `normal` (survives a killed process; the default) or `full` (also
+    /// survives a power cut, one fsync per action).
+    #[arg(long, global = true, env = "ROADSIDE_DURABILITY", default_value = "normal", value_parser = parse_durability)]
+    durability: Durability,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the data directory, the database key file and the device key.
+    Init {
+        /// Load the demo roster (海南州 officers) so demo records validate.
+        #[arg(long)]
+        demo_roster: bool,
+    },
+    /// Officer roster used for offline certificate checks.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Cases and their records.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Validate a record JSON without storing it; prints every issue.
+    Validate {
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Evidence files.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
+    /// The signed ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Demo data for training, tests and benchmarks.
+    #[command(subcommand)]
+    Demo(DemoCommand),
+    /// The law as data: discretion benchmark, exemptions, procedure, deadlines.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+}
+
+#[derive(Subcommand)]
+enum RosterCommand {
+    /// Replace the roster with the JSON array in FILE.
+    Import {
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Print the roster.
+    List,
+}
+
+#[derive(Subcommand)]
+enum CaseCommand {
+    /// Open a case with the record in FILE; prints the case.
+    New {
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Add another record to a case.
+    AddRecord {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Amend a record (a new version; the old one stays in the ledger).
+    Amend {
+        case: String,
+        record: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Finalize a case.
+    Finalize { case: String },
+    /// Void a case, giving the reason.
+    Void {
+        case: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show a case with its records and evidence.
+    Show { case: String },
+    /// List cases opened on a day (default today, China Standard Time).
+    List {
+        #[arg(long)]
+        day: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Hash FILE and declare it as evidence of CASE in a signed ledger entry.
+    Add {
+        case: String,
+        file: PathBuf,
+        #[arg(long, value_parser = parse_kind)]
+        kind: EvidenceKind,
+        /// Capture metadata JSON (started_at, ended_at, latitude, longitude, clock_source, important).
+        #[arg(long)]
+        meta: Option<PathBuf>,
+    },
+    /// Hash FILE (whole-file SHA-256 and the 1 MiB chunk manifest) without declaring it.
+    Hash { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Verify hashes, signatures and the chain; exits non-zero naming the first broken entry.
+    Verify,
+    /// Print every entry as a JSON line, with its exact signed bytes.
+    Export,
+}
+
+#[derive(Subcommand)]
+enum DemoCommand {
+    /// Create N demo cases (each one signed ledger entry and transaction); prints each case id as a
+    /// JSON line as soon as it is committed.
+    Seed {
+        #[arg(long, default_value_t = 10)]
+        cases: u32,
+    },
+}
+
+fn parse_durability(s: &str) -> Result<Durability, String> {
+    match s {
+        "normal" => Ok(Durability::Normal),
+        "full" => Ok(Durability::Full),
+        _ => Err(format!("持久性设置 {s} 无效，应为 normal 或 full")),
+    }
+}
+
+fn parse_kind(s: &str) -> Result<EvidenceKind, String> {
+    EvidenceKind::parse(s).ok_or_else(|| format!("证据类型 {s} 无效，应为 video、audio、photo 或 document"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Some(value)) => {
+            let mut out = std::io::stdout().lock();
+            // A closed stdout (e.g. `| head`) is not worth a panic.
+            let _ = writeln!(out, "{value}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut body = json!({ "code": e.code(), "message": e.message() });
+            if !e.issues().is_empty() {
+                body["issues"] = json!(e.issues());
+            }
+            eprintln!("{body}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Where the store is and how to open it.
+struct Ctx {
+    data: PathBuf,
+    key_file: Option<PathBuf>,
+    durability: Durability,
+}
+
+fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
+    let Cli {
+        data,
+        key_file,
+        durability,
+        command,
+    } = cli;
+    let cli = Ctx {
+        data: data.clone(),
+        key_file,
+        durability,
+    };
+    match command {
+        Command::Init { demo_roster } => {
+            let key_path = key_path(&cli);
+            let created = ensure_key_file(&key_path)?;
+            let store = open_store(&cli)?;
+            if demo_roster {
+                store.import_roster(&roster_demo())?;
+            }
+            Ok(Some(json!({
+                "data_dir": data,
+                "database": store.path(),
+                "device_id": store.device_id(),
+                "key_file": if std::env::var_os("ROADSIDE_DB_KEY").is_some() { Value::Null } else { json!(key_path) },
+                "key_created": created,
+                "roster_loaded": demo_roster,
+            })))
+        }
+        Command::Roster(cmd) => {
+            let store = open_store(&cli)?;
+            match cmd {
+                RosterCommand::Import { json } => {
+                    let roster: Vec<OfficerCertificate> = read_json(&json)?;
+                    let n = store.import_roster(&roster)?;
+                    Ok(Some(json!({ "imported": n })))
+                }
+                RosterCommand::List => Ok(Some(json!(store.roster()?))),
+            }
+        }
+        Command::Validate { json } => {
+            let record: InspectionRecord = read_json(&json)?;
+            let store = open_store(&cli)?;
+            let issues = store.validate(&record)?;
+            Ok(Some(json!({ "valid": issues.is_empty(), "issues": issues })))
+        }
+        Command::Case(cmd) => {
+            let store = open_store(&cli)?;
+            case(&store, cmd).map(Some)
+        }
+        Command::Evidence(EvidenceCommand::Hash { file }) => {
+            Ok(Some(json!(roadside_core::evidence::hash_file(&file)?)))
+        }
+        Command::Evidence(EvidenceCommand::Add {
+            case,
+            file,
+            kind,
+            meta,
+        }) => {
+            let meta: EvidenceMeta = match meta {
+                Some(p) => read_json(&p)?,
+                None => EvidenceMeta::default(),
+            };
+            let store = open_store(&cli)?;
+            Ok(Some(json!(store.attach_evidence(&case, &file, kind, &meta)?)))
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let store = open_store(&cli)?;
+            let report = store.verify_ledger()?;
+            match &report.first_broken {
+                None => Ok(Some(json!(report))),
+                Some(b) => Err(RoadsideError::ledger(
+                    &b.code,
+                    format!("账本第 {} 条记录校验失败：{}", b.position, b.message),
+                )),
+            }
+        }
+        Command::Ledger(LedgerCommand::Export) => {
+            let store = open_store(&cli)?;
+            let mut out = std::io::stdout().lock();
+            for entry in store.export_ledger()? {
+                if writeln!(out, "{}", json!(entry)).is_err() {
+                    break;
+                }
+            }
+            Ok(None)
+        }
+        Command::Demo(DemoCommand::Seed { cases }) => {
+            let store = open_store(&cli)?;
+            if store.roster()?.is_empty() {
+                store.import_roster(&roster_demo())?;
+            }
+            let mut out = std::io::stdout().lock();
+            let start = chrono::Utc::now() - chrono::Duration::hours(2);
+            for i in 0..cases {
+                let record =
+                    roadside_core::demo::on_site_record(start + chrono::Duration::milliseconds(i64::from(i)));
+                let summary = store.create_case(&record)?;
+                // Printed only after the commit returned: a line on stdout means a durable case.
+                let _ = writeln!(out, "{}", json!({ "case_id": summary.id, "seq": summary.last_entry_seq }));
+                let _ = out.flush();
+            }
+            Ok(None)
+        }
+        Command::Rules(cmd) => rules::run(cmd, &data).map(Some),
+    }
+}
+
+fn case(store: &Store, cmd: CaseCommand) -> Result<Value, RoadsideError> {
+    Ok(match cmd {
+        CaseCommand::New { json } => {
+            let record: InspectionRecord = read_json(&json)?;
+            json!(store.create_case(&record)?)
+        }
+        CaseCommand::AddRecord { case, json } => {
+            let record: InspectionRecord = read_json(&json)?;
+            json!(store.add_record(&case, &record)?)
+        }
+        CaseCommand::Amend { case, record, json } => {
+            let new: InspectionRecord = read_json(&json)?;
+            json!(store.amend_record(&case, &record, &new)?)
+        }
+        CaseCommand::Finalize { case } => json!(store.finalize_case(&case)?),
+        CaseCommand::Void { case, reason } => json!(store.void_case(&case, &reason)?),
+        CaseCommand::Show { case } => json!(store.case_detail(&case)?),
+        CaseCommand::List { day } => match day {
+            Some(d) => json!(store.cases_on(&d)?),
+            None => json!(store.cases_today()?),
+        },
+    })
+}
+
+fn roster_demo() -> Vec<OfficerCertificate> {
+    roadside_core::demo::roster()
+}
+
+fn key_path(cli: &Ctx) -> PathBuf {
+    cli.key_file
+        .clone()
+        .unwrap_or_else(|| cli.data.join(KEY_FILE))
+}
+
+/// Create the key file with 32 random bytes (hex) unless it exists or the key is in the environment.
+fn ensure_key_file(path: &Path) -> Result<bool, RoadsideError> {
+    if std::env::var_os("ROADSIDE_DB_KEY").is_some() || path.exists() {
+        return Ok(false);
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| io_err("DATA_DIR", dir, e))?;
+    }
+    let mut key = [0u8; 32];
+    rand_key(&mut key)?;
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| io_err("KEY_FILE_WRITE", path, e))?;
+    f.write_all(hex::encode(key).as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| io_err("KEY_FILE_WRITE", path, e))?;
+    Ok(true)
+}
+
+fn rand_key(buf: &mut [u8; 32]) -> Result<(), RoadsideError> {
+    // The device-key generator of the core uses the OS RNG too; reuse it through a fresh key.
+    let k = roadside_core::ledger::DeviceKey::generate();
+    buf.copy_from_slice(&k.to_bytes());
+    Ok(())
+}
+
+fn load_key(cli: &Ctx) -> Result<[u8; 32], RoadsideError> {
+    let (text, source) = match std::env::var("ROADSIDE_DB_KEY") {
+        Ok(v) => (v, "ROADSIDE_DB_KEY".to_string()),
+        Err(_) => {
+            let path = key_path(cli);
+            let text = fs::read_to_string(&path).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    RoadsideError::key(
+                        "KEY_MISSING",
+                        format!(
+                            "找不到数据库密钥文件 {}；请先运行 roadside --data {} init，或设置 ROADSIDE_DB_KEY",
+                            path.display(),
+                            cli.data.display()
+                        ),
+                    )
+                } else {
+                    io_err("KEY_FILE_READ", &path, e)
+                }
+            })?;
+            (text, path.display().to_string())
+        }
+    };
+    let bytes = hex::decode(text.trim()).map_err(|_| {
+        RoadsideError::key("KEY_FORMAT", format!("{source} 中的密钥应为 64 位十六进制数字"))
+    })?;
+    bytes.try_into().map_err(|_| {
+        RoadsideError::key("KEY_FORMAT", format!("{source} 中的密钥应为 32 字节（64 位十六进制数字）"))
+    })
+}
+
+fn open_store(cli: &Ctx) -> Result<Store, RoadsideError> {
+    let key = load_key(cli)?;
+    Store::open(&cli.data, &key, cli.durability)
+}
+
+fn io_err(code: &str, path: &Path, e: std::io::Error) -> RoadsideError {
+    RoadsideError::store(code, format!("{}：{e}", path.display()))
+}
+
+/// Read a JSON document from a file (or `-` for stdin), refusing oversized input, and name the
+/// file in any error.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RoadsideError> {
+    let mut buf = Vec::new();
+    if path == Path::new("-") {
+        std::io::stdin()
+            .take(MAX_JSON_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_err("INPUT_READ", path, e))?;
+    } else {
+        let f = fs::File::open(path).map_err(|e| {
+            RoadsideError::invalid_field(
+                &path.display().to_string(),
+                "INPUT_NOT_FOUND",
+                format!("无法读取文件 {}：{e}", path.display()),
+            )
+        })?;
+        f.take(MAX_JSON_BYTES + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| io_err("INPUT_READ", path, e))?;
+    }
+    if buf.len() as u64 > MAX_JSON_BYTES {
+        return Err(RoadsideError::invalid_field(
+            &path.display().to_string(),
+            "INPUT_TOO_LARGE",
+            format!("文件超过 {} MiB 上限", MAX_JSON_BYTES >> 20),
+        ));
+    }
+    serde_json::from_slice(&buf).map_err(|e| {
+        let inner = RoadsideError::from(e);
+        let issues: Vec<Issue> = inner
+            .issues()
+            .iter()
+            .map(|i| Issue {
+                path: format!("{}: {}", path.display(), i.path),
+                ..i.clone()
+            })
+            .collect();
+        RoadsideError::invalid(issues)
+    })
+}

@@ -186,6 +186,17 @@ impl From<serde_json::Error> for RoadsideError {
     }
 }
 
+#[cfg(feature = "ffi")]
+impl From<uniffi::UnexpectedUniFFICallbackError> for RoadsideError {
+    /// A platform callback (Keystore, Keychain, an observer) threw something Rust did not expect.
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        RoadsideError::internal(
+            "PLATFORM_CALLBACK_FAILED",
+            format!("平台回调失败：{}", e.reason),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 //!   one transaction per action, outbox) and [`ffi`] (the UniFFI surface).
 
 pub mod codes;
+pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod jcs;

@@ -1,0 +1,222 @@
+//! The `roadside` binary end to end: real processes, a real encrypted SQLite file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use roadside_core::demo;
+use serde_json::Value;
+
+const KEY_HEX: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+
+fn roadside(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_roadside"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env("ROADSIDE_DB_KEY", KEY_HEX)
+        .env_remove("ROADSIDE_DATA")
+        .output()
+        .expect("run roadside")
+}
+
+fn ok(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "roadside failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn err(out: &Output) -> Value {
+    assert!(!out.status.success(), "expected a failure");
+    serde_json::from_slice(&out.stderr).expect("stderr is JSON")
+}
+
+fn ledger_len(data: &Path) -> usize {
+    let out = roadside(data, &["ledger", "export"]);
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn init(data: &Path) {
+    ok(&roadside(data, &["init", "--demo-roster"]));
+}
+
+fn write_record(dir: &Path, name: &str, record: &roadside_core::model::InspectionRecord) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_vec(record).unwrap()).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn now_record() -> roadside_core::model::InspectionRecord {
+    demo::on_site_record(chrono::Utc::now() - chrono::Duration::hours(1))
+}
+
+#[test]
+fn a_case_from_json_to_a_verified_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let rec = write_record(tmp.path(), "r.json", &now_record());
+    let case = ok(&roadside(&data, &["case", "new", "--json", &rec]));
+    let id = case["id"].as_str().unwrap().to_string();
+
+    let clip = tmp.path().join("clip.mp4");
+    std::fs::write(&clip, vec![7u8; 2_500_000]).unwrap();
+    let ev = ok(&roadside(
+        &data,
+        &["evidence", "add", &id, clip.to_str().unwrap(), "--kind", "video"],
+    ));
+    assert_eq!(ev["chunk_count"], 3);
+    let hash = ok(&roadside(&data, &["evidence", "hash", clip.to_str().unwrap()]));
+    assert_eq!(hash["sha256"], ev["sha256"]);
+
+    let fin = ok(&roadside(&data, &["case", "finalize", &id]));
+    assert_eq!(fin["status"], "finalized");
+    let report = ok(&roadside(&data, &["ledger", "verify"]));
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["entries"], 3);
+
+    let export = roadside(&data, &["ledger", "export"]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    // The exported bytes are the exact signed bytes: their SHA-256 is the entry hash.
+    for line in &lines {
+        let bytes = line["bytes"].as_str().unwrap().as_bytes();
+        assert_eq!(hex::encode(roadside_core::ledger::sha256(bytes)), line["hash"]);
+    }
+    let listed = ok(&roadside(&data, &["case", "list"]));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_stores_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+
+    let malformed = tmp.path().join("bad.json");
+    std::fs::write(&malformed, b"{\"kind\": \"on_site\",\n  \"place\": }").unwrap();
+    let e = err(&roadside(&data, &["case", "new", "--json", malformed.to_str().unwrap()]));
+    assert_eq!(e["code"], "JSON_MALFORMED");
+    assert!(e["message"].as_str().unwrap().contains("第 2 行"), "{e}");
+
+    let mut v = serde_json::to_value(now_record()).unwrap();
+    v["vehicle"]["colour"] = "黄".into();
+    let unknown = tmp.path().join("unknown.json");
+    std::fs::write(&unknown, v.to_string()).unwrap();
+    let e = err(&roadside(&data, &["case", "new", "--json", unknown.to_str().unwrap()]));
+    assert_eq!(e["code"], "JSON_SCHEMA");
+    assert!(e["message"].as_str().unwrap().contains("colour"), "{e}");
+
+    let mut v = serde_json::to_value(now_record()).unwrap();
+    v["vehicle"]["axles"] = "two".into();
+    let wrong_type = tmp.path().join("type.json");
+    std::fs::write(&wrong_type, v.to_string()).unwrap();
+    let e = err(&roadside(&data, &["case", "new", "--json", wrong_type.to_str().unwrap()]));
+    assert_eq!(e["code"], "JSON_SCHEMA");
+
+    let mut long = now_record();
+    long.situation = "超".repeat(10 * 1024 * 1024 / 3);
+    let big = write_record(tmp.path(), "big.json", &long);
+    let e = err(&roadside(&data, &["case", "new", "--json", &big]));
+    assert!(
+        e["issues"].as_array().unwrap().iter().any(|i| i["path"] == "situation"),
+        "{e}"
+    );
+
+    let mut bad = now_record();
+    bad.vehicle.as_mut().unwrap().plate = "青E1234".into();
+    if let Some(roadside_core::model::Party::Person { id_number, .. }) = bad.party.as_mut() {
+        *id_number = "632521198503121231".into();
+    }
+    let bad = write_record(tmp.path(), "fields.json", &bad);
+    let e = err(&roadside(&data, &["case", "new", "--json", &bad]));
+    let paths: Vec<&str> = e["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert!(paths.contains(&"vehicle.plate"), "{paths:?}");
+    assert!(paths.contains(&"party.id_number"), "{paths:?}");
+
+    let missing = tmp.path().join("nope.mp4");
+    let e = err(&roadside(
+        &data,
+        &["evidence", "add", "no-such-case", missing.to_str().unwrap(), "--kind", "video"],
+    ));
+    assert_eq!(e["code"], "CASE_NOT_FOUND");
+
+    assert_eq!(ledger_len(&data), 0, "nothing was stored");
+}
+
+#[test]
+fn finalize_refused_when_an_officer_certificate_was_revoked_since() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let rec = write_record(tmp.path(), "r.json", &now_record());
+    let case = ok(&roadside(&data, &["case", "new", "--json", &rec]));
+    let id = case["id"].as_str().unwrap();
+
+    // The second officer's certificate is revoked yesterday: one certified officer is left.
+    let mut roster = demo::roster();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    roster[1].revoked_on = Some(yesterday);
+    let roster_file = tmp.path().join("roster.json");
+    std::fs::write(&roster_file, serde_json::to_vec(&roster).unwrap()).unwrap();
+    ok(&roadside(&data, &["roster", "import", "--json", roster_file.to_str().unwrap()]));
+
+    let before = ledger_len(&data);
+    let e = err(&roadside(&data, &["case", "finalize", id]));
+    assert!(
+        e["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["path"].as_str().unwrap().starts_with("officers")),
+        "{e}"
+    );
+    assert_eq!(ledger_len(&data), before);
+}
+
+#[test]
+fn the_key_file_made_by_init_opens_the_store_and_a_wrong_key_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |args: &[&str], key: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_roadside"));
+        c.arg("--data").arg(&data).args(args).env_remove("ROADSIDE_DB_KEY");
+        if let Some(k) = key {
+            c.env("ROADSIDE_DB_KEY", k);
+        }
+        c.output().unwrap()
+    };
+    let out = ok(&run(&["init"], None));
+    assert_eq!(out["key_created"], true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join("device.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "key file readable by others");
+    }
+    ok(&run(&["ledger", "verify"], None));
+    let e = err(&run(&["ledger", "verify"], Some(KEY_HEX)));
+    assert_eq!(e["code"], "STORE_WRONG_KEY");
+    let e = err(&run(&["ledger", "verify"], Some("xyz")));
+    assert_eq!(e["code"], "KEY_FORMAT");
+    let other = tmp.path().join("other");
+    let e = err(&Command::new(env!("CARGO_BIN_EXE_roadside"))
+        .arg("--data")
+        .arg(&other)
+        .args(["ledger", "verify"])
+        .env_remove("ROADSIDE_DB_KEY")
+        .output()
+        .unwrap());
+    assert_eq!(e["code"], "KEY_MISSING");
+}

@@ -1,0 +1,194 @@
+//! The device database schema and its migrations, versioned by `PRAGMA user_version`.
+//!
+//! `init` creates the newest schema on an empty database; `upgrade_from(v)` brings an older one up
+//! step by step. A test upgrades a version-1 database and checks the result equals a fresh one.
+//!
+//! Tables that hold evidence of what happened are **append-only**: triggers refuse `UPDATE` and
+//! `DELETE` on `ledger`, `record_versions` and `evidence`. `cases` is a projection of the ledger
+//! (status, number) and may change; `outbox` rows leave only when the server has given a receipt.
+
+use rusqlite::{Connection, Transaction};
+
+use crate::error::{Result, RoadsideError};
+
+/// The schema version this build writes.
+pub const VERSION: u32 = 2;
+
+/// Version 1: the ledger, cases, records, evidence and outbox.
+const V1: &str = r#"
+CREATE TABLE meta (
+    k TEXT PRIMARY KEY,
+    v BLOB NOT NULL
+) STRICT;
+
+-- One row per signed ledger entry of this device; rowid = seq.
+CREATE TABLE ledger (
+    seq     INTEGER PRIMARY KEY,
+    hash    BLOB NOT NULL UNIQUE CHECK (length(hash) = 32),
+    bytes   BLOB NOT NULL,
+    sig     BLOB NOT NULL CHECK (length(sig) = 64),
+    kind    TEXT NOT NULL,
+    case_id TEXT,
+    at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX ledger_case ON ledger(case_id, seq);
+CREATE TRIGGER ledger_no_update BEFORE UPDATE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+CREATE TRIGGER ledger_no_delete BEFORE DELETE ON ledger
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+
+CREATE TABLE cases (
+    id          TEXT PRIMARY KEY,
+    case_number TEXT,
+    opened_at   TEXT NOT NULL,
+    opened_day  TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('draft', 'finalized', 'voided')),
+    open_seq    INTEGER NOT NULL REFERENCES ledger(seq),
+    last_seq    INTEGER NOT NULL REFERENCES ledger(seq)
+) STRICT;
+CREATE INDEX cases_day ON cases(opened_day);
+
+CREATE TABLE record_versions (
+    record_id TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    case_id   TEXT NOT NULL REFERENCES cases(id),
+    entry_seq INTEGER NOT NULL REFERENCES ledger(seq),
+    kind      TEXT NOT NULL,
+    body      TEXT NOT NULL,
+    PRIMARY KEY (record_id, version)
+) STRICT;
+CREATE INDEX record_versions_case ON record_versions(case_id);
+CREATE TRIGGER record_versions_no_update BEFORE UPDATE ON record_versions
+BEGIN SELECT RAISE(ABORT, 'record versions are append-only'); END;
+CREATE TRIGGER record_versions_no_delete BEFORE DELETE ON record_versions
+BEGIN SELECT RAISE(ABORT, 'record versions are append-only'); END;
+
+CREATE TABLE evidence (
+    id          TEXT PRIMARY KEY,
+    case_id     TEXT NOT NULL REFERENCES cases(id),
+    entry_seq   INTEGER NOT NULL REFERENCES ledger(seq),
+    kind        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    chunk_size  INTEGER NOT NULL,
+    chunks      BLOB NOT NULL
+) STRICT;
+CREATE INDEX evidence_case ON evidence(case_id);
+CREATE TRIGGER evidence_no_update BEFORE UPDATE ON evidence
+BEGIN SELECT RAISE(ABORT, 'evidence declarations are append-only'); END;
+CREATE TRIGGER evidence_no_delete BEFORE DELETE ON evidence
+BEGIN SELECT RAISE(ABORT, 'evidence declarations are append-only'); END;
+
+-- Entries not yet acknowledged by the server.
+CREATE TABLE outbox (
+    entry_seq  INTEGER PRIMARY KEY REFERENCES ledger(seq),
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+) STRICT;
+"#;
+
+/// Version 2: the officer roster (certificate validity), kept for offline validation.
+const V2: &str = r#"
+CREATE TABLE roster (
+    certificate_no TEXT PRIMARY KEY,
+    body           TEXT NOT NULL
+) STRICT;
+"#;
+
+/// Bring the database to [`VERSION`], in one transaction. A database newer than this build is refused.
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(super::db::store_err)?;
+    if current == VERSION {
+        return Ok(());
+    }
+    if current > VERSION {
+        return Err(RoadsideError::store(
+            "STORE_TOO_NEW",
+            format!("数据库版本 {current} 高于本程序支持的版本 {VERSION}，请升级应用"),
+        ));
+    }
+    let tx = conn.transaction().map_err(super::db::store_err)?;
+    if current == 0 {
+        init(&tx)?;
+    } else {
+        upgrade_from(&tx, current)?;
+    }
+    tx.pragma_update(None, "user_version", VERSION)
+        .map_err(super::db::store_err)?;
+    tx.commit().map_err(super::db::store_err)
+}
+
+fn init(tx: &Transaction) -> Result<()> {
+    tx.execute_batch(V1).map_err(super::db::store_err)?;
+    tx.execute_batch(V2).map_err(super::db::store_err)
+}
+
+fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
+    if version < 2 {
+        tx.execute_batch(V2).map_err(super::db::store_err)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema_of(conn: &Connection) -> Vec<(String, String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY type, name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn upgrading_a_version_1_database_equals_a_fresh_one() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(V1).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute(
+            "INSERT INTO meta (k, v) VALUES ('device_id', x'00')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+
+        assert_eq!(schema_of(&old), schema_of(&fresh));
+        let v: u32 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, VERSION);
+        let kept: i64 = old.query_row("SELECT count(*) FROM meta", [], |r| r.get(0)).unwrap();
+        assert_eq!(kept, 1, "data survives the upgrade");
+    }
+
+    #[test]
+    fn a_newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", VERSION + 1).unwrap();
+        let err = migrate(&mut conn).unwrap_err();
+        assert_eq!(err.code(), "STORE_TOO_NEW");
+    }
+
+    #[test]
+    fn ledger_rows_cannot_be_changed_or_deleted() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO ledger (seq, hash, bytes, sig, kind, at) VALUES (1, zeroblob(32), x'7b7d', zeroblob(64), 'case.open', 'x')",
+            [],
+        )
+        .unwrap();
+        let upd = conn.execute("UPDATE ledger SET bytes = x'00' WHERE seq = 1", []);
+        assert!(upd.unwrap_err().to_string().contains("append-only"));
+        let del = conn.execute("DELETE FROM ledger", []);
+        assert!(del.unwrap_err().to_string().contains("append-only"));
+    }
+}

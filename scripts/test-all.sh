@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every Roadside test on a fresh Debian machine: installs what the build needs, builds, checks
+# formatting and lints, runs the Rust test suites (core, CLI, server, end-to-end).
+# Usage: scripts/test-all.sh            (from the repository root; root or sudo for apt-get)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+[ -f /usr/include/openssl/evp.h ] || need_pkgs+=(libssl-dev)   # SQLCipher's crypto (libcrypto)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)       # benchmark reference, tests
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== installing ${need_pkgs[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== build the native core library (the bindings test generates Kotlin and Swift from it)"
+cargo build -p roadside-core --locked
+
+echo "== cargo test (workspace)"
+cargo test --workspace --locked
