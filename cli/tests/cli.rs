@@ -66,10 +66,20 @@ fn a_case_from_json_to_a_verified_ledger() {
     std::fs::write(&clip, vec![7u8; 2_500_000]).unwrap();
     let ev = ok(&roadside(
         &data,
-        &["evidence", "add", &id, clip.to_str().unwrap(), "--kind", "video"],
+        &[
+            "evidence",
+            "add",
+            &id,
+            clip.to_str().unwrap(),
+            "--kind",
+            "video",
+        ],
     ));
     assert_eq!(ev["chunk_count"], 3);
-    let hash = ok(&roadside(&data, &["evidence", "hash", clip.to_str().unwrap()]));
+    let hash = ok(&roadside(
+        &data,
+        &["evidence", "hash", clip.to_str().unwrap()],
+    ));
     assert_eq!(hash["sha256"], ev["sha256"]);
 
     let fin = ok(&roadside(&data, &["case", "finalize", &id]));
@@ -87,7 +97,10 @@ fn a_case_from_json_to_a_verified_ledger() {
     // The exported bytes are the exact signed bytes: their SHA-256 is the entry hash.
     for line in &lines {
         let bytes = line["bytes"].as_str().unwrap().as_bytes();
-        assert_eq!(hex::encode(roadside_core::ledger::sha256(bytes)), line["hash"]);
+        assert_eq!(
+            hex::encode(roadside_core::ledger::sha256(bytes)),
+            line["hash"]
+        );
     }
     let listed = ok(&roadside(&data, &["case", "list"]));
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -101,7 +114,10 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
 
     let malformed = tmp.path().join("bad.json");
     std::fs::write(&malformed, b"{\"kind\": \"on_site\",\n  \"place\": }").unwrap();
-    let e = err(&roadside(&data, &["case", "new", "--json", malformed.to_str().unwrap()]));
+    let e = err(&roadside(
+        &data,
+        &["case", "new", "--json", malformed.to_str().unwrap()],
+    ));
     assert_eq!(e["code"], "JSON_MALFORMED");
     assert!(e["message"].as_str().unwrap().contains("第 2 行"), "{e}");
 
@@ -109,7 +125,10 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     v["vehicle"]["colour"] = "黄".into();
     let unknown = tmp.path().join("unknown.json");
     std::fs::write(&unknown, v.to_string()).unwrap();
-    let e = err(&roadside(&data, &["case", "new", "--json", unknown.to_str().unwrap()]));
+    let e = err(&roadside(
+        &data,
+        &["case", "new", "--json", unknown.to_str().unwrap()],
+    ));
     assert_eq!(e["code"], "JSON_SCHEMA");
     assert!(e["message"].as_str().unwrap().contains("colour"), "{e}");
 
@@ -117,7 +136,10 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     v["vehicle"]["axles"] = "two".into();
     let wrong_type = tmp.path().join("type.json");
     std::fs::write(&wrong_type, v.to_string()).unwrap();
-    let e = err(&roadside(&data, &["case", "new", "--json", wrong_type.to_str().unwrap()]));
+    let e = err(&roadside(
+        &data,
+        &["case", "new", "--json", wrong_type.to_str().unwrap()],
+    ));
     assert_eq!(e["code"], "JSON_SCHEMA");
 
     let mut long = now_record();
@@ -125,7 +147,11 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     let big = write_record(tmp.path(), "big.json", &long);
     let e = err(&roadside(&data, &["case", "new", "--json", &big]));
     assert!(
-        e["issues"].as_array().unwrap().iter().any(|i| i["path"] == "situation"),
+        e["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["path"] == "situation"),
         "{e}"
     );
 
@@ -148,7 +174,14 @@ fn bad_input_gets_a_clear_error_and_stores_nothing() {
     let missing = tmp.path().join("nope.mp4");
     let e = err(&roadside(
         &data,
-        &["evidence", "add", "no-such-case", missing.to_str().unwrap(), "--kind", "video"],
+        &[
+            "evidence",
+            "add",
+            "no-such-case",
+            missing.to_str().unwrap(),
+            "--kind",
+            "video",
+        ],
     ));
     assert_eq!(e["code"], "CASE_NOT_FOUND");
 
@@ -166,11 +199,16 @@ fn finalize_refused_when_an_officer_certificate_was_revoked_since() {
 
     // The second officer's certificate is revoked yesterday: one certified officer is left.
     let mut roster = demo::roster();
-    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
     roster[1].revoked_on = Some(yesterday);
     let roster_file = tmp.path().join("roster.json");
     std::fs::write(&roster_file, serde_json::to_vec(&roster).unwrap()).unwrap();
-    ok(&roadside(&data, &["roster", "import", "--json", roster_file.to_str().unwrap()]));
+    ok(&roadside(
+        &data,
+        &["roster", "import", "--json", roster_file.to_str().unwrap()],
+    ));
 
     let before = ledger_len(&data);
     let e = err(&roadside(&data, &["case", "finalize", id]));
@@ -191,7 +229,10 @@ fn the_key_file_made_by_init_opens_the_store_and_a_wrong_key_is_refused() {
     let data = tmp.path().join("data");
     let run = |args: &[&str], key: Option<&str>| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_roadside"));
-        c.arg("--data").arg(&data).args(args).env_remove("ROADSIDE_DB_KEY");
+        c.arg("--data")
+            .arg(&data)
+            .args(args)
+            .env_remove("ROADSIDE_DB_KEY");
         if let Some(k) = key {
             c.env("ROADSIDE_DB_KEY", k);
         }
@@ -202,7 +243,10 @@ fn the_key_file_made_by_init_opens_the_store_and_a_wrong_key_is_refused() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("device.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(data.join("device.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "key file readable by others");
     }
     ok(&run(&["ledger", "verify"], None));

@@ -15,7 +15,10 @@ fn native_library() -> PathBuf {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     );
-    let candidates = [target.join("debug").join(&name), target.join("release").join(&name)];
+    let candidates = [
+        target.join("debug").join(&name),
+        target.join("release").join(&name),
+    ];
     candidates
         .iter()
         .filter(|p| p.exists())

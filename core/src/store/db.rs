@@ -34,13 +34,13 @@ pub enum Durability {
 pub(crate) fn store_err(e: rusqlite::Error) -> RoadsideError {
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => wrong_key(),
-        Some(ErrorCode::DiskFull) => {
-            RoadsideError::store("STORE_DISK_FULL", "存储空间已满，操作未保存，请清理空间后重试")
-        }
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => RoadsideError::store(
-            "STORE_BUSY",
-            "数据库正被另一个进程使用，请稍后重试",
+        Some(ErrorCode::DiskFull) => RoadsideError::store(
+            "STORE_DISK_FULL",
+            "存储空间已满，操作未保存，请清理空间后重试",
         ),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            RoadsideError::store("STORE_BUSY", "数据库正被另一个进程使用，请稍后重试")
+        }
         Some(ErrorCode::ReadOnly) => {
             RoadsideError::store("STORE_READ_ONLY", "数据库为只读，无法保存")
         }
@@ -81,13 +81,20 @@ pub(crate) fn open_connection(
             format!("无法打开数据库文件 {}：{e}", path.display()),
         )
     })?;
-    // The key must be the first statement on the connection.
+    // SQLCipher logs decryption failures to stderr by default; the error we return says it all,
+    // and the CLI's stderr must stay one JSON document.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")
+        .map_err(store_err)?;
+    // The key must be the first statement that touches the database.
     conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(key)))
         .map_err(store_err)?;
     // Prove the key before anything else touches the file.
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(store_err)?;
+    conn.busy_timeout(Duration::from_secs(5))
         .map_err(store_err)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(store_err)?;
     if !read_only {
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))

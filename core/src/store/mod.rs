@@ -198,7 +198,8 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db::store_err)?;
-        tx.execute("DELETE FROM roster", []).map_err(db::store_err)?;
+        tx.execute("DELETE FROM roster", [])
+            .map_err(db::store_err)?;
         {
             let mut ins = tx
                 .prepare("INSERT INTO roster (certificate_no, body) VALUES (?1, ?2)")
@@ -208,11 +209,13 @@ impl Store {
                     .map_err(|e| RoadsideError::internal("ROSTER_ENCODE", e.to_string()))?;
                 ins.execute(params![cert.certificate_no, body])
                     .map_err(|e| match e.sqlite_error_code() {
-                        Some(rusqlite::ErrorCode::ConstraintViolation) => RoadsideError::invalid_field(
-                            &format!("roster[{i}].certificate_no"),
-                            "ROSTER_DUPLICATE",
-                            format!("执法证号 {} 重复", cert.certificate_no),
-                        ),
+                        Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                            RoadsideError::invalid_field(
+                                &format!("roster[{i}].certificate_no"),
+                                "ROSTER_DUPLICATE",
+                                format!("执法证号 {} 重复", cert.certificate_no),
+                            )
+                        }
                         _ => db::store_err(e),
                     })?;
             }
@@ -251,7 +254,14 @@ impl Store {
             "record_id": record_id,
             "record": record,
         });
-        let (seq, _) = self.append(&tx, now, officers_of(record), EntryKind::CaseOpen, Some(&case_id), body)?;
+        let (seq, _) = self.append(
+            &tx,
+            now,
+            officers_of(record),
+            EntryKind::CaseOpen,
+            Some(&case_id),
+            body,
+        )?;
         tx.execute(
             "INSERT INTO cases (id, case_number, opened_at, opened_day, status, open_seq, last_seq)
              VALUES (?1, ?2, ?3, ?4, 'draft', ?5, ?5)",
@@ -279,7 +289,14 @@ impl Store {
         check_record(&tx, record, now)?;
         let record_id = new_id();
         let body = json!({ "record_id": record_id, "record": record });
-        let (seq, hash) = self.append(&tx, now, officers_of(record), EntryKind::RecordCreate, Some(case_id), body)?;
+        let (seq, hash) = self.append(
+            &tx,
+            now,
+            officers_of(record),
+            EntryKind::RecordCreate,
+            Some(case_id),
+            body,
+        )?;
         insert_version(&tx, &record_id, 1, case_id, seq, record)?;
         touch_case(&tx, case_id, seq, None)?;
         tx.commit().map_err(db::store_err)?;
@@ -324,7 +341,14 @@ impl Store {
             "supersedes": hex::encode(&superseded),
             "record": record,
         });
-        let (seq, hash) = self.append(&tx, now, officers_of(record), EntryKind::RecordAmend, Some(case_id), body)?;
+        let (seq, hash) = self.append(
+            &tx,
+            now,
+            officers_of(record),
+            EntryKind::RecordAmend,
+            Some(case_id),
+            body,
+        )?;
         insert_version(&tx, record_id, version + 1, case_id, seq, record)?;
         let number_changed = record.case_number.clone();
         touch_case(&tx, case_id, seq, number_changed.as_deref())?;
@@ -403,7 +427,14 @@ impl Store {
             "clock_source": meta.clock_source,
             "important": meta.important,
         });
-        let (seq, hash) = self.append(&tx, now, officers, EntryKind::EvidenceAdd, Some(case_id), body)?;
+        let (seq, hash) = self.append(
+            &tx,
+            now,
+            officers,
+            EntryKind::EvidenceAdd,
+            Some(case_id),
+            body,
+        )?;
         let mut chunks = Vec::with_capacity(digest.chunk_hashes.len() * 32);
         for (i, h) in digest.chunk_hashes.iter().enumerate() {
             let raw = hex::decode(h).map_err(|_| {
@@ -456,7 +487,10 @@ impl Store {
         let tx = begin(&mut conn)?;
         require_draft(&tx, case_id)?;
         let roster = read_roster(&tx)?;
-        let ctx = ValidationContext { roster: &roster, now };
+        let ctx = ValidationContext {
+            roster: &roster,
+            now,
+        };
         let records = latest_records(&tx, case_id)?;
         let evidence = case_evidence(&tx, case_id)?;
         let kinds: Vec<EvidenceKind> = evidence.iter().map(|e| e.kind).collect();
@@ -479,7 +513,14 @@ impl Store {
             "records": records.iter().map(|r| json!({"record_id": r.record_id, "version": r.version, "entry": r.entry_hash})).collect::<Vec<_>>(),
             "evidence": evidence.iter().map(|e| json!({"evidence_id": e.id, "sha256": e.sha256})).collect::<Vec<_>>(),
         });
-        let (seq, _) = self.append(&tx, now, officers, EntryKind::CaseFinalize, Some(case_id), body)?;
+        let (seq, _) = self.append(
+            &tx,
+            now,
+            officers,
+            EntryKind::CaseFinalize,
+            Some(case_id),
+            body,
+        )?;
         tx.execute(
             "UPDATE cases SET status = 'finalized', last_seq = ?2 WHERE id = ?1",
             params![case_id, seq as i64],
@@ -516,7 +557,14 @@ impl Store {
             .map_err(db::store_err)?;
         let officers = case_officers(&tx, case_id)?;
         let body = json!({ "supersedes": hex::encode(open_hash), "reason": reason });
-        let (seq, _) = self.append(&tx, now, officers, EntryKind::EntryVoid, Some(case_id), body)?;
+        let (seq, _) = self.append(
+            &tx,
+            now,
+            officers,
+            EntryKind::EntryVoid,
+            Some(case_id),
+            body,
+        )?;
         tx.execute(
             "UPDATE cases SET status = 'voided', last_seq = ?2 WHERE id = ?1",
             params![case_id, seq as i64],
@@ -576,12 +624,14 @@ impl Store {
         let device = self.device_id();
         Ok(ledger::verify_chain(
             &device,
-            rows.iter().enumerate().map(|(i, (hash, bytes, sig))| StoredEntryRef {
-                position: i as u64 + 1,
-                bytes,
-                hash,
-                sig,
-            }),
+            rows.iter()
+                .enumerate()
+                .map(|(i, (hash, bytes, sig))| StoredEntryRef {
+                    position: i as u64 + 1,
+                    bytes,
+                    hash,
+                    sig,
+                }),
         ))
     }
 
@@ -702,7 +752,9 @@ fn begin(conn: &mut Connection) -> Result<Transaction<'_>> {
 /// The calendar day in China Standard Time (UTC+8), which is what "today" means to an officer.
 pub fn local_day(t: DateTime<Utc>) -> String {
     // China has no daylight saving time: CST is always UTC+8.
-    (t + chrono::Duration::hours(8)).format("%Y-%m-%d").to_string()
+    (t + chrono::Duration::hours(8))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn officers_of(record: &InspectionRecord) -> Vec<String> {
@@ -715,13 +767,15 @@ fn officers_of(record: &InspectionRecord) -> Vec<String> {
 
 fn load_or_create_device_key(conn: &mut Connection) -> Result<DeviceKey> {
     let existing: Option<Vec<u8>> = conn
-        .query_row("SELECT v FROM meta WHERE k = 'device_key'", [], |r| r.get(0))
+        .query_row("SELECT v FROM meta WHERE k = 'device_key'", [], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(db::store_err)?;
     if let Some(bytes) = existing {
-        let raw: [u8; 32] = bytes.try_into().map_err(|_| {
-            RoadsideError::store("STORE_DEVICE_KEY", "数据库中的设备密钥长度错误")
-        })?;
+        let raw: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| RoadsideError::store("STORE_DEVICE_KEY", "数据库中的设备密钥长度错误"))?;
         return Ok(DeviceKey::from_bytes(&raw));
     }
     let key = DeviceKey::generate();
@@ -755,7 +809,10 @@ fn read_roster(conn: &Connection) -> Result<Vec<OfficerCertificate>> {
 
 fn check_record(tx: &Transaction, record: &InspectionRecord, now: DateTime<Utc>) -> Result<()> {
     let roster = read_roster(tx)?;
-    let ctx = ValidationContext { roster: &roster, now };
+    let ctx = ValidationContext {
+        roster: &roster,
+        now,
+    };
     let issues = validate::validate_record(record, &ctx);
     if issues.is_empty() {
         Ok(())
@@ -767,29 +824,41 @@ fn check_record(tx: &Transaction, record: &InspectionRecord, now: DateTime<Utc>)
 fn check_evidence_meta(meta: &EvidenceMeta) -> Result<()> {
     let mut issues = Vec::new();
     let start = match &meta.started_at {
-        Some(s) => validate::parse_time("started_at", s).map_err(|i| issues.push(i)).ok(),
+        Some(s) => validate::parse_time("started_at", s)
+            .map_err(|i| issues.push(i))
+            .ok(),
         None => None,
     };
     let end = match &meta.ended_at {
-        Some(s) => validate::parse_time("ended_at", s).map_err(|i| issues.push(i)).ok(),
+        Some(s) => validate::parse_time("ended_at", s)
+            .map_err(|i| issues.push(i))
+            .ok(),
         None => None,
     };
     if let (Some(s), Some(e)) = (start, end) {
         if e < s {
-            issues.push(Issue::new("ended_at", "TIME_END_BEFORE_START", "录制结束时间早于开始时间"));
+            issues.push(Issue::new(
+                "ended_at",
+                "TIME_END_BEFORE_START",
+                "录制结束时间早于开始时间",
+            ));
         }
     }
     match (meta.latitude, meta.longitude) {
-        (Some(lat), _) if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() => issues.push(Issue::new(
-            "latitude",
-            "GPS_LATITUDE_RANGE",
-            format!("纬度 {lat} 超出 -90 至 90 的范围"),
-        )),
-        (_, Some(lon)) if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() => issues.push(Issue::new(
-            "longitude",
-            "GPS_LONGITUDE_RANGE",
-            format!("经度 {lon} 超出 -180 至 180 的范围"),
-        )),
+        (Some(lat), _) if !(-90.0..=90.0).contains(&lat) || !lat.is_finite() => {
+            issues.push(Issue::new(
+                "latitude",
+                "GPS_LATITUDE_RANGE",
+                format!("纬度 {lat} 超出 -90 至 90 的范围"),
+            ))
+        }
+        (_, Some(lon)) if !(-180.0..=180.0).contains(&lon) || !lon.is_finite() => {
+            issues.push(Issue::new(
+                "longitude",
+                "GPS_LONGITUDE_RANGE",
+                format!("经度 {lon} 超出 -180 至 180 的范围"),
+            ))
+        }
         (Some(_), None) | (None, Some(_)) => issues.push(Issue::new(
             "latitude",
             "GPS_INCOMPLETE",
@@ -837,14 +906,17 @@ fn touch_case(tx: &Transaction, case_id: &str, seq: u64, case_number: Option<&st
 
 fn case_status(conn: &Connection, case_id: &str) -> Result<CaseStatus> {
     let status: Option<String> = conn
-        .query_row("SELECT status FROM cases WHERE id = ?1", [case_id], |r| r.get(0))
+        .query_row("SELECT status FROM cases WHERE id = ?1", [case_id], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(db::store_err)?;
     let status = status.ok_or_else(|| {
         RoadsideError::not_found("CASE_NOT_FOUND", format!("没有编号为 {case_id} 的案件"))
     })?;
-    CaseStatus::parse(&status)
-        .ok_or_else(|| RoadsideError::store("STORE_CASE_STATUS", format!("案件状态 {status} 无法识别")))
+    CaseStatus::parse(&status).ok_or_else(|| {
+        RoadsideError::store("STORE_CASE_STATUS", format!("案件状态 {status} 无法识别"))
+    })
 }
 
 fn require_draft(conn: &Connection, case_id: &str) -> Result<()> {
@@ -854,7 +926,10 @@ fn require_draft(conn: &Connection, case_id: &str) -> Result<()> {
             "CASE_FINALIZED",
             "案件已定稿，不能再修改；如需更正请作废后重新立案",
         )),
-        CaseStatus::Voided => Err(RoadsideError::conflict("CASE_VOIDED", "案件已作废，不能再修改")),
+        CaseStatus::Voided => Err(RoadsideError::conflict(
+            "CASE_VOIDED",
+            "案件已作废，不能再修改",
+        )),
     }
 }
 
@@ -956,15 +1031,18 @@ fn case_summary(conn: &Connection, case_id: &str) -> Result<CaseSummary> {
     let row: Option<(Option<String>, String, String, i64)> = conn
         .prepare_cached("SELECT case_number, status, opened_at, last_seq FROM cases WHERE id = ?1")
         .and_then(|mut s| {
-            s.query_row([case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-                .optional()
+            s.query_row([case_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
         })
         .map_err(db::store_err)?;
     let (case_number, status, opened_at, last_seq) = row.ok_or_else(|| {
         RoadsideError::not_found("CASE_NOT_FOUND", format!("没有编号为 {case_id} 的案件"))
     })?;
-    let status = CaseStatus::parse(&status)
-        .ok_or_else(|| RoadsideError::store("STORE_CASE_STATUS", format!("案件状态 {status} 无法识别")))?;
+    let status = CaseStatus::parse(&status).ok_or_else(|| {
+        RoadsideError::store("STORE_CASE_STATUS", format!("案件状态 {status} 无法识别"))
+    })?;
     let (records, evidence): (i64, i64) = conn
         .prepare_cached(
             "SELECT (SELECT count(DISTINCT record_id) FROM record_versions WHERE case_id = ?1),

@@ -152,27 +152,29 @@ mod tests {
         let mut old = Connection::open_in_memory().unwrap();
         old.execute_batch(V1).unwrap();
         old.pragma_update(None, "user_version", 1).unwrap();
-        old.execute(
-            "INSERT INTO meta (k, v) VALUES ('device_id', x'00')",
-            [],
-        )
-        .unwrap();
+        old.execute("INSERT INTO meta (k, v) VALUES ('device_id', x'00')", [])
+            .unwrap();
         migrate(&mut old).unwrap();
 
         let mut fresh = Connection::open_in_memory().unwrap();
         migrate(&mut fresh).unwrap();
 
         assert_eq!(schema_of(&old), schema_of(&fresh));
-        let v: u32 = old.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: u32 = old
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, VERSION);
-        let kept: i64 = old.query_row("SELECT count(*) FROM meta", [], |r| r.get(0)).unwrap();
+        let kept: i64 = old
+            .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(kept, 1, "data survives the upgrade");
     }
 
     #[test]
     fn a_newer_database_is_refused() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.pragma_update(None, "user_version", VERSION + 1).unwrap();
+        conn.pragma_update(None, "user_version", VERSION + 1)
+            .unwrap();
         let err = migrate(&mut conn).unwrap_err();
         assert_eq!(err.code(), "STORE_TOO_NEW");
     }

@@ -20,7 +20,11 @@ fn counts(store: &Store) -> (u64, u64, i64) {
     let cases: i64 = lock(&store.reader)
         .query_row("SELECT count(*) FROM cases", [], |r| r.get(0))
         .unwrap();
-    (store.ledger_len().unwrap(), store.outbox_len().unwrap(), cases)
+    (
+        store.ledger_len().unwrap(),
+        store.outbox_len().unwrap(),
+        cases,
+    )
 }
 
 #[test]
@@ -38,9 +42,17 @@ fn a_whole_case_from_draft_to_finalize_verifies() {
     assert_eq!(v2.version, 2);
 
     let clip = dir.path().join("clip.mp4");
-    std::fs::File::create(&clip).unwrap().write_all(&[42u8; 3 << 20]).unwrap();
+    std::fs::File::create(&clip)
+        .unwrap()
+        .write_all(&[42u8; 3 << 20])
+        .unwrap();
     let ev = store
-        .attach_evidence(&case.id, &clip, EvidenceKind::Video, &EvidenceMeta::default())
+        .attach_evidence(
+            &case.id,
+            &clip,
+            EvidenceKind::Video,
+            &EvidenceMeta::default(),
+        )
         .unwrap();
     assert_eq!(ev.chunk_count, 3);
 
@@ -61,7 +73,9 @@ fn a_whole_case_from_draft_to_finalize_verifies() {
     assert_eq!(amend["body"]["supersedes"], entries[0].hash);
 
     // A finalized case is locked.
-    let err = store.amend_record(&case.id, &record_id, &amended).unwrap_err();
+    let err = store
+        .amend_record(&case.id, &record_id, &amended)
+        .unwrap_err();
     assert_eq!(err.code(), "CASE_FINALIZED");
     assert_eq!(counts(&store), (4, 4, 1));
 }
@@ -71,14 +85,19 @@ fn finalize_with_one_officer_is_refused_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let case = store.create_case(&record()).unwrap();
-    let record_id = store.case_detail(&case.id).unwrap().records[0].record_id.clone();
+    let record_id = store.case_detail(&case.id).unwrap().records[0]
+        .record_id
+        .clone();
     // An amendment with one officer is itself refused at validation.
     let mut one = record();
     one.officers.truncate(1);
     one.recorder = one.officers[0].name.clone();
     let before = counts(&store);
     let err = store.amend_record(&case.id, &record_id, &one).unwrap_err();
-    assert!(err.issues().iter().any(|i| i.path.starts_with("officers")), "{err:?}");
+    assert!(
+        err.issues().iter().any(|i| i.path.starts_with("officers")),
+        "{err:?}"
+    );
     assert_eq!(counts(&store), before);
 }
 
@@ -96,7 +115,9 @@ fn a_coercive_measure_needs_an_av_record_before_finalize() {
     let before = counts(&store);
     let err = store.finalize_case(&case.id).unwrap_err();
     assert!(
-        err.issues().iter().any(|i| i.code.contains("AV") || i.code.contains("AUDIO")),
+        err.issues()
+            .iter()
+            .any(|i| i.code.contains("AV") || i.code.contains("AUDIO")),
         "{err:?}"
     );
     assert_eq!(counts(&store), before, "a refused finalize stores nothing");
@@ -104,13 +125,26 @@ fn a_coercive_measure_needs_an_av_record_before_finalize() {
     let photo = dir.path().join("p.jpg");
     std::fs::write(&photo, b"jpeg").unwrap();
     store
-        .attach_evidence(&case.id, &photo, EvidenceKind::Photo, &EvidenceMeta::default())
+        .attach_evidence(
+            &case.id,
+            &photo,
+            EvidenceKind::Photo,
+            &EvidenceMeta::default(),
+        )
         .unwrap();
-    assert!(store.finalize_case(&case.id).is_err(), "a photo is not an AV record");
+    assert!(
+        store.finalize_case(&case.id).is_err(),
+        "a photo is not an AV record"
+    );
     let clip = dir.path().join("v.mp4");
     std::fs::write(&clip, b"video").unwrap();
     store
-        .attach_evidence(&case.id, &clip, EvidenceKind::Video, &EvidenceMeta::default())
+        .attach_evidence(
+            &case.id,
+            &clip,
+            EvidenceKind::Video,
+            &EvidenceMeta::default(),
+        )
         .unwrap();
     store.finalize_case(&case.id).unwrap();
 }
@@ -151,7 +185,10 @@ fn the_wrong_key_is_a_clear_error_and_changes_nothing() {
     let before = digest();
     let err = Store::open(dir.path(), &[9u8; 32], Durability::Normal).unwrap_err();
     assert_eq!(err.code(), "STORE_WRONG_KEY");
-    assert!(before == digest(), "the wrong key changed the database file");
+    assert!(
+        before == digest(),
+        "the wrong key changed the database file"
+    );
     // The right key still opens it, with the same device identity.
     let store = Store::open(dir.path(), &KEY, Durability::Normal).unwrap();
     assert_eq!(store.ledger_len().unwrap(), 1);
@@ -168,7 +205,10 @@ fn the_database_file_is_encrypted() {
     let raw = std::fs::read(dir.path().join(DB_FILE)).unwrap();
     assert!(!raw.starts_with(b"SQLite format 3"));
     let needle = "韩建国".as_bytes();
-    assert!(!raw.windows(needle.len()).any(|w| w == needle), "plaintext leaked");
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle),
+        "plaintext leaked"
+    );
 }
 
 #[test]
@@ -191,7 +231,10 @@ fn assistants_and_unknown_officers_do_not_count() {
     };
     rec.recorder = "才让多杰".to_string();
     let issues = store.validate(&rec).unwrap();
-    assert!(issues.iter().any(|i| i.path.starts_with("officers")), "{issues:?}");
+    assert!(
+        issues.iter().any(|i| i.path.starts_with("officers")),
+        "{issues:?}"
+    );
 }
 
 #[test]
@@ -211,7 +254,10 @@ fn voiding_names_the_opening_entry() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path());
     let case = store.create_case(&record()).unwrap();
-    assert_eq!(store.void_case(&case.id, "").unwrap_err().code(), "VOID_REASON_REQUIRED");
+    assert_eq!(
+        store.void_case(&case.id, "").unwrap_err().code(),
+        "VOID_REASON_REQUIRED"
+    );
     let voided = store.void_case(&case.id, "误立案").unwrap();
     assert_eq!(voided.status, CaseStatus::Voided);
     let entries = store.export_ledger().unwrap();
