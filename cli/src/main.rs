@@ -22,10 +22,19 @@ const MAX_JSON_BYTES: u64 = 32 << 20;
 const KEY_FILE: &str = "device.key";
 
 #[derive(Parser)]
-#[command(name = "roadside", version, about = "Roadside 路检执法 — 设备端命令行（JSON 输出）")]
+#[command(
+    name = "roadside",
+    version,
+    about = "Roadside 路检执法 — 设备端命令行（JSON 输出）"
+)]
 struct Cli {
     /// Data directory holding the encrypted database.
-    #[arg(long, global = true, env = "ROADSIDE_DATA", default_value = "roadside-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "ROADSIDE_DATA",
+        default_value = "roadside-data"
+    )]
     data: PathBuf,
     /// Key file (64 hex digits). Defaults to <data>/device.key; ROADSIDE_DB_KEY overrides both.
     #[arg(long, global = true)]
@@ -162,7 +171,8 @@ fn parse_durability(s: &str) -> Result<Durability, String> {
 }
 
 fn parse_kind(s: &str) -> Result<EvidenceKind, String> {
-    EvidenceKind::parse(s).ok_or_else(|| format!("证据类型 {s} 无效，应为 video、audio、photo 或 document"))
+    EvidenceKind::parse(s)
+        .ok_or_else(|| format!("证据类型 {s} 无效，应为 video、audio、photo 或 document"))
 }
 
 fn main() -> ExitCode {
@@ -237,7 +247,9 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
             let record: InspectionRecord = read_json(&json)?;
             let store = open_store(&cli)?;
             let issues = store.validate(&record)?;
-            Ok(Some(json!({ "valid": issues.is_empty(), "issues": issues })))
+            Ok(Some(
+                json!({ "valid": issues.is_empty(), "issues": issues }),
+            ))
         }
         Command::Case(cmd) => {
             let store = open_store(&cli)?;
@@ -257,7 +269,9 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
                 None => EvidenceMeta::default(),
             };
             let store = open_store(&cli)?;
-            Ok(Some(json!(store.attach_evidence(&case, &file, kind, &meta)?)))
+            Ok(Some(json!(
+                store.attach_evidence(&case, &file, kind, &meta)?
+            )))
         }
         Command::Ledger(LedgerCommand::Verify) => {
             let store = open_store(&cli)?;
@@ -288,11 +302,16 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
             let mut out = std::io::stdout().lock();
             let start = chrono::Utc::now() - chrono::Duration::hours(2);
             for i in 0..cases {
-                let record =
-                    roadside_core::demo::on_site_record(start + chrono::Duration::milliseconds(i64::from(i)));
+                let record = roadside_core::demo::on_site_record(
+                    start + chrono::Duration::milliseconds(i64::from(i)),
+                );
                 let summary = store.create_case(&record)?;
                 // Printed only after the commit returned: a line on stdout means a durable case.
-                let _ = writeln!(out, "{}", json!({ "case_id": summary.id, "seq": summary.last_entry_seq }));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    json!({ "case_id": summary.id, "seq": summary.last_entry_seq })
+                );
                 let _ = out.flush();
             }
             Ok(None)
@@ -352,7 +371,9 @@ fn ensure_key_file(path: &Path) -> Result<bool, RoadsideError> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).map_err(|e| io_err("KEY_FILE_WRITE", path, e))?;
+    let mut f = opts
+        .open(path)
+        .map_err(|e| io_err("KEY_FILE_WRITE", path, e))?;
     f.write_all(hex::encode(key).as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| io_err("KEY_FILE_WRITE", path, e))?;
@@ -389,10 +410,16 @@ fn load_key(cli: &Ctx) -> Result<[u8; 32], RoadsideError> {
         }
     };
     let bytes = hex::decode(text.trim()).map_err(|_| {
-        RoadsideError::key("KEY_FORMAT", format!("{source} 中的密钥应为 64 位十六进制数字"))
+        RoadsideError::key(
+            "KEY_FORMAT",
+            format!("{source} 中的密钥应为 64 位十六进制数字"),
+        )
     })?;
     bytes.try_into().map_err(|_| {
-        RoadsideError::key("KEY_FORMAT", format!("{source} 中的密钥应为 32 字节（64 位十六进制数字）"))
+        RoadsideError::key(
+            "KEY_FORMAT",
+            format!("{source} 中的密钥应为 32 字节（64 位十六进制数字）"),
+        )
     })
 }
 

@@ -62,7 +62,11 @@ fn actions(target: &Path) {
 
         let plain = dir.path().join(format!("plain-{}.db", rows.len()));
         let conn = Connection::open(&plain).expect("plain db");
-        let sync = if durability == Durability::Full { "FULL" } else { "NORMAL" };
+        let sync = if durability == Durability::Full {
+            "FULL"
+        } else {
+            "NORMAL"
+        };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync};
              CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);"
@@ -78,9 +82,15 @@ fn actions(target: &Path) {
         let bare = per_sec(n, t.elapsed());
         rows.push((label, roadside, bare));
     }
-    println!("{:<18} {:>14} {:>22} {:>8}", "durability", "roadside/s", "bare sqlite insert/s", "ratio");
+    println!(
+        "{:<18} {:>14} {:>22} {:>8}",
+        "durability", "roadside/s", "bare sqlite insert/s", "ratio"
+    );
     for (label, roadside, bare) in rows {
-        println!("{label:<18} {roadside:>14.0} {bare:>22.0} {:>8.2}", roadside / bare);
+        println!(
+            "{label:<18} {roadside:>14.0} {bare:>22.0} {:>8.2}",
+            roadside / bare
+        );
     }
 }
 
@@ -101,7 +111,10 @@ fn open_and_list(target: &Path) {
             let record = demo::on_site_record(bench_clock() - chrono::Duration::hours(1));
             store.create_case(&record).expect("seed");
         }
-        println!("(seeded 100,000 cases in {:.1} s)", t.elapsed().as_secs_f64());
+        println!(
+            "(seeded 100,000 cases in {:.1} s)",
+            t.elapsed().as_secs_f64()
+        );
         std::fs::write(&ready, b"ok").expect("marker");
     }
 
@@ -135,6 +148,11 @@ fn open_and_list(target: &Path) {
         med(&roadside),
         max(&roadside)
     );
-    println!("{:<34} {:>10.2} {:>10.2}", "bare keyed open + 1 select", med(&bare), max(&bare));
+    println!(
+        "{:<34} {:>10.2} {:>10.2}",
+        "bare keyed open + 1 select",
+        med(&bare),
+        max(&bare)
+    );
     println!("ratio (median) {:.2}", med(&roadside) / med(&bare));
 }

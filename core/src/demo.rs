@@ -8,26 +8,91 @@ use crate::model::*;
 
 /// Demo officers: five certified officers, one assistant, one expired and one revoked certificate.
 pub fn roster() -> Vec<OfficerCertificate> {
-    let cert = |no: &str, name: &str, agency: &str, role, from: &str, to: &str, revoked: Option<&str>| {
-        OfficerCertificate {
-            certificate_no: no.to_string(),
-            name: name.to_string(),
-            agency: agency.to_string(),
-            role,
-            valid_from: from.to_string(),
-            valid_to: to.to_string(),
-            revoked_on: revoked.map(str::to_string),
-        }
-    };
+    let cert =
+        |no: &str, name: &str, agency: &str, role, from: &str, to: &str, revoked: Option<&str>| {
+            OfficerCertificate {
+                certificate_no: no.to_string(),
+                name: name.to_string(),
+                agency: agency.to_string(),
+                role,
+                valid_from: from.to_string(),
+                valid_to: to.to_string(),
+                revoked_on: revoked.map(str::to_string),
+            }
+        };
     vec![
-        cert("QH6325000101", "才让多杰", "632500", OfficerRole::Officer, "2022-01-01", "2030-12-31", None),
-        cert("QH6325000102", "李明", "632500", OfficerRole::Officer, "2022-01-01", "2030-12-31", None),
-        cert("QH6325210201", "马海军", "632521", OfficerRole::Officer, "2023-03-01", "2031-02-28", None),
-        cert("QH6325000103", "王丽", "632500", OfficerRole::LegalReviewer, "2021-06-01", "2029-05-31", None),
-        cert("QH6325000104", "张卫东", "632500", OfficerRole::Supervisor, "2020-01-01", "2030-12-31", None),
-        cert("QH6325210299", "赵小兵", "632521", OfficerRole::Assistant, "2024-01-01", "2030-12-31", None),
-        cert("QH6325000188", "陈过期", "632500", OfficerRole::Officer, "2018-01-01", "2023-12-31", None),
-        cert("QH6325000199", "刘注销", "632500", OfficerRole::Officer, "2019-01-01", "2030-12-31", Some("2025-06-30")),
+        cert(
+            "QH6325000101",
+            "才让多杰",
+            "632500",
+            OfficerRole::Officer,
+            "2022-01-01",
+            "2030-12-31",
+            None,
+        ),
+        cert(
+            "QH6325000102",
+            "李明",
+            "632500",
+            OfficerRole::Officer,
+            "2022-01-01",
+            "2030-12-31",
+            None,
+        ),
+        cert(
+            "QH6325210201",
+            "马海军",
+            "632521",
+            OfficerRole::Officer,
+            "2023-03-01",
+            "2031-02-28",
+            None,
+        ),
+        cert(
+            "QH6325000103",
+            "王丽",
+            "632500",
+            OfficerRole::LegalReviewer,
+            "2021-06-01",
+            "2029-05-31",
+            None,
+        ),
+        cert(
+            "QH6325000104",
+            "张卫东",
+            "632500",
+            OfficerRole::Supervisor,
+            "2020-01-01",
+            "2030-12-31",
+            None,
+        ),
+        cert(
+            "QH6325210299",
+            "赵小兵",
+            "632521",
+            OfficerRole::Assistant,
+            "2024-01-01",
+            "2030-12-31",
+            None,
+        ),
+        cert(
+            "QH6325000188",
+            "陈过期",
+            "632500",
+            OfficerRole::Officer,
+            "2018-01-01",
+            "2023-12-31",
+            None,
+        ),
+        cert(
+            "QH6325000199",
+            "刘注销",
+            "632500",
+            OfficerRole::Officer,
+            "2019-01-01",
+            "2030-12-31",
+            Some("2025-06-30"),
+        ),
     ]
 }
 

@@ -168,7 +168,9 @@ impl From<serde_json::Error> for RoadsideError {
     /// column; the message keeps them so the officer (or the integrator) can find the spot.
     fn from(e: serde_json::Error) -> Self {
         let code = match e.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => "JSON_MALFORMED",
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                "JSON_MALFORMED"
+            }
             serde_json::error::Category::Data => "JSON_SCHEMA",
             serde_json::error::Category::Io => "JSON_IO",
         };

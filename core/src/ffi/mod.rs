@@ -217,7 +217,10 @@ impl EvidenceRecorder {
     /// The digest of everything pushed. The recorder cannot be used afterwards.
     pub fn finish(&self) -> Result<EvidenceDigest> {
         let mut guard = self.hasher.lock().unwrap_or_else(|p| p.into_inner());
-        guard.take().map(EvidenceHasher::finish).ok_or_else(finished)
+        guard
+            .take()
+            .map(EvidenceHasher::finish)
+            .ok_or_else(finished)
     }
 }
 
@@ -260,7 +263,9 @@ pub fn demo_roster() -> Vec<OfficerCertificate> {
 /// A valid demo 现场笔录 started `minutes_ago` minutes ago.
 #[uniffi::export]
 pub fn demo_record(minutes_ago: u32) -> InspectionRecord {
-    crate::demo::on_site_record(chrono::Utc::now() - chrono::Duration::minutes(i64::from(minutes_ago)))
+    crate::demo::on_site_record(
+        chrono::Utc::now() - chrono::Duration::minutes(i64::from(minutes_ago)),
+    )
 }
 
 /// Parse a record from its JSON form (unknown fields refused), for shells that keep drafts as JSON.
