@@ -1,0 +1,290 @@
+//! Sign-in, agencies and the officer roster.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::{Duration, NaiveDate, Utc};
+use roadside_core::model::{OfficerCertificate, OfficerRole};
+use serde::{Deserialize, Serialize};
+
+use super::ApiJson;
+use crate::auth::{new_secret, verify_password, AccountCaller};
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+use crate::storage::{role_str, Agency, Session};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SignedIn {
+    pub token: String,
+    pub login: String,
+    pub agency: String,
+    pub role: &'static str,
+    pub expires_at: String,
+}
+
+/// `POST /api/v1/sessions`: password sign-in; answers a bearer token.
+pub async fn sign_in(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SignIn>,
+) -> Result<Json<SignedIn>> {
+    let wrong = || ApiError::unauthenticated("SIGN_IN_FAILED", "账号或密码错误");
+    let account = state.storage.account(&req.login).await?;
+    let Some(account) = account else {
+        // Spend the same time as a real check, so a probe cannot tell which logins exist.
+        let _ = verify_password(&req.password, dummy_phc());
+        return Err(wrong());
+    };
+    let password = req.password.clone();
+    let phc = account.password_hash.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    if !ok {
+        return Err(wrong());
+    }
+    if account.disabled {
+        return Err(ApiError::forbidden("ACCOUNT_DISABLED", "该账号已停用"));
+    }
+    let (token, token_hash) = new_secret(32);
+    let expires_at = crate::time_text(Utc::now() + Duration::hours(state.config.session_hours));
+    let session = Session {
+        login: account.login.clone(),
+        agency: account.agency.clone(),
+        role: account.role,
+        expires_at: expires_at.clone(),
+    };
+    state.storage.create_session(&token_hash, &session).await?;
+    Ok(Json(SignedIn {
+        token,
+        login: account.login,
+        agency: account.agency,
+        role: role_str(account.role),
+        expires_at,
+    }))
+}
+
+/// An Argon2id hash of a random password, checked against when the login does not exist.
+fn dummy_phc() -> &'static str {
+    static PHC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PHC.get_or_init(|| crate::auth::hash_password(&new_secret(16).0).unwrap_or_default())
+}
+
+/// `DELETE /api/v1/sessions`: sign out (the token stops working).
+pub async fn sign_out(State(state): State<AppState>, caller: AccountCaller) -> Result<StatusCode> {
+    state.storage.delete_session(&caller.token_hash).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Me {
+    pub login: String,
+    pub agency: String,
+    pub role: &'static str,
+    pub scope: Vec<String>,
+}
+
+/// `GET /api/v1/me`: who the token belongs to and which agencies it may see.
+pub async fn me(State(state): State<AppState>, caller: AccountCaller) -> Result<Json<Me>> {
+    let scope = caller.scope(&state).await?;
+    Ok(Json(Me {
+        login: caller.session.login,
+        agency: caller.session.agency,
+        role: role_str(caller.session.role),
+        scope,
+    }))
+}
+
+/// `GET /api/v1/agencies`: the agencies in the caller's scope.
+pub async fn agencies(
+    State(state): State<AppState>,
+    caller: AccountCaller,
+) -> Result<Json<Vec<Agency>>> {
+    let scope = caller.scope(&state).await?;
+    let all = state.storage.agencies().await?;
+    Ok(Json(
+        all.into_iter()
+            .filter(|a| scope.contains(&a.code))
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/officers`: the roster of the caller's scope, with certificate status.
+pub async fn officers(
+    State(state): State<AppState>,
+    caller: AccountCaller,
+) -> Result<Json<Vec<OfficerCertificate>>> {
+    let scope = caller.scope(&state).await?;
+    Ok(Json(state.storage.officers(&scope).await?))
+}
+
+fn check_date(field: &str, value: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request(
+            "DATE_INVALID",
+            format!("{field} 应为 YYYY-MM-DD 格式的日期，实际为 “{value}”"),
+        )
+    })
+}
+
+/// `POST /api/v1/officers`: add or update an officer's certificate (admin).
+pub async fn put_officer(
+    State(state): State<AppState>,
+    caller: AccountCaller,
+    ApiJson(officer): ApiJson<OfficerCertificate>,
+) -> Result<(StatusCode, Json<OfficerCertificate>)> {
+    caller.require(&[OfficerRole::Admin])?;
+    caller.check_agency(&state, &officer.agency).await?;
+    if officer.certificate_no.trim().is_empty()
+        || officer.certificate_no.trim() != officer.certificate_no
+    {
+        return Err(ApiError::bad_request(
+            "CERTIFICATE_NO_INVALID",
+            "执法证号不能为空，也不能带首尾空格",
+        ));
+    }
+    if officer.name.trim().is_empty() {
+        return Err(ApiError::bad_request("NAME_MISSING", "姓名不能为空"));
+    }
+    let from = check_date("valid_from", &officer.valid_from)?;
+    let to = check_date("valid_to", &officer.valid_to)?;
+    if to < from {
+        return Err(ApiError::bad_request(
+            "VALIDITY_INVERTED",
+            "有效期结束日期早于开始日期",
+        ));
+    }
+    if let Some(r) = &officer.revoked_on {
+        check_date("revoked_on", r)?;
+    }
+    if let Some(existing) = state.storage.officer(&officer.certificate_no).await? {
+        caller.check_agency(&state, &existing.agency).await?;
+    }
+    state.storage.put_officer(&officer).await?;
+    Ok((StatusCode::CREATED, Json(officer)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revoke {
+    /// First day the certificate no longer counts, `YYYY-MM-DD`.
+    pub on: String,
+}
+
+/// `POST /api/v1/officers/{certificate_no}/revoke`: revoke a certificate (注销) from a date (admin).
+pub async fn revoke_officer(
+    State(state): State<AppState>,
+    caller: AccountCaller,
+    Path(certificate_no): Path<String>,
+    ApiJson(req): ApiJson<Revoke>,
+) -> Result<Json<OfficerCertificate>> {
+    caller.require(&[OfficerRole::Admin])?;
+    check_date("on", &req.on)?;
+    let mut officer = state
+        .storage
+        .officer(&certificate_no)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "OFFICER_NOT_FOUND",
+                format!("执法证号 {certificate_no} 不存在"),
+            )
+        })?;
+    caller.check_agency(&state, &officer.agency).await?;
+    officer.revoked_on = Some(req.on);
+    state.storage.put_officer(&officer).await?;
+    Ok(Json(officer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub login: String,
+    pub password: String,
+    pub agency: String,
+    pub role: OfficerRole,
+    /// The officer whose account this is, if any (must be of the same agency).
+    #[serde(default)]
+    pub certificate_no: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AccountCreated {
+    pub login: String,
+    pub agency: String,
+    pub role: &'static str,
+}
+
+/// `POST /api/v1/accounts`: create a sign-in account in the caller's scope (admin).
+pub async fn create_account(
+    State(state): State<AppState>,
+    caller: AccountCaller,
+    ApiJson(req): ApiJson<NewAccount>,
+) -> Result<(StatusCode, Json<AccountCreated>)> {
+    caller.require(&[OfficerRole::Admin])?;
+    caller.check_agency(&state, &req.agency).await?;
+    let login_ok = !req.login.is_empty()
+        && req.login.len() <= 64
+        && req
+            .login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
+    if !login_ok {
+        return Err(ApiError::bad_request(
+            "LOGIN_INVALID",
+            "登录名只能包含字母、数字和 - _ . @，最长 64 个字符",
+        ));
+    }
+    if req.password.chars().count() < 10 {
+        return Err(ApiError::bad_request(
+            "PASSWORD_TOO_SHORT",
+            "密码至少 10 个字符",
+        ));
+    }
+    if let Some(no) = &req.certificate_no {
+        let officer = state.storage.officer(no).await?.ok_or_else(|| {
+            ApiError::not_found("OFFICER_NOT_FOUND", format!("执法证号 {no} 不存在"))
+        })?;
+        if officer.agency != req.agency {
+            return Err(ApiError::bad_request(
+                "CERTIFICATE_OTHER_AGENCY",
+                format!("执法证号 {no} 不属于机构 {}", req.agency),
+            ));
+        }
+    }
+    let password = req.password.clone();
+    let password_hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))??;
+    let created = state
+        .storage
+        .create_account(&crate::storage::Account {
+            login: req.login.clone(),
+            agency: req.agency.clone(),
+            role: req.role,
+            certificate_no: req.certificate_no,
+            password_hash,
+            disabled: false,
+        })
+        .await?;
+    if !created {
+        return Err(ApiError::conflict(
+            "LOGIN_TAKEN",
+            format!("登录名 {} 已被使用", req.login),
+        ));
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(AccountCreated {
+            login: req.login,
+            agency: req.agency,
+            role: role_str(req.role),
+        }),
+    ))
+}

@@ -1,0 +1,194 @@
+//! The transparency log's public endpoints: checkpoint and tiles at stable URLs (C2SP tlog-tiles),
+//! inclusion and consistency proofs as JSON.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, Result};
+use crate::ingest::b64;
+use crate::state::AppState;
+use crate::tlog::{self, TilePath, TILE_WIDTH};
+
+/// `GET /log/checkpoint`: the newest signed checkpoint (text/plain, C2SP signed note).
+pub async fn checkpoint(State(state): State<AppState>) -> Result<Response> {
+    let note = match state.storage.checkpoint(None).await? {
+        Some((_, note)) => note,
+        None => state.signer.sign(0, tlog_tiles::EMPTY_HASH)?,
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        note,
+    )
+        .into_response())
+}
+
+fn tile_not_found() -> ApiError {
+    ApiError::not_found("TILE_NOT_FOUND", "该瓦片尚不存在")
+}
+
+/// `GET /log/tile/…`: hash tiles and entry bundles (C2SP tlog-tiles).
+pub async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Result<Response> {
+    let parsed = tlog::parse_tile_path(&path).ok_or_else(|| {
+        ApiError::not_found("TILE_PATH_INVALID", format!("不是有效的瓦片路径：{path}"))
+    })?;
+    let (data, full) = match parsed {
+        TilePath::Hashes(key, width) => {
+            let tiles = state.storage.read_tiles(&[key]).await?;
+            let data = tiles.tiles.get(&key).ok_or_else(tile_not_found)?;
+            let len = width as usize * tlog_tiles::HASH_SIZE;
+            if data.len() < len {
+                return Err(tile_not_found());
+            }
+            (data[..len].to_vec(), u64::from(width) == TILE_WIDTH)
+        }
+        TilePath::Entries(index, width) => {
+            let start = index.checked_mul(TILE_WIDTH).ok_or_else(tile_not_found)?;
+            let leaves = state.storage.leaves(start, u64::from(width)).await?;
+            if leaves.len() != width as usize {
+                return Err(tile_not_found());
+            }
+            (tlog::entry_bundle(&leaves), u64::from(width) == TILE_WIDTH)
+        }
+    };
+    let cache = if full {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-store"
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream"),
+            (header::CACHE_CONTROL, cache),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogKey {
+    pub origin: String,
+    /// signed-note verifier key.
+    pub verifier_key: String,
+}
+
+/// `GET /api/v1/log/key`: the key checkpoints are signed with.
+pub async fn key(State(state): State<AppState>) -> Json<LogKey> {
+    Json(LogKey {
+        origin: state.signer.origin().to_string(),
+        verifier_key: state.signer.verifier_key().to_string(),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InclusionQuery {
+    /// Entry hash, lowercase hex.
+    pub hash: String,
+    /// Tree size to prove against; default: the newest checkpoint.
+    #[serde(default)]
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InclusionProof {
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    pub inclusion_proof: Vec<String>,
+    pub checkpoint: String,
+}
+
+async fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<(u64, String)> {
+    state
+        .storage
+        .checkpoint(size)
+        .await?
+        .ok_or_else(|| match size {
+            Some(s) => {
+                ApiError::not_found("CHECKPOINT_NOT_FOUND", format!("没有大小为 {s} 的检查点"))
+            }
+            None => ApiError::not_found("LOG_EMPTY", "透明日志还没有任何记录"),
+        })
+}
+
+/// `GET /api/v1/log/inclusion?hash=…[&size=…]`: inclusion proof of an entry.
+pub async fn inclusion(
+    State(state): State<AppState>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<InclusionProof>> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(&q.hash, &mut hash)
+        .map_err(|_| ApiError::bad_request("HASH_INVALID", "hash 应为 64 位十六进制的 SHA-256"))?;
+    let (position, _) = state
+        .storage
+        .entry_position(&hash)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ENTRY_NOT_LOGGED", "透明日志中没有这条记录"))?;
+    let (size, note) = checkpoint_at(&state, q.size).await?;
+    if position.leaf_index >= size {
+        return Err(ApiError::bad_request(
+            "ENTRY_AFTER_CHECKPOINT",
+            "这条记录在所选检查点之后才写入日志",
+        ));
+    }
+    let tiles = state
+        .storage
+        .read_tiles(&tlog::tiles_for_inclusion(size, position.leaf_index))
+        .await?;
+    let proof = tlog::inclusion_proof(&tiles, size, position.leaf_index)?;
+    Ok(Json(InclusionProof {
+        leaf_index: position.leaf_index,
+        tree_size: size,
+        inclusion_proof: proof.iter().map(|h| b64(&h.0)).collect(),
+        checkpoint: note,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencyQuery {
+    pub from: u64,
+    /// Default: the newest checkpoint.
+    #[serde(default)]
+    pub to: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub consistency_proof: Vec<String>,
+    pub checkpoint: String,
+}
+
+/// `GET /api/v1/log/consistency?from=…[&to=…]`: proof that the tree of `to` extends the tree of
+/// `from`.
+pub async fn consistency(
+    State(state): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<ConsistencyProof>> {
+    let (to, note) = checkpoint_at(&state, q.to).await?;
+    if q.from == 0 || q.from > to {
+        return Err(ApiError::bad_request(
+            "RANGE_INVALID",
+            format!("from 应在 1 到 {to} 之间"),
+        ));
+    }
+    let tiles = state
+        .storage
+        .read_tiles(&tlog::tiles_for_consistency(to, q.from))
+        .await?;
+    let proof = tlog::consistency_proof(&tiles, to, q.from)?;
+    Ok(Json(ConsistencyProof {
+        from: q.from,
+        to,
+        consistency_proof: proof.iter().map(|h| b64(&h.0)).collect(),
+        checkpoint: note,
+    }))
+}

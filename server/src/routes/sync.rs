@@ -1,0 +1,140 @@
+//! Push (devices send their ledger entries) and the cases materialised from them.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::Json;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::ApiJson;
+use crate::auth::{AccountCaller, DeviceCaller};
+use crate::error::{ApiError, Result};
+use crate::ingest::{self, Outcome, Status, MAX_BATCH};
+use crate::state::AppState;
+use crate::storage::CaseRow;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushEntry {
+    /// The entry's exact canonical bytes, base64 (standard alphabet, padded).
+    pub bytes: String,
+    /// The Ed25519 signature over the bytes, base64 (64 bytes).
+    pub sig: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Push {
+    pub entries: Vec<PushEntry>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PushAnswer {
+    /// One answer per entry, in the order sent.
+    pub results: Vec<Outcome>,
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: usize,
+    /// The log's size and signed checkpoint after this push.
+    pub tree_size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+}
+
+/// `POST /api/v1/sync/push`: a batch of signed ledger entries from an enrolled device.
+pub async fn push(
+    State(state): State<AppState>,
+    DeviceCaller(device): DeviceCaller,
+    ApiJson(req): ApiJson<Push>,
+) -> Result<Json<PushAnswer>> {
+    if req.entries.is_empty() {
+        return Err(ApiError::bad_request("BATCH_EMPTY", "没有要上传的记录"));
+    }
+    if req.entries.len() > MAX_BATCH {
+        return Err(ApiError::payload_too_large(
+            "BATCH_TOO_LARGE",
+            format!(
+                "一次最多上传 {MAX_BATCH} 条记录，本次 {} 条",
+                req.entries.len()
+            ),
+        ));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut raw = Vec::with_capacity(req.entries.len());
+    for (i, e) in req.entries.iter().enumerate() {
+        let bytes = b64.decode(&e.bytes).map_err(|_| {
+            ApiError::bad_request(
+                "ENTRY_ENCODING",
+                format!("第 {} 条记录的 bytes 不是有效的 base64", i + 1),
+            )
+        })?;
+        let sig = b64.decode(&e.sig).map_err(|_| {
+            ApiError::bad_request(
+                "ENTRY_ENCODING",
+                format!("第 {} 条记录的 sig 不是有效的 base64", i + 1),
+            )
+        })?;
+        raw.push((bytes, sig));
+    }
+    let roster: HashMap<_, _> = state
+        .storage
+        .officers(std::slice::from_ref(&device.agency))
+        .await?
+        .into_iter()
+        .map(|o| (o.certificate_no.clone(), o))
+        .collect();
+    let pre_device = device.clone();
+    let checked = tokio::task::spawn_blocking(move || ingest::pre_check(&pre_device, raw, &roster))
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    let seqs: Vec<u64> = checked
+        .iter()
+        .filter_map(|c| c.as_ref().ok().map(|c| c.entry.seq))
+        .collect();
+    let signer = state.signer.clone();
+    let plan = state
+        .storage
+        .commit_batch(
+            &device.id,
+            seqs,
+            Box::new(move |snapshot| ingest::plan(snapshot, checked, &signer)),
+        )
+        .await?;
+    let mut results = plan.outcomes;
+    ingest::attach_receipts(&state.storage, &mut results).await?;
+    let count = |s: Status| results.iter().filter(|o| o.status == s).count();
+    let (accepted, duplicates, rejected) = (
+        count(Status::Accepted),
+        count(Status::Duplicate),
+        count(Status::Rejected),
+    );
+    for (n, label) in [
+        (accepted, "accepted"),
+        (duplicates, "duplicate"),
+        (rejected, "rejected"),
+    ] {
+        for _ in 0..n {
+            state.metrics.count_entry(label);
+        }
+    }
+    tracing::info!(device = %device.id, accepted, duplicates, rejected, "push");
+    let latest = state.storage.checkpoint(None).await?;
+    Ok(Json(PushAnswer {
+        results,
+        accepted,
+        duplicates,
+        rejected,
+        tree_size: latest.as_ref().map_or(0, |(s, _)| *s),
+        checkpoint: latest.map(|(_, n)| n),
+    }))
+}
+
+/// `GET /api/v1/cases`: the cases of the caller's scope.
+pub async fn cases(
+    State(state): State<AppState>,
+    caller: AccountCaller,
+) -> Result<Json<Vec<CaseRow>>> {
+    let scope = caller.scope(&state).await?;
+    Ok(Json(state.storage.cases(&scope).await?))
+}

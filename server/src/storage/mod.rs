@@ -1,0 +1,277 @@
+//! Storage: one trait, two backends (SQLite embedded by default, PostgreSQL for several replicas).
+//!
+//! The trait speaks the server's domain (agencies, officers, accounts, devices, ledger batches, log
+//! tiles), not SQL. Both backends run the same test suite (`server/tests/storage.rs`).
+//!
+//! Appending a batch to the log is the one operation where two server processes could race. It runs
+//! as [`Storage::commit_batch`]: the backend opens a transaction that holds the log's lock (SQLite:
+//! the single writer, `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the log's row), reads a
+//! [`BatchSnapshot`], hands it to a pure planner (`ingest::plan`) and writes the [`BatchPlan`] it
+//! returns before committing. Whatever the number of processes, each leaf index is given once.
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use roadside_core::model::{OfficerCertificate, OfficerRole};
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ingest::Outcome;
+use crate::tlog::{TileKey, TileSet};
+
+/// An agency (执法机构), e.g. 632500 海南州交通运输综合行政执法局.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agency {
+    pub code: String,
+    pub name: String,
+    /// The agency above it, if any (county bureau → prefecture bureau).
+    pub parent: Option<String>,
+}
+
+/// A sign-in account (an officer's or an administrator's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub login: String,
+    pub agency: String,
+    pub role: OfficerRole,
+    /// The officer this account belongs to, if it is an officer's.
+    pub certificate_no: Option<String>,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// A signed-in account's bearer token (stored as its SHA-256 only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub login: String,
+    pub agency: String,
+    pub role: OfficerRole,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// A one-time enrolment code (stored as its SHA-256 only) binding a device to an officer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolmentCode {
+    pub code_hash: [u8; 32],
+    pub agency: String,
+    pub certificate_no: String,
+    pub created_by: String,
+    pub expires_at: String,
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Device {
+    pub id: String,
+    /// Lowercase hex Ed25519 public key: the `device` of its ledger entries.
+    pub public_key: String,
+    pub agency: String,
+    pub certificate_no: String,
+    pub name: String,
+    pub enrolled_at: String,
+    pub revoked_at: Option<String>,
+    /// Seq of the newest accepted entry (0: none yet).
+    pub head_seq: u64,
+    /// Hash of the newest accepted entry.
+    #[serde(skip)]
+    pub head_hash: Option<[u8; 32]>,
+}
+
+/// What happened to an enrolment attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrolOutcome {
+    Enrolled(Box<Device>),
+    CodeUnknown,
+    CodeUsed,
+    CodeExpired,
+    /// The public key is already enrolled.
+    KeyTaken,
+}
+
+/// An entry already in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredEntry {
+    pub hash: [u8; 32],
+    pub leaf_index: u64,
+    /// Size of the checkpoint first published with it (its receipt's checkpoint).
+    pub checkpoint_size: u64,
+}
+
+/// What the planner sees, read inside the batch's transaction.
+#[derive(Debug, Clone)]
+pub struct BatchSnapshot {
+    pub device: Device,
+    pub tree_size: u64,
+    /// Stored entries of this device with the seqs the batch asked about.
+    pub existing: HashMap<u64, StoredEntry>,
+    /// The log's edge tiles.
+    pub tiles: TileSet,
+}
+
+/// An accepted entry to store.
+#[derive(Debug, Clone)]
+pub struct NewEntry {
+    pub hash: [u8; 32],
+    pub seq: u64,
+    pub leaf_index: u64,
+    pub agency: String,
+    pub device_id: String,
+    pub kind: String,
+    pub case_id: Option<String>,
+    pub at: String,
+    pub officers: Vec<String>,
+    pub supersedes: Option<String>,
+    /// The body as JSON text, for the materialised views.
+    pub body: String,
+    pub bytes: Vec<u8>,
+    pub sig: Vec<u8>,
+}
+
+/// What a batch writes, and what it answers.
+#[derive(Debug, Clone, Default)]
+pub struct BatchPlan {
+    pub entries: Vec<NewEntry>,
+    /// New device head (seq, hash), if it moved.
+    pub head: Option<(u64, [u8; 32])>,
+    pub tiles: Vec<(TileKey, Vec<u8>)>,
+    pub new_size: u64,
+    /// The checkpoint for `new_size`, when the tree grew.
+    pub checkpoint: Option<String>,
+    pub outcomes: Vec<Outcome>,
+}
+
+/// Decides a batch from its snapshot; runs inside the transaction, does no I/O.
+pub type Planner = Box<dyn FnOnce(BatchSnapshot) -> Result<BatchPlan> + Send>;
+
+/// A case as materialised from accepted entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseRow {
+    pub id: String,
+    pub agency: String,
+    pub status: String,
+    pub opened_at: Option<String>,
+    pub records: u64,
+    pub evidence: u64,
+}
+
+/// The server's storage.
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// Which backend, for /healthz and logs.
+    fn backend(&self) -> &'static str;
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// A server-wide setting; stores `default` first if there is none (whichever process wins).
+    async fn setting_or_insert(&self, name: &str, default: &str) -> Result<String>;
+
+    async fn upsert_agency(&self, agency: &Agency) -> Result<()>;
+    async fn agencies(&self) -> Result<Vec<Agency>>;
+
+    /// Insert or replace an officer's certificate row.
+    async fn put_officer(&self, officer: &OfficerCertificate) -> Result<()>;
+    async fn officer(&self, certificate_no: &str) -> Result<Option<OfficerCertificate>>;
+    async fn officers(&self, agencies: &[String]) -> Result<Vec<OfficerCertificate>>;
+    async fn officers_by_certificate(&self, certs: &[String]) -> Result<Vec<OfficerCertificate>>;
+
+    /// Insert an account; `false` if the login is taken.
+    async fn create_account(&self, account: &Account) -> Result<bool>;
+    async fn account(&self, login: &str) -> Result<Option<Account>>;
+
+    async fn create_session(&self, token_hash: &[u8; 32], session: &Session) -> Result<()>;
+    async fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>>;
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()>;
+
+    async fn create_enrolment_code(&self, code: &EnrolmentCode) -> Result<()>;
+    /// Consume the code (once, atomically) and enrol `device` with the code's officer and agency.
+    async fn enrol_device(
+        &self,
+        code_hash: &[u8; 32],
+        now: &str,
+        device: Device,
+        token_hash: &[u8; 32],
+    ) -> Result<EnrolOutcome>;
+    async fn device_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<Device>>;
+    async fn devices(&self, agencies: &[String]) -> Result<Vec<Device>>;
+    /// Revoke a device of one of `agencies`; `false` if there is no such device.
+    async fn revoke_device(&self, id: &str, agencies: &[String], now: &str) -> Result<bool>;
+
+    /// Append a batch under the log's lock (see the module documentation).
+    async fn commit_batch(
+        &self,
+        device_id: &str,
+        seqs: Vec<u64>,
+        plan: Planner,
+    ) -> Result<BatchPlan>;
+
+    /// The log's size.
+    async fn tree_size(&self) -> Result<u64>;
+    /// Stored hash tiles (as much of each as exists).
+    async fn read_tiles(&self, keys: &[TileKey]) -> Result<TileSet>;
+    /// The checkpoint of `size`, or the newest one.
+    async fn checkpoint(&self, size: Option<u64>) -> Result<Option<(u64, String)>>;
+    /// Leaves `start..start+count` (entry hashes), fewer if the log is shorter.
+    async fn leaves(&self, start: u64, count: u64) -> Result<Vec<[u8; 32]>>;
+    /// Where an entry sits in the log, and its agency.
+    async fn entry_position(&self, hash: &[u8; 32]) -> Result<Option<(StoredEntry, String)>>;
+
+    async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>>;
+}
+
+pub type DynStorage = Arc<dyn Storage>;
+
+/// Open the storage a database URL names: `postgres://…` / `postgresql://…` for PostgreSQL,
+/// otherwise a SQLite file path (`sqlite://` prefix optional).
+pub async fn open(url: &str) -> Result<DynStorage> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStorage::connect(url).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        Ok(Arc::new(sqlite::SqliteStorage::open(path)?))
+    }
+}
+
+/// Role names as stored.
+pub fn role_str(role: OfficerRole) -> &'static str {
+    match role {
+        OfficerRole::Officer => "officer",
+        OfficerRole::Assistant => "assistant",
+        OfficerRole::LegalReviewer => "legal_reviewer",
+        OfficerRole::Supervisor => "supervisor",
+        OfficerRole::Admin => "admin",
+    }
+}
+
+pub fn parse_role(s: &str) -> Result<OfficerRole> {
+    Ok(match s {
+        "officer" => OfficerRole::Officer,
+        "assistant" => OfficerRole::Assistant,
+        "legal_reviewer" => OfficerRole::LegalReviewer,
+        "supervisor" => OfficerRole::Supervisor,
+        "admin" => OfficerRole::Admin,
+        other => {
+            return Err(crate::error::ApiError::storage(format!(
+                "unknown role {other} in database"
+            )))
+        }
+    })
+}
+
+pub(crate) fn hash32(v: &[u8]) -> Result<[u8; 32]> {
+    v.try_into()
+        .map_err(|_| crate::error::ApiError::storage("stored hash is not 32 bytes"))
+}
+
+pub(crate) fn u64_of(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| crate::error::ApiError::storage("negative counter in database"))
+}
+
+pub(crate) fn i64_of(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| crate::error::ApiError::storage("counter beyond i64"))
+}

@@ -1,0 +1,833 @@
+//! SQLite backend: the embedded default. One writer connection (every write a transaction, the
+//! batch append `BEGIN IMMEDIATE`) and a few reader connections, WAL mode. Blocking calls run on
+//! tokio's blocking pool. Schema versioned through `PRAGMA user_version`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use roadside_core::model::OfficerCertificate;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::*;
+use crate::error::{ApiError, Result};
+
+const READERS: usize = 4;
+
+const SCHEMA_V1: &str = r#"
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE agencies (code TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT);
+CREATE TABLE officers (
+    certificate_no TEXT PRIMARY KEY, name TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL,
+    valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, revoked_on TEXT);
+CREATE INDEX officers_agency ON officers (agency);
+CREATE TABLE accounts (
+    login TEXT PRIMARY KEY, agency TEXT NOT NULL, role TEXT NOT NULL, certificate_no TEXT,
+    password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE sessions (
+    token_hash BLOB PRIMARY KEY, login TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL,
+    expires_at TEXT NOT NULL);
+CREATE TABLE enrolment_codes (
+    code_hash BLOB PRIMARY KEY, agency TEXT NOT NULL, certificate_no TEXT NOT NULL,
+    created_by TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT, device_id TEXT);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY, public_key TEXT NOT NULL UNIQUE, agency TEXT NOT NULL,
+    certificate_no TEXT NOT NULL, name TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE,
+    enrolled_at TEXT NOT NULL, revoked_at TEXT, head_seq INTEGER NOT NULL DEFAULT 0, head_hash BLOB);
+CREATE TABLE entries (
+    hash BLOB PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    leaf_index INTEGER NOT NULL UNIQUE, checkpoint_size INTEGER NOT NULL, agency TEXT NOT NULL,
+    kind TEXT NOT NULL, case_id TEXT, at TEXT NOT NULL, officers TEXT NOT NULL,
+    bytes BLOB NOT NULL, sig BLOB NOT NULL, UNIQUE (device_id, seq));
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY, agency TEXT NOT NULL, status TEXT NOT NULL, opened_at TEXT);
+CREATE INDEX cases_agency ON cases (agency);
+CREATE TABLE records (
+    entry_hash BLOB PRIMARY KEY, case_id TEXT, agency TEXT NOT NULL, kind TEXT NOT NULL,
+    supersedes TEXT, superseded_by BLOB, body TEXT NOT NULL);
+CREATE TABLE evidence (
+    entry_hash BLOB PRIMARY KEY, case_id TEXT, agency TEXT NOT NULL, sha256 TEXT,
+    size INTEGER, voided_by BLOB, body TEXT NOT NULL);
+CREATE TABLE log_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
+INSERT INTO log_state (id, size) VALUES (1, 0);
+CREATE TABLE log_tiles (level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
+    PRIMARY KEY (level, idx));
+CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+"#;
+
+/// The SQLite storage.
+pub struct SqliteStorage {
+    writer: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: String,
+}
+
+fn connect(path: &str) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(conn)
+}
+
+fn poisoned<T>(_: T) -> ApiError {
+    ApiError::internal("STORAGE_POISONED", "数据库连接锁已损坏")
+}
+
+/// Create or upgrade the schema (`PRAGMA user_version`).
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version == 0 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.pragma_update(None, "user_version", 1)?;
+        tx.commit()?;
+    } else if version > 1 {
+        return Err(ApiError::internal(
+            "SCHEMA_TOO_NEW",
+            format!("数据库结构版本 {version} 比本程序新，请升级服务器程序"),
+        ));
+    }
+    Ok(())
+}
+
+impl SqliteStorage {
+    /// Open (and create or upgrade) the database at `path`.
+    pub fn open(path: &str) -> Result<Self> {
+        if let Some(dir) = Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    ApiError::internal("DATA_DIR_FAILED", format!("无法创建数据目录：{e}"))
+                })?;
+            }
+        }
+        let mut writer = connect(path)?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| connect(path))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStorage {
+            writer: Arc::new(Mutex::new(writer)),
+            readers: Arc::new(Mutex::new(readers)),
+            path: path.to_string(),
+        })
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = writer.lock().map_err(poisoned)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = readers.lock().map_err(poisoned)?.pop();
+            let conn = match taken {
+                Some(c) => c,
+                None => connect(&path)?,
+            };
+            let result = f(&conn);
+            let mut pool = readers.lock().map_err(poisoned)?;
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?
+    }
+}
+
+fn in_list(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn officer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OfficerCertificate, String)> {
+    let role: String = r.get(3)?;
+    Ok((
+        OfficerCertificate {
+            certificate_no: r.get(0)?,
+            name: r.get(1)?,
+            agency: r.get(2)?,
+            role: roadside_core::model::OfficerRole::Officer,
+            valid_from: r.get(4)?,
+            valid_to: r.get(5)?,
+            revoked_on: r.get(6)?,
+        },
+        role,
+    ))
+}
+
+fn officers_query(
+    conn: &Connection,
+    column: &str,
+    keys: &[String],
+) -> Result<Vec<OfficerCertificate>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT certificate_no, name, agency, role, valid_from, valid_to, revoked_on FROM officers \
+         WHERE {column} IN ({}) ORDER BY agency, certificate_no",
+        in_list(keys.len())
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), officer_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (mut o, role) = row?;
+        o.role = parse_role(&role)?;
+        out.push(o);
+    }
+    Ok(out)
+}
+
+const DEVICE_COLUMNS: &str =
+    "id, public_key, agency, certificate_no, name, enrolled_at, revoked_at, head_seq, head_hash";
+
+fn device_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Device, i64, Option<Vec<u8>>)> {
+    Ok((
+        Device {
+            id: r.get(0)?,
+            public_key: r.get(1)?,
+            agency: r.get(2)?,
+            certificate_no: r.get(3)?,
+            name: r.get(4)?,
+            enrolled_at: r.get(5)?,
+            revoked_at: r.get(6)?,
+            head_seq: 0,
+            head_hash: None,
+        },
+        r.get(7)?,
+        r.get(8)?,
+    ))
+}
+
+fn finish_device((mut d, seq, hash): (Device, i64, Option<Vec<u8>>)) -> Result<Device> {
+    d.head_seq = u64_of(seq)?;
+    d.head_hash = hash.as_deref().map(hash32).transpose()?;
+    Ok(d)
+}
+
+fn read_tiles_sync(conn: &Connection, keys: &[TileKey]) -> Result<TileSet> {
+    let mut set = TileSet::default();
+    let mut stmt =
+        conn.prepare_cached("SELECT data FROM log_tiles WHERE level = ?1 AND idx = ?2")?;
+    for &(level, idx) in keys {
+        let data: Option<Vec<u8>> = stmt
+            .query_row(params![level, i64_of(idx)?], |r| r.get(0))
+            .optional()?;
+        if let Some(data) = data {
+            set.tiles.insert((level, idx), data);
+        }
+    }
+    Ok(set)
+}
+
+/// Update the materialised views (cases, records, evidence) for one accepted entry.
+fn materialise(tx: &rusqlite::Transaction<'_>, e: &NewEntry) -> Result<()> {
+    let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+    match e.kind.as_str() {
+        "case.open" => {
+            tx.execute(
+                "INSERT INTO cases (id, agency, status, opened_at) VALUES (?1, ?2, 'draft', ?3) \
+                 ON CONFLICT (id) DO NOTHING",
+                params![e.case_id, e.agency, e.at],
+            )?;
+        }
+        "case.finalize" => {
+            tx.execute(
+                "UPDATE cases SET status = 'finalized' WHERE id = ?1 AND agency = ?2",
+                params![e.case_id, e.agency],
+            )?;
+        }
+        "record.create" | "record.amend" => {
+            tx.execute(
+                "INSERT INTO records (entry_hash, case_id, agency, kind, supersedes, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    &e.hash[..],
+                    e.case_id,
+                    e.agency,
+                    e.kind,
+                    e.supersedes,
+                    e.body
+                ],
+            )?;
+            if let Some(target) = e.supersedes.as_deref().and_then(|s| hex::decode(s).ok()) {
+                tx.execute(
+                    "UPDATE records SET superseded_by = ?1 WHERE entry_hash = ?2 AND agency = ?3",
+                    params![&e.hash[..], target, e.agency],
+                )?;
+            }
+        }
+        "evidence.add" => {
+            tx.execute(
+                "INSERT INTO evidence (entry_hash, case_id, agency, sha256, size, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    &e.hash[..],
+                    e.case_id,
+                    e.agency,
+                    body.get("sha256").and_then(|v| v.as_str()),
+                    body.get("size").and_then(|v| v.as_i64()),
+                    e.body
+                ],
+            )?;
+        }
+        "entry.void" => {
+            if let Some(target) = e.supersedes.as_deref().and_then(|s| hex::decode(s).ok()) {
+                tx.execute(
+                    "UPDATE records SET superseded_by = ?1 WHERE entry_hash = ?2 AND agency = ?3",
+                    params![&e.hash[..], target, e.agency],
+                )?;
+                tx.execute(
+                    "UPDATE evidence SET voided_by = ?1 WHERE entry_hash = ?2 AND agency = ?3",
+                    params![&e.hash[..], target, e.agency],
+                )?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    async fn setting_or_insert(&self, name: &str, default: &str) -> Result<String> {
+        let (name, default) = (name.to_string(), default.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, default],
+            )?;
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
+    }
+
+    async fn upsert_agency(&self, a: &Agency) -> Result<()> {
+        let a = a.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO agencies (code, name, parent) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
+                params![a.code, a.name, a.parent],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn agencies(&self) -> Result<Vec<Agency>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT code, name, parent FROM agencies ORDER BY code")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Agency {
+                    code: r.get(0)?,
+                    name: r.get(1)?,
+                    parent: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn put_officer(&self, o: &OfficerCertificate) -> Result<()> {
+        let o = o.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO officers (certificate_no, name, agency, role, valid_from, valid_to, revoked_on) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (certificate_no) DO UPDATE SET \
+                 name = excluded.name, agency = excluded.agency, role = excluded.role, \
+                 valid_from = excluded.valid_from, valid_to = excluded.valid_to, revoked_on = excluded.revoked_on",
+                params![o.certificate_no, o.name, o.agency, role_str(o.role), o.valid_from, o.valid_to, o.revoked_on],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn officer(&self, certificate_no: &str) -> Result<Option<OfficerCertificate>> {
+        let key = vec![certificate_no.to_string()];
+        Ok(self
+            .read(move |c| officers_query(c, "certificate_no", &key))
+            .await?
+            .pop())
+    }
+
+    async fn officers(&self, agencies: &[String]) -> Result<Vec<OfficerCertificate>> {
+        let keys = agencies.to_vec();
+        self.read(move |c| officers_query(c, "agency", &keys)).await
+    }
+
+    async fn officers_by_certificate(&self, certs: &[String]) -> Result<Vec<OfficerCertificate>> {
+        let keys = certs.to_vec();
+        self.read(move |c| officers_query(c, "certificate_no", &keys))
+            .await
+    }
+
+    async fn create_account(&self, a: &Account) -> Result<bool> {
+        let a = a.clone();
+        self.write(move |c| {
+            let n = c.execute(
+                "INSERT INTO accounts (login, agency, role, certificate_no, password_hash, disabled) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (login) DO NOTHING",
+                params![a.login, a.agency, role_str(a.role), a.certificate_no, a.password_hash, a.disabled],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn account(&self, login: &str) -> Result<Option<Account>> {
+        let login = login.to_string();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT login, agency, role, certificate_no, password_hash, disabled FROM accounts WHERE login = ?1",
+                    [login],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, Option<String>>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, bool>(5)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            row.map(|(login, agency, role, certificate_no, password_hash, disabled)| {
+                Ok(Account {
+                    login,
+                    agency,
+                    role: parse_role(&role)?,
+                    certificate_no,
+                    password_hash,
+                    disabled,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn create_session(&self, token_hash: &[u8; 32], s: &Session) -> Result<()> {
+        let (t, s) = (*token_hash, s.clone());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO sessions (token_hash, login, agency, role, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![&t[..], s.login, s.agency, role_str(s.role), s.expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>> {
+        let t = *token_hash;
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    "SELECT login, agency, role, expires_at FROM sessions WHERE token_hash = ?1",
+                    [&t[..]],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            row.map(|(login, agency, role, expires_at)| {
+                Ok(Session {
+                    login,
+                    agency,
+                    role: parse_role(&role)?,
+                    expires_at,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: &[u8; 32]) -> Result<()> {
+        let t = *token_hash;
+        self.write(move |c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1", [&t[..]])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_enrolment_code(&self, code: &EnrolmentCode) -> Result<()> {
+        let code = code.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO enrolment_codes (code_hash, agency, certificate_no, created_by, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![&code.code_hash[..], code.agency, code.certificate_no, code.created_by, code.expires_at],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn enrol_device(
+        &self,
+        code_hash: &[u8; 32],
+        now: &str,
+        device: Device,
+        token_hash: &[u8; 32],
+    ) -> Result<EnrolOutcome> {
+        let (code_hash, now, token_hash) = (*code_hash, now.to_string(), *token_hash);
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let code: Option<(String, String, String, Option<String>)> = tx
+                .query_row(
+                    "SELECT agency, certificate_no, expires_at, used_at FROM enrolment_codes WHERE code_hash = ?1",
+                    [&code_hash[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((agency, certificate_no, expires_at, used_at)) = code else {
+                return Ok(EnrolOutcome::CodeUnknown);
+            };
+            if used_at.is_some() {
+                return Ok(EnrolOutcome::CodeUsed);
+            }
+            if expires_at <= now {
+                return Ok(EnrolOutcome::CodeExpired);
+            }
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM devices WHERE public_key = ?1)",
+                [&device.public_key],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Ok(EnrolOutcome::KeyTaken);
+            }
+            let device = Device {
+                agency,
+                certificate_no,
+                enrolled_at: now.clone(),
+                ..device
+            };
+            tx.execute(
+                "INSERT INTO devices (id, public_key, agency, certificate_no, name, token_hash, enrolled_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![device.id, device.public_key, device.agency, device.certificate_no, device.name, &token_hash[..], now],
+            )?;
+            tx.execute(
+                "UPDATE enrolment_codes SET used_at = ?1, device_id = ?2 WHERE code_hash = ?3",
+                params![now, device.id, &code_hash[..]],
+            )?;
+            tx.commit()?;
+            Ok(EnrolOutcome::Enrolled(Box::new(device)))
+        })
+        .await
+    }
+
+    async fn device_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<Device>> {
+        let t = *token_hash;
+        self.read(move |c| {
+            let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE token_hash = ?1");
+            c.query_row(&sql, [&t[..]], device_row)
+                .optional()?
+                .map(finish_device)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn devices(&self, agencies: &[String]) -> Result<Vec<Device>> {
+        let keys = agencies.to_vec();
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE agency IN ({}) ORDER BY enrolled_at",
+                in_list(keys.len())
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), device_row)?;
+            rows.map(|r| finish_device(r?)).collect()
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, id: &str, agencies: &[String], now: &str) -> Result<bool> {
+        let (id, keys, now) = (id.to_string(), agencies.to_vec(), now.to_string());
+        self.write(move |c| {
+            let Some((agency, revoked)) = c
+                .query_row(
+                    "SELECT agency, revoked_at FROM devices WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+                )
+                .optional()?
+            else {
+                return Ok(false);
+            };
+            if !keys.contains(&agency) {
+                return Ok(false);
+            }
+            if revoked.is_none() {
+                c.execute(
+                    "UPDATE devices SET revoked_at = ?1 WHERE id = ?2",
+                    params![now, id],
+                )?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn commit_batch(
+        &self,
+        device_id: &str,
+        seqs: Vec<u64>,
+        plan: Planner,
+    ) -> Result<BatchPlan> {
+        let device_id = device_id.to_string();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1");
+            let device = finish_device(tx.query_row(&sql, [&device_id], device_row)?)?;
+            let tree_size = u64_of(tx.query_row("SELECT size FROM log_state WHERE id = 1", [], |r| r.get(0))?)?;
+            let mut existing = HashMap::new();
+            {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT hash, leaf_index, checkpoint_size FROM entries WHERE device_id = ?1 AND seq = ?2",
+                )?;
+                for seq in seqs.iter().filter(|s| **s <= device.head_seq) {
+                    let row: Option<(Vec<u8>, i64, i64)> = stmt
+                        .query_row(params![device_id, i64_of(*seq)?], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                        .optional()?;
+                    if let Some((hash, leaf, cp)) = row {
+                        existing.insert(
+                            *seq,
+                            StoredEntry {
+                                hash: hash32(&hash)?,
+                                leaf_index: u64_of(leaf)?,
+                                checkpoint_size: u64_of(cp)?,
+                            },
+                        );
+                    }
+                }
+            }
+            let tiles = read_tiles_sync(&tx, &crate::tlog::edge_tiles(tree_size))?;
+            let plan = plan(BatchSnapshot {
+                device,
+                tree_size,
+                existing,
+                tiles,
+            })?;
+            if plan.entries.is_empty() {
+                return Ok(plan);
+            }
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO entries (hash, device_id, seq, leaf_index, checkpoint_size, agency, kind, \
+                     case_id, at, officers, bytes, sig) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?;
+                for e in &plan.entries {
+                    insert.execute(params![
+                        &e.hash[..],
+                        e.device_id,
+                        i64_of(e.seq)?,
+                        i64_of(e.leaf_index)?,
+                        i64_of(plan.new_size)?,
+                        e.agency,
+                        e.kind,
+                        e.case_id,
+                        e.at,
+                        e.officers.join(","),
+                        e.bytes,
+                        e.sig
+                    ])?;
+                    materialise(&tx, e)?;
+                }
+                let mut tile = tx.prepare_cached(
+                    "INSERT INTO log_tiles (level, idx, data) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
+                )?;
+                for ((level, idx), data) in &plan.tiles {
+                    tile.execute(params![level, i64_of(*idx)?, data])?;
+                }
+            }
+            if let Some((seq, hash)) = plan.head {
+                tx.execute(
+                    "UPDATE devices SET head_seq = ?1, head_hash = ?2 WHERE id = ?3",
+                    params![i64_of(seq)?, &hash[..], device_id],
+                )?;
+            }
+            tx.execute("UPDATE log_state SET size = ?1 WHERE id = 1", [i64_of(plan.new_size)?])?;
+            if let Some(note) = &plan.checkpoint {
+                tx.execute(
+                    "INSERT INTO checkpoints (size, note) VALUES (?1, ?2)",
+                    params![i64_of(plan.new_size)?, note],
+                )?;
+            }
+            tx.commit()?;
+            Ok(plan)
+        })
+        .await
+    }
+
+    async fn tree_size(&self) -> Result<u64> {
+        self.read(|c| {
+            u64_of(c.query_row("SELECT size FROM log_state WHERE id = 1", [], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn read_tiles(&self, keys: &[TileKey]) -> Result<TileSet> {
+        let keys = keys.to_vec();
+        self.read(move |c| read_tiles_sync(c, &keys)).await
+    }
+
+    async fn checkpoint(&self, size: Option<u64>) -> Result<Option<(u64, String)>> {
+        self.read(move |c| {
+            let row: Option<(i64, String)> = match size {
+                Some(s) => c
+                    .query_row(
+                        "SELECT size, note FROM checkpoints WHERE size = ?1",
+                        [i64_of(s)?],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?,
+                None => c
+                    .query_row(
+                        "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?,
+            };
+            row.map(|(s, n)| Ok((u64_of(s)?, n))).transpose()
+        })
+        .await
+    }
+
+    async fn leaves(&self, start: u64, count: u64) -> Result<Vec<[u8; 32]>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT hash FROM entries WHERE leaf_index >= ?1 AND leaf_index < ?2 ORDER BY leaf_index",
+            )?;
+            let rows = stmt.query_map(
+                params![i64_of(start)?, i64_of(start.saturating_add(count))?],
+                |r| r.get::<_, Vec<u8>>(0),
+            )?;
+            rows.map(|r| hash32(&r?)).collect()
+        })
+        .await
+    }
+
+    async fn entry_position(&self, hash: &[u8; 32]) -> Result<Option<(StoredEntry, String)>> {
+        let h = *hash;
+        self.read(move |c| {
+            let row: Option<(i64, i64, String)> = c
+                .query_row(
+                    "SELECT leaf_index, checkpoint_size, agency FROM entries WHERE hash = ?1",
+                    [&h[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            row.map(|(leaf, cp, agency)| {
+                Ok((
+                    StoredEntry {
+                        hash: h,
+                        leaf_index: u64_of(leaf)?,
+                        checkpoint_size: u64_of(cp)?,
+                    },
+                    agency,
+                ))
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>> {
+        let keys = agencies.to_vec();
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT c.id, c.agency, c.status, c.opened_at, \
+                 (SELECT COUNT(*) FROM records r WHERE r.case_id = c.id AND r.agency = c.agency), \
+                 (SELECT COUNT(*) FROM evidence v WHERE v.case_id = c.id AND v.agency = c.agency) \
+                 FROM cases c WHERE c.agency IN ({}) ORDER BY c.opened_at DESC",
+                in_list(keys.len())
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (id, agency, status, opened_at, records, evidence) = r?;
+                Ok(CaseRow {
+                    id,
+                    agency,
+                    status,
+                    opened_at,
+                    records: u64_of(records)?,
+                    evidence: u64_of(evidence)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+}
