@@ -6,6 +6,8 @@
 //! Platform services come in as foreign traits: [`SecretProvider`] gives the database key from
 //! Android Keystore / iOS Keychain.
 
+mod rules;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
