@@ -9,6 +9,7 @@ need_pkgs=()
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 [ -f /usr/include/openssl/evp.h ] || need_pkgs+=(libssl-dev)   # SQLCipher's crypto (libcrypto)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)       # benchmark reference, tests
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)  # server's second backend
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -24,6 +25,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== build the native core library (the bindings test generates Kotlin and Swift from it)"
 cargo build -p roadside-core --locked
+
+echo "== start a throwaway PostgreSQL server (the server's storage tests run against it too)"
+ROADSIDE_TEST_PG_URL="$(scripts/pg-test-server.sh)"
+export ROADSIDE_TEST_PG_URL
+trap 'scripts/pg-test-server.sh stop' EXIT
+echo "   $ROADSIDE_TEST_PG_URL"
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked

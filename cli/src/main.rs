@@ -33,7 +33,7 @@ struct Cli {
         long,
         global = true,
         env = "ROADSIDE_DATA",
-        default_value = "roadside-data"
+        default_value = "roadside-device-data"
     )]
     data: PathBuf,
     /// Key file (64 hex digits). Defaults to <data>/device.key; ROADSIDE_DB_KEY overrides both.

@@ -1,5 +1,5 @@
 //! Configuration: command-line flags, each with an environment variable. With none set, the server
-//! runs on SQLite in `./roadside-data` and listens on localhost.
+//! runs on SQLite in `./roadside-server-data` and listens on localhost.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Directory for the SQLite database, media and generated secrets.
-    #[arg(long, env = "ROADSIDE_DATA_DIR", default_value = "roadside-data")]
+    #[arg(long, env = "ROADSIDE_DATA_DIR", default_value = "roadside-server-data")]
     pub data_dir: PathBuf,
 
     /// Database URL: `postgres://user:pass@host/db` for PostgreSQL; a file path (or `sqlite://path`)
