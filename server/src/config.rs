@@ -16,7 +16,11 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Directory for the SQLite database, media and generated secrets.
-    #[arg(long, env = "ROADSIDE_DATA_DIR", default_value = "roadside-server-data")]
+    #[arg(
+        long,
+        env = "ROADSIDE_DATA_DIR",
+        default_value = "roadside-server-data"
+    )]
     pub data_dir: PathBuf,
 
     /// Database URL: `postgres://user:pass@host/db` for PostgreSQL; a file path (or `sqlite://path`)
