@@ -275,9 +275,16 @@ impl Store {
         )
         .map_err(db::store_err)?;
         insert_version(&tx, &record_id, 1, &case_id, seq, record)?;
-        let summary = case_summary(&tx, &case_id)?;
         tx.commit().map_err(db::store_err)?;
-        Ok(summary)
+        Ok(CaseSummary {
+            id: case_id,
+            case_number: record.case_number.clone(),
+            status: CaseStatus::Draft,
+            opened_at: now_rfc3339(now),
+            records: 1,
+            evidence: 0,
+            last_entry_seq: seq,
+        })
     }
 
     /// Add another record (e.g. a 勘验笔录) to an open case.
@@ -881,16 +888,14 @@ fn insert_version(
     seq: u64,
     record: &InspectionRecord,
 ) -> Result<()> {
-    let body = serde_json::to_string(record)
-        .map_err(|e| RoadsideError::internal("RECORD_ENCODE", e.to_string()))?;
     let kind = match record.kind {
         crate::model::RecordKind::OnSite => "on_site",
         crate::model::RecordKind::Inspection => "inspection",
     };
     tx.prepare_cached(
-        "INSERT INTO record_versions (record_id, version, case_id, entry_seq, kind, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO record_versions (case_id, record_id, version, entry_seq, kind) VALUES (?1, ?2, ?3, ?4, ?5)",
     )
-    .and_then(|mut s| s.execute(params![record_id, version, case_id, seq as i64, kind, body]))
+    .and_then(|mut s| s.execute(params![case_id, record_id, version, seq as i64, kind]))
     .map_err(db::store_err)?;
     Ok(())
 }
@@ -949,11 +954,13 @@ fn case_officers(conn: &Connection, case_id: &str) -> Result<Vec<String>> {
 fn latest_records(conn: &Connection, case_id: &str) -> Result<Vec<RecordVersion>> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT v.record_id, v.version, l.hash, v.body
+            "SELECT v.record_id, v.version, l.hash, l.bytes
              FROM record_versions v JOIN ledger l ON l.seq = v.entry_seq
              WHERE v.case_id = ?1 AND v.version = (
-                 SELECT max(version) FROM record_versions w WHERE w.record_id = v.record_id)
-             ORDER BY v.rowid",
+                 SELECT max(version) FROM record_versions w
+                 WHERE w.case_id = v.case_id AND w.record_id = v.record_id)
+             ORDER BY (SELECT min(entry_seq) FROM record_versions f
+                       WHERE f.case_id = v.case_id AND f.record_id = v.record_id)",
         )
         .map_err(db::store_err)?;
     let rows = stmt
@@ -962,17 +969,22 @@ fn latest_records(conn: &Connection, case_id: &str) -> Result<Vec<RecordVersion>
                 r.get::<_, String>(0)?,
                 r.get::<_, u32>(1)?,
                 r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, String>(3)?,
+                r.get::<_, Vec<u8>>(3)?,
             ))
         })
         .map_err(db::store_err)?
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(db::store_err)?;
     rows.into_iter()
-        .map(|(record_id, version, hash, body)| {
-            let record = serde_json::from_str(&body).map_err(|e| {
+        .map(|(record_id, version, hash, bytes)| {
+            // The record is stored once: inside the signed entry that wrote this version.
+            let corrupt = |e: String| {
                 RoadsideError::store("STORE_RECORD", format!("笔录 {record_id} 数据损坏：{e}"))
-            })?;
+            };
+            let mut entry: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+            let record = serde_json::from_value(entry["body"]["record"].take())
+                .map_err(|e| corrupt(e.to_string()))?;
             Ok(RecordVersion {
                 record_id,
                 version,
