@@ -130,8 +130,11 @@ fn open_and_list(target: &Path) {
 
         let t = Instant::now();
         let conn = Connection::open(dir.join(roadside_core::store::DB_FILE)).expect("open");
-        conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(KEY)))
-            .expect("key");
+        conn.execute_batch(&format!(
+            "PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;",
+            hex::encode(KEY)
+        ))
+        .expect("key");
         let _: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
             .expect("select");
