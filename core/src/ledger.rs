@@ -349,14 +349,16 @@ pub fn next_entry(
 /// ([`code::WRONG_DEVICE`]), or whose body holds an integer beyond ±(2⁵³−1)
 /// ([`code::UNSAFE_NUMBER`]).
 pub fn seal(entry: &LedgerEntry, key: &DeviceKey) -> Result<SignedEntry> {
-    check_shape(entry)?;
     if entry.device != key.public_hex() {
+        // Say precisely what is wrong: a malformed key, or another device's key.
+        decode_device(&entry.device)?;
         return Err(fail(
             code::WRONG_DEVICE,
             "记录的 device 字段与签名所用的设备密钥不一致",
         )
         .into());
     }
+    check_shape_with(entry, false)?;
     check_numbers(&entry.body, "body")?;
     let bytes = jcs::to_canonical_vec(entry)?;
     let hash = sha256(&bytes);
@@ -431,6 +433,12 @@ pub fn check_entry_shape(entry: &LedgerEntry) -> Result<()> {
 }
 
 fn check_shape(entry: &LedgerEntry) -> Result<(), Fail> {
+    check_shape_with(entry, true)
+}
+
+/// `check_device = false` skips decoding the `device` key, for [`seal`], which has already checked
+/// that it is the signing key's own public key (decoding it costs a point decompression).
+fn check_shape_with(entry: &LedgerEntry, check_device: bool) -> Result<(), Fail> {
     if entry.v != LEDGER_VERSION {
         return Err(fail(
             code::VERSION_UNSUPPORTED,
@@ -440,7 +448,9 @@ fn check_shape(entry: &LedgerEntry) -> Result<(), Fail> {
             ),
         ));
     }
-    decode_device(&entry.device)?;
+    if check_device {
+        decode_device(&entry.device)?;
+    }
     if entry.seq == 0 || entry.seq > MAX_SAFE_INTEGER {
         return Err(shape(format!(
             "字段 seq 必须是 1 到 {MAX_SAFE_INTEGER} 之间的整数，实际为 {}",

@@ -126,6 +126,8 @@ pub struct Store {
     writer: Mutex<Connection>,
     key: DeviceKey,
     clock: fn() -> DateTime<Utc>,
+    /// The roster as last read; replaced by `import_roster`, read by every validation.
+    roster: Mutex<Option<std::sync::Arc<Vec<OfficerCertificate>>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -172,6 +174,7 @@ impl Store {
             reader: Mutex::new(reader),
             key: device_key,
             clock: Utc::now,
+            roster: Mutex::new(None),
         })
     }
 
@@ -221,18 +224,29 @@ impl Store {
             }
         }
         tx.commit().map_err(db::store_err)?;
+        *self.roster.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::sync::Arc::new(roster.to_vec()));
         Ok(roster.len() as u32)
     }
 
     /// The roster as stored.
     pub fn roster(&self) -> Result<Vec<OfficerCertificate>> {
-        let conn = lock(&self.reader);
-        read_roster(&conn)
+        Ok(self.cached_roster()?.as_ref().clone())
+    }
+
+    fn cached_roster(&self) -> Result<std::sync::Arc<Vec<OfficerCertificate>>> {
+        let mut cache = self.roster.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = cache.as_ref() {
+            return Ok(r.clone());
+        }
+        let fresh = std::sync::Arc::new(read_roster(&lock(&self.reader))?);
+        *cache = Some(fresh.clone());
+        Ok(fresh)
     }
 
     /// Validate a draft record against the stored roster (live validation for the form).
     pub fn validate(&self, record: &InspectionRecord) -> Result<Vec<Issue>> {
-        let roster = self.roster()?;
+        let roster = self.cached_roster()?;
         let ctx = ValidationContext {
             roster: &roster,
             now: (self.clock)(),
@@ -246,7 +260,7 @@ impl Store {
         let now = (self.clock)();
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
-        check_record(&tx, record, now)?;
+        check_record(&self.cached_roster()?, record, now)?;
         let case_id = new_id();
         let record_id = new_id();
         let body = json!({
@@ -293,7 +307,7 @@ impl Store {
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
         require_draft(&tx, case_id)?;
-        check_record(&tx, record, now)?;
+        check_record(&self.cached_roster()?, record, now)?;
         let record_id = new_id();
         let body = json!({ "record_id": record_id, "record": record });
         let (seq, hash) = self.append(
@@ -326,7 +340,7 @@ impl Store {
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
         require_draft(&tx, case_id)?;
-        check_record(&tx, record, now)?;
+        check_record(&self.cached_roster()?, record, now)?;
         let (version, superseded): (u32, Vec<u8>) = tx
             .query_row(
                 "SELECT v.version, l.hash FROM record_versions v JOIN ledger l ON l.seq = v.entry_seq
@@ -493,7 +507,7 @@ impl Store {
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
         require_draft(&tx, case_id)?;
-        let roster = read_roster(&tx)?;
+        let roster = self.cached_roster()?;
         let ctx = ValidationContext {
             roster: &roster,
             now,
@@ -814,12 +828,12 @@ fn read_roster(conn: &Connection) -> Result<Vec<OfficerCertificate>> {
         .collect()
 }
 
-fn check_record(tx: &Transaction, record: &InspectionRecord, now: DateTime<Utc>) -> Result<()> {
-    let roster = read_roster(tx)?;
-    let ctx = ValidationContext {
-        roster: &roster,
-        now,
-    };
+fn check_record(
+    roster: &[OfficerCertificate],
+    record: &InspectionRecord,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let ctx = ValidationContext { roster, now };
     let issues = validate::validate_record(record, &ctx);
     if issues.is_empty() {
         Ok(())
