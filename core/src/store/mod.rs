@@ -149,6 +149,23 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A case id: a UUIDv7 whose timestamp is the opening time, so ids sort in opening order.
+fn case_id_at(t: DateTime<Utc>) -> String {
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        t.timestamp().max(0) as u64,
+        t.timestamp_subsec_nanos(),
+    );
+    uuid::Uuid::new_v7(ts).to_string()
+}
+
+/// The text every UUIDv7 made at or after `millis` (and before the next millisecond's prefix)
+/// starts with: the 48-bit timestamp as `xxxxxxxx-xxxx`.
+fn uuid7_prefix(millis: i64) -> String {
+    let ms = millis.max(0) as u64 & 0xFFFF_FFFF_FFFF;
+    format!("{:08x}-{:04x}", ms >> 16, ms & 0xFFFF)
+}
+
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -261,7 +278,7 @@ impl Store {
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
         check_record(&self.cached_roster()?, record, now)?;
-        let case_id = new_id();
+        let case_id = case_id_at(now);
         let record_id = new_id();
         let body = json!({
             "case_number": record.case_number,
@@ -277,15 +294,9 @@ impl Store {
             body,
         )?;
         tx.execute(
-            "INSERT INTO cases (id, case_number, opened_at, opened_day, status, open_seq, last_seq)
-             VALUES (?1, ?2, ?3, ?4, 'draft', ?5, ?5)",
-            params![
-                case_id,
-                record.case_number,
-                now_rfc3339(now),
-                local_day(now),
-                seq as i64
-            ],
+            "INSERT INTO cases (id, case_number, opened_at, status, open_seq, last_seq)
+             VALUES (?1, ?2, ?3, 'draft', ?4, ?4)",
+            params![case_id, record.case_number, now_rfc3339(now), seq as i64],
         )
         .map_err(db::store_err)?;
         insert_version(&tx, &record_id, 1, &case_id, seq, record)?;
@@ -598,12 +609,25 @@ impl Store {
 
     /// Cases opened on a given local day (`YYYY-MM-DD`, China Standard Time), newest first.
     pub fn cases_on(&self, day: &str) -> Result<Vec<CaseSummary>> {
+        let start = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .ok_or_else(|| {
+                RoadsideError::invalid_field(
+                    "day",
+                    "DAY_FORMAT",
+                    format!("日期 “{day}” 格式应为 YYYY-MM-DD"),
+                )
+            })?;
+        // Midnight in China Standard Time (UTC+8), as milliseconds since the epoch.
+        let from = start.and_utc().timestamp_millis() - 8 * 3_600_000;
+        let (lo, hi) = (uuid7_prefix(from), uuid7_prefix(from + 86_400_000));
         let conn = lock(&self.reader);
         let mut stmt = conn
-            .prepare_cached("SELECT id FROM cases WHERE opened_day = ?1 ORDER BY opened_at DESC")
+            .prepare_cached("SELECT id FROM cases WHERE id >= ?1 AND id < ?2 ORDER BY id DESC")
             .map_err(db::store_err)?;
         let ids = stmt
-            .query_map([day], |r| r.get::<_, String>(0))
+            .query_map([lo, hi], |r| r.get::<_, String>(0))
             .map_err(db::store_err)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(db::store_err)?;

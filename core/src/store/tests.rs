@@ -287,3 +287,51 @@ fn tampering_with_the_file_is_detected_by_verify() {
     let broken = report.first_broken.unwrap();
     assert_eq!(broken.position, 2);
 }
+
+fn late_evening_cst() -> DateTime<Utc> {
+    // 2026-03-01 23:59:59.999 in China Standard Time.
+    "2026-03-01T15:59:59.999Z".parse().unwrap()
+}
+
+fn just_after_midnight_cst() -> DateTime<Utc> {
+    // 2026-03-02 00:00:00.000 in China Standard Time.
+    "2026-03-01T16:00:00.000Z".parse().unwrap()
+}
+
+#[test]
+fn a_day_is_the_china_standard_time_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let evening = {
+        let store = open(dir.path()).with_clock(late_evening_cst);
+        store
+            .create_case(&demo::on_site_record(
+                late_evening_cst() - chrono::Duration::hours(1),
+            ))
+            .unwrap()
+    };
+    let store = Store::open(dir.path(), &KEY, Durability::Normal)
+        .unwrap()
+        .with_clock(just_after_midnight_cst);
+    let night = store
+        .create_case(&demo::on_site_record(
+            just_after_midnight_cst() - chrono::Duration::hours(1),
+        ))
+        .unwrap();
+    let first: Vec<String> = store
+        .cases_on("2026-03-01")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let second: Vec<String> = store
+        .cases_on("2026-03-02")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(first, vec![evening.id]);
+    assert_eq!(second, vec![night.id.clone()]);
+    assert_eq!(store.cases_today().unwrap()[0].id, night.id);
+    assert!(store.cases_on("2026-02-28").unwrap().is_empty());
+    assert_eq!(store.cases_on("1 March").unwrap_err().code(), "DAY_FORMAT");
+}
