@@ -345,40 +345,20 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
                 );
             }
         }
-        let v = cell(r, "when");
-        if !v.is_empty() {
-            match parse_when(&v) {
-                Some(t) => {
-                    tier.insert("when".into(), Value::Table(t));
+        let formulas: [(&str, fn(&str) -> Option<Table>, &str); 3] = [
+            ("when", parse_when, "over_kg=(1000,∞); area_m2=[0,2)"),
+            ("per_unit", parse_per_unit, "over_kg/1000kg*500 cap 30000"),
+            ("times", parse_times, "illegal_income_yuan*1..5"),
+        ];
+        for (c, parse, example) in formulas {
+            let v = cell(r, c);
+            if !v.is_empty() {
+                match parse(&v) {
+                    Some(t) => {
+                        tier.insert(c.into(), Value::Table(t));
+                    }
+                    None => bad(c, format!("「{v}」格式不正确，应写作 {example}")),
                 }
-                None => bad(
-                    "when",
-                    format!("「{v}」格式不正确，应写作 over_kg=(1000,∞); area_m2=[0,2)"),
-                ),
-            }
-        }
-        let v = cell(r, "per_unit");
-        if !v.is_empty() {
-            match parse_per_unit(&v) {
-                Some(t) => {
-                    tier.insert("per_unit".into(), Value::Table(t));
-                }
-                None => bad(
-                    "per_unit",
-                    format!("「{v}」格式不正确，应写作 over_kg/1000kg*500 cap 30000"),
-                ),
-            }
-        }
-        let v = cell(r, "times");
-        if !v.is_empty() {
-            match parse_times(&v) {
-                Some(t) => {
-                    tier.insert("times".into(), Value::Table(t));
-                }
-                None => bad(
-                    "times",
-                    format!("「{v}」格式不正确，应写作 illegal_income_yuan*1..5"),
-                ),
             }
         }
         if let Some(e) = items.get_mut(&key) {
