@@ -136,6 +136,9 @@ fn parse_bool(s: &str) -> Option<bool> {
 }
 
 /// `over_kg/1000kg*500 cap 30000`.
+/// Parses one formula cell (`when`, `per_unit`, `times`) into its TOML table.
+type FormulaParser = fn(&str) -> Option<Table>;
+
 fn parse_per_unit(s: &str) -> Option<Table> {
     let (fact, rest) = s.split_once('/')?;
     let (size_unit, rest) = rest.split_once('*')?;
@@ -345,7 +348,7 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
                 );
             }
         }
-        let formulas: [(&str, fn(&str) -> Option<Table>, &str); 3] = [
+        let formulas: [(&str, FormulaParser, &str); 3] = [
             ("when", parse_when, "over_kg=(1000,∞); area_m2=[0,2)"),
             ("per_unit", parse_per_unit, "over_kg/1000kg*500 cap 30000"),
             ("times", parse_times, "illegal_income_yuan*1..5"),
