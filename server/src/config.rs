@@ -60,6 +60,44 @@ pub struct Config {
     /// Do not load the demo agencies, roster and admin account into an empty database.
     #[arg(long, env = "ROADSIDE_NO_DEMO")]
     pub no_demo: bool,
+
+    // ---- Media (resumable evidence uploads, `media.rs`) ----
+    /// Media object store: `s3://bucket[/prefix]` for an S3-compatible store (with the
+    /// `ROADSIDE_S3_*` settings), `file:///dir` for a local directory. Default: the media directory.
+    #[arg(long, env = "ROADSIDE_MEDIA_URL")]
+    pub media_url: Option<String>,
+
+    /// S3 endpoint, e.g. `http://127.0.0.1:9000` for a self-hosted S3-compatible server.
+    #[arg(long, env = "ROADSIDE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// S3 access key id.
+    #[arg(long, env = "ROADSIDE_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    /// S3 secret access key.
+    #[arg(long, env = "ROADSIDE_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+
+    /// S3 region.
+    #[arg(long, env = "ROADSIDE_S3_REGION", default_value = "us-east-1")]
+    pub s3_region: String,
+
+    /// Largest media upload, in bytes (`Tus-Max-Size`).
+    #[arg(long, env = "ROADSIDE_MEDIA_MAX_SIZE", default_value_t = 4 * 1024 * 1024 * 1024)]
+    pub media_max_size: u64,
+
+    /// Largest upload chunk (one PATCH body), in bytes.
+    #[arg(long, env = "ROADSIDE_MEDIA_MAX_CHUNK", default_value_t = 256 * 1024 * 1024)]
+    pub media_max_chunk: u64,
+
+    /// An unfinished upload expires this many seconds after its last chunk.
+    #[arg(long, env = "ROADSIDE_UPLOAD_EXPIRY_SECS", default_value_t = 24 * 3600)]
+    pub upload_expiry_secs: u64,
+
+    /// Time limit of one media request (a chunk upload or an object download), in seconds.
+    #[arg(long, env = "ROADSIDE_MEDIA_TIMEOUT", default_value_t = 900)]
+    pub media_timeout_secs: u64,
 }
 
 impl Config {
@@ -76,6 +114,15 @@ impl Config {
             request_timeout_secs: 30,
             session_hours: 12,
             no_demo: false,
+            media_url: None,
+            s3_endpoint: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            s3_region: "us-east-1".to_string(),
+            media_max_size: 4 * 1024 * 1024 * 1024,
+            media_max_chunk: 256 * 1024 * 1024,
+            upload_expiry_secs: 24 * 3600,
+            media_timeout_secs: 900,
         }
     }
 

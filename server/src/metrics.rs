@@ -36,6 +36,8 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub durations: Family<RouteLabels, Histogram>,
     pub entries: Family<OutcomeLabels, Counter>,
+    /// Media bytes received by resumable uploads (recorded chunks only).
+    pub media_bytes: Counter,
 }
 
 impl Default for Metrics {
@@ -57,7 +59,14 @@ impl Default for Metrics {
             "Pushed ledger entries by outcome (accepted, duplicate, rejected)",
             entries.clone(),
         );
+        let media_bytes = Counter::default();
+        registry.register(
+            "media_upload_bytes",
+            "Media bytes received and recorded by resumable uploads",
+            media_bytes.clone(),
+        );
         Metrics {
+            media_bytes,
             registry: Mutex::new(registry),
             requests,
             durations,
@@ -74,6 +83,10 @@ impl Metrics {
             let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         }
         out
+    }
+
+    pub fn count_media_bytes(&self, n: u64) {
+        self.media_bytes.inc_by(n);
     }
 
     pub fn count_entry(&self, status: &str) {
