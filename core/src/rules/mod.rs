@@ -217,6 +217,11 @@ impl RuleBook {
         &self.files
     }
 
+    /// The text of every file of the set, by relative path (what a reference bundle publishes).
+    pub fn texts(&self) -> &BTreeMap<String, String> {
+        &self.texts
+    }
+
     /// The versions of a code, oldest first.
     pub fn versions(&self, code: &str) -> Vec<&DiscretionItem> {
         self.by_code

@@ -163,10 +163,15 @@ pub async fn put_officer(
     if let Some(r) = &officer.revoked_on {
         check_date("revoked_on", r)?;
     }
-    if let Some(existing) = state.storage.officer(&officer.certificate_no).await? {
+    let existing = state.storage.officer(&officer.certificate_no).await?;
+    if let Some(existing) = &existing {
         caller.check_agency(&state, &existing.agency).await?;
     }
     state.storage.put_officer(&officer).await?;
+    let moved_from = existing
+        .as_ref()
+        .map_or(officer.agency.as_str(), |e| e.agency.as_str());
+    crate::bundles::roster_changed(&state, &[officer.agency.as_str(), moved_from]).await;
     Ok((StatusCode::CREATED, Json(officer)))
 }
 
@@ -199,6 +204,7 @@ pub async fn revoke_officer(
     caller.check_agency(&state, &officer.agency).await?;
     officer.revoked_on = Some(req.on);
     state.storage.put_officer(&officer).await?;
+    crate::bundles::roster_changed(&state, &[officer.agency.as_str()]).await;
     Ok(Json(officer))
 }
 

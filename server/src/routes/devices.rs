@@ -108,6 +108,9 @@ pub struct Enrolled {
     /// The transparency log the device's receipts come from.
     pub log_origin: String,
     pub log_verifier_key: String,
+    /// The agency's reference-bundle key (Ed25519 public key, 64 lowercase hex): the device pins it
+    /// and verifies every bundle manifest with it (`roadside_core::bundle`).
+    pub bundle_key: String,
 }
 
 /// `POST /api/v1/devices/enrol`: bind a device key to the code's officer and agency (no token
@@ -161,6 +164,10 @@ pub async fn enrol(
         EnrolOutcome::Enrolled(d) => Ok((
             StatusCode::CREATED,
             Json(Enrolled {
+                bundle_key: state
+                    .bundles
+                    .public_key_hex(&state.storage, &d.agency)
+                    .await?,
                 device_id: d.id,
                 token,
                 agency: d.agency,

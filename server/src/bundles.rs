@@ -1,0 +1,271 @@
+//! Reference bundles (design.md, Sync → Pull): per agency, the reference files and the officer
+//! roster as one versioned manifest signed with the agency's key; the format is
+//! `roadside_core::bundle`.
+//!
+//! - **Reference files**: the ones compiled into the core (`reference/`), with any files placed in
+//!   `<data-dir>/reference/` (same layout, e.g. `discretion/chaoxian.toml`) laid over them. The
+//!   whole set is validated at start; an invalid set stops the server with every problem named.
+//! - **Roster**: the agency's officers with certificate status, from the database.
+//! - **Agency key**: one Ed25519 key per agency, generated on first use and kept in the database
+//!   (setting `bundle_key:<agency>`, so every replica signs with the same key). Devices pin its
+//!   public half at enrolment (`bundle_key` of the enrolment answer). It is a different key from the
+//!   transparency log's, and the signed message is domain separated.
+//! - **Versions**: [`Bundler::current`] compares what would be published with the newest stored
+//!   manifest; only when a component's content differs does it sign and store version + 1, in one
+//!   transaction that refuses a version that is not exactly the next one (two replicas racing: one
+//!   wins, the other re-reads). It runs at start for every agency, after every roster change, and
+//!   on every manifest request (so a failed hook can never leave a stale bundle served).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::Utc;
+use ed25519_dalek::SigningKey;
+use rand_core::OsRng;
+use roadside_core::bundle::{self, Manifest, ROSTER};
+use roadside_core::rules::RuleBook;
+
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+use crate::storage::{DynStorage, StoredBundle};
+
+/// A published bundle version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub agency: String,
+    pub version: u64,
+    /// Canonical manifest bytes.
+    pub manifest: Vec<u8>,
+    pub signature: [u8; 64],
+    /// `roadside_core::bundle::manifest_id` of the manifest (the ETag).
+    pub id: String,
+}
+
+impl Published {
+    fn of(b: &StoredBundle) -> Result<Self> {
+        let signature: [u8; 64] = b
+            .signature
+            .as_slice()
+            .try_into()
+            .map_err(|_| ApiError::storage("stored bundle signature is not 64 bytes"))?;
+        Ok(Published {
+            agency: b.agency.clone(),
+            version: b.version,
+            id: bundle::manifest_id(&b.manifest),
+            manifest: b.manifest.clone(),
+            signature,
+        })
+    }
+
+    /// The HTTP envelope `{"manifest": base64, "signature": base64}`.
+    pub fn envelope(&self) -> Vec<u8> {
+        bundle::SignedManifest {
+            bytes: self.manifest.clone(),
+            signature: self.signature,
+        }
+        .to_envelope()
+    }
+}
+
+/// Builds, signs and stores the agencies' bundles.
+pub struct Bundler {
+    /// Reference files (name → bytes), validated.
+    reference: BTreeMap<String, Vec<u8>>,
+    /// Their hashes.
+    reference_hashes: BTreeMap<String, String>,
+    keys: Mutex<HashMap<String, SigningKey>>,
+}
+
+impl std::fmt::Debug for Bundler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bundler")
+            .field("reference", &self.reference_hashes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn setting_name(agency: &str) -> String {
+    format!("bundle_key:{agency}")
+}
+
+impl Bundler {
+    /// The compiled-in reference files with `<data_dir>/reference/` laid over them, validated as one
+    /// rule set.
+    pub fn new(data_dir: &Path) -> Result<Self> {
+        let book = RuleBook::load(data_dir).map_err(|e| {
+            let mut detail = e.message().to_string();
+            for i in e.issues().iter().skip(1) {
+                detail.push_str(&format!("；{}：{}", i.path, i.message));
+            }
+            ApiError::internal(
+                "REFERENCE_INVALID",
+                format!(
+                    "参考数据（{}/reference）无效，无法发布数据包：{detail}",
+                    data_dir.display()
+                ),
+            )
+        })?;
+        Ok(Self::from_files(
+            book.texts()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+                .collect(),
+        ))
+    }
+
+    /// From reference files already validated.
+    pub fn from_files(reference: BTreeMap<String, Vec<u8>>) -> Self {
+        let reference_hashes = reference
+            .iter()
+            .map(|(k, v)| (k.clone(), bundle::sha256_hex(v)))
+            .collect();
+        Bundler {
+            reference,
+            reference_hashes,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The agency's bundle signing key (made and stored on first use).
+    pub async fn key(&self, storage: &DynStorage, agency: &str) -> Result<SigningKey> {
+        if let Some(k) = self.keys.lock().map_err(poisoned)?.get(agency) {
+            return Ok(k.clone());
+        }
+        let fresh = hex::encode(SigningKey::generate(&mut OsRng).to_bytes());
+        let stored = storage
+            .setting_or_insert(&setting_name(agency), &fresh)
+            .await?;
+        let mut seed = [0u8; 32];
+        hex::decode_to_slice(stored.trim(), &mut seed).map_err(|_| {
+            ApiError::internal(
+                "BUNDLE_KEY_INVALID",
+                format!("机构 {agency} 的数据包签名密钥格式错误"),
+            )
+        })?;
+        let key = SigningKey::from_bytes(&seed);
+        self.keys
+            .lock()
+            .map_err(poisoned)?
+            .insert(agency.to_string(), key.clone());
+        Ok(key)
+    }
+
+    /// The public key devices of `agency` pin: 64 lowercase hex.
+    pub async fn public_key_hex(&self, storage: &DynStorage, agency: &str) -> Result<String> {
+        Ok(hex::encode(
+            self.key(storage, agency).await?.verifying_key().as_bytes(),
+        ))
+    }
+
+    /// The agency's current bundle: the newest stored one if its content is what would be
+    /// published now, otherwise a new version, signed and stored.
+    pub async fn current(&self, storage: &DynStorage, agency: &str) -> Result<Published> {
+        for _ in 0..8 {
+            let key = self.key(storage, agency).await?;
+            let officers = storage.officers(&[agency.to_string()]).await?;
+            let roster = bundle::roster_component(agency, &officers)?;
+            let latest = storage.latest_bundle(agency).await?;
+            let previous = match &latest {
+                Some(b) => Some(stored_manifest(b)?),
+                None => None,
+            };
+            if let (Some(b), Some(p)) = (&latest, &previous) {
+                if self.unchanged(p, &roster) {
+                    return Published::of(b);
+                }
+            }
+            let version = previous.as_ref().map_or(1, |p| p.version + 1);
+            let mut files = self.reference.clone();
+            files.insert(ROSTER.to_string(), roster);
+            let manifest = bundle::build_manifest(
+                agency,
+                version,
+                Utc::now(),
+                &key.verifying_key(),
+                &files,
+                previous.as_ref(),
+            )?;
+            let signed = bundle::sign_manifest(&manifest, &key)?;
+            // Components that changed in this version (the others are stored already).
+            let components: Vec<(String, String, Vec<u8>)> = manifest
+                .components
+                .iter()
+                .filter(|c| c.version == version)
+                .filter_map(|c| {
+                    files
+                        .get(&c.name)
+                        .map(|b| (c.name.clone(), c.sha256.clone(), b.clone()))
+                })
+                .collect();
+            let stored = StoredBundle {
+                agency: agency.to_string(),
+                version,
+                manifest: signed.bytes.clone(),
+                signature: signed.signature.to_vec(),
+                created_at: crate::now(),
+            };
+            if storage.put_bundle(&stored, &components).await? {
+                tracing::info!(
+                    agency,
+                    version,
+                    changed = components.len(),
+                    "reference bundle published"
+                );
+                return Published::of(&stored);
+            }
+            // Another replica published this version first: look again.
+        }
+        Err(ApiError::conflict(
+            "BUNDLE_BUSY",
+            "数据包正在被其他服务器进程更新，请稍后重试",
+        ))
+    }
+
+    fn unchanged(&self, previous: &Manifest, roster: &[u8]) -> bool {
+        let roster_hash = bundle::sha256_hex(roster);
+        previous.components.len() == self.reference_hashes.len() + 1
+            && previous.components.iter().all(|c| {
+                if c.name == ROSTER {
+                    c.sha256 == roster_hash
+                } else {
+                    self.reference_hashes.get(&c.name) == Some(&c.sha256)
+                }
+            })
+    }
+
+    /// Publish every agency's current bundle (at start).
+    pub async fn publish_all(&self, storage: &DynStorage) -> Result<()> {
+        for agency in storage.agencies().await? {
+            self.current(storage, &agency.code).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A stored manifest read back (our own bytes; shape checked, signature not re-verified).
+fn stored_manifest(b: &StoredBundle) -> Result<Manifest> {
+    let m: Manifest = serde_json::from_slice(&b.manifest)
+        .map_err(|e| ApiError::storage(format!("stored bundle manifest unreadable: {e}")))?;
+    bundle::check_manifest(&m)?;
+    Ok(m)
+}
+
+fn poisoned<T>(_: T) -> ApiError {
+    ApiError::internal("BUNDLE_KEYS_POISONED", "数据包密钥缓存锁已损坏")
+}
+
+/// After a roster change: publish the agencies' new bundles. A failure is logged, not returned (the
+/// roster change is stored; the next manifest request publishes the bundle).
+pub async fn roster_changed(state: &AppState, agencies: &[&str]) {
+    let mut done: Vec<&str> = Vec::new();
+    for &agency in agencies {
+        if done.contains(&agency) {
+            continue;
+        }
+        done.push(agency);
+        if let Err(e) = state.bundles.current(&state.storage, agency).await {
+            tracing::error!(agency, code = %e.code, detail = %e.message, "bundle rebuild failed");
+        }
+    }
+}
