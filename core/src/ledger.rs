@@ -370,7 +370,44 @@ pub fn seal(entry: &LedgerEntry, key: &DeviceKey) -> Result<SignedEntry> {
 /// canonical form, the signature by the key named in `device`, and the shape. Steps and codes are
 /// listed in the module documentation. Says nothing about the entry's place in a chain.
 pub fn open(bytes: &[u8], sig: &[u8], expected_hash: Option<&[u8]>) -> Result<LedgerEntry> {
-    open_hashed(bytes, sig, expected_hash)
+    open_hashed(bytes, sig, expected_hash, None)
+        .map(|(entry, _)| entry)
+        .map_err(Into::into)
+}
+
+/// A device's public key decoded once (a point decompression), to [`open_known`] many entries of
+/// that device without decoding it for each.
+#[derive(Debug, Clone)]
+pub struct KnownDevice {
+    hex: String,
+    key: VerifyingKey,
+}
+
+impl KnownDevice {
+    /// Decode `device_hex` as [`open`] would (same checks, same [`code::BAD_DEVICE_KEY`] errors).
+    pub fn decode(device_hex: &str) -> Result<Self> {
+        Ok(KnownDevice {
+            hex: device_hex.to_string(),
+            key: decode_device(device_hex)?,
+        })
+    }
+
+    /// The key as lowercase hex.
+    pub fn hex(&self) -> &str {
+        &self.hex
+    }
+}
+
+/// [`open`], reusing `known`'s decoded key when the entry's `device` is that key. Same checks in the
+/// same order, same answers; an entry naming another key is opened with that key, exactly as by
+/// [`open`].
+pub fn open_known(
+    bytes: &[u8],
+    sig: &[u8],
+    expected_hash: Option<&[u8]>,
+    known: &KnownDevice,
+) -> Result<LedgerEntry> {
+    open_hashed(bytes, sig, expected_hash, Some(known))
         .map(|(entry, _)| entry)
         .map_err(Into::into)
 }
@@ -379,6 +416,7 @@ fn open_hashed(
     bytes: &[u8],
     sig: &[u8],
     expected_hash: Option<&[u8]>,
+    known: Option<&KnownDevice>,
 ) -> Result<(LedgerEntry, [u8; 32]), Fail> {
     let hash = sha256(bytes);
     if let Some(expected) = expected_hash {
@@ -407,23 +445,32 @@ fn open_hashed(
         .get("device")
         .and_then(Value::as_str)
         .ok_or_else(|| fail(code::MALFORMED, "记录缺少 device 字段"))?;
-    let key = decode_device(device)?;
+    let key = match known {
+        Some(k) if k.hex == device => k.key,
+        _ => decode_device(device)?,
+    };
     key.verify_strict(bytes, &sig).map_err(|_| {
         fail(
             code::BAD_SIGNATURE,
             "签名无效：记录不是由 device 字段所指设备的密钥签署的，或内容已被改动",
         )
     })?;
+    // An omitted `prev` or `case` would read as null; the format requires every member written.
+    // (The bytes are the canonical encoding of `value`, and every other member either reads back
+    // exactly or fails to read, so these two are the only way the entry could re-encode otherwise.)
+    let complete = value
+        .as_object()
+        .is_some_and(|m| m.contains_key("prev") && m.contains_key("case"));
     let entry: LedgerEntry = serde_json::from_value(value)
         .map_err(|e| fail(code::MALFORMED, format!("记录字段不符合账本格式：{e}")))?;
-    // An omitted `prev` or `case` would read as null; the format requires every member written.
-    if jcs::to_canonical_vec(&entry).ok().as_deref() != Some(bytes) {
+    if !complete {
         return Err(fail(
             code::MALFORMED,
             "记录缺少字段（值为 null 的字段也必须写出）",
         ));
     }
-    check_shape(&entry)?;
+    // `device` was decoded above (or is the known key, decoded when it was made).
+    check_shape_with(&entry, false)?;
     Ok((entry, hash))
 }
 
@@ -747,7 +794,7 @@ enum Link {
 }
 
 fn check_link(device: &str, head: Option<Head>, stored: &StoredEntryRef<'_>) -> Link {
-    let (entry, hash) = match open_hashed(stored.bytes, stored.sig, Some(stored.hash)) {
+    let (entry, hash) = match open_hashed(stored.bytes, stored.sig, Some(stored.hash), None) {
         Ok(opened) => opened,
         Err(fail) => {
             return Link::Broken {
@@ -1205,11 +1252,21 @@ mod tests {
 
         // Without an expected hash, the signature still binds the bytes.
         open(&signed.bytes, &signed.sig, None).expect("opens");
+        let known = KnownDevice::decode(&key.public_hex()).expect("decodes");
+        let elsewhere = KnownDevice::decode(&DeviceKey::generate().public_hex()).expect("decodes");
+        open_known(&signed.bytes, &signed.sig, None, &known).expect("opens with the known key");
+        open_known(&signed.bytes, &signed.sig, None, &elsewhere).expect("opens with its own key");
         let code_of = |bytes: &[u8], sig: &[u8], hash: Option<&[u8]>| {
-            open(bytes, sig, hash)
-                .expect_err("must fail")
-                .code()
-                .to_string()
+            let err = open(bytes, sig, hash).expect_err("must fail");
+            // The known-key path answers exactly as `open` does.
+            for k in [&known, &elsewhere] {
+                let other = open_known(bytes, sig, hash, k).expect_err("must fail too");
+                assert_eq!(
+                    (other.code(), other.to_string()),
+                    (err.code(), err.to_string())
+                );
+            }
+            err.code().to_string()
         };
         assert_eq!(
             code_of(&signed.bytes, &signed.sig, Some(&[0u8; 32])),

@@ -1,45 +1,80 @@
 //! Verified ingest: a device's batch of signed ledger entries, checked and appended to the log.
 //!
-//! Each entry is checked, in this order, and the first failure is its answer:
+//! # The answer for each entry
 //!
-//! 1. size, then the core's [`ledger::open`]: canonical bytes, signature by the key in `device`,
-//!    a known `kind`, the format's shape rules;
-//! 2. `device` is the key enrolled for the device whose token pushed it;
-//! 3. every officer named holds a certificate of the device's agency valid on the entry's date
-//!    (China Standard Time), not revoked by then, and at least one of them may enforce;
-//! 4. inside the log's lock: its place in the device's chain. `seq` at or below the stored head is
-//!    a duplicate if the bytes are the stored ones (same receipt again) and a fork otherwise; `seq`
-//!    one above the head must name the head's hash in `prev`; a higher `seq` leaves a gap.
+//! | `status`    | stored? | receipt | `code`/`message` | meaning |
+//! |-------------|---------|---------|------------------|---------|
+//! | `accepted`  | yes     | yes     | no               | logged, and materialised into cases, records, evidence |
+//! | `duplicate` | already | the same as when first accepted | no | sent before and accepted then; nothing changes |
+//! | `refused`   | yes     | yes     | yes              | authentic and in its place, so logged and part of the device's chain, but it fails a business check: not materialised |
+//! | `rejected`  | no      | no      | yes              | not authentic or not in its place; nothing stored |
 //!
-//! Steps 1–3 use no lock (signature checks are the costly part); step 4 runs in the planner.
-//! Entries are taken in `seq` order whatever order the batch lists them in; answers keep the batch's
-//! order. A rejected entry is not stored, so the entries after it in the chain are refused as a gap
-//! until it is resolved.
+//! Sending a `refused` entry again answers `refused` again, with the same code, message and receipt
+//! (the answer is stored with the entry, not decided again). The device's later entries continue
+//! after a refused one. After a `rejected` one they are `rejected` as a gap (`CHAIN_GAP`) until a
+//! correct entry fills its place.
+//!
+//! # Checks, in order (the first failure is the answer)
+//!
+//! Authenticity and place (failure: `rejected`, nothing stored):
+//!
+//! 1. size (`ENTRY_TOO_LARGE`), then the core's [`ledger::open`]: canonical bytes, signature by the
+//!    key in `device`, a known `kind`, the format's shape rules (`LEDGER_*` codes);
+//! 2. `device` is the key enrolled for the device whose token pushed it (`ENTRY_WRONG_DEVICE`);
+//! 3. inside the log's lock: its place in the device's chain. `seq` at or below the stored head is
+//!    a duplicate if the bytes are the stored ones (the stored answer again) and a fork otherwise
+//!    (`CHAIN_FORK`); `seq` one above the head must name the head's hash in `prev`
+//!    (`CHAIN_PREV_MISMATCH`); a higher `seq` leaves a gap (`CHAIN_GAP`).
+//!
+//! Business checks (failure: `refused`, logged with a receipt):
+//!
+//! 4. every officer named holds a certificate of the device's agency (`CERTIFICATE_UNKNOWN`,
+//!    `CERTIFICATE_OTHER_AGENCY`) valid on the entry's date in China Standard Time
+//!    (`CERTIFICATE_NOT_VALID`), not revoked by then (`CERTIFICATE_REVOKED`), and at least one of
+//!    them may enforce (`NO_ENFORCING_OFFICER`).
+//!
+//! Steps 1, 2 and 4 use no lock and run on every core (signature checks are the costly part);
+//! step 3 runs in the planner. Entries are taken in `seq` order whatever order the batch lists them
+//! in; answers keep the batch's order.
 
 use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine;
 use chrono::{FixedOffset, NaiveDate};
-use roadside_core::ledger::{self, LedgerEntry};
+use roadside_core::ledger::{self, KnownDevice, LedgerEntry};
 use roadside_core::model::OfficerCertificate;
 use serde::Serialize;
 
 use crate::error::{ApiError, Result};
 use crate::storage::{BatchPlan, BatchSnapshot, Device, DynStorage, NewEntry};
-use crate::tlog::{self, LogSigner, TreeHash};
+use crate::tlog::{self, LogSigner, TileSet, TreeHash};
 
 /// Largest entry accepted, in bytes (an entry-bundle leaf length is a u16; entries are small).
 pub const MAX_ENTRY_BYTES: usize = 60 * 1024;
 /// Most entries in one push.
 pub const MAX_BATCH: usize = 1000;
+/// Batches at least this long are checked on every core.
+const PARALLEL_MIN: usize = 32;
 
-/// The answer for one entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The answer for one entry (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Accepted,
     Duplicate,
+    Refused,
     Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Duplicate => "duplicate",
+            Status::Refused => "refused",
+            Status::Rejected => "rejected",
+        }
+    }
 }
 
 /// Receipt: the entry's inclusion proof and the signed checkpoint it verifies against.
@@ -67,6 +102,7 @@ pub struct Outcome {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
+    /// (leaf index, checkpoint size) of a logged entry; size 0 until the batch's size is known.
     #[serde(skip)]
     pub position: Option<(u64, u64)>,
 }
@@ -83,62 +119,130 @@ impl Outcome {
             position: None,
         }
     }
+
+    /// A logged entry's answer: accepted, or refused with the business check's reason.
+    fn logged(hash: &[u8; 32], seq: u64, refusal: Option<&Refusal>, position: (u64, u64)) -> Self {
+        Outcome {
+            hash: hex::encode(hash),
+            seq: Some(seq),
+            status: if refusal.is_some() {
+                Status::Refused
+            } else {
+                Status::Accepted
+            },
+            code: refusal.map(|r| r.code.clone()),
+            message: refusal.map(|r| r.message.clone()),
+            receipt: None,
+            position: Some(position),
+        }
+    }
 }
 
-/// An entry that passed steps 1–3.
+/// Why an authentic entry in its place was refused (stored with it, answered again on a repeat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+/// An authentic entry (steps 1, 2) with the verdict of the business checks (step 4).
 #[derive(Debug, Clone)]
 pub struct Checked {
     pub hash: [u8; 32],
     pub entry: LedgerEntry,
     pub bytes: Vec<u8>,
     pub sig: Vec<u8>,
+    pub refusal: Option<Refusal>,
 }
 
-/// The result of steps 1–3 for one entry, in batch order.
+/// The result of steps 1, 2 and 4 for one entry, in batch order.
 pub type PreChecked = std::result::Result<Checked, Box<Outcome>>;
 
-/// Steps 1–3 for every entry of a batch (CPU-bound; run off the async threads).
+/// Steps 1, 2 and 4 for every entry of a batch (CPU-bound; run off the async threads). Long batches
+/// are split across every core.
 pub fn pre_check(
     device: &Device,
     entries: Vec<(Vec<u8>, Vec<u8>)>,
     roster: &HashMap<String, OfficerCertificate>,
 ) -> Vec<PreChecked> {
-    entries
-        .into_iter()
-        .map(|(bytes, sig)| {
-            let hash = ledger::sha256(&bytes);
-            if bytes.len() > MAX_ENTRY_BYTES {
-                return Err(Box::new(Outcome::rejected(
-                    &hash,
-                    None,
-                    "ENTRY_TOO_LARGE",
-                    format!(
-                        "记录过大（{} 字节，上限 {MAX_ENTRY_BYTES} 字节）",
-                        bytes.len()
-                    ),
-                )));
-            }
-            let entry = ledger::open(&bytes, &sig, None)
-                .map_err(|e| Box::new(Outcome::rejected(&hash, None, e.code(), e.message())))?;
-            if entry.device != device.public_key {
-                return Err(Box::new(Outcome::rejected(
-                    &hash,
-                    Some(entry.seq),
-                    "ENTRY_WRONG_DEVICE",
-                    "记录不是由本设备的登记密钥签署的",
-                )));
-            }
-            check_officers(&entry, &device.agency, roster).map_err(|(code, message)| {
-                Box::new(Outcome::rejected(&hash, Some(entry.seq), code, message))
-            })?;
-            Ok(Checked {
-                hash,
-                entry,
-                bytes,
-                sig,
-            })
-        })
-        .collect()
+    // The enrolled key, decoded once for the whole batch.
+    let known = KnownDevice::decode(&device.public_key).ok();
+    let check =
+        |(bytes, sig): (Vec<u8>, Vec<u8>)| check_one(device, known.as_ref(), roster, bytes, sig);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if entries.len() < PARALLEL_MIN || cores < 2 {
+        return entries.into_iter().map(check).collect();
+    }
+    let per = entries.len().div_ceil(cores);
+    let mut chunks = Vec::with_capacity(cores);
+    let mut rest = entries;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
+    let mut first = chunks.remove(0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| scope.spawn(move || chunk.into_iter().map(check).collect::<Vec<_>>()))
+            .collect();
+        let mut out: Vec<PreChecked> = first.drain(..).map(check).collect();
+        for h in handles {
+            // A check that panicked is a bug: fail the request (the caller answers TASK_FAILED).
+            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        out
+    })
+}
+
+fn check_one(
+    device: &Device,
+    known: Option<&KnownDevice>,
+    roster: &HashMap<String, OfficerCertificate>,
+    bytes: Vec<u8>,
+    sig: Vec<u8>,
+) -> PreChecked {
+    let hash = ledger::sha256(&bytes);
+    if bytes.len() > MAX_ENTRY_BYTES {
+        return Err(Box::new(Outcome::rejected(
+            &hash,
+            None,
+            "ENTRY_TOO_LARGE",
+            format!(
+                "记录过大（{} 字节，上限 {MAX_ENTRY_BYTES} 字节）",
+                bytes.len()
+            ),
+        )));
+    }
+    let opened = match known {
+        Some(k) => ledger::open_known(&bytes, &sig, None, k),
+        None => ledger::open(&bytes, &sig, None),
+    };
+    let entry =
+        opened.map_err(|e| Box::new(Outcome::rejected(&hash, None, e.code(), e.message())))?;
+    if entry.device != device.public_key {
+        return Err(Box::new(Outcome::rejected(
+            &hash,
+            Some(entry.seq),
+            "ENTRY_WRONG_DEVICE",
+            "记录不是由本设备的登记密钥签署的",
+        )));
+    }
+    let refusal = check_officers(&entry, &device.agency, roster)
+        .err()
+        .map(|(code, message)| Refusal {
+            code: code.to_string(),
+            message,
+        });
+    Ok(Checked {
+        hash,
+        entry,
+        bytes,
+        sig,
+        refusal,
+    })
 }
 
 /// The entry's date in China Standard Time (certificates are valid per calendar day).
@@ -201,7 +305,7 @@ fn check_officers(
     Ok(())
 }
 
-/// Step 4 and the log append: the planner run inside the batch's transaction.
+/// Step 3 and the log append: the planner run inside the batch's transaction.
 pub fn plan(
     snapshot: BatchSnapshot,
     checked: Vec<PreChecked>,
@@ -211,6 +315,7 @@ pub fn plan(
         device,
         tree_size,
         existing,
+        refusals,
         mut tiles,
     } = snapshot;
     if device.revoked_at.is_some() {
@@ -228,25 +333,31 @@ pub fn plan(
 
     let mut head_seq = device.head_seq;
     let mut head_hash = device.head_hash;
-    let mut accepted_here: HashMap<u64, ([u8; 32], u64)> = HashMap::new();
+    // seq → (hash, leaf index, refusal) of the entries logged by this batch.
+    let mut logged_here: HashMap<u64, ([u8; 32], u64, Option<Refusal>)> = HashMap::new();
     let mut new_entries = Vec::new();
     let mut leaf_hashes = Vec::new();
     for (seq, i, c) in order {
         let outcome = if seq <= head_seq {
             let stored = existing
                 .get(&seq)
-                .map(|s| (s.hash, s.leaf_index, Some(s.checkpoint_size)))
-                .or_else(|| accepted_here.get(&seq).map(|(h, l)| (*h, *l, None)));
+                .map(|s| {
+                    let refusal = refusals.get(&seq);
+                    (s.hash, s.leaf_index, s.checkpoint_size, refusal)
+                })
+                .or_else(|| {
+                    logged_here
+                        .get(&seq)
+                        .map(|(h, l, r)| (*h, *l, 0, r.as_ref()))
+                });
             match stored {
-                Some((hash, leaf, cp)) if hash == c.hash => Outcome {
-                    hash: hex::encode(c.hash),
-                    seq: Some(seq),
-                    status: Status::Duplicate,
-                    code: None,
-                    message: None,
-                    receipt: None,
-                    position: Some((leaf, cp.unwrap_or(0))),
-                },
+                Some((hash, leaf, size, refusal)) if hash == c.hash => {
+                    let mut o = Outcome::logged(&c.hash, seq, refusal, (leaf, size));
+                    if refusal.is_none() {
+                        o.status = Status::Duplicate;
+                    }
+                    o
+                }
                 Some(_) => Outcome::rejected(
                     &c.hash,
                     Some(seq),
@@ -271,10 +382,11 @@ pub fn plan(
             if prev_ok {
                 let leaf_index = tree_size + leaf_hashes.len() as u64;
                 leaf_hashes.push(tlog::record_hash(&c.hash));
-                accepted_here.insert(seq, (c.hash, leaf_index));
+                logged_here.insert(seq, (c.hash, leaf_index, c.refusal.clone()));
                 head_seq = seq;
                 head_hash = Some(c.hash);
-                let e = &c.entry;
+                let outcome = Outcome::logged(&c.hash, seq, c.refusal.as_ref(), (leaf_index, 0));
+                let e = c.entry;
                 new_entries.push(NewEntry {
                     hash: c.hash,
                     seq,
@@ -282,23 +394,16 @@ pub fn plan(
                     agency: device.agency.clone(),
                     device_id: device.id.clone(),
                     kind: e.kind.as_str().to_string(),
-                    case_id: e.case.clone(),
-                    at: e.at.clone(),
-                    officers: e.officers.clone(),
                     supersedes: e.supersedes().map(str::to_string),
+                    case_id: e.case,
+                    at: e.at,
+                    officers: e.officers,
                     body: e.body.to_string(),
                     bytes: c.bytes,
                     sig: c.sig,
+                    refusal: c.refusal,
                 });
-                Outcome {
-                    hash: hex::encode(c.hash),
-                    seq: Some(seq),
-                    status: Status::Accepted,
-                    code: None,
-                    message: None,
-                    receipt: None,
-                    position: Some((leaf_index, 0)),
-                }
+                outcome
             } else {
                 Outcome::rejected(
                     &c.hash,
@@ -353,6 +458,7 @@ pub fn plan(
         new_size,
         checkpoint,
         outcomes,
+        working: tiles,
     })
 }
 
@@ -363,8 +469,16 @@ pub fn device_revoked() -> ApiError {
     )
 }
 
-/// Attach receipts (inclusion proof + checkpoint) to accepted and duplicate outcomes.
-pub async fn attach_receipts(storage: &DynStorage, outcomes: &mut [Outcome]) -> Result<()> {
+/// Attach receipts (inclusion proof + checkpoint) to every logged outcome (accepted, duplicate,
+/// refused). `tiles` are the tiles the batch's planner held (the log at its new size, edges and all
+/// it wrote) and `fresh` that size's checkpoint: proofs of the batch's own entries need nothing
+/// else, so only older entries' proofs read the storage.
+pub async fn attach_receipts(
+    storage: &DynStorage,
+    outcomes: &mut [Outcome],
+    mut tiles: TileSet,
+    fresh: Option<(u64, String)>,
+) -> Result<()> {
     let mut wanted: Vec<(u64, u64)> = outcomes.iter().filter_map(|o| o.position).collect();
     if wanted.is_empty() {
         return Ok(());
@@ -375,19 +489,27 @@ pub async fn attach_receipts(storage: &DynStorage, outcomes: &mut [Outcome]) -> 
     for &(leaf, size) in &wanted {
         keys.extend(tlog::tiles_for_inclusion(size, leaf));
     }
-    let keys: Vec<_> = keys.into_iter().collect();
-    let tiles = storage.read_tiles(&keys).await?;
-    let mut notes: HashMap<u64, String> = HashMap::new();
-    for o in outcomes.iter_mut() {
-        let Some((leaf, size)) = o.position else {
-            continue;
-        };
+    let missing: Vec<_> = keys
+        .into_iter()
+        .filter(|k| !tiles.tiles.contains_key(k))
+        .collect();
+    if !missing.is_empty() {
+        let more = storage.read_tiles(&missing).await?;
+        tiles.tiles.extend(more.tiles);
+    }
+    let mut notes: HashMap<u64, String> = fresh.into_iter().collect();
+    for &(_, size) in &wanted {
         if let std::collections::hash_map::Entry::Vacant(slot) = notes.entry(size) {
             let (_, note) = storage.checkpoint(Some(size)).await?.ok_or_else(|| {
                 ApiError::internal("CHECKPOINT_MISSING", format!("缺少大小为 {size} 的检查点"))
             })?;
             slot.insert(note);
         }
+    }
+    for o in outcomes.iter_mut() {
+        let Some((leaf, size)) = o.position else {
+            continue;
+        };
         let proof = tlog::inclusion_proof(&tiles, size, leaf)?;
         o.receipt = Some(Receipt {
             leaf_index: leaf,

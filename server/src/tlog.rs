@@ -38,10 +38,50 @@ pub const TILE_WIDTH: u64 = 1 << TILE_HEIGHT;
 pub type TileKey = (u8, u64);
 
 /// Tiles held in memory, read as a [`HashReader`]. A tile's data is its hashes so far (a partial
-/// tile is a prefix of the full one).
+/// tile is a prefix of the full one), so tiles only ever grow.
+///
+/// Only every eighth tree level is stored; a hash of a level in between is the subtree hash of a
+/// run of hashes of the tile below. Each one computed is remembered (a complete subtree's hash
+/// never changes), so many proofs over the same tiles, or a batch of appends, hash each node once.
 #[derive(Debug, Default, Clone)]
 pub struct TileSet {
     pub tiles: HashMap<TileKey, Vec<u8>>,
+    /// Computed hashes of the levels between stored ones: (tree level, index) → hash.
+    memo: RefCell<HashMap<(u8, u64), Hash>>,
+}
+
+impl TileSet {
+    /// The hash of node `n` of tree `level`, from the tiles (and the memo).
+    fn node(&self, level: u8, n: u64) -> std::result::Result<Hash, tlog_tiles::Error> {
+        if level.is_multiple_of(TILE_HEIGHT) {
+            let key = (level / TILE_HEIGHT, n >> TILE_HEIGHT);
+            let data = self
+                .tiles
+                .get(&key)
+                .ok_or(tlog_tiles::Error::IndexesNotInTree)?;
+            let at = usize::try_from(n % TILE_WIDTH).unwrap_or(usize::MAX) * HASH_SIZE;
+            let bytes: [u8; HASH_SIZE] = data
+                .get(at..at + HASH_SIZE)
+                .and_then(|b| b.try_into().ok())
+                .ok_or(tlog_tiles::Error::IndexesNotInTree)?;
+            return Ok(Hash(bytes));
+        }
+        if let Some(h) = self.memo.borrow().get(&(level, n)) {
+            return Ok(*h);
+        }
+        let h = tlog_tiles::node_hash(
+            self.node(level - 1, 2 * n)?,
+            self.node(level - 1, 2 * n + 1)?,
+        );
+        self.memo.borrow_mut().insert((level, n), h);
+        Ok(h)
+    }
+
+    fn remember(&self, level: u8, n: u64, hash: Hash) {
+        if !level.is_multiple_of(TILE_HEIGHT) {
+            self.memo.borrow_mut().insert((level, n), hash);
+        }
+    }
 }
 
 impl HashReader for TileSet {
@@ -49,12 +89,8 @@ impl HashReader for TileSet {
         indexes
             .iter()
             .map(|&index| {
-                let tile = Tile::from_index(TILE_HEIGHT, index);
-                let data = self
-                    .tiles
-                    .get(&(tile.level(), tile.level_index()))
-                    .ok_or(tlog_tiles::Error::IndexesNotInTree)?;
-                tile.hash_at_index(data, index)
+                let (level, n) = tlog_tiles::split_stored_hash_index(index);
+                self.node(level, n)
             })
             .collect()
     }
@@ -153,6 +189,9 @@ pub fn append(
             tlog_tiles::stored_hashes_for_record_hash(n, *leaf, tiles).map_err(tree_error)?;
         for (level, hash) in hashes.iter().enumerate() {
             if level % usize::from(TILE_HEIGHT) != 0 {
+                if let Ok(l) = u8::try_from(level) {
+                    tiles.remember(l, n >> level, *hash);
+                }
                 continue;
             }
             let tile_level = u8::try_from(level / usize::from(TILE_HEIGHT))

@@ -170,7 +170,9 @@ async fn suite(db: Option<String>) {
     }
     assert_eq!(again["tree_size"], 3);
 
-    // A fork (different seq 2), a gap (seq 10), a bad signature, a revoked and an expired certificate.
+    // Not authentic or not in place: a fork (different seq 2), a gap (seq 10), a bad signature at
+    // seq 4 and the entry after it (seq 5, a gap while seq 4 is missing). Rejected, nothing stored,
+    // no receipt.
     let fork = chain(&key, head_of(&entries[..1]), 1, &["QH6325000101"]);
     let gap = {
         let e = ledger::next_entry(
@@ -187,27 +189,16 @@ async fn suite(db: Option<String>) {
         );
         ledger::seal(&e, &key).expect("seal")
     };
-    let mut bad_sig = chain(&key, head_of(&entries), 1, &TWO_OFFICERS).remove(0);
-    bad_sig.sig[0] ^= 1;
-    let revoked = chain(
-        &key,
-        head_of(&entries),
-        1,
-        &["QH6325000101", "QH6325000199"],
-    )
-    .remove(0);
-    let expired = chain(&key, head_of(&entries), 1, &["QH6325000188"]).remove(0);
-    let assistant_only = chain(&key, head_of(&entries), 1, &["QH6325210299"]).remove(0);
+    let mut bad_pair = chain(&key, head_of(&entries), 2, &TWO_OFFICERS);
+    bad_pair[0].sig[0] ^= 1;
     let (status, answer) = s
         .push(
             &device,
             &[
                 fork[0].clone(),
                 gap,
-                bad_sig,
-                revoked,
-                expired,
-                assistant_only,
+                bad_pair[0].clone(),
+                bad_pair[1].clone(),
             ],
         )
         .await;
@@ -224,29 +215,128 @@ async fn suite(db: Option<String>) {
             "CHAIN_FORK",
             "CHAIN_GAP",
             "LEDGER_BAD_SIGNATURE",
-            "CERTIFICATE_REVOKED",
-            "CERTIFICATE_NOT_VALID",
-            "CERTIFICATE_UNKNOWN"
+            "CHAIN_GAP"
         ]
     );
     for r in answer["results"].as_array().expect("r") {
         assert_eq!(r["status"], "rejected");
         assert!(
+            r.get("receipt").is_none(),
+            "no receipt when nothing is stored: {r}"
+        );
+        assert!(
             r["message"].as_str().is_some_and(|m| !m.is_ascii()),
             "Chinese message: {r}"
         );
     }
-    assert_eq!(answer["tree_size"], 3, "rejections change nothing");
+    assert_eq!(
+        (
+            answer["rejected"].as_u64(),
+            answer["refused"].as_u64(),
+            answer["tree_size"].as_u64()
+        ),
+        (Some(4), Some(0), Some(3)),
+        "rejections change nothing: {answer}"
+    );
 
-    // The chain continues.
-    let more = chain(&key, head_of(&entries), 300, &TWO_OFFICERS);
+    // Authentic and in place but failing a business check: a case opened under a revoked
+    // certificate (it fills seq 4), a record by an officer whose certificate has expired, one by
+    // an officer of another agency. Logged and chained, each with a receipt, but refused.
+    let refused_case = uuid::Uuid::now_v7().to_string();
+    let mut refused = Vec::new();
+    let mut head = head_of(&entries);
+    for (officers, kind, case) in [
+        (
+            vec!["QH6325000101", "QH6325000199"],
+            EntryKind::CaseOpen,
+            refused_case.clone(),
+        ),
+        (
+            vec!["QH6325000188"],
+            EntryKind::RecordCreate,
+            refused_case.clone(),
+        ),
+        (
+            vec!["QH6325210299"],
+            EntryKind::RecordCreate,
+            refused_case.clone(),
+        ),
+    ] {
+        let e = ledger::next_entry(
+            &key,
+            head,
+            chrono::Utc::now() - chrono::Duration::minutes(5),
+            officers.iter().map(|o| o.to_string()).collect(),
+            kind,
+            Some(case),
+            json!({"reason": "超限运输"}),
+        );
+        let signed = ledger::seal(&e, &key).expect("seal");
+        head = head_of(std::slice::from_ref(&signed));
+        refused.push(signed);
+    }
+    let (status, answer) = s.push(&device, &refused).await;
+    assert_eq!(status, 200, "{answer}");
+    let results = answer["results"].as_array().expect("r").clone();
+    let codes: Vec<_> = results
+        .iter()
+        .map(|r| r["code"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "CERTIFICATE_REVOKED",
+            "CERTIFICATE_NOT_VALID",
+            "CERTIFICATE_UNKNOWN"
+        ]
+    );
+    for (e, r) in refused.iter().zip(&results) {
+        assert_eq!(r["status"], "refused", "{r}");
+        assert!(r["message"].as_str().is_some_and(|m| !m.is_ascii()), "{r}");
+        check_receipt(&s.verifier_key, &e.hash_hex(), &r["receipt"]);
+    }
+    assert_eq!(
+        (
+            answer["accepted"].as_u64(),
+            answer["refused"].as_u64(),
+            answer["rejected"].as_u64(),
+            answer["tree_size"].as_u64()
+        ),
+        (Some(0), Some(3), Some(0), Some(6)),
+        "{answer}"
+    );
+    // Sent again: the same answers, the same receipts, nothing new in the log.
+    let (status, again_refused) = s.push(&device, &refused).await;
+    assert_eq!(status, 200);
+    assert_eq!(again_refused["results"], answer["results"]);
+    assert_eq!(
+        (
+            again_refused["refused"].as_u64(),
+            again_refused["tree_size"].as_u64()
+        ),
+        (Some(3), Some(6))
+    );
+    // The refused entry's inclusion is public like any other logged entry's.
+    let (status, proof) = s
+        .call(
+            Method::GET,
+            &format!("/api/v1/log/inclusion?hash={}", refused[0].hash_hex()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{proof}");
+    check_receipt(&s.verifier_key, &refused[0].hash_hex(), &proof);
+
+    // The chain continues after the refused entries.
+    let more = chain(&key, head_of(&refused), 300, &TWO_OFFICERS);
     let (status, answer) = s.push(&device, &more).await;
     assert_eq!(
         (status, answer["accepted"].as_u64()),
         (200, Some(300)),
         "{answer}"
     );
-    assert_eq!(answer["tree_size"], 303);
+    assert_eq!(answer["tree_size"], 306);
 
     // Tiles, entry bundles, proofs.
     let full = s
@@ -260,14 +350,14 @@ async fn suite(db: Option<String>) {
     assert_eq!(full.len(), 256 * 32);
     let partial = s
         .http
-        .get(s.url("/log/tile/0/001.p/47"))
+        .get(s.url("/log/tile/0/001.p/50"))
         .send()
         .await
         .expect("get")
         .bytes()
         .await
         .expect("bytes");
-    assert_eq!(partial.len(), 47 * 32);
+    assert_eq!(partial.len(), 50 * 32);
     let level1 = s
         .http
         .get(s.url("/log/tile/1/000.p/1"))
@@ -328,12 +418,13 @@ async fn suite(db: Option<String>) {
     roadside_server::tlog::check_tree(&proof, new.size(), *new.hash(), old.size(), *old.hash())
         .expect("consistent");
 
-    // Materialised cases.
+    // Materialised cases: the accepted case only, not the refused one.
     let (status, cases) = s
         .call(Method::GET, "/api/v1/cases", Some(&admin), None)
         .await;
     assert_eq!(status, 200);
     assert_eq!(cases.as_array().map(Vec::len), Some(1), "{cases}");
+    assert_ne!(cases[0]["id"], refused_case.as_str(), "{cases}");
     assert_eq!(
         (cases[0]["records"].as_u64(), cases[0]["evidence"].as_u64()),
         (Some(1), Some(1)),
@@ -461,7 +552,7 @@ async fn suite(db: Option<String>) {
     let (_, c) = s
         .call(Method::GET, "/api/v1/log/consistency?from=3", None, None)
         .await;
-    assert_eq!(c["to"], 303);
+    assert_eq!(c["to"], 306);
 
     // Metrics saw all of it.
     let metrics = s
@@ -479,6 +570,10 @@ async fn suite(db: Option<String>) {
     );
     assert!(
         metrics.contains("roadside_ledger_entries_total{status=\"accepted\"} 303"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("roadside_ledger_entries_total{status=\"refused\"} 6"),
         "{metrics}"
     );
 

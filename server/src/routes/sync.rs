@@ -29,12 +29,17 @@ pub struct Push {
     pub entries: Vec<PushEntry>,
 }
 
+/// The answer to a push. `status` of each result, and what each count counts, are described in
+/// `crate::ingest`: `accepted` (logged and materialised), `duplicate` (accepted before; same
+/// receipt), `refused` (logged with a receipt but failing a business check; a repeat is counted
+/// here again), `rejected` (not stored). The four counts add up to the number of entries sent.
 #[derive(Debug, Serialize)]
 pub struct PushAnswer {
     /// One answer per entry, in the order sent.
     pub results: Vec<Outcome>,
     pub accepted: usize,
     pub duplicates: usize,
+    pub refused: usize,
     pub rejected: usize,
     /// The log's size and signed checkpoint after this push.
     pub tree_size: u64,
@@ -101,29 +106,37 @@ pub async fn push(
             Box::new(move |snapshot| ingest::plan(snapshot, checked, &signer)),
         )
         .await?;
+    let fresh = plan.checkpoint.clone().map(|note| (plan.new_size, note));
     let mut results = plan.outcomes;
-    ingest::attach_receipts(&state.storage, &mut results).await?;
+    ingest::attach_receipts(&state.storage, &mut results, plan.working, fresh.clone()).await?;
     let count = |s: Status| results.iter().filter(|o| o.status == s).count();
-    let (accepted, duplicates, rejected) = (
+    let (accepted, duplicates, refused, rejected) = (
         count(Status::Accepted),
         count(Status::Duplicate),
+        count(Status::Refused),
         count(Status::Rejected),
     );
-    for (n, label) in [
-        (accepted, "accepted"),
-        (duplicates, "duplicate"),
-        (rejected, "rejected"),
+    for (n, status) in [
+        (accepted, Status::Accepted),
+        (duplicates, Status::Duplicate),
+        (refused, Status::Refused),
+        (rejected, Status::Rejected),
     ] {
         for _ in 0..n {
-            state.metrics.count_entry(label);
+            state.metrics.count_entry(status.as_str());
         }
     }
-    tracing::info!(device = %device.id, accepted, duplicates, rejected, "push");
-    let latest = state.storage.checkpoint(None).await?;
+    tracing::info!(device = %device.id, accepted, duplicates, refused, rejected, "push");
+    // The log right after this push: the batch's own checkpoint when it grew the log.
+    let latest = match fresh {
+        Some(f) => Some(f),
+        None => state.storage.checkpoint(None).await?,
+    };
     Ok(Json(PushAnswer {
         results,
         accepted,
         duplicates,
+        refused,
         rejected,
         tree_size: latest.as_ref().map_or(0, |(s, _)| *s),
         checkpoint: latest.map(|(_, n)| n),

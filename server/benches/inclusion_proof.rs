@@ -1,0 +1,215 @@
+//! Inclusion proof at 1,000,000 leaves (issue 4: ≤ 1 ms), on SQLite and (when
+//! `ROADSIDE_TEST_PG_URL` is set) PostgreSQL.
+//!
+//! The 1M-leaf log is built directly in the server's storage through the ingest's own write path
+//! (`Storage::commit_batch` with a planner that appends to the tiles with `tlog::append`), not by
+//! a million HTTP pushes. Then, for random leaves:
+//! - from storage: read the tiles the proof needs and compute it (what the endpoint does), against
+//!   a reference of one tile read from the same storage;
+//! - over HTTP: `GET /api/v1/log/inclusion?hash=…` on the real server, against a reference of
+//!   `GET /log/tile/0/<N>` (one full tile) on the same server.
+//!
+//! Every proof is checked against the signed checkpoint.
+//!
+//!   nice -n 10 cargo bench -p roadside-server --bench inclusion_proof
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use common::*;
+use roadside_core::ledger;
+use roadside_server::storage::{self, BatchPlan, DynStorage, NewEntry};
+use roadside_server::tlog::{self, LogSigner, TileSet};
+
+const LEAVES: u64 = 1_000_000;
+const CHUNK: u64 = 20_000;
+const SAMPLES: usize = 1000;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn stats(mut v: Vec<f64>) -> (f64, f64) {
+    v.sort_by(f64::total_cmp);
+    (percentile(&v, 0.5), percentile(&v, 0.99))
+}
+
+fn next_rand(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// The stand-in entry hash of leaf `i`.
+fn entry_hash(i: u64) -> [u8; 32] {
+    ledger::sha256(&i.to_be_bytes())
+}
+
+/// Append leaves until the log holds `LEAVES`, `CHUNK` per transaction, each as a logged entry of
+/// `device_id` (so the inclusion endpoint finds it by hash).
+async fn build_log(store: &DynStorage, device_id: &str, agency: &str, signer: &LogSigner) -> f64 {
+    let start = Instant::now();
+    loop {
+        let (signer, device_id2, agency) =
+            (signer.clone(), device_id.to_string(), agency.to_string());
+        let plan = store
+            .commit_batch(
+                device_id,
+                Vec::new(),
+                Box::new(move |snap| {
+                    let size = snap.tree_size;
+                    let n = CHUNK.min(LEAVES.saturating_sub(size));
+                    let mut tiles = snap.tiles;
+                    let hashes: Vec<[u8; 32]> = (size..size + n).map(entry_hash).collect();
+                    let leaves: Vec<_> = hashes.iter().map(|h| tlog::record_hash(h)).collect();
+                    let mut touched = BTreeSet::new();
+                    let new_size = tlog::append(&mut tiles, size, &leaves, &mut touched)?;
+                    let checkpoint = Some(signer.sign(new_size, tlog::root(&tiles, new_size)?)?);
+                    let entries = hashes
+                        .iter()
+                        .zip(size..)
+                        .map(|(h, i)| NewEntry {
+                            hash: *h,
+                            seq: 1_000_000_000 + i,
+                            leaf_index: i,
+                            agency: agency.clone(),
+                            device_id: device_id2.clone(),
+                            kind: "bench.leaf".to_string(),
+                            case_id: None,
+                            at: "2026-01-01T00:00:00.000Z".to_string(),
+                            officers: Vec::new(),
+                            supersedes: None,
+                            body: "{}".to_string(),
+                            bytes: Vec::new(),
+                            sig: Vec::new(),
+                            refusal: None,
+                        })
+                        .collect();
+                    Ok(BatchPlan {
+                        entries,
+                        head: None,
+                        tiles: touched
+                            .into_iter()
+                            .map(|k| (k, tiles.tiles[&k].clone()))
+                            .collect(),
+                        new_size,
+                        checkpoint,
+                        outcomes: Vec::new(),
+                        working: TileSet::default(),
+                    })
+                }),
+            )
+            .await
+            .expect("append");
+        if plan.new_size >= LEAVES {
+            return start.elapsed().as_secs_f64();
+        }
+    }
+}
+
+async fn run(backend: &str, db: String) {
+    let s = TestServer::start(Some(db.clone())).await;
+    let admin = s.admin().await;
+    let (_, _, device_id) = s.enrol(&admin, "QH6325000101").await;
+    let store = storage::open(&db).await.expect("storage");
+    let private = store
+        .setting_or_insert("log_key:roadside.local/log", "")
+        .await
+        .expect("log key");
+    let signer = LogSigner::new("roadside.local/log", &private).expect("signer");
+    let secs = build_log(&store, &device_id, "632500", &signer).await;
+    let size = store.tree_size().await.expect("size");
+    assert_eq!(size, LEAVES);
+    let (_, note) = store.checkpoint(Some(size)).await.expect("cp").expect("cp");
+    let cp = tlog::verify_checkpoint(&note, &s.verifier_key).expect("checkpoint verifies");
+    println!("{backend:<10} built a {size}-leaf log in {secs:.1} s");
+
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let (mut proof_ms, mut tile_ms) = (Vec::new(), Vec::new());
+    for _ in 0..SAMPLES {
+        let leaf = next_rand(&mut rng) % size;
+        let t = Instant::now();
+        let tiles = store
+            .read_tiles(&tlog::tiles_for_inclusion(size, leaf))
+            .await
+            .expect("tiles");
+        let proof = tlog::inclusion_proof(&tiles, size, leaf).expect("proof");
+        proof_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        tlog::check_record(
+            &proof,
+            size,
+            *cp.hash(),
+            leaf,
+            tlog::record_hash(&entry_hash(leaf)),
+        )
+        .expect("proof verifies");
+        let key = (0u8, next_rand(&mut rng) % (size / 256));
+        let t = Instant::now();
+        let one = store.read_tiles(&[key]).await.expect("tile");
+        tile_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(one.tiles[&key].len(), 256 * 32);
+    }
+    let (p50, p99) = stats(proof_ms);
+    let (t50, t99) = stats(tile_ms);
+    println!(
+        "{backend:<10} from storage: inclusion proof p50 {p50:.3} ms, p99 {p99:.3} ms | one tile read p50 {t50:.3} ms, p99 {t99:.3} ms | p50 ratio {:.1}",
+        p50 / t50
+    );
+
+    let (mut http_ms, mut http_tile_ms) = (Vec::new(), Vec::new());
+    for _ in 0..SAMPLES {
+        let leaf = next_rand(&mut rng) % size;
+        let url = s.url(&format!(
+            "/api/v1/log/inclusion?hash={}",
+            hex::encode(entry_hash(leaf))
+        ));
+        let t = Instant::now();
+        let resp = s.http.get(url).send().await.expect("get");
+        assert_eq!(resp.status(), 200);
+        let body: serde_json::Value = resp.json().await.expect("json");
+        http_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(body["leaf_index"].as_u64(), Some(leaf));
+        let n = next_rand(&mut rng) % (size / 256);
+        let url = s.url(&format!("/log/{}", tlog::tile_path((0, n), 256)));
+        let t = Instant::now();
+        let resp = s.http.get(url).send().await.expect("get");
+        assert_eq!(resp.status(), 200);
+        let bytes = resp.bytes().await.expect("bytes");
+        http_tile_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(bytes.len(), 256 * 32);
+    }
+    let (p50, p99) = stats(http_ms);
+    let (t50, t99) = stats(http_tile_ms);
+    println!(
+        "{backend:<10} over HTTP: GET /api/v1/log/inclusion p50 {p50:.3} ms, p99 {p99:.3} ms | GET one full tile p50 {t50:.3} ms, p99 {t99:.3} ms | p50 ratio {:.1}",
+        p50 / t50
+    );
+    s.stop().await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        println!("inclusion proof at {LEAVES} leaves, {SAMPLES} random leaves per measurement");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir
+            .path()
+            .join("bench.sqlite3")
+            .to_string_lossy()
+            .into_owned();
+        run("SQLite", db).await;
+        match pg_admin_url() {
+            Some(url) => run("PostgreSQL", fresh_pg_database(&url).await).await,
+            None => println!("PostgreSQL: skipped (ROADSIDE_TEST_PG_URL not set)"),
+        }
+    });
+}
