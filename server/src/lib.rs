@@ -6,14 +6,16 @@
 //! Modules, one concern each: [`config`] (flags and environment), [`error`] (errors → HTTP status,
 //! in one place), [`auth`] (passwords, tokens, agency scope), [`storage`] (the `Storage` trait, SQLite
 //! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
-//! tiles and checkpoints), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config start),
-//! [`metrics`].
+//! tiles and checkpoints), [`media`] (media objects, resumable uploads), [`routes`] (HTTP handlers
+//! per area), [`bootstrap`] (zero-config start), [`metrics`].
 
 pub mod auth;
 pub mod bootstrap;
+pub mod bundles;
 pub mod config;
 pub mod error;
 pub mod ingest;
+pub mod media;
 pub mod metrics;
 pub mod routes;
 pub mod state;
@@ -58,6 +60,8 @@ impl Server {
         } else {
             bootstrap::seed_demo(&storage, &config.data_dir).await?
         };
+        let bundler = bundles::Bundler::new(&config.data_dir)?;
+        bundler.publish_all(&storage).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             ApiError::internal("LISTEN_FAILED", format!("无法监听 {}：{e}", config.listen))
         })?;
@@ -65,6 +69,8 @@ impl Server {
             storage,
             signer: Arc::new(signer),
             metrics: Arc::new(metrics::Metrics::default()),
+            bundles: Arc::new(bundler),
+            media: Arc::new(media::Media::from_config(&config)?),
             config: Arc::new(config),
         };
         Ok(Server {

@@ -13,4 +13,8 @@ pub struct AppState {
     pub signer: Arc<LogSigner>,
     pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
+    /// Reference bundles (per agency, signed).
+    pub bundles: Arc<crate::bundles::Bundler>,
+    /// Media objects and unfinished uploads.
+    pub media: Arc<crate::media::Media>,
 }

@@ -2,8 +2,10 @@
 //! passes (request id, tracing span, metrics, timeout, body limit, panic catching).
 
 mod accounts;
+mod bundles;
 mod devices;
 mod log;
+mod media;
 mod ops;
 mod sync;
 
@@ -47,6 +49,8 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/revoke", post(devices::revoke))
         .route("/sync/push", post(sync::push))
         .route("/cases", get(sync::cases))
+        .route("/bundles/manifest", get(bundles::manifest))
+        .route("/bundles/components/{*path}", get(bundles::component))
         .route("/log/key", get(log::key))
         .route("/log/inclusion", get(log::inclusion))
         .route("/log/consistency", get(log::consistency))
@@ -70,6 +74,8 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
         ))
+        // Media uploads: their own time limit and per-chunk size limit (not the JSON body limit).
+        .merge(media::router(&state))
         .layer(CatchPanicLayer::custom(|_| {
             axum::response::IntoResponse::into_response(ApiError::internal(
                 "PANIC",

@@ -20,7 +20,7 @@ use roadside_core::model::{OfficerCertificate, OfficerRole};
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::ingest::Outcome;
+use crate::ingest::{Outcome, Refusal};
 use crate::tlog::{TileKey, TileSet};
 
 /// An agency (执法机构), e.g. 632500 海南州交通运输综合行政执法局.
@@ -110,11 +110,13 @@ pub struct BatchSnapshot {
     pub tree_size: u64,
     /// Stored entries of this device with the seqs the batch asked about.
     pub existing: HashMap<u64, StoredEntry>,
+    /// Of those, the refused ones (seq → why), to answer them again as they were answered.
+    pub refusals: HashMap<u64, Refusal>,
     /// The log's edge tiles.
     pub tiles: TileSet,
 }
 
-/// An accepted entry to store.
+/// An entry to log: accepted (materialised too) or refused (logged only).
 #[derive(Debug, Clone)]
 pub struct NewEntry {
     pub hash: [u8; 32],
@@ -131,6 +133,8 @@ pub struct NewEntry {
     pub body: String,
     pub bytes: Vec<u8>,
     pub sig: Vec<u8>,
+    /// Set when a business check refused it: logged and chained, but not materialised.
+    pub refusal: Option<Refusal>,
 }
 
 /// What a batch writes, and what it answers.
@@ -144,6 +148,8 @@ pub struct BatchPlan {
     /// The checkpoint for `new_size`, when the tree grew.
     pub checkpoint: Option<String>,
     pub outcomes: Vec<Outcome>,
+    /// The planner's tiles after the append (the log at `new_size`), for the receipts.
+    pub working: TileSet,
 }
 
 /// Decides a batch from its snapshot; runs inside the transaction, does no I/O.
@@ -158,6 +164,62 @@ pub struct CaseRow {
     pub opened_at: Option<String>,
     pub records: u64,
     pub evidence: u64,
+}
+
+// ---- Reference bundles: see `crate::bundles`. ----
+
+/// A signed bundle manifest as stored (`roadside_core::bundle`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBundle {
+    pub agency: String,
+    pub version: u64,
+    /// Canonical manifest bytes.
+    pub manifest: Vec<u8>,
+    /// Ed25519 signature, 64 bytes.
+    pub signature: Vec<u8>,
+    pub created_at: String,
+}
+
+// ---- Media uploads (tus) and stored media objects: see `crate::media`. ----
+
+/// An unfinished resumable upload of one evidence file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaUpload {
+    /// UUID; the upload's URL is `/api/v1/media/uploads/<id>`.
+    pub id: String,
+    pub agency: String,
+    pub device_id: String,
+    /// The declared SHA-256, lowercase hex.
+    pub sha256: String,
+    pub length: u64,
+    pub offset: u64,
+    /// [`crate::media::RunningSha256`] over bytes `0..offset`.
+    pub hash_state: Vec<u8>,
+    /// Part objects holding bytes `0..offset`, in order (S3-compatible stores; empty for the local
+    /// directory, whose staging file is one per upload).
+    pub parts: Vec<String>,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+/// A media object an agency holds (content-addressed: `evidence/<sha256>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MediaObject {
+    pub sha256: String,
+    pub agency: String,
+    pub size: u64,
+    pub stored_at: String,
+}
+
+pub(crate) fn parts_text(parts: &[String]) -> String {
+    parts.iter().map(|p| format!("{p}\n")).collect()
+}
+
+pub(crate) fn parts_of(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The server's storage.
@@ -222,6 +284,61 @@ pub trait Storage: Send + Sync + 'static {
     async fn entry_position(&self, hash: &[u8; 32]) -> Result<Option<(StoredEntry, String)>>;
 
     async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>>;
+
+    // ---- Media uploads (tus) and stored media objects ----
+
+    /// The sizes declared for `sha256` (lowercase hex) by accepted `evidence.add` entries of
+    /// `agencies`; empty when none declares it.
+    async fn evidence_sizes(&self, agencies: &[String], sha256: &str) -> Result<Vec<u64>>;
+    async fn create_upload(&self, upload: &MediaUpload) -> Result<()>;
+    async fn upload(&self, id: &str) -> Result<Option<MediaUpload>>;
+    /// The newest upload of `sha256` by `agency` not expired at `now`, if any.
+    async fn open_upload(
+        &self,
+        agency: &str,
+        sha256: &str,
+        now: &str,
+    ) -> Result<Option<MediaUpload>>;
+    /// Move an upload from offset `from` to `to` with the hash state over `0..to`, a new expiry and
+    /// the part that holds `from..to` (if parts are kept). Only if it is still at `from`: `false`
+    /// if another request moved it or it is gone.
+    async fn advance_upload(
+        &self,
+        id: &str,
+        from: u64,
+        to: u64,
+        hash_state: &[u8],
+        expires_at: &str,
+        part: Option<&str>,
+    ) -> Result<bool>;
+    /// Remove an upload's row; `false` if there was none.
+    async fn delete_upload(&self, id: &str) -> Result<bool>;
+    /// Uploads expired at `now`, oldest first.
+    async fn expired_uploads(&self, now: &str, limit: u32) -> Result<Vec<MediaUpload>>;
+    /// In one transaction: record that `object.agency` holds the object and remove the upload.
+    async fn finish_upload(&self, id: &str, object: &MediaObject) -> Result<()>;
+    /// The object `sha256` if one of `agencies` holds it.
+    async fn media_object(&self, agencies: &[String], sha256: &str) -> Result<Option<MediaObject>>;
+
+    // ---- Reference bundles: see `crate::bundles` ----
+
+    /// The agency's newest bundle manifest.
+    async fn latest_bundle(&self, agency: &str) -> Result<Option<StoredBundle>>;
+    /// In one transaction: store the components (`(name, sha256 hex, bytes)`, kept if already
+    /// there) and the manifest, only if `bundle.version` is exactly one more than the agency's
+    /// newest (1 for the first); `false`, and nothing written, otherwise.
+    async fn put_bundle(
+        &self,
+        bundle: &StoredBundle,
+        components: &[(String, String, Vec<u8>)],
+    ) -> Result<bool>;
+    /// A component of one of the agency's bundles, by name and SHA-256 (lowercase hex).
+    async fn bundle_component(
+        &self,
+        agency: &str,
+        name: &str,
+        sha256: &str,
+    ) -> Result<Option<Vec<u8>>>;
 }
 
 pub type DynStorage = Arc<dyn Storage>;

@@ -56,6 +56,67 @@ CREATE TABLE log_tiles (level INTEGER NOT NULL, idx BIGINT NOT NULL, data BYTEA 
 CREATE TABLE checkpoints (size BIGINT PRIMARY KEY, note TEXT NOT NULL);
 "#;
 
+/// Version 2: resumable media uploads and the media objects each agency holds.
+const SCHEMA_V2_MEDIA: &str = r#"
+CREATE TABLE media_uploads (
+    id TEXT PRIMARY KEY, agency TEXT NOT NULL, device_id TEXT NOT NULL, sha256 TEXT NOT NULL,
+    length BIGINT NOT NULL, upload_offset BIGINT NOT NULL, hash_state BYTEA NOT NULL,
+    parts TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE INDEX media_uploads_expires ON media_uploads (expires_at);
+CREATE INDEX media_uploads_sha256 ON media_uploads (sha256, agency);
+CREATE TABLE media_objects (
+    sha256 TEXT NOT NULL, agency TEXT NOT NULL, size BIGINT NOT NULL, stored_at TEXT NOT NULL,
+    PRIMARY KEY (sha256, agency));
+CREATE INDEX evidence_sha256 ON evidence (sha256);
+"#;
+
+/// Reference bundles (`crate::bundles`): created if missing, independent of the numbered versions.
+const SCHEMA_BUNDLES: &str = r#"
+CREATE TABLE IF NOT EXISTS bundles (
+    agency TEXT NOT NULL, version BIGINT NOT NULL, manifest BYTEA NOT NULL, signature BYTEA NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (agency, version));
+CREATE TABLE IF NOT EXISTS bundle_components (
+    agency TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, bytes BYTEA NOT NULL,
+    PRIMARY KEY (agency, name, sha256));
+"#;
+
+impl PgStorage {
+    /// The bundle tables, under the schema lock (two replicas starting together do not race).
+    async fn migrate_bundles(&self) -> Result<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let result = client.batch_execute(SCHEMA_BUNDLES).await;
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        Ok(result?)
+    }
+}
+
+/// Entries a business check refused (`crate::ingest`): logged and chained, not materialised; the
+/// answer is kept to give it again. Created if missing, independent of the numbered versions.
+const SCHEMA_REFUSALS: &str = r#"
+CREATE TABLE IF NOT EXISTS entry_refusals (
+    entry_hash BYTEA PRIMARY KEY, code TEXT NOT NULL, message TEXT NOT NULL);
+"#;
+
+impl PgStorage {
+    /// The refusals table, under the schema lock.
+    async fn migrate_refusals(&self) -> Result<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let result = client.batch_execute(SCHEMA_REFUSALS).await;
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        Ok(result?)
+    }
+}
+
 /// Advisory lock key for schema creation ("roadside" in ASCII).
 const MIGRATION_LOCK: i64 = 0x726f_6164_7369_6465;
 
@@ -82,6 +143,8 @@ impl PgStorage {
             .map_err(|e| ApiError::internal("DATABASE_POOL_FAILED", e.to_string()))?;
         let storage = PgStorage { pool };
         storage.migrate().await?;
+        storage.migrate_bundles().await?;
+        storage.migrate_refusals().await?;
         Ok(storage)
     }
 
@@ -106,13 +169,18 @@ impl PgStorage {
                     tx.execute("INSERT INTO schema_version (version) VALUES (1)", &[])
                         .await?;
                 }
-                Some(1) => {}
+                Some(1) | Some(2) => {}
                 Some(v) => {
                     return Err(ApiError::internal(
                         "SCHEMA_TOO_NEW",
                         format!("数据库结构版本 {v} 比本程序新，请升级服务器程序"),
                     ))
                 }
+            }
+            if version.unwrap_or(1) < 2 {
+                tx.batch_execute(SCHEMA_V2_MEDIA).await?;
+                tx.execute("UPDATE schema_version SET version = 2", &[])
+                    .await?;
             }
             tx.commit().await?;
             Ok(())
@@ -256,6 +324,165 @@ async fn materialise(tx: &tokio_postgres::Transaction<'_>, e: &NewEntry) -> Resu
         _ => {}
     }
     Ok(())
+}
+
+/// Insert a batch's entries (and the refusals among them) in one statement each: one round trip
+/// instead of one per entry.
+async fn insert_entries(
+    tx: &tokio_postgres::Transaction<'_>,
+    entries: &[NewEntry],
+    checkpoint_size: i64,
+) -> Result<()> {
+    let Some(first) = entries.first() else {
+        return Ok(());
+    };
+    let hashes: Vec<&[u8]> = entries.iter().map(|e| &e.hash[..]).collect();
+    let seqs = entries
+        .iter()
+        .map(|e| i64_of(e.seq))
+        .collect::<Result<Vec<_>>>()?;
+    let leaves = entries
+        .iter()
+        .map(|e| i64_of(e.leaf_index))
+        .collect::<Result<Vec<_>>>()?;
+    let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+    let cases: Vec<Option<&str>> = entries.iter().map(|e| e.case_id.as_deref()).collect();
+    let ats: Vec<&str> = entries.iter().map(|e| e.at.as_str()).collect();
+    let officers: Vec<String> = entries.iter().map(|e| e.officers.join(",")).collect();
+    let bytes: Vec<&[u8]> = entries.iter().map(|e| e.bytes.as_slice()).collect();
+    let sigs: Vec<&[u8]> = entries.iter().map(|e| e.sig.as_slice()).collect();
+    // One device per batch, so one agency and one device id.
+    tx.execute(
+        "INSERT INTO entries (hash, device_id, seq, leaf_index, checkpoint_size, agency, kind, \
+         case_id, at, officers, bytes, sig) \
+         SELECT h, $2, s, l, $5, $6, k, c, a, o, b, g FROM UNNEST($1::BYTEA[], $3::BIGINT[], \
+         $4::BIGINT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::BYTEA[], $12::BYTEA[]) \
+         AS t(h, s, l, k, c, a, o, b, g)",
+        &[
+            &hashes,
+            &first.device_id,
+            &seqs,
+            &leaves,
+            &checkpoint_size,
+            &first.agency,
+            &kinds,
+            &cases,
+            &ats,
+            &officers,
+            &bytes,
+            &sigs,
+        ],
+    )
+    .await?;
+    let refused: Vec<(&[u8], &str, &str)> = entries
+        .iter()
+        .filter_map(|e| {
+            e.refusal
+                .as_ref()
+                .map(|r| (&e.hash[..], r.code.as_str(), r.message.as_str()))
+        })
+        .collect();
+    if !refused.is_empty() {
+        let hashes: Vec<&[u8]> = refused.iter().map(|r| r.0).collect();
+        let codes: Vec<&str> = refused.iter().map(|r| r.1).collect();
+        let messages: Vec<&str> = refused.iter().map(|r| r.2).collect();
+        tx.execute(
+            "INSERT INTO entry_refusals (entry_hash, code, message) \
+             SELECT * FROM UNNEST($1::BYTEA[], $2::TEXT[], $3::TEXT[])",
+            &[&hashes, &codes, &messages],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rows to insert for a run of entries, written together.
+#[derive(Default)]
+struct PendingRows<'a> {
+    cases: Vec<(&'a Option<String>, &'a str)>,
+    records: Vec<&'a NewEntry>,
+    evidence: Vec<(&'a NewEntry, Option<String>, Option<i64>)>,
+}
+
+impl PendingRows<'_> {
+    /// Write the pending rows: one statement per table.
+    async fn flush(&mut self, tx: &tokio_postgres::Transaction<'_>, agency: &str) -> Result<()> {
+        if !self.cases.is_empty() {
+            let ids: Vec<Option<&str>> = self.cases.iter().map(|c| c.0.as_deref()).collect();
+            let ats: Vec<&str> = self.cases.iter().map(|c| c.1).collect();
+            tx.execute(
+                "INSERT INTO cases (id, agency, status, opened_at) \
+                 SELECT i, $2, 'draft', a FROM UNNEST($1::TEXT[], $3::TEXT[]) AS t(i, a) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&ids, &agency, &ats],
+            )
+            .await?;
+        }
+        if !self.records.is_empty() {
+            let r = &self.records;
+            let hashes: Vec<&[u8]> = r.iter().map(|e| &e.hash[..]).collect();
+            let cases: Vec<Option<&str>> = r.iter().map(|e| e.case_id.as_deref()).collect();
+            let kinds: Vec<&str> = r.iter().map(|e| e.kind.as_str()).collect();
+            let sup: Vec<Option<&str>> = r.iter().map(|e| e.supersedes.as_deref()).collect();
+            let bodies: Vec<&str> = r.iter().map(|e| e.body.as_str()).collect();
+            tx.execute(
+                "INSERT INTO records (entry_hash, case_id, agency, kind, supersedes, body) \
+                 SELECT h, c, $3, k, s, b FROM UNNEST($1::BYTEA[], $2::TEXT[], $4::TEXT[], \
+                 $5::TEXT[], $6::TEXT[]) AS t(h, c, k, s, b)",
+                &[&hashes, &cases, &agency, &kinds, &sup, &bodies],
+            )
+            .await?;
+        }
+        if !self.evidence.is_empty() {
+            let v = &self.evidence;
+            let hashes: Vec<&[u8]> = v.iter().map(|e| &e.0.hash[..]).collect();
+            let cases: Vec<Option<&str>> = v.iter().map(|e| e.0.case_id.as_deref()).collect();
+            let shas: Vec<Option<&str>> = v.iter().map(|e| e.1.as_deref()).collect();
+            let sizes: Vec<Option<i64>> = v.iter().map(|e| e.2).collect();
+            let bodies: Vec<&str> = v.iter().map(|e| e.0.body.as_str()).collect();
+            tx.execute(
+                "INSERT INTO evidence (entry_hash, case_id, agency, sha256, size, body) \
+                 SELECT h, c, $3, s, z, b FROM UNNEST($1::BYTEA[], $2::TEXT[], $4::TEXT[], \
+                 $5::BIGINT[], $6::TEXT[]) AS t(h, c, s, z, b)",
+                &[&hashes, &cases, &agency, &shas, &sizes, &bodies],
+            )
+            .await?;
+        }
+        *self = PendingRows::default();
+        Ok(())
+    }
+}
+
+/// Materialise a batch's accepted entries (refused ones are only logged). Inserts are gathered
+/// and written a table at a time; before any update (finalize, amend, void) the rows gathered so
+/// far are written, so the result is the same as applying the entries one by one in order.
+async fn materialise_all(tx: &tokio_postgres::Transaction<'_>, entries: &[NewEntry]) -> Result<()> {
+    let Some(first) = entries.first() else {
+        return Ok(());
+    };
+    let agency = first.agency.as_str();
+    let mut pending = PendingRows::default();
+    for e in entries.iter().filter(|e| e.refusal.is_none()) {
+        match e.kind.as_str() {
+            "case.open" => pending.cases.push((&e.case_id, e.at.as_str())),
+            "record.create" => pending.records.push(e),
+            "evidence.add" => {
+                let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+                pending.evidence.push((
+                    e,
+                    body.get("sha256")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                    body.get("size").and_then(|v| v.as_i64()),
+                ));
+            }
+            _ => {
+                pending.flush(tx, agency).await?;
+                materialise(tx, e).await?;
+            }
+        }
+    }
+    pending.flush(tx, agency).await
 }
 
 #[async_trait]
@@ -578,16 +805,22 @@ impl Storage for PgStorage {
             .map(|s| i64_of(*s))
             .collect::<Result<Vec<i64>>>()?;
         let mut existing = HashMap::new();
+        let mut refusals = HashMap::new();
         if !wanted.is_empty() {
             let rows = tx
                 .query(
-                    "SELECT seq, hash, leaf_index, checkpoint_size FROM entries \
-                     WHERE device_id = $1 AND seq = ANY($2)",
+                    "SELECT e.seq, e.hash, e.leaf_index, e.checkpoint_size, r.code, r.message \
+                     FROM entries e LEFT JOIN entry_refusals r ON r.entry_hash = e.hash \
+                     WHERE e.device_id = $1 AND e.seq = ANY($2)",
                     &[&device_id, &wanted],
                 )
                 .await?;
             for r in rows {
                 let hash: Vec<u8> = r.get(1);
+                let (code, message): (Option<String>, Option<String>) = (r.get(4), r.get(5));
+                if let (Some(code), Some(message)) = (code, message) {
+                    refusals.insert(u64_of(r.get(0))?, crate::ingest::Refusal { code, message });
+                }
                 existing.insert(
                     u64_of(r.get(0))?,
                     StoredEntry {
@@ -603,39 +836,15 @@ impl Storage for PgStorage {
             device,
             tree_size,
             existing,
+            refusals,
             tiles,
         })?;
         if plan.entries.is_empty() {
             return Ok(plan);
         }
-        let insert = tx
-            .prepare(
-                "INSERT INTO entries (hash, device_id, seq, leaf_index, checkpoint_size, agency, kind, \
-                 case_id, at, officers, bytes, sig) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .await?;
         let new_size = i64_of(plan.new_size)?;
-        for e in &plan.entries {
-            tx.execute(
-                &insert,
-                &[
-                    &&e.hash[..],
-                    &e.device_id,
-                    &i64_of(e.seq)?,
-                    &i64_of(e.leaf_index)?,
-                    &new_size,
-                    &e.agency,
-                    &e.kind,
-                    &e.case_id,
-                    &e.at,
-                    &e.officers.join(","),
-                    &e.bytes,
-                    &e.sig,
-                ],
-            )
-            .await?;
-            materialise(&tx, e).await?;
-        }
+        insert_entries(&tx, &plan.entries, new_size).await?;
+        materialise_all(&tx, &plan.entries).await?;
         for ((level, idx), data) in &plan.tiles {
             tx.execute(
                 "INSERT INTO log_tiles (level, idx, data) VALUES ($1, $2, $3) \
@@ -763,4 +972,272 @@ impl Storage for PgStorage {
             })
             .collect()
     }
+    // ---- Reference bundles (crate::bundles) ----
+
+    async fn latest_bundle(&self, agency: &str) -> Result<Option<StoredBundle>> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT version, manifest, signature, created_at FROM bundles \
+                 WHERE agency = $1 ORDER BY version DESC LIMIT 1",
+                &[&agency],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(StoredBundle {
+                agency: agency.to_string(),
+                version: u64_of(r.get(0))?,
+                manifest: r.get(1),
+                signature: r.get(2),
+                created_at: r.get(3),
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_bundle(
+        &self,
+        bundle: &StoredBundle,
+        components: &[(String, String, Vec<u8>)],
+    ) -> Result<bool> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let newest: Option<i64> = tx
+            .query_one(
+                "SELECT MAX(version) FROM bundles WHERE agency = $1",
+                &[&bundle.agency],
+            )
+            .await?
+            .get(0);
+        if u64_of(newest.unwrap_or(0))? + 1 != bundle.version {
+            return Ok(false);
+        }
+        for (name, sha256, bytes) in components {
+            tx.execute(
+                "INSERT INTO bundle_components (agency, name, sha256, bytes) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&bundle.agency, name, sha256, bytes],
+            )
+            .await?;
+        }
+        // A replica that publishes the same version concurrently waits on the key, then inserts
+        // nothing: it lost, and re-reads.
+        let inserted = tx
+            .execute(
+                "INSERT INTO bundles (agency, version, manifest, signature, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agency, version) DO NOTHING",
+                &[
+                    &bundle.agency,
+                    &i64_of(bundle.version)?,
+                    &bundle.manifest,
+                    &bundle.signature,
+                    &bundle.created_at,
+                ],
+            )
+            .await?;
+        if inserted != 1 {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn bundle_component(
+        &self,
+        agency: &str,
+        name: &str,
+        sha256: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT bytes FROM bundle_components WHERE agency = $1 AND name = $2 AND sha256 = $3",
+                &[&agency, &name, &sha256],
+            )
+            .await?
+            .map(|r| r.get(0)))
+    }
+
+    // ---- Media uploads (tus) and stored media objects ----
+
+    async fn evidence_sizes(&self, agencies: &[String], sha256: &str) -> Result<Vec<u64>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT DISTINCT size FROM evidence WHERE sha256 = $1 AND size IS NOT NULL \
+                 AND agency = ANY($2) ORDER BY size",
+                &[&sha256, &agencies],
+            )
+            .await?;
+        rows.iter().map(|r| u64_of(r.get(0))).collect()
+    }
+
+    async fn create_upload(&self, u: &MediaUpload) -> Result<()> {
+        self.pool
+            .get()
+            .await?
+            .execute(
+                "INSERT INTO media_uploads (id, agency, device_id, sha256, length, upload_offset, \
+                 hash_state, parts, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &[
+                    &u.id,
+                    &u.agency,
+                    &u.device_id,
+                    &u.sha256,
+                    &i64_of(u.length)?,
+                    &i64_of(u.offset)?,
+                    &u.hash_state,
+                    &parts_text(&u.parts),
+                    &u.created_at,
+                    &u.expires_at,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn upload(&self, id: &str) -> Result<Option<MediaUpload>> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE id = $1");
+        let row = self.pool.get().await?.query_opt(&sql, &[&id]).await?;
+        row.as_ref().map(upload_of).transpose()
+    }
+
+    async fn open_upload(
+        &self,
+        agency: &str,
+        sha256: &str,
+        now: &str,
+    ) -> Result<Option<MediaUpload>> {
+        let sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE agency = $1 AND sha256 = $2 \
+             AND expires_at > $3 ORDER BY created_at DESC LIMIT 1"
+        );
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(&sql, &[&agency, &sha256, &now])
+            .await?;
+        row.as_ref().map(upload_of).transpose()
+    }
+
+    async fn advance_upload(
+        &self,
+        id: &str,
+        from: u64,
+        to: u64,
+        hash_state: &[u8],
+        expires_at: &str,
+        part: Option<&str>,
+    ) -> Result<bool> {
+        let part = part
+            .map(|p| parts_text(&[p.to_string()]))
+            .unwrap_or_default();
+        let n = self
+            .pool
+            .get()
+            .await?
+            .execute(
+                "UPDATE media_uploads SET upload_offset = $1, hash_state = $2, expires_at = $3, \
+                 parts = parts || $4 WHERE id = $5 AND upload_offset = $6",
+                &[
+                    &i64_of(to)?,
+                    &hash_state,
+                    &expires_at,
+                    &part,
+                    &id,
+                    &i64_of(from)?,
+                ],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<bool> {
+        let n = self
+            .pool
+            .get()
+            .await?
+            .execute("DELETE FROM media_uploads WHERE id = $1", &[&id])
+            .await?;
+        Ok(n == 1)
+    }
+
+    async fn expired_uploads(&self, now: &str, limit: u32) -> Result<Vec<MediaUpload>> {
+        let sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE expires_at <= $1 \
+             ORDER BY expires_at LIMIT $2"
+        );
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(&sql, &[&now, &i64::from(limit)])
+            .await?;
+        rows.iter().map(upload_of).collect()
+    }
+
+    async fn finish_upload(&self, id: &str, o: &MediaObject) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "INSERT INTO media_objects (sha256, agency, size, stored_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (sha256, agency) DO NOTHING",
+            &[&o.sha256, &o.agency, &i64_of(o.size)?, &o.stored_at],
+        )
+        .await?;
+        tx.execute("DELETE FROM media_uploads WHERE id = $1", &[&id])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn media_object(&self, agencies: &[String], sha256: &str) -> Result<Option<MediaObject>> {
+        let row = self
+            .pool
+            .get()
+            .await?
+            .query_opt(
+                "SELECT sha256, agency, size, stored_at FROM media_objects WHERE sha256 = $1 \
+                 AND agency = ANY($2) ORDER BY stored_at LIMIT 1",
+                &[&sha256, &agencies],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(MediaObject {
+                sha256: r.get(0),
+                agency: r.get(1),
+                size: u64_of(r.get(2))?,
+                stored_at: r.get(3),
+            })
+        })
+        .transpose()
+    }
+}
+
+// ---- Media uploads: row mapping ----
+
+const UPLOAD_COLUMNS: &str = "id, agency, device_id, sha256, length, upload_offset, hash_state, \
+     parts, created_at, expires_at";
+
+fn upload_of(r: &Row) -> Result<MediaUpload> {
+    let parts: String = r.get(7);
+    Ok(MediaUpload {
+        id: r.get(0),
+        agency: r.get(1),
+        device_id: r.get(2),
+        sha256: r.get(3),
+        length: u64_of(r.get(4))?,
+        offset: u64_of(r.get(5))?,
+        hash_state: r.get(6),
+        parts: parts_of(&parts),
+        created_at: r.get(8),
+        expires_at: r.get(9),
+    })
 }

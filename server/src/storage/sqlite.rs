@@ -56,6 +56,37 @@ CREATE TABLE log_tiles (level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB 
 CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 "#;
 
+/// Version 2: resumable media uploads and the media objects each agency holds.
+const SCHEMA_V2_MEDIA: &str = r#"
+CREATE TABLE media_uploads (
+    id TEXT PRIMARY KEY, agency TEXT NOT NULL, device_id TEXT NOT NULL, sha256 TEXT NOT NULL,
+    length INTEGER NOT NULL, upload_offset INTEGER NOT NULL, hash_state BLOB NOT NULL,
+    parts TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+CREATE INDEX media_uploads_expires ON media_uploads (expires_at);
+CREATE INDEX media_uploads_sha256 ON media_uploads (sha256, agency);
+CREATE TABLE media_objects (
+    sha256 TEXT NOT NULL, agency TEXT NOT NULL, size INTEGER NOT NULL, stored_at TEXT NOT NULL,
+    PRIMARY KEY (sha256, agency));
+CREATE INDEX evidence_sha256 ON evidence (sha256);
+"#;
+
+/// Reference bundles (`crate::bundles`): created if missing, independent of the numbered versions.
+const SCHEMA_BUNDLES: &str = r#"
+CREATE TABLE IF NOT EXISTS bundles (
+    agency TEXT NOT NULL, version INTEGER NOT NULL, manifest BLOB NOT NULL, signature BLOB NOT NULL,
+    created_at TEXT NOT NULL, PRIMARY KEY (agency, version));
+CREATE TABLE IF NOT EXISTS bundle_components (
+    agency TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, bytes BLOB NOT NULL,
+    PRIMARY KEY (agency, name, sha256));
+"#;
+
+/// Entries a business check refused (`crate::ingest`): logged and chained, not materialised; the
+/// answer is kept to give it again. Created if missing, independent of the numbered versions.
+const SCHEMA_REFUSALS: &str = r#"
+CREATE TABLE IF NOT EXISTS entry_refusals (
+    entry_hash BLOB PRIMARY KEY, code TEXT NOT NULL, message TEXT NOT NULL);
+"#;
+
 /// The SQLite storage.
 pub struct SqliteStorage {
     writer: Arc<Mutex<Connection>>,
@@ -84,7 +115,13 @@ fn migrate(conn: &mut Connection) -> Result<()> {
         tx.execute_batch(SCHEMA_V1)?;
         tx.pragma_update(None, "user_version", 1)?;
         tx.commit()?;
-    } else if version > 1 {
+    }
+    if version < 2 {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V2_MEDIA)?;
+        tx.pragma_update(None, "user_version", 2)?;
+        tx.commit()?;
+    } else if version > 2 {
         return Err(ApiError::internal(
             "SCHEMA_TOO_NEW",
             format!("数据库结构版本 {version} 比本程序新，请升级服务器程序"),
@@ -105,6 +142,8 @@ impl SqliteStorage {
         }
         let mut writer = connect(path)?;
         migrate(&mut writer)?;
+        writer.execute_batch(SCHEMA_BUNDLES)?;
+        writer.execute_batch(SCHEMA_REFUSALS)?;
         let readers = (0..READERS)
             .map(|_| connect(path))
             .collect::<Result<Vec<_>>>()?;
@@ -243,34 +282,33 @@ fn read_tiles_sync(conn: &Connection, keys: &[TileKey]) -> Result<TileSet> {
 
 /// Update the materialised views (cases, records, evidence) for one accepted entry.
 fn materialise(tx: &rusqlite::Transaction<'_>, e: &NewEntry) -> Result<()> {
-    let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
     match e.kind.as_str() {
         "case.open" => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO cases (id, agency, status, opened_at) VALUES (?1, ?2, 'draft', ?3) \
                  ON CONFLICT (id) DO NOTHING",
-                params![e.case_id, e.agency, e.at],
-            )?;
+            )?
+            .execute(params![e.case_id, e.agency, e.at])?;
         }
         "case.finalize" => {
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE cases SET status = 'finalized' WHERE id = ?1 AND agency = ?2",
-                params![e.case_id, e.agency],
-            )?;
+            )?
+            .execute(params![e.case_id, e.agency])?;
         }
         "record.create" | "record.amend" => {
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO records (entry_hash, case_id, agency, kind, supersedes, body) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    &e.hash[..],
-                    e.case_id,
-                    e.agency,
-                    e.kind,
-                    e.supersedes,
-                    e.body
-                ],
-            )?;
+            )?
+            .execute(params![
+                &e.hash[..],
+                e.case_id,
+                e.agency,
+                e.kind,
+                e.supersedes,
+                e.body
+            ])?;
             if let Some(target) = e.supersedes.as_deref().and_then(|s| hex::decode(s).ok()) {
                 tx.execute(
                     "UPDATE records SET superseded_by = ?1 WHERE entry_hash = ?2 AND agency = ?3",
@@ -279,18 +317,19 @@ fn materialise(tx: &rusqlite::Transaction<'_>, e: &NewEntry) -> Result<()> {
             }
         }
         "evidence.add" => {
-            tx.execute(
+            let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+            tx.prepare_cached(
                 "INSERT INTO evidence (entry_hash, case_id, agency, sha256, size, body) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    &e.hash[..],
-                    e.case_id,
-                    e.agency,
-                    body.get("sha256").and_then(|v| v.as_str()),
-                    body.get("size").and_then(|v| v.as_i64()),
-                    e.body
-                ],
-            )?;
+            )?
+            .execute(params![
+                &e.hash[..],
+                e.case_id,
+                e.agency,
+                body.get("sha256").and_then(|v| v.as_str()),
+                body.get("size").and_then(|v| v.as_i64()),
+                e.body
+            ])?;
         }
         "entry.void" => {
             if let Some(target) = e.supersedes.as_deref().and_then(|s| hex::decode(s).ok()) {
@@ -636,17 +675,23 @@ impl Storage for SqliteStorage {
             let device = finish_device(tx.query_row(&sql, [&device_id], device_row)?)?;
             let tree_size = u64_of(tx.query_row("SELECT size FROM log_state WHERE id = 1", [], |r| r.get(0))?)?;
             let mut existing = HashMap::new();
+            let mut refusals = HashMap::new();
             {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT hash, leaf_index, checkpoint_size FROM entries WHERE device_id = ?1 AND seq = ?2",
+                    "SELECT e.hash, e.leaf_index, e.checkpoint_size, r.code, r.message FROM entries e \
+                     LEFT JOIN entry_refusals r ON r.entry_hash = e.hash WHERE e.device_id = ?1 AND e.seq = ?2",
                 )?;
                 for seq in seqs.iter().filter(|s| **s <= device.head_seq) {
-                    let row: Option<(Vec<u8>, i64, i64)> = stmt
+                    type Row = (Vec<u8>, i64, i64, Option<String>, Option<String>);
+                    let row: Option<Row> = stmt
                         .query_row(params![device_id, i64_of(*seq)?], |r| {
-                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
                         })
                         .optional()?;
-                    if let Some((hash, leaf, cp)) = row {
+                    if let Some((hash, leaf, cp, code, message)) = row {
+                        if let (Some(code), Some(message)) = (code, message) {
+                            refusals.insert(*seq, crate::ingest::Refusal { code, message });
+                        }
                         existing.insert(
                             *seq,
                             StoredEntry {
@@ -663,6 +708,7 @@ impl Storage for SqliteStorage {
                 device,
                 tree_size,
                 existing,
+                refusals,
                 tiles,
             })?;
             if plan.entries.is_empty() {
@@ -688,7 +734,15 @@ impl Storage for SqliteStorage {
                         e.bytes,
                         e.sig
                     ])?;
-                    materialise(&tx, e)?;
+                    match &e.refusal {
+                        None => materialise(&tx, e)?,
+                        Some(r) => {
+                            tx.prepare_cached(
+                                "INSERT INTO entry_refusals (entry_hash, code, message) VALUES (?1, ?2, ?3)",
+                            )?
+                            .execute(params![&e.hash[..], r.code, r.message])?;
+                        }
+                    }
                 }
                 let mut tile = tx.prepare_cached(
                     "INSERT INTO log_tiles (level, idx, data) VALUES (?1, ?2, ?3) \
@@ -830,4 +884,296 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+    // ---- Reference bundles (crate::bundles) ----
+
+    async fn latest_bundle(&self, agency: &str) -> Result<Option<StoredBundle>> {
+        let agency = agency.to_string();
+        self.read(move |c| {
+            let row: Option<(i64, Vec<u8>, Vec<u8>, String)> = c
+                .query_row(
+                    "SELECT version, manifest, signature, created_at FROM bundles \
+                     WHERE agency = ?1 ORDER BY version DESC LIMIT 1",
+                    [&agency],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            row.map(|(version, manifest, signature, created_at)| {
+                Ok(StoredBundle {
+                    agency: agency.clone(),
+                    version: u64_of(version)?,
+                    manifest,
+                    signature,
+                    created_at,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_bundle(
+        &self,
+        bundle: &StoredBundle,
+        components: &[(String, String, Vec<u8>)],
+    ) -> Result<bool> {
+        let (b, comps) = (bundle.clone(), components.to_vec());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let newest: Option<i64> = tx.query_row(
+                "SELECT MAX(version) FROM bundles WHERE agency = ?1",
+                [&b.agency],
+                |r| r.get(0),
+            )?;
+            if u64_of(newest.unwrap_or(0))? + 1 != b.version {
+                return Ok(false);
+            }
+            for (name, sha256, bytes) in &comps {
+                tx.execute(
+                    "INSERT INTO bundle_components (agency, name, sha256, bytes) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                    params![b.agency, name, sha256, bytes],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO bundles (agency, version, manifest, signature, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    b.agency,
+                    i64_of(b.version)?,
+                    b.manifest,
+                    b.signature,
+                    b.created_at
+                ],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn bundle_component(
+        &self,
+        agency: &str,
+        name: &str,
+        sha256: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        let (agency, name, sha256) = (agency.to_string(), name.to_string(), sha256.to_string());
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT bytes FROM bundle_components WHERE agency = ?1 AND name = ?2 AND sha256 = ?3",
+                params![agency, name, sha256],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    // ---- Media uploads (tus) and stored media objects ----
+
+    async fn evidence_sizes(&self, agencies: &[String], sha256: &str) -> Result<Vec<u64>> {
+        let (keys, sha) = (agencies.to_vec(), sha256.to_string());
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT DISTINCT size FROM evidence WHERE sha256 = ?1 AND size IS NOT NULL \
+                 AND agency IN ({}) ORDER BY size",
+                (2..keys.len() + 2)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let params = std::iter::once(&sha).chain(keys.iter());
+            let rows =
+                stmt.query_map(rusqlite::params_from_iter(params), |r| r.get::<_, i64>(0))?;
+            rows.map(|r| u64_of(r?)).collect()
+        })
+        .await
+    }
+
+    async fn create_upload(&self, u: &MediaUpload) -> Result<()> {
+        let u = u.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO media_uploads (id, agency, device_id, sha256, length, upload_offset, \
+                 hash_state, parts, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    u.id,
+                    u.agency,
+                    u.device_id,
+                    u.sha256,
+                    i64_of(u.length)?,
+                    i64_of(u.offset)?,
+                    u.hash_state,
+                    parts_text(&u.parts),
+                    u.created_at,
+                    u.expires_at
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn upload(&self, id: &str) -> Result<Option<MediaUpload>> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let sql = format!("SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE id = ?1");
+            c.query_row(&sql, [id], upload_row)
+                .optional()?
+                .map(finish_upload_row)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn open_upload(
+        &self,
+        agency: &str,
+        sha256: &str,
+        now: &str,
+    ) -> Result<Option<MediaUpload>> {
+        let (agency, sha, now) = (agency.to_string(), sha256.to_string(), now.to_string());
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE agency = ?1 AND sha256 = ?2 \
+                 AND expires_at > ?3 ORDER BY created_at DESC LIMIT 1"
+            );
+            c.query_row(&sql, params![agency, sha, now], upload_row)
+                .optional()?
+                .map(finish_upload_row)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn advance_upload(
+        &self,
+        id: &str,
+        from: u64,
+        to: u64,
+        hash_state: &[u8],
+        expires_at: &str,
+        part: Option<&str>,
+    ) -> Result<bool> {
+        let (id, state, expires) = (id.to_string(), hash_state.to_vec(), expires_at.to_string());
+        let part = part
+            .map(|p| parts_text(&[p.to_string()]))
+            .unwrap_or_default();
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE media_uploads SET upload_offset = ?1, hash_state = ?2, expires_at = ?3, \
+                 parts = parts || ?4 WHERE id = ?5 AND upload_offset = ?6",
+                params![i64_of(to)?, state, expires, part, id, i64_of(from)?],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn delete_upload(&self, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.write(move |c| Ok(c.execute("DELETE FROM media_uploads WHERE id = ?1", [id])? == 1))
+            .await
+    }
+
+    async fn expired_uploads(&self, now: &str, limit: u32) -> Result<Vec<MediaUpload>> {
+        let now = now.to_string();
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE expires_at <= ?1 \
+                 ORDER BY expires_at LIMIT ?2"
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params![now, limit], upload_row)?;
+            rows.map(|r| finish_upload_row(r?)).collect()
+        })
+        .await
+    }
+
+    async fn finish_upload(&self, id: &str, o: &MediaObject) -> Result<()> {
+        let (id, o) = (id.to_string(), o.clone());
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO media_objects (sha256, agency, size, stored_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (sha256, agency) DO NOTHING",
+                params![o.sha256, o.agency, i64_of(o.size)?, o.stored_at],
+            )?;
+            tx.execute("DELETE FROM media_uploads WHERE id = ?1", [id])?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn media_object(&self, agencies: &[String], sha256: &str) -> Result<Option<MediaObject>> {
+        let (keys, sha) = (agencies.to_vec(), sha256.to_string());
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(None);
+            }
+            let sql = format!(
+                "SELECT sha256, agency, size, stored_at FROM media_objects WHERE sha256 = ?1 \
+                 AND agency IN ({}) ORDER BY stored_at LIMIT 1",
+                (2..keys.len() + 2)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let params = std::iter::once(&sha).chain(keys.iter());
+            let row: Option<(String, String, i64, String)> = c
+                .query_row(&sql, rusqlite::params_from_iter(params), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            row.map(|(sha256, agency, size, stored_at)| {
+                Ok(MediaObject {
+                    sha256,
+                    agency,
+                    size: u64_of(size)?,
+                    stored_at,
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+}
+
+// ---- Media uploads: row mapping ----
+
+const UPLOAD_COLUMNS: &str = "id, agency, device_id, sha256, length, upload_offset, hash_state, \
+     parts, created_at, expires_at";
+
+type UploadRow = (MediaUpload, i64, i64, String);
+
+fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
+    Ok((
+        MediaUpload {
+            id: r.get(0)?,
+            agency: r.get(1)?,
+            device_id: r.get(2)?,
+            sha256: r.get(3)?,
+            length: 0,
+            offset: 0,
+            hash_state: r.get(6)?,
+            parts: Vec::new(),
+            created_at: r.get(8)?,
+            expires_at: r.get(9)?,
+        },
+        r.get(4)?,
+        r.get(5)?,
+        r.get(7)?,
+    ))
+}
+
+fn finish_upload_row((mut u, length, offset, parts): UploadRow) -> Result<MediaUpload> {
+    u.length = u64_of(length)?;
+    u.offset = u64_of(offset)?;
+    u.parts = parts_of(&parts);
+    Ok(u)
 }

@@ -240,3 +240,60 @@ pub fn head_of(entries: &[SignedEntry]) -> Option<Head> {
 }
 
 pub const TWO_OFFICERS: [&str; 2] = ["QH6325000101", "QH6325000102"];
+
+// ---- Media tests (`media.rs`): a server on a kept directory, so it can be restarted. ----
+
+impl TestServer {
+    /// Start a server on an existing data directory (and database), e.g. to restart one.
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        database_url: Option<String>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = Config::for_data_dir(dir.path());
+        config.database_url = database_url;
+        tweak(&mut config);
+        let server = Server::prepare(config).await.expect("server starts");
+        let base = server.base_url();
+        let admin_password = match &server.seeded.admin_password {
+            Some(p) => p.clone(),
+            None => std::fs::read_to_string(dir.path().join("admin-password.txt"))
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+        };
+        let enrolment_code = server.seeded.enrolment_code.clone();
+        let verifier_key = server.state.signer.verifier_key().to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(async move {
+            server
+                .serve(async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+        });
+        TestServer {
+            base,
+            admin_password,
+            enrolment_code,
+            verifier_key,
+            http: reqwest::Client::new(),
+            dir,
+            shutdown: Some(tx),
+            handle: Some(handle),
+        }
+    }
+
+    /// Stop the server and hand back its data directory (to start it again).
+    pub async fn stop_keeping_dir(mut self) -> tempfile::TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
