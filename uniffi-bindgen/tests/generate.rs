@@ -1,5 +1,7 @@
 //! Generates the Kotlin and Swift bindings from the built core library (library mode), with the
-//! workspace's own `uniffi-bindgen`, and checks the exported surface is there.
+//! workspace's own `uniffi-bindgen` and `uniffi-bindgen/uniffi.toml`, checks the exported surface is
+//! there, and that the copies committed under `android/` and `ios/` are exactly what the current
+//! library generates (refresh them with `scripts/gen-bindings.sh`).
 //!
 //! Needs the native library: `cargo build -p roadside-core` (scripts/test-all.sh does it first).
 
@@ -32,10 +34,16 @@ fn native_library() -> PathBuf {
         })
 }
 
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 fn generate(language: &str, out: &Path) {
     let status = Command::new(env!("CARGO_BIN_EXE_uniffi-bindgen"))
         .args(["generate", "--library"])
         .arg(native_library())
+        .arg("--config")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("uniffi.toml"))
         .args(["--language", language, "--no-format", "--out-dir"])
         .arg(out)
         .status()
@@ -101,4 +109,59 @@ fn swift_bindings_expose_the_core() {
         assert!(swift.contains(name), "Swift bindings lack {name}");
     }
     assert!(read_all(out.path(), "h").contains("uniffi_roadside_core_fn"));
+}
+
+/// The committed bindings equal a fresh generation from the current library.
+fn assert_fresh(generated: &Path, committed: &Path) {
+    let fresh = std::fs::read_to_string(generated)
+        .unwrap_or_else(|e| panic!("read generated {}: {e}", generated.display()));
+    let kept = std::fs::read_to_string(committed).unwrap_or_default();
+    if fresh != kept {
+        let line = fresh
+            .lines()
+            .zip(kept.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(
+                || fresh.lines().count().min(kept.lines().count()) + 1,
+                |i| i + 1,
+            );
+        panic!(
+            "{} is stale (first difference at line {line}): the core's exported surface changed. \
+             Refresh the committed bindings with `scripts/gen-bindings.sh` and commit them.",
+            committed.display()
+        );
+    }
+}
+
+#[test]
+fn committed_kotlin_bindings_are_fresh() {
+    let out = tempfile::tempdir().expect("temp dir");
+    generate("kotlin", out.path());
+    assert_fresh(
+        &out.path().join("uniffi/roadside_core/roadside_core.kt"),
+        &workspace().join("android/shell/src/main/kotlin/uniffi/roadside_core/roadside_core.kt"),
+    );
+}
+
+#[test]
+fn committed_swift_bindings_are_fresh() {
+    let out = tempfile::tempdir().expect("temp dir");
+    generate("swift", out.path());
+    let ios = workspace().join("ios");
+    for (file, committed) in [
+        (
+            "roadside_core.swift",
+            ios.join("Sources/RoadsideCore/roadside_core.swift"),
+        ),
+        (
+            "roadside_coreFFI.h",
+            ios.join("Generated/roadside_coreFFI.h"),
+        ),
+        (
+            "roadside_coreFFI.modulemap",
+            ios.join("Generated/roadside_coreFFI.modulemap"),
+        ),
+    ] {
+        assert_fresh(&out.path().join(file), &committed);
+    }
 }
