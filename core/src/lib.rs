@@ -8,10 +8,12 @@
 //! - **Pure domain, no I/O**: [`model`] (records), [`codes`] and [`validate`] (field checks),
 //!   [`jcs`] and [`ledger`] (the signed, hash-chained ledger), [`evidence`] (streaming hashing and
 //!   chunk manifests), [`rules`] (the law as data: discretion benchmark, exemption list, procedure
-//!   policy, working-day calendar).
+//!   policy, working-day calendar), [`bundle`] (signed, versioned reference bundles: build, verify,
+//!   incremental fetch plan, load).
 //! - **Device layer** (feature `device`): [`store`] (SQLCipher-encrypted SQLite, WAL, migrations,
 //!   one transaction per action, outbox) and [`ffi`] (the UniFFI surface).
 
+pub mod bundle;
 pub mod codes;
 pub mod demo;
 pub mod error;
@@ -26,6 +28,8 @@ pub mod validate;
 pub mod ffi;
 #[cfg(feature = "device")]
 pub mod store;
+#[cfg(feature = "sync")]
+pub mod sync;
 
 pub use error::{Issue, Result, RoadsideError};
 

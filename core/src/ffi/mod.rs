@@ -7,6 +7,8 @@
 //! Android Keystore / iOS Keychain.
 
 mod rules;
+#[cfg(feature = "sync")]
+mod sync;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -11,6 +11,8 @@
 
 mod db;
 pub mod schema;
+#[cfg(feature = "sync")]
+pub mod sync;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

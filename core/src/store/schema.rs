@@ -16,7 +16,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Result, RoadsideError};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Version 1: the ledger, cases, records, evidence and outbox.
 const V1: &str = r#"
@@ -99,6 +99,91 @@ CREATE TABLE roster (
 ) STRICT;
 "#;
 
+/// Version 3: the sync client's state (see `store/sync.rs`): enrolment, receipts, checkpoints seen,
+/// log alarms, media upload state, reference bundle components, sync status values.
+const V3: &str = r#"
+-- The enrolment: one row. The token is the device's bearer credential (the database is encrypted).
+CREATE TABLE sync_config (
+    id               INTEGER PRIMARY KEY CHECK (id = 1),
+    server_url       TEXT NOT NULL,
+    server_device_id TEXT NOT NULL,
+    token            TEXT NOT NULL,
+    agency           TEXT NOT NULL,
+    certificate_no   TEXT NOT NULL,
+    log_origin       TEXT NOT NULL,
+    log_verifier_key TEXT NOT NULL,
+    bundle_key       TEXT,
+    enrolled_at      TEXT NOT NULL
+) STRICT;
+
+-- The server's receipt for each entry that left the outbox: its inclusion proof (32-byte hashes,
+-- concatenated, leaf to root) and the signed checkpoint it verifies against. `refused`: logged
+-- but refused by a business check, with the reason.
+CREATE TABLE receipts (
+    entry_seq       INTEGER PRIMARY KEY REFERENCES ledger(seq),
+    status          TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'refused')),
+    leaf_index      INTEGER NOT NULL,
+    tree_size       INTEGER NOT NULL,
+    inclusion_proof BLOB NOT NULL,
+    checkpoint      TEXT NOT NULL,
+    code            TEXT,
+    message         TEXT,
+    received_at     TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER receipts_no_update BEFORE UPDATE ON receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER receipts_no_delete BEFORE DELETE ON receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+
+-- Every verified checkpoint of the log this device has seen, by tree size.
+CREATE TABLE checkpoints_seen (
+    size    INTEGER PRIMARY KEY,
+    root    BLOB NOT NULL CHECK (length(root) = 32),
+    note    TEXT NOT NULL,
+    seen_at TEXT NOT NULL
+) STRICT;
+
+-- Evidence the log disagrees with itself (LOG_INCONSISTENT) or signs with another key: kept, shown,
+-- and sync stays stopped while one is open.
+CREATE TABLE log_alarms (
+    id          INTEGER PRIMARY KEY,
+    detected_at TEXT NOT NULL,
+    code        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    old_note    TEXT,
+    new_note    TEXT
+) STRICT;
+CREATE TRIGGER log_alarms_no_update BEFORE UPDATE ON log_alarms
+BEGIN SELECT RAISE(ABORT, 'log alarms are append-only'); END;
+CREATE TRIGGER log_alarms_no_delete BEFORE DELETE ON log_alarms
+BEGIN SELECT RAISE(ABORT, 'log alarms are append-only'); END;
+
+-- tus upload of each evidence file: the upload URL the server gave and the offset it confirmed.
+CREATE TABLE uploads (
+    evidence_id TEXT PRIMARY KEY REFERENCES evidence(id),
+    upload_url  TEXT,
+    upload_offset INTEGER NOT NULL DEFAULT 0,
+    done        INTEGER NOT NULL DEFAULT 0,
+    last_error  TEXT,
+    updated_at  TEXT NOT NULL
+) STRICT;
+
+-- Verified reference-bundle components (benchmark, exemption list, policy, calendar, roster).
+CREATE TABLE bundle_components (
+    name       TEXT PRIMARY KEY,
+    version    TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    body       BLOB NOT NULL,
+    fetched_at TEXT NOT NULL
+) STRICT;
+
+-- Small values: last sync time, last error, the clock offset to the server, the bundle manifest.
+CREATE TABLE sync_state (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+) STRICT;
+"#;
+
 /// Bring the database to [`VERSION`], in one transaction. A database newer than this build is refused.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: u32 = conn
@@ -126,12 +211,16 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 
 fn init(tx: &Transaction) -> Result<()> {
     tx.execute_batch(V1).map_err(super::db::store_err)?;
-    tx.execute_batch(V2).map_err(super::db::store_err)
+    tx.execute_batch(V2).map_err(super::db::store_err)?;
+    tx.execute_batch(V3).map_err(super::db::store_err)
 }
 
 fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
     if version < 2 {
         tx.execute_batch(V2).map_err(super::db::store_err)?;
+    }
+    if version < 3 {
+        tx.execute_batch(V3).map_err(super::db::store_err)?;
     }
     Ok(())
 }
@@ -169,6 +258,27 @@ mod tests {
         assert_eq!(v, VERSION);
         let kept: i64 = old
             .query_row("SELECT count(*) FROM meta", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1, "data survives the upgrade");
+    }
+
+    #[test]
+    fn upgrading_a_version_2_database_equals_a_fresh_one() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(V1).unwrap();
+        old.execute_batch(V2).unwrap();
+        old.pragma_update(None, "user_version", 2).unwrap();
+        old.execute(
+            "INSERT INTO roster (certificate_no, body) VALUES ('QH1', '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+        assert_eq!(schema_of(&old), schema_of(&fresh));
+        let kept: i64 = old
+            .query_row("SELECT count(*) FROM roster", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 1, "data survives the upgrade");
     }

@@ -1,0 +1,120 @@
+//! Checking what the transparency log hands the device: C2SP signed checkpoints against the key
+//! pinned at enrolment, RFC 6962 inclusion proofs against a checkpoint's root, and consistency
+//! proofs between two checkpoints. The tree code is the server's own (`tlog_tiles`, `signed_note`),
+//! so both sides compute the same thing.
+
+use signed_note::{Note, StandardVerifier, VerifierList};
+use tlog_tiles::{Checkpoint, Hash};
+
+use crate::error::{Result, RoadsideError};
+use crate::store::sync::SeenCheckpoint;
+
+/// Verify a signed checkpoint with the pinned verifier key and parse it.
+///
+/// `CHECKPOINT_MALFORMED`: not a signed note / checkpoint; `CHECKPOINT_SIGNATURE`: not signed by the
+/// pinned key (another key, or altered text); `CHECKPOINT_ORIGIN`: a checkpoint of another log.
+pub fn checkpoint(note: &str, verifier_key: &str, origin: &str) -> Result<SeenCheckpoint> {
+    let verifier = StandardVerifier::new(verifier_key).map_err(|e| {
+        RoadsideError::internal(
+            "LOG_KEY_INVALID",
+            format!("登记时保存的日志公钥无效：{e:?}"),
+        )
+    })?;
+    let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| {
+        RoadsideError::network(
+            "CHECKPOINT_MALFORMED",
+            format!("服务器给出的检查点不是有效的签名文本：{e:?}"),
+        )
+    })?;
+    parsed
+        .verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|e| {
+            RoadsideError::ledger(
+                "CHECKPOINT_SIGNATURE",
+                format!("检查点签名与登记时固定的日志公钥不符（{e:?}），拒绝接受"),
+            )
+        })?;
+    let cp = Checkpoint::from_bytes(parsed.text()).map_err(|e| {
+        RoadsideError::network("CHECKPOINT_MALFORMED", format!("检查点内容格式错误：{e:?}"))
+    })?;
+    if cp.origin() != origin {
+        return Err(RoadsideError::ledger(
+            "CHECKPOINT_ORIGIN",
+            format!("检查点来自日志 {}，而不是登记时的 {origin}", cp.origin()),
+        ));
+    }
+    Ok(SeenCheckpoint {
+        size: cp.size(),
+        root: cp.hash().0,
+        note: note.to_string(),
+    })
+}
+
+/// Check that the entry with hash `entry_hash` is leaf `index` of the checkpoint's tree.
+pub fn inclusion(
+    proof: &[[u8; 32]],
+    cp: &SeenCheckpoint,
+    index: u64,
+    entry_hash: &[u8; 32],
+) -> Result<()> {
+    let proof: Vec<Hash> = proof.iter().map(|h| Hash(*h)).collect();
+    let leaf = tlog_tiles::record_hash(entry_hash);
+    tlog_tiles::check_record(&proof, cp.size, Hash(cp.root), index, leaf).map_err(|e| {
+        RoadsideError::ledger(
+            "RECEIPT_INVALID",
+            format!(
+                "第 {index} 号日志叶子的包含证明与大小为 {} 的检查点不符（{e}），回执不可信",
+                cp.size
+            ),
+        )
+    })
+}
+
+/// Check that the tree of `new` extends the tree of `old` (`old.size <= new.size`).
+pub fn consistency(proof: &[[u8; 32]], old: &SeenCheckpoint, new: &SeenCheckpoint) -> Result<()> {
+    let ok = if old.size == new.size {
+        old.root == new.root
+    } else if old.size == 0 {
+        true
+    } else {
+        let proof: Vec<Hash> = proof.iter().map(|h| Hash(*h)).collect();
+        tlog_tiles::check_tree(&proof, new.size, Hash(new.root), old.size, Hash(old.root)).is_ok()
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(log_inconsistent(old, new))
+    }
+}
+
+/// The loud error: the log's history changed between two checkpoints it signed.
+pub fn log_inconsistent(old: &SeenCheckpoint, new: &SeenCheckpoint) -> RoadsideError {
+    RoadsideError::ledger(
+        "LOG_INCONSISTENT",
+        format!(
+            "透明日志前后不一致：服务器签署的大小为 {} 的检查点与本机此前验证过的大小为 {} 的检查点不能互相印证，\
+             日志可能被改写。同步已停止，请立即报告本单位系统管理员",
+            new.size, old.size
+        ),
+    )
+}
+
+/// Decode base64 hashes of a proof.
+pub fn proof_hashes(items: &[String], what: &str) -> Result<Vec<[u8; 32]>> {
+    use base64::Engine;
+    items
+        .iter()
+        .map(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| {
+                    RoadsideError::network(
+                        "SERVER_ANSWER_INVALID",
+                        format!("服务器给出的{what}中有无效的哈希"),
+                    )
+                })
+        })
+        .collect()
+}
