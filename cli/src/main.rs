@@ -5,6 +5,7 @@
 //! (64 hex digits) or from the key file `init` creates (`<data>/device.key`, mode 0600).
 
 mod rules;
+mod sync;
 
 use std::fs;
 use std::io::{Read, Write};
@@ -78,6 +79,12 @@ enum Command {
     /// The law as data: discretion benchmark, exemptions, procedure, deadlines.
     #[command(subcommand)]
     Rules(rules::RulesCommand),
+    /// Enrol this device with a server, using a one-time enrolment code.
+    Enrol(sync::EnrolArgs),
+    /// Push the outbox (receipts verified) and upload evidence files; a progress bar on stderr.
+    Sync(sync::SyncArgs),
+    /// Sync status: outbox, refused entries with reasons, pending uploads, last checkpoint and error.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -317,6 +324,9 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
             Ok(None)
         }
         Command::Rules(cmd) => rules::run(cmd, &data).map(Some),
+        Command::Enrol(args) => sync::enrol(&open_store(&cli)?, &args).map(Some),
+        Command::Sync(args) => sync::run_sync(&open_store(&cli)?, &args).map(Some),
+        Command::Status => sync::status(&open_store(&cli)?).map(Some),
     }
 }
 
