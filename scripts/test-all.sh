@@ -26,11 +26,29 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== build the native core library (the bindings test generates Kotlin and Swift from it)"
 cargo build -p roadside-core --locked
 
+echo "== Kotlin shell tests on the JVM against the real native library (android/shell, Maven + JNA)"
+# The sync test drives a real roadside-server, so build it too (cargo test below reuses it).
+cargo build -p roadside-server --locked
+if ! command -v mvn >/dev/null 2>&1 || ! command -v javac >/dev/null 2>&1; then
+  echo "   installing Maven and a JDK (Debian packages maven, default-jdk-headless)"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq maven default-jdk-headless >/dev/null
+fi
+# Maven fetches the Kotlin compiler, JNA, coroutines and JUnit from Maven Central on first run.
+mvn -q -B -f android/shell/pom.xml test
+
 echo "== start a throwaway PostgreSQL server (the server's storage tests run against it too)"
 ROADSIDE_TEST_PG_URL="$(scripts/pg-test-server.sh)"
 export ROADSIDE_TEST_PG_URL
 trap 'scripts/pg-test-server.sh stop' EXIT
 echo "   $ROADSIDE_TEST_PG_URL"
+
+echo "== start a throwaway S3-compatible server (s3s-fs; the media tests run against it too)"
+S3_ENV="$(scripts/s3-test-server.sh)"
+eval "$S3_ENV"
+trap 'scripts/pg-test-server.sh stop; scripts/s3-test-server.sh stop' EXIT
+echo "   $ROADSIDE_TEST_S3_URL at $ROADSIDE_TEST_S3_ENDPOINT"
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
