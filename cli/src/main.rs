@@ -85,6 +85,9 @@ enum Command {
     Sync(sync::SyncArgs),
     /// Sync status: outbox, refused entries with reasons, pending uploads, last checkpoint and error.
     Status,
+    /// First-offence check (初次违法核查) of a plate: prior cases in the agency, online; offline,
+    /// this device's own cases, flagged needs_recheck.
+    History(sync::HistoryArgs),
 }
 
 #[derive(Subcommand)]
@@ -327,6 +330,7 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
         Command::Enrol(args) => sync::enrol(&open_store(&cli)?, &args).map(Some),
         Command::Sync(args) => sync::run_sync(&open_store(&cli)?, &args).map(Some),
         Command::Status => sync::status(&open_store(&cli)?).map(Some),
+        Command::History(args) => sync::history(&open_store(&cli)?, &args).map(Some),
     }
 }
 

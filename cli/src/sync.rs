@@ -44,6 +44,26 @@ pub struct SyncArgs {
     pub quiet: bool,
 }
 
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// Vehicle plate, e.g. 青E12345
+    #[arg(long)]
+    pub plate: String,
+    /// The party's 统一社会信用代码 or 居民身份证号 (optional).
+    #[arg(long)]
+    pub party_id: Option<String>,
+}
+
+/// First-offence check: online (5 s), else this device's cases flagged `needs_recheck`.
+pub fn history(store: &Store, args: &HistoryArgs) -> Result<Value, RoadsideError> {
+    let r = sync::runtime()?.block_on(sync::first_offence(
+        store,
+        &args.plate,
+        args.party_id.as_deref(),
+    ))?;
+    Ok(json!(r))
+}
+
 pub fn enrol(store: &Store, args: &EnrolArgs) -> Result<Value, RoadsideError> {
     let e = sync::runtime()?.block_on(sync::enrol(store, &args.server, &args.code, &args.name))?;
     Ok(json!(e))

@@ -151,4 +151,20 @@ impl RoadsideCore {
     pub fn receipt(&self, seq: u64) -> Result<Option<StoredReceipt>> {
         self.store.receipt(seq)
     }
+
+    /// First-offence check (初次违法核查) for the exemption list: prior cases of the vehicle `plate`
+    /// (or the party `party_id`, 统一社会信用代码 / 居民身份证号) in the agency, asked online with a
+    /// 5-second timeout; without the server, from this device's own cases with `needsRecheck = true`.
+    /// Blocking (network); call off the UI thread. Errors only for a bad plate (`PLATE_*`).
+    pub fn first_offence(
+        &self,
+        plate: String,
+        party_id: Option<String>,
+    ) -> Result<sync::FirstOffence> {
+        sync::runtime()?.block_on(sync::first_offence(
+            &self.store,
+            &plate,
+            party_id.as_deref(),
+        ))
+    }
 }

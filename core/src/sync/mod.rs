@@ -23,6 +23,7 @@
 //! FFI layer (`ffi/sync.rs`) and the CLI run it.
 
 mod bundles;
+mod history;
 pub mod http;
 mod media;
 mod push;
@@ -38,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Result, RoadsideError};
 use crate::store::sync::{EntryProblem, LogAlarm, PendingUpload, SeenCheckpoint, SyncConfig};
 use crate::store::Store;
+pub use history::{first_offence, FirstOffence, FIRST_OFFENCE_TIMEOUT_SECS};
 pub use http::RetryPolicy;
 
 /// Clock difference to the server above which status warns (entries carry the device's time).

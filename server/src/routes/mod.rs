@@ -4,6 +4,7 @@
 mod accounts;
 mod bundles;
 mod devices;
+mod history;
 mod log;
 mod media;
 mod ops;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{id}/revoke", post(devices::revoke))
         .route("/sync/push", post(sync::push))
         .route("/cases", get(sync::cases))
+        .route("/history", get(history::history))
         .route("/bundles/manifest", get(bundles::manifest))
         .route("/bundles/components/{*path}", get(bundles::component))
         .route("/log/key", get(log::key))

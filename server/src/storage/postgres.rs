@@ -1062,6 +1062,43 @@ impl Storage for PgStorage {
             .map(|r| r.get(0)))
     }
 
+    // ---- History (first-offence query) ----
+
+    async fn prior_cases(
+        &self,
+        agencies: &[String],
+        query: &HistoryQuery,
+    ) -> Result<Vec<PriorCase>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT c.id, c.agency, c.status, c.opened_at, e.bytes \
+                 FROM entries e JOIN cases c ON c.id = e.case_id AND c.agency = e.agency \
+                 WHERE e.kind = 'case.open' AND c.opened_at >= $1 AND c.agency = ANY($2) \
+                 AND NOT EXISTS (SELECT 1 FROM entry_refusals r WHERE r.entry_hash = e.hash) \
+                 ORDER BY c.opened_at DESC",
+                &[&query.since, &agencies],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let bytes: Vec<u8> = r.get(4);
+                let (plate, violations) = opening_matches(&bytes, query)?;
+                Some(PriorCase {
+                    case: r.get(0),
+                    agency: r.get(1),
+                    opened_at: r.get(3),
+                    status: r.get(2),
+                    plate,
+                    violations,
+                })
+            })
+            .collect())
+    }
+
     // ---- Media uploads (tus) and stored media objects ----
 
     async fn evidence_sizes(&self, agencies: &[String], sha256: &str) -> Result<Vec<u64>> {

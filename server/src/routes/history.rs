@@ -1,0 +1,157 @@
+//! `GET /api/v1/history`: prior accepted cases of a vehicle (or party), for the exemption list's
+//! "first offence" (初次违法) condition.
+//!
+//! Neither the exemption list (交法发〔2021〕115号) nor the reference data fixes a lookback for
+//! "first offence", so the default is one year ([`DEFAULT_LOOKBACK_DAYS`], the period the
+//! discretion rows use for repeated violations, e.g. 一年内违法超限运输); `since` overrides it.
+//!
+//! Limits: the plate and party are read from each case's opening entry (`case.open`); a plate
+//! corrected later by `record.amend` is not seen. Only cases of the caller's scope (its agency and
+//! the agencies below it) that the server accepted (materialised, not refused) count.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::Json;
+use chrono::{NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{self, AccountCaller, DeviceCaller};
+use crate::error::{ApiError, Result};
+use crate::state::AppState;
+use crate::storage::{HistoryQuery, PriorCase};
+
+/// Default lookback when `since` is absent: one year.
+pub const DEFAULT_LOOKBACK_DAYS: i64 = 365;
+
+/// A device token or an account token; either way the agencies it may read.
+pub struct HistoryCaller {
+    pub scope: Vec<String>,
+}
+
+impl FromRequestParts<AppState> for HistoryCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        match DeviceCaller::from_request_parts(parts, state).await {
+            Ok(DeviceCaller(device)) => Ok(HistoryCaller {
+                scope: auth::scope(&state.storage.agencies().await?, &device.agency),
+            }),
+            Err(e) if e.code == "DEVICE_TOKEN_INVALID" => {
+                let account = AccountCaller::from_request_parts(parts, state).await?;
+                Ok(HistoryCaller {
+                    scope: account.scope(state).await?,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryParams {
+    #[serde(default)]
+    pub plate: Option<String>,
+    #[serde(default)]
+    pub party_id: Option<String>,
+    #[serde(default)]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryAnswer {
+    pub plate: Option<String>,
+    pub party_id: Option<String>,
+    pub since: String,
+    pub prior_cases: Vec<PriorCase>,
+    pub count: usize,
+    /// Server time of the check, RFC 3339.
+    pub checked_at: String,
+}
+
+fn party_key(raw: &str) -> Result<String> {
+    let today = Utc::now().date_naive();
+    if let Ok(u) = roadside_core::codes::check_uscc(raw) {
+        return Ok(u.code);
+    }
+    match roadside_core::codes::check_id_number(raw, today) {
+        Ok(id) => Ok(id.number),
+        Err(e) => Err(ApiError::bad_request(
+            "PARTY_ID_INVALID",
+            format!(
+                "当事人证件号码（party_id）“{raw}”既不是有效的统一社会信用代码，也不是有效的居民身份证号码：{}",
+                e.message
+            ),
+        )),
+    }
+}
+
+/// `GET /api/v1/history?plate=…[&party_id=…][&since=YYYY-MM-DD]`.
+pub async fn history(
+    State(state): State<AppState>,
+    caller: HistoryCaller,
+    query: std::result::Result<Query<HistoryParams>, QueryRejection>,
+) -> Result<Json<HistoryAnswer>> {
+    let Query(p) = query.map_err(|e| {
+        ApiError::bad_request(
+            "QUERY_INVALID",
+            format!(
+                "查询参数无效（可用 plate、party_id、since）：{}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let plate = match p.plate.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => Some(
+            roadside_core::codes::check_plate(raw)
+                .map_err(|e| {
+                    ApiError::bad_request(
+                        e.code,
+                        format!("号牌号码（plate）“{raw}”无效：{}", e.message),
+                    )
+                })?
+                .plate,
+        ),
+        None => None,
+    };
+    let party_id = match p
+        .party_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(raw) => Some(party_key(raw)?),
+        None => None,
+    };
+    if plate.is_none() && party_id.is_none() {
+        return Err(ApiError::bad_request(
+            "HISTORY_QUERY_EMPTY",
+            "请至少给出号牌号码（plate）或当事人证件号码（party_id）",
+        ));
+    }
+    let now = Utc::now();
+    let since = match p.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+            ApiError::bad_request(
+                "SINCE_INVALID",
+                format!("起始日期（since）“{s}”无效，应为 YYYY-MM-DD 格式的日期"),
+            )
+        })?,
+        None => (now - chrono::Duration::days(DEFAULT_LOOKBACK_DAYS)).date_naive(),
+    };
+    let q = HistoryQuery {
+        plate: plate.clone(),
+        party_id: party_id.clone(),
+        since: since.format("%Y-%m-%d").to_string(),
+    };
+    let prior_cases = state.storage.prior_cases(&caller.scope, &q).await?;
+    Ok(Json(HistoryAnswer {
+        plate,
+        party_id,
+        since: q.since,
+        count: prior_cases.len(),
+        prior_cases,
+        checked_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }))
+}
