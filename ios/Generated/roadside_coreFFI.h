@@ -442,6 +442,11 @@ RustBuffer uniffi_roadside_core_fn_method_roadsidecore_void_case(uint64_t ptr, R
 RustBuffer uniffi_roadside_core_fn_method_roadsidecore_enrol(uint64_t ptr, RustBuffer server_url, RustBuffer enrolment_code, RustBuffer device_name, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_FIRST_OFFENCE
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_FIRST_OFFENCE
+RustBuffer uniffi_roadside_core_fn_method_roadsidecore_first_offence(uint64_t ptr, RustBuffer plate, RustBuffer party_id, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_RECEIPT
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_RECEIPT
 RustBuffer uniffi_roadside_core_fn_method_roadsidecore_receipt(uint64_t ptr, uint64_t seq, RustCallStatus *_Nonnull out_status
@@ -1081,6 +1086,12 @@ uint16_t uniffi_roadside_core_checksum_method_roadsidecore_void_case(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ENROL
 uint16_t uniffi_roadside_core_checksum_method_roadsidecore_enrol(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_FIRST_OFFENCE
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_FIRST_OFFENCE
+uint16_t uniffi_roadside_core_checksum_method_roadsidecore_first_offence(void
     
 );
 #endif

@@ -1106,6 +1106,14 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
     func enrol(serverUrl: String, enrolmentCode: String, deviceName: String) throws  -> Enrolment
     
     /**
+     * First-offence check (初次违法核查) for the exemption list: prior cases of the vehicle `plate`
+     * (or the party `party_id`, 统一社会信用代码 / 居民身份证号) in the agency, asked online with a
+     * 5-second timeout; without the server, from this device's own cases with `needsRecheck = true`.
+     * Blocking (network); call off the UI thread. Errors only for a bad plate (`PLATE_*`).
+     */
+    func firstOffence(plate: String, partyId: String?) throws  -> FirstOffence
+    
+    /**
      * The stored receipt of ledger entry `seq`, if the server has given one.
      */
     func receipt(seq: UInt64) throws  -> StoredReceipt?
@@ -1429,6 +1437,23 @@ open func enrol(serverUrl: String, enrolmentCode: String, deviceName: String)thr
         FfiConverterString.lower(serverUrl),
         FfiConverterString.lower(enrolmentCode),
         FfiConverterString.lower(deviceName),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * First-offence check (初次违法核查) for the exemption list: prior cases of the vehicle `plate`
+     * (or the party `party_id`, 统一社会信用代码 / 居民身份证号) in the agency, asked online with a
+     * 5-second timeout; without the server, from this device's own cases with `needsRecheck = true`.
+     * Blocking (network); call off the UI thread. Errors only for a bad plate (`PLATE_*`).
+     */
+open func firstOffence(plate: String, partyId: String?)throws  -> FirstOffence  {
+    return try  FfiConverterTypeFirstOffence_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_first_offence(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(plate),
+        FfiConverterOptionString.lower(partyId),uniffiCallStatus
     )
 })
 }
@@ -4725,6 +4750,153 @@ public func FfiConverterTypeFileMeta_lift(_ buf: RustBuffer) throws -> FileMeta 
 #endif
 public func FfiConverterTypeFileMeta_lower(_ value: FileMeta) -> RustBuffer {
     return FfiConverterTypeFileMeta.lower(value)
+}
+
+
+/**
+ * The answer of a first-offence check.
+ */
+public struct FirstOffence: Equatable, Hashable {
+    /**
+     * No prior case was found (online: in the agency; offline: on this device).
+     */
+    public var firstOffence: Bool
+    public var priorCases: UInt32
+    /**
+     * Prior case ids found.
+     */
+    public var cases: [String]
+    /**
+     * The server answered.
+     */
+    public var checkedOnline: Bool
+    /**
+     * The answer comes from this device only and must be checked online before an exemption is
+     * final.
+     */
+    public var needsRecheck: Bool
+    /**
+     * Why the online check failed (`NETWORK_TIMEOUT`, `NETWORK_UNREACHABLE`, `NOT_ENROLLED`, the
+     * server's code…); `None` when it succeeded.
+     */
+    public var reasonCode: String?
+    /**
+     * What the officer reads, in Chinese.
+     */
+    public var message: String
+    /**
+     * The plate as normalised.
+     */
+    public var plate: String
+    /**
+     * Start of the lookback, `YYYY-MM-DD`.
+     */
+    public var since: String
+    /**
+     * When the server checked (server time), online only.
+     */
+    public var checkedAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * No prior case was found (online: in the agency; offline: on this device).
+         */firstOffence: Bool, priorCases: UInt32, 
+        /**
+         * Prior case ids found.
+         */cases: [String], 
+        /**
+         * The server answered.
+         */checkedOnline: Bool, 
+        /**
+         * The answer comes from this device only and must be checked online before an exemption is
+         * final.
+         */needsRecheck: Bool, 
+        /**
+         * Why the online check failed (`NETWORK_TIMEOUT`, `NETWORK_UNREACHABLE`, `NOT_ENROLLED`, the
+         * server's code…); `None` when it succeeded.
+         */reasonCode: String?, 
+        /**
+         * What the officer reads, in Chinese.
+         */message: String, 
+        /**
+         * The plate as normalised.
+         */plate: String, 
+        /**
+         * Start of the lookback, `YYYY-MM-DD`.
+         */since: String, 
+        /**
+         * When the server checked (server time), online only.
+         */checkedAt: String?) {
+        self.firstOffence = firstOffence
+        self.priorCases = priorCases
+        self.cases = cases
+        self.checkedOnline = checkedOnline
+        self.needsRecheck = needsRecheck
+        self.reasonCode = reasonCode
+        self.message = message
+        self.plate = plate
+        self.since = since
+        self.checkedAt = checkedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FirstOffence: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFirstOffence: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FirstOffence {
+        return
+            try FirstOffence(
+                firstOffence: FfiConverterBool.read(from: &buf), 
+                priorCases: FfiConverterUInt32.read(from: &buf), 
+                cases: FfiConverterSequenceString.read(from: &buf), 
+                checkedOnline: FfiConverterBool.read(from: &buf), 
+                needsRecheck: FfiConverterBool.read(from: &buf), 
+                reasonCode: FfiConverterOptionString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf), 
+                plate: FfiConverterString.read(from: &buf), 
+                since: FfiConverterString.read(from: &buf), 
+                checkedAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FirstOffence, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.firstOffence, into: &buf)
+        FfiConverterUInt32.write(value.priorCases, into: &buf)
+        FfiConverterSequenceString.write(value.cases, into: &buf)
+        FfiConverterBool.write(value.checkedOnline, into: &buf)
+        FfiConverterBool.write(value.needsRecheck, into: &buf)
+        FfiConverterOptionString.write(value.reasonCode, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+        FfiConverterString.write(value.plate, into: &buf)
+        FfiConverterString.write(value.since, into: &buf)
+        FfiConverterOptionString.write(value.checkedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFirstOffence_lift(_ buf: RustBuffer) throws -> FirstOffence {
+    return try FfiConverterTypeFirstOffence.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFirstOffence_lower(_ value: FirstOffence) -> RustBuffer {
+    return FfiConverterTypeFirstOffence.lower(value)
 }
 
 
@@ -10944,6 +11116,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_enrol() != 16353) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_first_offence() != 10216) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_receipt() != 14966) {

@@ -799,6 +799,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_enrol(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_first_offence(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_receipt(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_start_sync(
@@ -931,6 +933,8 @@ internal object UniffiLib {
     external fun uniffi_roadside_core_fn_method_roadsidecore_void_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_roadside_core_fn_method_roadsidecore_enrol(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`enrolmentCode`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_roadside_core_fn_method_roadsidecore_first_offence(`ptr`: Long,`plate`: RustBuffer.ByValue,`partyId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_roadside_core_fn_method_roadsidecore_receipt(`ptr`: Long,`seq`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1218,6 +1222,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_enrol() and 0xFFFF) != 16353) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_first_offence() and 0xFFFF) != 10216) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_receipt() and 0xFFFF) != 14966) {
@@ -2513,6 +2520,14 @@ public interface RoadsideCoreInterface {
     fun `enrol`(`serverUrl`: kotlin.String, `enrolmentCode`: kotlin.String, `deviceName`: kotlin.String): Enrolment
     
     /**
+     * First-offence check (初次违法核查) for the exemption list: prior cases of the vehicle `plate`
+     * (or the party `party_id`, 统一社会信用代码 / 居民身份证号) in the agency, asked online with a
+     * 5-second timeout; without the server, from this device's own cases with `needsRecheck = true`.
+     * Blocking (network); call off the UI thread. Errors only for a bad plate (`PLATE_*`).
+     */
+    fun `firstOffence`(`plate`: kotlin.String, `partyId`: kotlin.String?): FirstOffence
+    
+    /**
      * The stored receipt of ledger entry `seq`, if the server has given one.
      */
     fun `receipt`(`seq`: kotlin.ULong): StoredReceipt?
@@ -2954,6 +2969,28 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
         FfiConverterString.lower(`serverUrl`),
         FfiConverterString.lower(`enrolmentCode`),
         FfiConverterString.lower(`deviceName`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * First-offence check (初次违法核查) for the exemption list: prior cases of the vehicle `plate`
+     * (or the party `party_id`, 统一社会信用代码 / 居民身份证号) in the agency, asked online with a
+     * 5-second timeout; without the server, from this device's own cases with `needsRecheck = true`.
+     * Blocking (network); call off the UI thread. Errors only for a bad plate (`PLATE_*`).
+     */
+    @Throws(RoadsideException::class)override fun `firstOffence`(`plate`: kotlin.String, `partyId`: kotlin.String?): FirstOffence {
+            return FfiConverterTypeFirstOffence.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_first_offence(
+        it,
+        
+        FfiConverterString.lower(`plate`),
+        FfiConverterOptionalString.lower(`partyId`),_status)
 }
     }
     )
@@ -6386,6 +6423,116 @@ public object FfiConverterTypeFileMeta: FfiConverterRustBuffer<FileMeta> {
             FfiConverterString.write(value.`title`, buf)
             FfiConverterString.write(value.`source`, buf)
             FfiConverterString.write(value.`version`, buf)
+    }
+}
+
+
+
+/**
+ * The answer of a first-offence check.
+ */
+data class FirstOffence (
+    /**
+     * No prior case was found (online: in the agency; offline: on this device).
+     */
+    var `firstOffence`: kotlin.Boolean
+    , 
+    var `priorCases`: kotlin.UInt
+    , 
+    /**
+     * Prior case ids found.
+     */
+    var `cases`: List<kotlin.String>
+    , 
+    /**
+     * The server answered.
+     */
+    var `checkedOnline`: kotlin.Boolean
+    , 
+    /**
+     * The answer comes from this device only and must be checked online before an exemption is
+     * final.
+     */
+    var `needsRecheck`: kotlin.Boolean
+    , 
+    /**
+     * Why the online check failed (`NETWORK_TIMEOUT`, `NETWORK_UNREACHABLE`, `NOT_ENROLLED`, the
+     * server's code…); `None` when it succeeded.
+     */
+    var `reasonCode`: kotlin.String?
+    , 
+    /**
+     * What the officer reads, in Chinese.
+     */
+    var `message`: kotlin.String
+    , 
+    /**
+     * The plate as normalised.
+     */
+    var `plate`: kotlin.String
+    , 
+    /**
+     * Start of the lookback, `YYYY-MM-DD`.
+     */
+    var `since`: kotlin.String
+    , 
+    /**
+     * When the server checked (server time), online only.
+     */
+    var `checkedAt`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeFirstOffence: FfiConverterRustBuffer<FirstOffence> {
+    override fun read(buf: ByteBuffer): FirstOffence {
+        return FirstOffence(
+            FfiConverterBoolean.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: FirstOffence) = (
+            FfiConverterBoolean.allocationSize(value.`firstOffence`) +
+            FfiConverterUInt.allocationSize(value.`priorCases`) +
+            FfiConverterSequenceString.allocationSize(value.`cases`) +
+            FfiConverterBoolean.allocationSize(value.`checkedOnline`) +
+            FfiConverterBoolean.allocationSize(value.`needsRecheck`) +
+            FfiConverterOptionalString.allocationSize(value.`reasonCode`) +
+            FfiConverterString.allocationSize(value.`message`) +
+            FfiConverterString.allocationSize(value.`plate`) +
+            FfiConverterString.allocationSize(value.`since`) +
+            FfiConverterOptionalString.allocationSize(value.`checkedAt`)
+    )
+
+    override fun write(value: FirstOffence, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`firstOffence`, buf)
+            FfiConverterUInt.write(value.`priorCases`, buf)
+            FfiConverterSequenceString.write(value.`cases`, buf)
+            FfiConverterBoolean.write(value.`checkedOnline`, buf)
+            FfiConverterBoolean.write(value.`needsRecheck`, buf)
+            FfiConverterOptionalString.write(value.`reasonCode`, buf)
+            FfiConverterString.write(value.`message`, buf)
+            FfiConverterString.write(value.`plate`, buf)
+            FfiConverterString.write(value.`since`, buf)
+            FfiConverterOptionalString.write(value.`checkedAt`, buf)
     }
 }
 
