@@ -13,6 +13,7 @@ import uniffi.roadside_core.DraftViolation
 import uniffi.roadside_core.ExemptionOutcome
 import uniffi.roadside_core.ExemptionStatus
 import uniffi.roadside_core.Facts
+import uniffi.roadside_core.FirstOffence
 import uniffi.roadside_core.PenaltyDraft
 import uniffi.roadside_core.ViolationGuidance
 
@@ -45,6 +46,8 @@ data class PenaltyDraftState(
     val banners: List<ExemptionBanner> = emptyList(),
     /** The facts or the draft could not be checked (e.g. `FACT_OUT_OF_RANGE`, `RULES_UNKNOWN_CODE`). */
     val error: ShellError? = null,
+    /** The last first-offence (首违) query: online, or the device's own records flagged for re-check. */
+    val firstOffence: FirstOffence? = null,
 ) {
     val upToDate: Boolean get() = checkedVersion == version
 }
@@ -137,6 +140,25 @@ class PenaltyDraftModel(
     }
 
     fun setJustification(text: String) = edit { it.copy(justification = text) }
+
+    /**
+     * Asks whether this is the party's first offence (首违不罚): online against the agency's records
+     * when there is signal, else from this device's own cases, flagged `needsRecheck`. The answer goes
+     * into the facts — `priorViolations`, and `firstOffenceCheckedOnline` only when the server
+     * answered — so an offline answer can never make a violation exempt by itself: the banner then
+     * says the online check is still needed.
+     */
+    suspend fun checkFirstOffence(plate: String, partyId: String? = null): FirstOffence {
+        val answer = session.call { it.firstOffence(plate, partyId) }
+        _state.update { s ->
+            val facts = s.draft.facts.copy(
+                priorViolations = answer.priorCases,
+                firstOffenceCheckedOnline = answer.checkedOnline && !answer.needsRecheck,
+            )
+            s.copy(draft = s.draft.copy(facts = facts), version = s.version + 1, firstOffence = answer)
+        }
+        return answer
+    }
 
     /** Opens the guidance pop-up of one violation. */
     fun openGuidance(code: String) {

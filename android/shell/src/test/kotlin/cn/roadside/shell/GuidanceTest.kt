@@ -143,4 +143,37 @@ class GuidanceTest {
         assertFalse(notEligible.blocksFine)
         assertEquals(listOf("在规定期限内清除、修复或者承担相关费用"), notEligible.details)
     }
+
+    @Test
+    fun `a first-offence answer from the device alone never exempts, the banner asks for the online check`() = runTest {
+        val base = Drafts.facts("2026-02-10").copy(
+            decisionDate = "2026-03-02",
+            priorViolations = 0u,
+            firstOffenceCheckedOnline = true,
+            flags = listOf("reloaded", "slight_harm", "no_accident", "no_congestion", "cleaned_or_paid"),
+        )
+        val model = PenaltyDraftModel(session, Drafts.penalty(base, officers), scope)
+        model.addViolation("GB-69")
+        assertEquals(ExemptionStatus.ELIGIBLE, model.awaitChecked().banners.single().status)
+
+        // This device is not enrolled: the core answers from its own records and flags the answer.
+        val answer = model.checkFirstOffence("青E12345")
+        assertFalse(answer.checkedOnline)
+        assertTrue(answer.needsRecheck)
+        assertEquals("NOT_ENROLLED", answer.reasonCode)
+        assertEquals(0u, answer.priorCases)
+
+        val s = model.awaitChecked()
+        assertEquals(answer, s.firstOffence)
+        assertFalse(s.draft.facts.firstOffenceCheckedOnline)
+        val banner = s.banners.single()
+        assertEquals(ExemptionStatus.NEEDS_ONLINE_CHECK, banner.status)
+        assertFalse(banner.blocksFine)
+        assertTrue(banner.title.contains("联网核实"), banner.title)
+
+        // A malformed plate is refused with its code, before any query.
+        val e = runCatching { model.checkFirstOffence("X") }.exceptionOrNull()
+        assertNotNull(e)
+        assertTrue(e!!.toShellError().code.startsWith("PLATE_"), "${e.toShellError()}")
+    }
 }
