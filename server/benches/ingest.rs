@@ -1,7 +1,9 @@
 //! Ingest throughput (issue 4: ≥ 10,000 signed entries/s with every signature verified, batches of
 //! 500), over real HTTP to the real server on loopback, on SQLite and (when `ROADSIDE_TEST_PG_URL`
 //! is set) on PostgreSQL. Reference measured in the same run on the same entries: the raw Ed25519
-//! verification rate (`verify_strict`), on one thread and on every core.
+//! verification rate (`verify_strict`), on one thread and on every core, and the raw batch
+//! verification rate (`ed25519_dalek::verify_batch`, the batch split across every core as the server
+//! does), on every core.
 //!
 //!   nice -n 10 cargo bench -p roadside-server --bench ingest
 //!   ROADSIDE_TEST_PG_URL="$(scripts/pg-test-server.sh)" nice -n 10 cargo bench -p roadside-server --bench ingest
@@ -27,6 +29,32 @@ fn verify_all(key: &VerifyingKey, entries: &[&SignedEntry]) -> usize {
                 .is_ok()
         })
         .count()
+}
+
+/// Raw batch verification rate (entries/s) over `entries`: each batch of `BATCH` split across every
+/// core, each part verified with one `verify_batch`.
+fn raw_batch_rate(key: &DeviceKey, entries: &[SignedEntry]) -> f64 {
+    let vk = key.verifying_key();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let start = Instant::now();
+    for batch in entries.chunks(BATCH) {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = batch
+                .chunks(batch.len().div_ceil(cores))
+                .map(|part| {
+                    s.spawn(move || {
+                        let msgs: Vec<&[u8]> = part.iter().map(|e| e.bytes.as_slice()).collect();
+                        let sigs: Vec<Signature> =
+                            part.iter().map(|e| Signature::from_bytes(&e.sig)).collect();
+                        let keys = vec![vk; part.len()];
+                        ed25519_dalek::verify_batch(&msgs, &sigs, &keys).is_ok()
+                    })
+                })
+                .collect();
+            assert!(handles.into_iter().all(|h| h.join().expect("join")));
+        });
+    }
+    entries.len() as f64 / start.elapsed().as_secs_f64()
 }
 
 /// Raw Ed25519 verification rate (entries/s) over `entries`: (one thread, every core).
@@ -64,6 +92,7 @@ async fn run(backend: &str, db: Option<String>) {
         }
         let all: Vec<SignedEntry> = batches.iter().flatten().cloned().collect();
         let (single, cores) = raw_verify_rates(&key, &all);
+        let batch = raw_batch_rate(&key, &all);
         let start = Instant::now();
         for entries in &batches {
             let (status, answer) = s.push(&token, entries).await;
@@ -75,9 +104,10 @@ async fn run(backend: &str, db: Option<String>) {
         }
         let rate = all.len() as f64 / start.elapsed().as_secs_f64();
         println!(
-            "{backend:<10} round {round}: ingest {rate:>7.0} entries/s | raw verify_strict 1 thread {single:>7.0}/s, all cores {cores:>7.0}/s | ratio to 1 thread {:.2}, to all cores {:.2}",
+            "{backend:<10} round {round}: ingest {rate:>7.0} entries/s | raw verify_strict 1 thread {single:>7.0}/s, all cores {cores:>7.0}/s | raw verify_batch all cores {batch:>7.0}/s | ratio to 1 thread {:.2}, to all cores {:.2}, to batch {:.2}",
             rate / single,
-            rate / cores
+            rate / cores,
+            rate / batch
         );
     }
     s.stop().await;

@@ -33,7 +33,9 @@
 //!    (`CERTIFICATE_NOT_VALID`), not revoked by then (`CERTIFICATE_REVOKED`), and at least one of
 //!    them may enforce (`NO_ENFORCING_OFFICER`).
 //!
-//! Steps 1, 2 and 4 use no lock and run on every core (signature checks are the costly part);
+//! Steps 1, 2 and 4 use no lock and run on every core, the signatures of each core's part verified
+//! as one batch (`ed25519_dalek::verify_batch`, then one by one only if the batch fails; see
+//! `check_chunk` for how a batch is kept as strict as `verify_strict`);
 //! step 3 runs in the planner. Entries are taken in `seq` order whatever order the batch lists them
 //! in; answers keep the batch's order.
 
@@ -41,6 +43,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine;
 use chrono::{FixedOffset, NaiveDate};
+use ed25519_dalek::{Signature, VerifyingKey};
 use roadside_core::ledger::{self, KnownDevice, LedgerEntry};
 use roadside_core::model::OfficerCertificate;
 use serde::Serialize;
@@ -159,7 +162,7 @@ pub struct Checked {
 pub type PreChecked = std::result::Result<Checked, Box<Outcome>>;
 
 /// Steps 1, 2 and 4 for every entry of a batch (CPU-bound; run off the async threads). Long batches
-/// are split across every core.
+/// are split across every core; each part's signatures are batch-verified (see [`check_chunk`]).
 pub fn pre_check(
     device: &Device,
     entries: Vec<(Vec<u8>, Vec<u8>)>,
@@ -167,11 +170,13 @@ pub fn pre_check(
 ) -> Vec<PreChecked> {
     // The enrolled key, decoded once for the whole batch.
     let known = KnownDevice::decode(&device.public_key).ok();
-    let check =
-        |(bytes, sig): (Vec<u8>, Vec<u8>)| check_one(device, known.as_ref(), roster, bytes, sig);
+    let batch_key = known.as_ref().and_then(batchable_key);
+    let check = |chunk: Vec<(Vec<u8>, Vec<u8>)>| {
+        check_chunk(device, known.as_ref(), batch_key.as_ref(), roster, chunk)
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if entries.len() < PARALLEL_MIN || cores < 2 {
-        return entries.into_iter().map(check).collect();
+        return check(entries);
     }
     let per = entries.len().div_ceil(cores);
     let mut chunks = Vec::with_capacity(cores);
@@ -182,19 +187,139 @@ pub fn pre_check(
         rest = tail;
     }
     chunks.push(rest);
-    let mut first = chunks.remove(0);
+    let first = chunks.remove(0);
     std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
             .into_iter()
-            .map(|chunk| scope.spawn(move || chunk.into_iter().map(check).collect::<Vec<_>>()))
+            .map(|chunk| scope.spawn(move || check(chunk)))
             .collect();
-        let mut out: Vec<PreChecked> = first.drain(..).map(check).collect();
+        let mut out: Vec<PreChecked> = check(first);
         for h in handles {
             // A check that panicked is a bug: fail the request (the caller answers TASK_FAILED).
             out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
         out
     })
+}
+
+/// The enrolled key, if its entries may be batch-verified: not of small order (`verify_strict`
+/// refuses every signature by such a key) and free of any torsion component (so that a batch can
+/// only pass when each entry's equation holds exactly; see [`check_chunk`]). One scalar
+/// multiplication per push. Any other key is checked one entry at a time, with `verify_strict`.
+fn batchable_key(known: &KnownDevice) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = hex::decode(known.hex()).ok()?.try_into().ok()?;
+    let key = VerifyingKey::from_bytes(&bytes).ok()?;
+    (!key.is_weak() && key.to_edwards().is_torsion_free()).then_some(key)
+}
+
+/// Steps 1, 2 and 4 for part of a batch, in order, with one batch verification of its signatures.
+///
+/// Entries that are well-formed, signed by the enrolled key (`device` is that key) and whose
+/// signature passes the cheap checks below are *candidates*; every other entry is checked on its
+/// own by the core's [`ledger::open_known`] (its exact answer, `verify_strict` included). The
+/// candidates' signatures are verified together with `ed25519_dalek::verify_batch`; if the batch
+/// fails, each candidate is checked again on its own by [`ledger::open_known`], so the answer names
+/// exactly the entries whose signature is bad.
+///
+/// Batch verification (ed25519-dalek 2.2 `verify_batch`) is not `verify_strict`. What it shares and
+/// what is added here, so that a batch passes only where `verify_strict` would accept every entry:
+/// - `S < ℓ` (no malleable `S`): both parse the signature with the same `InternalSignature::try_from`,
+///   which refuses a non-canonical `S` (`Scalar::from_canonical_bytes`; the `legacy_compatibility`
+///   feature that would relax this is not enabled). `Signature::from_bytes`/`from_slice` (crate
+///   `ed25519` 2.x) only split the bytes and check nothing; the check happens when verifying.
+/// - small-order public key: `verify_strict` refuses; the batch does not. The key is checked once
+///   per push ([`batchable_key`]: not weak, and torsion-free).
+/// - small-order `R`: `verify_strict` refuses; the batch does not. Checked per entry here (`R`
+///   decompressed, `is_weak`), as is a non-canonical encoding of `R` (`y ≥ p`), which
+///   `verify_strict` refuses by comparing `R`'s bytes with the canonical encoding it recomputes
+///   while the batch compares points.
+/// - the equation: `verify_strict` checks `R = [S]B − [k]A` exactly; the batch checks a random
+///   (128-bit, per call) linear combination of the entries' equations without the cofactor. With a
+///   torsion-free key a wrong signature passes only if the error in its `R` is a pure torsion
+///   component (an `R` of mixed order, which only the key's holder can make and `verify_strict`
+///   always refuses), with probability up to 1/2 per attempt; an error with any prime-order part
+///   passes with probability about 2⁻¹²⁸. Ruling out a mixed-order `R` costs a scalar
+///   multiplication per entry (about one verification), so it is not done: the remaining gap is a
+///   device deliberately logging a signature of its own that `verify_strict` refuses.
+fn check_chunk(
+    device: &Device,
+    known: Option<&KnownDevice>,
+    batch_key: Option<&VerifyingKey>,
+    roster: &HashMap<String, OfficerCertificate>,
+    chunk: Vec<(Vec<u8>, Vec<u8>)>,
+) -> Vec<PreChecked> {
+    let (Some(known), Some(key)) = (known, batch_key) else {
+        return chunk
+            .into_iter()
+            .map(|(bytes, sig)| check_one(device, known, roster, bytes, sig))
+            .collect();
+    };
+    // Per entry: the opened entry of a candidate, or None (checked on its own).
+    let opened: Vec<Option<(Signature, LedgerEntry)>> = chunk
+        .iter()
+        .map(|(bytes, sig)| {
+            (bytes.len() <= MAX_ENTRY_BYTES)
+                .then(|| open_unverified(bytes, sig, known))
+                .flatten()
+                .filter(|(sig, _)| strict_r(sig))
+        })
+        .collect();
+    let candidates: Vec<usize> = (0..chunk.len()).filter(|&i| opened[i].is_some()).collect();
+    let batch_ok = !candidates.is_empty() && {
+        let messages: Vec<&[u8]> = candidates.iter().map(|&i| chunk[i].0.as_slice()).collect();
+        let sigs: Vec<Signature> = candidates
+            .iter()
+            .filter_map(|&i| opened[i].as_ref().map(|(s, _)| *s))
+            .collect();
+        let keys = vec![*key; sigs.len()];
+        ed25519_dalek::verify_batch(&messages, &sigs, &keys).is_ok()
+    };
+    chunk
+        .into_iter()
+        .zip(opened)
+        .map(|((bytes, sig), opened)| match opened {
+            Some((_, entry)) if batch_ok => {
+                let hash = ledger::sha256(&bytes);
+                finish(device, roster, hash, entry, bytes, sig)
+            }
+            _ => check_one(device, Some(known), roster, bytes, sig),
+        })
+        .collect()
+}
+
+/// The core's [`ledger::open_known`] for an entry of the enrolled key, without its signature
+/// check: `Some` only where `open_known` would go on to verify the signature with `known`'s key
+/// and, if it is good, return this entry (same checks, in any order, the shape check included).
+/// `None` for anything else; such an entry gets `open_known`'s own answer.
+fn open_unverified(
+    bytes: &[u8],
+    sig: &[u8],
+    known: &KnownDevice,
+) -> Option<(Signature, LedgerEntry)> {
+    let sig = Signature::from_slice(sig).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if roadside_core::jcs::to_canonical_vec(&value).ok().as_deref() != Some(bytes) {
+        return None;
+    }
+    let members = value.as_object()?;
+    if members.get("device").and_then(serde_json::Value::as_str) != Some(known.hex())
+        || !members.contains_key("prev")
+        || !members.contains_key("case")
+    {
+        return None;
+    }
+    let entry: LedgerEntry = serde_json::from_value(value).ok()?;
+    ledger::check_entry_shape(&entry).ok()?;
+    Some((sig, entry))
+}
+
+/// `R` of a signature passes `verify_strict`'s checks that a batch does not make: its encoding is
+/// canonical (`y < p`, p = 2²⁵⁵ − 19) and it is a point not of small order.
+fn strict_r(sig: &Signature) -> bool {
+    let r = sig.r_bytes();
+    // y ≥ p (little-endian, sign bit masked): 0x7fff…ffed and above.
+    let y_high = r[31] & 0x7f == 0x7f && r[1..31].iter().all(|&b| b == 0xff) && r[0] >= 0xed;
+    !y_high && VerifyingKey::from_bytes(r).is_ok_and(|p| !p.is_weak())
 }
 
 fn check_one(
@@ -222,6 +347,18 @@ fn check_one(
     };
     let entry =
         opened.map_err(|e| Box::new(Outcome::rejected(&hash, None, e.code(), e.message())))?;
+    finish(device, roster, hash, entry, bytes, sig)
+}
+
+/// Steps 2 and 4 for an authentic entry.
+fn finish(
+    device: &Device,
+    roster: &HashMap<String, OfficerCertificate>,
+    hash: [u8; 32],
+    entry: LedgerEntry,
+    bytes: Vec<u8>,
+    sig: Vec<u8>,
+) -> PreChecked {
     if entry.device != device.public_key {
         return Err(Box::new(Outcome::rejected(
             &hash,
@@ -523,4 +660,131 @@ pub async fn attach_receipts(
 
 pub fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+    use roadside_core::ledger::{DeviceKey, EntryKind, Head, SignedEntry};
+    use serde_json::json;
+
+    fn device(key: &DeviceKey) -> Device {
+        Device {
+            id: "d1".into(),
+            public_key: key.public_hex(),
+            agency: "A".into(),
+            certificate_no: "C".into(),
+            name: "N".into(),
+            enrolled_at: "2026-11-29T00:00:00Z".into(),
+            revoked_at: None,
+            head_seq: 0,
+            head_hash: None,
+        }
+    }
+
+    fn chain(key: &DeviceKey, n: usize) -> Vec<SignedEntry> {
+        let mut head: Option<Head> = None;
+        (0..n)
+            .map(|i| {
+                let (kind, body) = if i == 0 {
+                    (EntryKind::CaseOpen, json!({"reason": "超限运输"}))
+                } else {
+                    (
+                        EntryKind::RecordCreate,
+                        json!({"record": {"situation": format!("第 {i} 条")}}),
+                    )
+                };
+                let e = ledger::next_entry(
+                    key,
+                    head,
+                    Utc::now(),
+                    vec!["X1".into()],
+                    kind,
+                    Some("0192f3a0-0000-7000-8000-000000000001".into()),
+                    body,
+                );
+                let s = ledger::seal(&e, key).unwrap();
+                head = Some(Head {
+                    seq: e.seq,
+                    hash: s.hash,
+                });
+                s
+            })
+            .collect()
+    }
+
+    /// What [`pre_check`] answers, reduced to comparable text.
+    fn answers(checked: &[PreChecked]) -> Vec<String> {
+        checked
+            .iter()
+            .map(|c| match c {
+                Ok(c) => format!("ok {} {:?}", hex::encode(c.hash), c.refusal),
+                Err(o) => format!("err {o:?}"),
+            })
+            .collect()
+    }
+
+    fn single(dev: &Device, raw: &[(Vec<u8>, Vec<u8>)]) -> Vec<PreChecked> {
+        let known = KnownDevice::decode(&dev.public_key).ok();
+        raw.iter()
+            .map(|(b, s)| check_one(dev, known.as_ref(), &HashMap::new(), b.clone(), s.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn batch_verification_names_the_one_bad_signature_and_matches_single_checks() {
+        let key = DeviceKey::generate();
+        let dev = device(&key);
+        let entries = chain(&key, 120);
+        let mut raw: Vec<(Vec<u8>, Vec<u8>)> = entries
+            .iter()
+            .map(|e| (e.bytes.clone(), e.sig.to_vec()))
+            .collect();
+        // All good: every entry authentic (refused: its officer is not on the empty roster).
+        let checked = pre_check(&dev, raw.clone(), &HashMap::new());
+        assert!(checked.iter().all(|c| c.is_ok()));
+        assert_eq!(answers(&checked), answers(&single(&dev, &raw)));
+
+        // Entry 70 carries entry 71's signature: well-formed, canonical, but wrong.
+        raw[70].1 = entries[71].sig.to_vec();
+        let checked = pre_check(&dev, raw.clone(), &HashMap::new());
+        let bad: Vec<usize> = (0..checked.len())
+            .filter(|&i| checked[i].is_err())
+            .collect();
+        assert_eq!(bad, vec![70]);
+        let Err(o) = &checked[70] else { unreachable!() };
+        assert_eq!(o.code.as_deref(), Some("LEDGER_BAD_SIGNATURE"));
+        assert_eq!(o.hash, hex::encode(entries[70].hash));
+        assert_eq!(answers(&checked), answers(&single(&dev, &raw)));
+    }
+
+    #[test]
+    fn malformed_signatures_and_entries_get_the_single_check_answers() {
+        let key = DeviceKey::generate();
+        let dev = device(&key);
+        let entries = chain(&key, 64);
+        let mut raw: Vec<(Vec<u8>, Vec<u8>)> = entries
+            .iter()
+            .map(|e| (e.bytes.clone(), e.sig.to_vec()))
+            .collect();
+        raw[3].1.truncate(10); // wrong length
+        raw[5].1[63] |= 0xf0; // S ≥ ℓ
+        raw[7].1[..32].copy_from_slice(&[0; 32]); // R = (0, 0)-ish: small order / invalid
+        raw[9].1[0] = 1; // R = identity encoding
+        raw[9].1[1..32].fill(0);
+        raw[40].0.push(b' '); // not canonical
+        raw[50] = (entries[50].bytes.clone(), entries[50].sig.to_vec());
+        let other = DeviceKey::generate();
+        raw[60] = {
+            let e = chain(&other, 1).remove(0);
+            (e.bytes, e.sig.to_vec())
+        };
+        let checked = pre_check(&dev, raw.clone(), &HashMap::new());
+        let bad: Vec<usize> = (0..checked.len())
+            .filter(|&i| checked[i].is_err())
+            .collect();
+        assert_eq!(bad, vec![3, 5, 7, 9, 40, 60]);
+        assert_eq!(answers(&checked), answers(&single(&dev, &raw)));
+    }
 }
