@@ -427,6 +427,35 @@ fn open_hashed(
             ));
         }
     }
+    let (sig, key, value) = decode_signed(bytes, sig, known)?;
+    key.verify_strict(bytes, &sig).map_err(|_| {
+        fail(
+            code::BAD_SIGNATURE,
+            "签名无效：记录不是由 device 字段所指设备的密钥签署的，或内容已被改动",
+        )
+    })?;
+    Ok((entry_of(value)?, hash))
+}
+
+/// Every check of [`open_known`] except the signature itself, for a caller that verifies many
+/// signatures at once (the server's batch verification). Returns the entry, its parsed signature
+/// and the key that must have made it. The caller MUST verify the signature; on any failure it
+/// should call [`open_known`] for the exact answer.
+pub fn open_known_unverified(
+    bytes: &[u8],
+    sig: &[u8],
+    known: &KnownDevice,
+) -> Result<(LedgerEntry, Signature, VerifyingKey)> {
+    let (sig, key, value) = decode_signed(bytes, sig, Some(known))?;
+    Ok((entry_of(value)?, sig, key))
+}
+
+/// The checks before the signature: its length, JSON, canonical bytes, the `device` key.
+fn decode_signed(
+    bytes: &[u8],
+    sig: &[u8],
+    known: Option<&KnownDevice>,
+) -> Result<(Signature, VerifyingKey, Value), Fail> {
     let sig = Signature::from_slice(sig).map_err(|_| {
         fail(
             code::BAD_SIGNATURE,
@@ -449,12 +478,11 @@ fn open_hashed(
         Some(k) if k.hex == device => k.key,
         _ => decode_device(device)?,
     };
-    key.verify_strict(bytes, &sig).map_err(|_| {
-        fail(
-            code::BAD_SIGNATURE,
-            "签名无效：记录不是由 device 字段所指设备的密钥签署的，或内容已被改动",
-        )
-    })?;
+    Ok((sig, key, value))
+}
+
+/// The checks after the signature: every member written, the entry's fields and the format's rules.
+fn entry_of(value: Value) -> Result<LedgerEntry, Fail> {
     // An omitted `prev` or `case` would read as null; the format requires every member written.
     // (The bytes are the canonical encoding of `value`, and every other member either reads back
     // exactly or fails to read, so these two are the only way the entry could re-encode otherwise.)
@@ -469,9 +497,9 @@ fn open_hashed(
             "记录缺少字段（值为 null 的字段也必须写出）",
         ));
     }
-    // `device` was decoded above (or is the known key, decoded when it was made).
+    // `device` was decoded before the signature (or is the known key, decoded when it was made).
     check_shape_with(&entry, false)?;
-    Ok((entry, hash))
+    Ok(entry)
 }
 
 /// Check the rules of the format (module documentation) that one entry must follow on its own.
