@@ -55,39 +55,7 @@ impl TestServer {
 
     pub async fn start_with(database_url: Option<String>, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::for_data_dir(dir.path());
-        config.database_url = database_url;
-        tweak(&mut config);
-        let server = Server::prepare(config).await.expect("server starts");
-        let base = server.base_url();
-        let admin_password = match &server.seeded.admin_password {
-            Some(p) => p.clone(),
-            None => std::fs::read_to_string(dir.path().join("admin-password.txt"))
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-        };
-        let enrolment_code = server.seeded.enrolment_code.clone();
-        let verifier_key = server.state.signer.verifier_key().to_string();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let handle = tokio::spawn(async move {
-            server
-                .serve(async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("serve");
-        });
-        TestServer {
-            base,
-            admin_password,
-            enrolment_code,
-            verifier_key,
-            http: reqwest::Client::new(),
-            dir,
-            shutdown: Some(tx),
-            handle: Some(handle),
-        }
+        Self::start_in(dir, database_url, tweak).await
     }
 
     pub fn url(&self, path: &str) -> String {
