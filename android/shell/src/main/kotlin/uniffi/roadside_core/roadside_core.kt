@@ -267,11 +267,29 @@ interface UniffiRustCallStatusErrorHandler<E> {
 // synchronize itself
 
 // Call a rust function that returns a Result<>.  Pass in the Error class companion that corresponds to the Err
+// Patched by roadside's uniffi-bindgen (uniffi-bindgen/src/main.rs): one RustCallStatus per thread,
+// reused, instead of a JNA Structure allocated for every call.
+private val uniffiIdleCallStatus = ThreadLocal<UniffiRustCallStatus?>()
+
 private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiRustCallStatus) -> U): U {
-    var status = UniffiRustCallStatus()
-    val return_value = callback(status)
-    uniffiCheckCallStatus(errorHandler, status)
-    return return_value
+    val idle = uniffiIdleCallStatus.get()
+    val status = if (idle != null) {
+        uniffiIdleCallStatus.set(null)
+        idle
+    } else {
+        UniffiRustCallStatus()
+    }
+    try {
+        val return_value = callback(status)
+        uniffiCheckCallStatus(errorHandler, status)
+        return return_value
+    } finally {
+        status.code = UNIFFI_CALL_SUCCESS
+        status.error_buf.capacity = 0
+        status.error_buf.len = 0
+        status.error_buf.data = null
+        uniffiIdleCallStatus.set(status)
+    }
 }
 
 // Check UniffiRustCallStatus and throw an error if the call wasn't successful

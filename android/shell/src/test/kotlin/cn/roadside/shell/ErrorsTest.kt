@@ -87,6 +87,34 @@ class ErrorsTest {
         assertChinese(e.reason)
     }
 
+    /**
+     * The bindings reuse one call status per thread (uniffi-bindgen/src/main.rs). A Kotlin callback
+     * that calls the core again while the core is calling it gets its own status; a failed call
+     * leaves nothing behind for the next: errors and successes alternate cleanly, nested or not.
+     */
+    @Test
+    fun `calls made from inside a callback and after errors keep their own status`() {
+        RulesEngine.bundled().use { rules ->
+            val nested = mutableListOf<String>()
+            val reentrant = object : uniffi.roadside_core.SecretProvider {
+                override fun databaseKey(): ByteArray {
+                    // Inside the core's call to us: a failing and a succeeding core call.
+                    nested += assertThrows<RoadsideException> { rules.item("NO-SUCH-CODE") }.code
+                    nested += rules.item("CX-43-2").code
+                    return FixedKey.random().databaseKey()
+                }
+            }
+            RoadsideCore.open(dir.toString(), reentrant).use { it.deviceId() }
+            assertEquals(listOf("RULE_NOT_FOUND", "CX-43-2"), nested)
+            repeat(3) {
+                assertEquals("RULE_NOT_FOUND", assertThrows<RoadsideException> { rules.item("NO-SUCH-CODE") }.code)
+                assertEquals("CX-43-2", rules.item("CX-43-2").code)
+                assertThrows<InternalException> { debugPanic("after an error") }
+                assertEquals("CX-43-2", rules.item("CX-43-2").code)
+            }
+        }
+    }
+
     @Test
     fun `Store when the data directory cannot be created`() {
         val file = Files.writeString(dir.resolve("not-a-dir"), "x")
