@@ -193,7 +193,10 @@ public interface FfiConverter<KotlinType, FfiType> {
     // This here mostly because of the symmetry with `lowerIntoRustBuffer()`.
     // It's currently only used by the `FfiConverterRustBuffer` class below.
     fun liftFromRustBuffer(rbuf: RustBuffer.ByValue): KotlinType {
-        val byteBuf = rbuf.asByteBuffer()!!
+        // Patched by roadside's uniffi-bindgen: one bulk copy out of native memory, then every
+        // read (strings above all) works on a heap array.
+        val native = rbuf.asByteBuffer()!!
+        val byteBuf = ByteBuffer.wrap(ByteArray(native.remaining()).also { native.get(it) })
         try {
            val item = read(byteBuf)
            if (byteBuf.hasRemaining()) {
@@ -1642,6 +1645,13 @@ public object FfiConverterString: FfiConverter<String, RustBuffer.ByValue> {
 
     override fun read(buf: ByteBuffer): String {
         val len = buf.getInt()
+        // Patched by roadside's uniffi-bindgen: decode straight from a heap buffer's array.
+        if (buf.hasArray()) {
+            val start = buf.position()
+            val text = String(buf.array(), buf.arrayOffset() + start, len, Charsets.UTF_8)
+            buf.position(start + len)
+            return text
+        }
         val byteArr = ByteArray(len)
         buf.get(byteArr)
         return byteArr.toString(Charsets.UTF_8)
