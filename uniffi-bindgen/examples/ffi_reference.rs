@@ -22,18 +22,7 @@ fn percentile(sorted: &[Duration], q: f64) -> f64 {
 
 fn guide(iterations: usize) {
     let book = RuleBook::bundled().unwrap_or_else(|e| panic!("bundled data invalid: {e:?}"));
-    // The same request as FfiBenchmark.kt and core/benches/rules.rs.
-    let req = GuidanceRequest {
-        violations: vec!["CX-43-2".into()],
-        facts: Facts {
-            act_date: "2026-02-10".into(),
-            decision_date: Some("2026-03-02".into()),
-            gross_weight_kg: Some(21_350.0),
-            axles: Some(2),
-            prior_violations: Some(0),
-            ..Default::default()
-        },
-    };
+    let req = request();
     for _ in 0..iterations / 10 {
         black_box(book.guide(&req).ok());
     }
@@ -46,6 +35,58 @@ fn guide(iterations: usize) {
     times.sort_unstable();
     println!(
         "guide p50_us={:.2} p99_us={:.2} n={iterations}",
+        percentile(&times, 0.50),
+        percentile(&times, 0.99)
+    );
+}
+
+/// The same request as FfiBenchmark.kt and core/benches/rules.rs.
+fn request() -> GuidanceRequest {
+    GuidanceRequest {
+        violations: vec!["CX-43-2".into()],
+        facts: Facts {
+            act_date: "2026-02-10".into(),
+            decision_date: Some("2026-03-02".into()),
+            gross_weight_kg: Some(21_350.0),
+            axles: Some(2),
+            prior_violations: Some(0),
+            ..Default::default()
+        },
+    }
+}
+
+/// The Rust side of the FFI call alone: the request lifted from a `RustBuffer`, the guidance, the
+/// answer lowered into a `RustBuffer` (what UniFFI's scaffolding does around `RuleBook::guide`).
+fn guide_ffi(iterations: usize) {
+    use roadside_core::rules::Guidance;
+    use roadside_core::UniFfiTag;
+    use uniffi::{Lift, Lower};
+    let book = RuleBook::bundled().unwrap_or_else(|e| panic!("bundled data invalid: {e:?}"));
+    let req = request();
+    let once = |req: &GuidanceRequest| {
+        let buf = <GuidanceRequest as Lower<UniFfiTag>>::lower(req.clone());
+        let t = Instant::now();
+        let lifted = <GuidanceRequest as Lift<UniFfiTag>>::try_lift(buf).expect("lift");
+        let g = book.guide(&lifted).expect("guide");
+        let out = <Guidance as Lower<UniFfiTag>>::lower(g);
+        let elapsed = t.elapsed();
+        let len = out.len();
+        out.destroy();
+        (elapsed, len)
+    };
+    for _ in 0..iterations / 10 {
+        black_box(once(&req));
+    }
+    let mut times = Vec::with_capacity(iterations);
+    let mut bytes = 0;
+    for _ in 0..iterations {
+        let (t, len) = once(black_box(&req));
+        times.push(t);
+        bytes = len;
+    }
+    times.sort_unstable();
+    println!(
+        "guide_ffi p50_us={:.2} p99_us={:.2} bytes={bytes} n={iterations}",
         percentile(&times, 0.50),
         percentile(&times, 0.99)
     );
@@ -65,6 +106,7 @@ fn hash(path: &Path) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
+        Some("guide_ffi") => guide_ffi(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20_000)),
         Some("guide") => guide(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20_000)),
         Some("hash") => match args.get(1) {
             Some(file) => hash(Path::new(file)),

@@ -84,7 +84,10 @@ class FfiBenchmark {
                 val rp99 = ref.getValue("p99_us").toDouble()
                 say(String.format("%-6d %9.2f µs %9.2f µs %11s µs %11s µs %9.2fx", r + 1, pct(ns, 0.50), kp99, ref["p50_us"], ref["p99_us"], kp99 / rp99))
             }
-            // Where the time goes: a call with nothing to convert, and decoding the Guidance alone.
+            // Where the time goes: Rust's side of the call (what UniFFI's scaffolding does: lift the
+            // request, guide, lower the answer), a call with nothing to convert, decoding the Guidance.
+            val side = rust("guide_ffi", n.toString())
+            say("breakdown: Rust side of the call (lift request, guide, lower ${side["bytes"]} bytes) p50 ${side["p50_us"]} µs p99 ${side["p99_us"]} µs")
             EvidenceRecorder().use { rec ->
                 repeat(5_000) { rec.bytesSeen() }
                 val ns = LongArray(n) { val t = System.nanoTime(); rec.bytesSeen(); System.nanoTime() - t }
