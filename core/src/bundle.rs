@@ -511,7 +511,7 @@ pub fn verify_manifest(bytes: &[u8], signature: &[u8], key: &VerifyingKey) -> Re
     }
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| err(code::MALFORMED, format!("数据包清单不是有效的 JSON：{e}")))?;
-    if jcs::to_canonical_vec(&value).ok().as_deref() != Some(bytes) {
+    if jcs::value_to_canonical_vec(&value).ok().as_deref() != Some(bytes) {
         return Err(err(
             code::NOT_CANONICAL,
             "数据包清单不是 RFC 8785 规范 JSON 编码",

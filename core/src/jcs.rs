@@ -58,6 +58,60 @@ pub fn to_canonical_vec<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
     })
 }
 
+/// RFC 8785 encoding of a parsed JSON value: the same bytes as [`to_canonical_vec`], faster for
+/// the values ledger entries hold.
+///
+/// Fast path: when every number is an integer within ±(2⁵³−1) and every object's member names are
+/// already in strictly increasing order and free of characters at or above U+E000, the canonical
+/// form is exactly `serde_json`'s compact output:
+/// - such integers are written by ECMAScript as their plain digits, as `serde_json` writes them;
+/// - `serde_json` escapes exactly what `JSON.stringify` does (`"`, `\\`, U+0000–U+001F, with
+///   `\b \t \n \f \r` by name and lowercase `\u00xx` for the rest) and nothing else;
+/// - below U+E000, ordering by UTF-16 code units is ordering by code points, which is ordering by
+///   UTF-8 bytes (the only difference between the orders is surrogates against U+E000–U+FFFF).
+///
+/// Anything else (a fraction, an exponent, a large integer, such a name, members out of order)
+/// goes through [`to_canonical_vec`]. The two agree on every value: a property test checks it.
+pub fn value_to_canonical_vec(value: &serde_json::Value) -> Result<Vec<u8>> {
+    if plain(value) {
+        serde_json::to_vec(value).map_err(|e| {
+            RoadsideError::invalid_field(
+                "$",
+                "JCS_UNREPRESENTABLE",
+                format!("无法生成规范 JSON（RFC 8785）：{e}"),
+            )
+        })
+    } else {
+        to_canonical_vec(value)
+    }
+}
+
+/// Largest integer ECMAScript numbers hold exactly (2⁵³ − 1).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Whether `value` takes the fast path of [`value_to_canonical_vec`].
+fn plain(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) | Value::String(_) => true,
+        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => u <= MAX_SAFE_INTEGER,
+            (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
+            (None, None) => false,
+        },
+        Value::Array(items) => items.iter().all(plain),
+        Value::Object(members) => {
+            let mut previous: Option<&str> = None;
+            members.iter().all(|(name, v)| {
+                let in_order = previous.is_none_or(|p| p < name.as_str())
+                    && name.chars().all(|c| c < '\u{E000}');
+                previous = Some(name);
+                in_order && plain(v)
+            })
+        }
+    }
+}
+
 /// Whether `bytes` are exactly the RFC 8785 canonical encoding of the JSON value they hold.
 ///
 /// `false` for anything that is not UTF-8 JSON, and for JSON that is valid but not canonical (extra
@@ -65,7 +119,7 @@ pub fn to_canonical_vec<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
 /// byte-order mark…).
 pub fn is_canonical(bytes: &[u8]) -> bool {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(value) => to_canonical_vec(&value).is_ok_and(|canonical| canonical == bytes),
+        Ok(value) => value_to_canonical_vec(&value).is_ok_and(|canonical| canonical == bytes),
         Err(_) => false,
     }
 }
@@ -355,6 +409,24 @@ mod tests {
             prop_assert_eq!(&a, &canon_text(&write(&shuffled)));
             prop_assert_eq!(&a, &canon_text(&write(&reversed)));
             prop_assert!(is_canonical(a.as_bytes()));
+        }
+
+        /// The fast path and the full encoder agree on every value, including values whose
+        /// member names sort differently by UTF-16 and by UTF-8 (supplementary characters against
+        /// U+E000–U+FFFF) and integers at the edge of the exact range.
+        #[test]
+        fn fast_path_agrees_with_the_full_encoder(value in arb_json(), edge in prop_oneof![
+            Just(json!({"\u{FF61}": 1, "\u{1F600}": 2})),
+            Just(json!({"a": 9_007_199_254_740_991_i64, "b": -9_007_199_254_740_991_i64})),
+            Just(json!([9_007_199_254_740_992_u64, 18_446_744_073_709_551_615_u64, -0.0, 1.5e300])),
+            Just(json!({"z": {"b\u{0}\u{1f}\"\\/\u{7f}": [true, null]}, "a": "记录"})),
+        ]) {
+            for v in [&value, &edge] {
+                prop_assert_eq!(
+                    value_to_canonical_vec(v).expect("finite"),
+                    to_canonical_vec(v).expect("finite")
+                );
+            }
         }
 
         /// Every finite double is written so that it reads back as the same double.

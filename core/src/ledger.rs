@@ -464,7 +464,7 @@ fn decode_signed(
     })?;
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| fail(code::MALFORMED, format!("记录不是有效的 JSON：{e}")))?;
-    if jcs::to_canonical_vec(&value).ok().as_deref() != Some(bytes) {
+    if jcs::value_to_canonical_vec(&value).ok().as_deref() != Some(bytes) {
         return Err(fail(
             code::NOT_CANONICAL,
             "记录不是 RFC 8785 规范 JSON 编码（字节已被改动或由不合规的程序生成）",
