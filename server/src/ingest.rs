@@ -304,12 +304,38 @@ fn open_unverified(
 }
 
 /// `R` of a signature passes `verify_strict`'s checks that a batch does not make: its encoding is
-/// canonical (`y < p`, p = 2²⁵⁵ − 19) and it is a point not of small order.
+/// canonical (`y < p`, p = 2²⁵⁵ − 19) and it is not a point of small order.
+///
+/// No point is decompressed: with `y < p`, the encodings of the eight small-order points are
+/// exactly those in [`small_order_encodings`]. An `R` that is not a point at all passes here and
+/// fails the batch, so its chunk is then checked entry by entry (the exact answer).
 fn strict_r(sig: &Signature) -> bool {
     let r = sig.r_bytes();
     // y ≥ p (little-endian, sign bit masked): 0x7fff…ffed and above.
     let y_high = r[31] & 0x7f == 0x7f && r[1..31].iter().all(|&b| b == 0xff) && r[0] >= 0xed;
-    !y_high && VerifyingKey::from_bytes(r).is_ok_and(|p| !p.is_weak())
+    !y_high && !small_order_encodings().contains(r)
+}
+
+/// Every encoding with `y < p` that decompresses to one of the eight points of small order: each
+/// point's canonical encoding, and the same with the sign bit flipped (the negated point, itself of
+/// small order, or for the two points with x = 0 a non-canonical encoding of the same point, which
+/// decompression accepts).
+fn small_order_encodings() -> &'static [[u8; 32]] {
+    static TABLE: std::sync::OnceLock<Vec<[u8; 32]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .flat_map(|p| {
+                let canonical = p.compress().to_bytes();
+                let mut flipped = canonical;
+                flipped[31] ^= 0x80;
+                [canonical, flipped]
+            })
+            .collect();
+        table.sort_unstable();
+        table.dedup();
+        table
+    })
 }
 
 fn check_one(
@@ -658,6 +684,60 @@ mod tests {
     use chrono::Utc;
     use roadside_core::ledger::{DeviceKey, EntryKind, Head, SignedEntry};
     use serde_json::json;
+
+    /// The decompression-based rule the table replaces.
+    fn strict_r_by_decompression(r: &[u8; 32]) -> bool {
+        let y_high = r[31] & 0x7f == 0x7f && r[1..31].iter().all(|&b| b == 0xff) && r[0] >= 0xed;
+        !y_high && VerifyingKey::from_bytes(r).is_ok_and(|p| !p.is_weak())
+    }
+
+    fn sig_with_r(r: [u8; 32]) -> Signature {
+        let mut bytes = [0u8; 64];
+        bytes[..32].copy_from_slice(&r);
+        Signature::from_bytes(&bytes)
+    }
+
+    #[test]
+    fn small_order_r_is_refused_without_decompressing() {
+        use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+        use curve25519_dalek::Scalar;
+        // Every encoding in the table is a small-order point; there are ten (the eight canonical
+        // ones and the sign-flipped encodings of the two with x = 0).
+        let table = small_order_encodings();
+        assert_eq!(table.len(), 10);
+        for r in table {
+            assert!(VerifyingKey::from_bytes(r).is_ok_and(|p| p.is_weak()));
+            assert!(!strict_r(&sig_with_r(*r)));
+        }
+        // Prime-order points, small-order points and mixed ones, with both signs: the table agrees
+        // with decompression on every point (a mixed-order R is not small-order; see check_chunk).
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for i in 0..400u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let scalar = if i % 10 == 0 {
+                Scalar::ZERO
+            } else {
+                Scalar::from(state)
+            };
+            let point = ED25519_BASEPOINT_POINT * scalar + EIGHT_TORSION[(i % 8) as usize];
+            for flip in [0u8, 0x80] {
+                let mut r = point.compress().to_bytes();
+                r[31] ^= flip;
+                assert_eq!(
+                    strict_r(&sig_with_r(r)),
+                    strict_r_by_decompression(&r) || VerifyingKey::from_bytes(&r).is_err(),
+                    "{r:?}"
+                );
+            }
+        }
+        // A non-canonical y (≥ p) is refused as before.
+        let mut p_plus_one = [0xff_u8; 32];
+        p_plus_one[0] = 0xee;
+        p_plus_one[31] = 0x7f;
+        assert!(!strict_r(&sig_with_r(p_plus_one)));
+    }
 
     fn device(key: &DeviceKey) -> Device {
         Device {
