@@ -1,10 +1,12 @@
 //! SQLite backend: the embedded default. One writer connection (every write a transaction, the
 //! batch append `BEGIN IMMEDIATE`) and a few reader connections, WAL mode. Blocking calls run on
-//! tokio's blocking pool. Schema versioned through `PRAGMA user_version`.
+//! tokio's blocking pool. Schema versioned through `PRAGMA user_version`. WAL checkpoints run on a
+//! thread of their own ([`Checkpointer`]), never inside a push.
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use roadside_core::model::OfficerCertificate;
@@ -92,13 +94,152 @@ pub struct SqliteStorage {
     writer: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: String,
+    checkpointer: Checkpointer,
 }
 
-/// WAL pages written before a commit checkpoints the WAL into the database (SQLite's default is
-/// 1,000 pages, 4 MiB: about every third push of 500 entries, each checkpoint an extra 40–500 ms
-/// on that push). 16,384 pages (64 MiB with 4 KiB pages) checkpoints about every 40 such pushes,
-/// and copies a page rewritten by many pushes (indexes, tiles, the device row) once.
-const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
+/// WAL checkpoints, off the request path. SQLite's own automatic checkpoint runs inside the commit
+/// that crosses its threshold, so one push in every few dozen paid for copying the whole WAL into
+/// the database (40–500 ms; the push-latency tail). The writer connection has it turned off
+/// (`wal_autocheckpoint = 0`); this thread, on a connection of its own, runs a `PASSIVE`
+/// checkpoint (which never blocks the writer or readers) at most every [`CHECKPOINT_EVERY`] after
+/// writes, and a `TRUNCATE` (which waits for a moment without writes) once the database has been
+/// idle for [`TRUNCATE_AFTER_IDLE`], so the WAL file shrinks back. A checkpoint that fails is
+/// logged and tried again at the next round; the WAL stays valid in the meantime (SQLite recovers
+/// from it on open).
+struct Checkpointer {
+    shared: Arc<CheckpointShared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    /// Writes committed since the last checkpoint.
+    pending: u64,
+    last_write: Option<Instant>,
+    stop: bool,
+}
+
+#[derive(Default)]
+struct CheckpointShared {
+    state: Mutex<CheckpointState>,
+    wake: Condvar,
+}
+
+/// Shortest interval between two checkpoints while writes keep coming.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Idle time after which the WAL file is truncated.
+const TRUNCATE_AFTER_IDLE: Duration = Duration::from_secs(5);
+
+impl Checkpointer {
+    fn start(path: &str) -> Result<Self> {
+        let conn = connect(path)?;
+        // A TRUNCATE waits for readers on older snapshots and holds off new writers meanwhile:
+        // give up quickly instead (it is tried again after the next idle period).
+        conn.busy_timeout(Duration::from_millis(100))?;
+        let shared = Arc::new(CheckpointShared::default());
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(&conn, &thread_shared))
+            .map_err(|e| {
+                ApiError::internal("CHECKPOINTER_FAILED", format!("无法启动检查点线程：{e}"))
+            })?;
+        Ok(Checkpointer {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// A write was committed.
+    fn wrote(&self) {
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.pending += 1;
+            st.last_write = Some(Instant::now());
+        }
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        if let Ok(mut st) = self.shared.state.lock() {
+            st.stop = true;
+        }
+        self.shared.wake.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn checkpoint_loop(conn: &Connection, shared: &CheckpointShared) {
+    // Whether the WAL file is known to be empty (truncated) since the last write.
+    let mut truncated = false;
+    let mut last_checkpoint: Option<Instant> = None;
+    loop {
+        let mode = {
+            let Ok(mut st) = shared.state.lock() else {
+                return;
+            };
+            loop {
+                if st.stop {
+                    return;
+                }
+                let since_checkpoint = last_checkpoint.map_or(CHECKPOINT_EVERY, |t| t.elapsed());
+                let idle_for = st.last_write.map_or(TRUNCATE_AFTER_IDLE, |t| t.elapsed());
+                let timeout = if st.pending > 0 {
+                    if since_checkpoint >= CHECKPOINT_EVERY {
+                        st.pending = 0;
+                        truncated = false;
+                        break "PASSIVE";
+                    }
+                    Some(CHECKPOINT_EVERY - since_checkpoint)
+                } else if !truncated {
+                    if idle_for >= TRUNCATE_AFTER_IDLE {
+                        break "TRUNCATE";
+                    }
+                    Some(TRUNCATE_AFTER_IDLE - idle_for)
+                } else {
+                    None
+                };
+                st = match timeout {
+                    Some(t) => match shared.wake.wait_timeout(st, t) {
+                        Ok((st, _)) => st,
+                        Err(_) => return,
+                    },
+                    None => match shared.wake.wait(st) {
+                        Ok(st) => st,
+                        Err(_) => return,
+                    },
+                };
+            }
+        };
+        let started = Instant::now();
+        let result = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        });
+        last_checkpoint = Some(Instant::now());
+        match result {
+            Ok((busy, wal_frames, copied)) => {
+                tracing::debug!(
+                    mode,
+                    busy,
+                    wal_frames,
+                    copied,
+                    ms = started.elapsed().as_millis() as u64,
+                    "WAL checkpoint"
+                );
+                // A TRUNCATE that met a write retries after the next idle period.
+                truncated = mode == "TRUNCATE" && busy == 0;
+            }
+            Err(e) => tracing::warn!(mode, error = %e, "WAL checkpoint failed; will retry"),
+        }
+    }
+}
 /// Page cache per connection, KiB (SQLite's default is 2,000 KiB): the indexes a push touches stay
 /// in memory. A ceiling, not an allocation.
 const CACHE_KIB: i64 = 32 * 1024;
@@ -112,7 +253,9 @@ fn connect(path: &str) -> Result<Connection> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
+    // Checkpoints are the Checkpointer's (a reader never commits, so this only matters for the
+    // writer; set on every connection so none checkpoints inside a request).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -167,6 +310,7 @@ impl SqliteStorage {
             writer: Arc::new(Mutex::new(writer)),
             readers: Arc::new(Mutex::new(readers)),
             path: path.to_string(),
+            checkpointer: Checkpointer::start(path)?,
         })
     }
 
@@ -175,12 +319,14 @@ impl SqliteStorage {
         f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
         let writer = self.writer.clone();
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let mut conn = writer.lock().map_err(poisoned)?;
             f(&mut conn)
         })
         .await
-        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+        self.checkpointer.wrote();
+        result
     }
 
     async fn read<T: Send + 'static>(
@@ -1245,4 +1391,57 @@ fn finish_upload_row((mut u, length, offset, parts): UploadRow) -> Result<MediaU
     u.offset = u64_of(offset)?;
     u.parts = parts_of(&parts);
     Ok(u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wal_len(db: &Path) -> u64 {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        std::fs::metadata(Path::new(&wal)).map_or(0, |m| m.len())
+    }
+
+    /// No request checkpoints the WAL (`wal_autocheckpoint = 0` on every connection); the
+    /// checkpointer thread copies it into the database while writes come in and truncates it once
+    /// they stop, and what was written is all there when the database is opened again.
+    #[tokio::test]
+    async fn the_checkpointer_thread_checkpoints_and_truncates_the_wal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("roadside.db");
+        let path = db.to_str().expect("UTF-8 path").to_string();
+        {
+            let storage = SqliteStorage::open(&path).expect("open");
+            let auto: i64 = storage
+                .read(|c| Ok(c.pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))?))
+                .await
+                .expect("pragma");
+            assert_eq!(auto, 0);
+            for i in 0..50 {
+                let name = format!("test-{i}");
+                storage
+                    .setting_or_insert(&name, &"x".repeat(4096))
+                    .await
+                    .expect("write");
+            }
+            assert!(wal_len(&db) > 0, "the writes went to the WAL");
+            // Idle: the checkpointer truncates the WAL (TRUNCATE_AFTER_IDLE, plus slack for a
+            // loaded machine).
+            let deadline = Instant::now() + TRUNCATE_AFTER_IDLE + Duration::from_secs(20);
+            while wal_len(&db) > 0 && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            assert_eq!(wal_len(&db), 0, "the WAL was truncated after the writes stopped");
+        }
+        // Dropping the storage stopped the thread; everything written is in the database file.
+        let storage = SqliteStorage::open(&path).expect("reopen");
+        for i in [0, 49] {
+            let v = storage
+                .setting_or_insert(&format!("test-{i}"), "other")
+                .await
+                .expect("read");
+            assert_eq!(v, "x".repeat(4096));
+        }
+    }
 }
