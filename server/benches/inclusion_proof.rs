@@ -4,10 +4,15 @@
 //! The 1M-leaf log is built directly in the server's storage through the ingest's own write path
 //! (`Storage::commit_batch` with a planner that appends to the tiles with `tlog::append`), not by
 //! a million HTTP pushes. Then, for random leaves:
-//! - from storage: read the tiles the proof needs and compute it (what the endpoint does), against
-//!   a reference of one tile read from the same storage;
-//! - over HTTP: `GET /api/v1/log/inclusion?hash=…` on the real server, against a reference of
-//!   `GET /log/tile/0/<N>` (one full tile) on the same server.
+//! - from storage: read the tiles the proof needs and compute it (what the endpoint did before the
+//!   tile cache), against a reference of one tile read from the same storage;
+//! - through the tile cache (`TileCache::inclusion_proof`, what the endpoint does now): cold (a fresh
+//!   cache, each proof reading the tiles it misses) and warm (every tile of the log cached), each
+//!   against the same one-tile-read reference interleaved;
+//! - over HTTP: `GET /api/v1/log/inclusion?hash=…` on the real server, its cache cold, then warm
+//!   (after a `GET` of every hash tile), then warm with `&size=` (the checkpoint of that size
+//!   cached too), against a reference of `GET /log/tile/0/<N>` (one full tile) on the same server,
+//!   interleaved (cold: mostly read from storage; warm: from the cache).
 //!
 //! Every proof is checked against the signed checkpoint.
 //!
@@ -22,6 +27,7 @@ use std::time::Instant;
 use common::*;
 use roadside_core::ledger;
 use roadside_server::storage::{self, BatchPlan, DynStorage, NewEntry};
+use roadside_server::tile_cache::TileCache;
 use roadside_server::tlog::{self, LogSigner, TileSet};
 
 const LEAVES: u64 = 1_000_000;
@@ -161,34 +167,140 @@ async fn run(backend: &str, db: String) {
         p50 / t50
     );
 
-    let (mut http_ms, mut http_tile_ms) = (Vec::new(), Vec::new());
-    for _ in 0..SAMPLES {
-        let leaf = next_rand(&mut rng) % size;
-        let url = s.url(&format!(
-            "/api/v1/log/inclusion?hash={}",
-            hex::encode(entry_hash(leaf))
-        ));
-        let t = Instant::now();
-        let resp = s.http.get(url).send().await.expect("get");
-        assert_eq!(resp.status(), 200);
-        let body: serde_json::Value = resp.json().await.expect("json");
-        http_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(body["leaf_index"].as_u64(), Some(leaf));
-        let n = next_rand(&mut rng) % (size / 256);
-        let url = s.url(&format!("/log/{}", tlog::tile_path((0, n), 256)));
-        let t = Instant::now();
-        let resp = s.http.get(url).send().await.expect("get");
-        assert_eq!(resp.status(), 200);
-        let bytes = resp.bytes().await.expect("bytes");
-        http_tile_ms.push(t.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(bytes.len(), 256 * 32);
+    // Through the tile cache: cold, then warm (every tile of the log cached).
+    let cache = TileCache::with_mib(128);
+    let check = |proof: &Vec<tlog::TreeHash>, leaf: u64| {
+        tlog::check_record(
+            proof,
+            size,
+            *cp.hash(),
+            leaf,
+            tlog::record_hash(&entry_hash(leaf)),
+        )
+        .expect("proof verifies");
+    };
+    for pass in ["cold", "warm"] {
+        if pass == "warm" {
+            let t = Instant::now();
+            for n in 0..size.div_ceil(256) {
+                let leaf = n * 256;
+                let proof = cache
+                    .inclusion_proof(&store, size, leaf)
+                    .await
+                    .expect("proof");
+                check(&proof, leaf);
+            }
+            let st = cache.stats();
+            println!(
+                "{backend:<10} cache warmed with a proof per level-0 tile in {:.1} s: {} entries, {:.1} MiB",
+                t.elapsed().as_secs_f64(),
+                st.entries,
+                st.bytes as f64 / (1024.0 * 1024.0)
+            );
+        }
+        let before = cache.stats();
+        let (mut proof_ms, mut tile_ms) = (Vec::new(), Vec::new());
+        for _ in 0..SAMPLES {
+            let leaf = next_rand(&mut rng) % size;
+            let t = Instant::now();
+            let proof = cache
+                .inclusion_proof(&store, size, leaf)
+                .await
+                .expect("proof");
+            proof_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            check(&proof, leaf);
+            let key = (0u8, next_rand(&mut rng) % (size / 256));
+            let t = Instant::now();
+            let one = store.read_tiles(&[key]).await.expect("tile");
+            tile_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(one.tiles[&key].len(), 256 * 32);
+        }
+        let after = cache.stats();
+        let (hits, misses) = (after.hits - before.hits, after.misses - before.misses);
+        let (p50, p99) = stats(proof_ms);
+        let (t50, t99) = stats(tile_ms);
+        println!(
+            "{backend:<10} tile cache {pass}: inclusion proof p50 {p50:.3} ms, p99 {p99:.3} ms ({:.0} % of tiles from the cache) | one tile read p50 {t50:.3} ms, p99 {t99:.3} ms | p50 ratio {:.2}",
+            100.0 * hits as f64 / (hits + misses).max(1) as f64,
+            p50 / t50
+        );
     }
-    let (p50, p99) = stats(http_ms);
-    let (t50, t99) = stats(http_tile_ms);
-    println!(
-        "{backend:<10} over HTTP: GET /api/v1/log/inclusion p50 {p50:.3} ms, p99 {p99:.3} ms | GET one full tile p50 {t50:.3} ms, p99 {t99:.3} ms | p50 ratio {:.1}",
-        p50 / t50
-    );
+
+    // Over HTTP: the server's own cache cold, warm, warm with `&size=`.
+    for pass in ["cold", "warm", "warm, size given"] {
+        if pass == "warm" {
+            let t = Instant::now();
+            for level in 0..3u8 {
+                let hashes = size >> (8 * u32::from(level));
+                for n in 0..hashes.div_ceil(256) {
+                    let width = (hashes - n * 256).min(256) as u32;
+                    let url = s.url(&format!("/log/{}", tlog::tile_path((level, n), width)));
+                    let resp = s.http.get(url).send().await.expect("get");
+                    assert_eq!(resp.status(), 200);
+                    let bytes = resp.bytes().await.expect("bytes");
+                    assert_eq!(bytes.len(), width as usize * 32);
+                }
+            }
+            println!(
+                "{backend:<10} server cache warmed by GET of every hash tile in {:.1} s",
+                t.elapsed().as_secs_f64()
+            );
+        }
+        let (mut http_ms, mut http_tile_ms) = (Vec::new(), Vec::new());
+        for _ in 0..SAMPLES {
+            let leaf = next_rand(&mut rng) % size;
+            let mut path = format!(
+                "/api/v1/log/inclusion?hash={}",
+                hex::encode(entry_hash(leaf))
+            );
+            if pass == "warm, size given" {
+                path.push_str(&format!("&size={size}"));
+            }
+            let url = s.url(&path);
+            let t = Instant::now();
+            let resp = s.http.get(url).send().await.expect("get");
+            assert_eq!(resp.status(), 200);
+            let body: serde_json::Value = resp.json().await.expect("json");
+            http_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(body["leaf_index"].as_u64(), Some(leaf));
+            let proof: Vec<tlog::TreeHash> = body["inclusion_proof"]
+                .as_array()
+                .expect("proof")
+                .iter()
+                .map(|h| {
+                    use base64::Engine;
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(h.as_str().expect("str"))
+                        .expect("b64");
+                    tlog::TreeHash(raw.try_into().expect("32 bytes"))
+                })
+                .collect();
+            let note = body["checkpoint"].as_str().expect("checkpoint");
+            let cp = tlog::verify_checkpoint(note, &s.verifier_key).expect("checkpoint verifies");
+            tlog::check_record(
+                &proof,
+                cp.size(),
+                *cp.hash(),
+                leaf,
+                tlog::record_hash(&entry_hash(leaf)),
+            )
+            .expect("proof verifies");
+            let n = next_rand(&mut rng) % (size / 256);
+            let url = s.url(&format!("/log/{}", tlog::tile_path((0, n), 256)));
+            let t = Instant::now();
+            let resp = s.http.get(url).send().await.expect("get");
+            assert_eq!(resp.status(), 200);
+            let bytes = resp.bytes().await.expect("bytes");
+            http_tile_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(bytes.len(), 256 * 32);
+        }
+        let (p50, p99) = stats(http_ms);
+        let (t50, t99) = stats(http_tile_ms);
+        println!(
+            "{backend:<10} over HTTP, server cache {pass}: GET /api/v1/log/inclusion p50 {p50:.3} ms, p99 {p99:.3} ms | GET one full tile p50 {t50:.3} ms, p99 {t99:.3} ms | p50 ratio {:.1}",
+            p50 / t50
+        );
+    }
     s.stop().await;
 }
 

@@ -45,6 +45,13 @@ pub struct Config {
     #[arg(long, env = "ROADSIDE_LOG_KEY", hide_env_values = true)]
     pub log_key: Option<String>,
 
+    /// Memory for the in-process cache of the log's immutable tiles, checkpoints and leaf
+    /// indexes (proofs and tiles served without a database round trip), in MiB; 0 turns it off.
+    /// A full tile takes 16 KiB with its interior nodes: 128 MiB holds every tile of a log of
+    /// two million leaves.
+    #[arg(long, env = "ROADSIDE_TILE_CACHE_MIB", default_value_t = 128)]
+    pub tile_cache_mib: usize,
+
     /// Largest request body, in bytes.
     #[arg(long, env = "ROADSIDE_BODY_LIMIT", default_value_t = 8 * 1024 * 1024)]
     pub body_limit: usize,
@@ -110,6 +117,7 @@ impl Config {
             media_dir: None,
             log_origin: "roadside.local/log".to_string(),
             log_key: None,
+            tile_cache_mib: 128,
             body_limit: 8 * 1024 * 1024,
             request_timeout_secs: 30,
             session_hours: 12,

@@ -6,8 +6,9 @@
 //! Modules, one concern each: [`config`] (flags and environment), [`error`] (errors → HTTP status,
 //! in one place), [`auth`] (passwords, tokens, agency scope), [`storage`] (the `Storage` trait, SQLite
 //! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
-//! tiles and checkpoints), [`media`] (media objects, resumable uploads), [`routes`] (HTTP handlers
-//! per area), [`bootstrap`] (zero-config start), [`metrics`].
+//! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`media`] (media
+//! objects, resumable uploads), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config
+//! start), [`metrics`].
 
 pub mod auth;
 pub mod bootstrap;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod storage;
+pub mod tile_cache;
 pub mod tlog;
 
 use std::future::Future;
@@ -65,10 +67,14 @@ impl Server {
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             ApiError::internal("LISTEN_FAILED", format!("无法监听 {}：{e}", config.listen))
         })?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let tile_cache = Arc::new(tile_cache::TileCache::with_mib(config.tile_cache_mib));
+        tile_cache.register(&metrics);
         let state = AppState {
             storage,
             signer: Arc::new(signer),
-            metrics: Arc::new(metrics::Metrics::default()),
+            metrics,
+            tile_cache,
             bundles: Arc::new(bundler),
             media: Arc::new(media::Media::from_config(&config)?),
             config: Arc::new(config),

@@ -85,6 +85,18 @@ impl Metrics {
         out
     }
 
+    /// Publish a metric another part of the server owns (e.g. the tile cache's counters).
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        if let Ok(mut registry) = self.registry.lock() {
+            registry.register(name, help, metric);
+        }
+    }
+
     pub fn count_media_bytes(&self, n: u64) {
         self.media_bytes.inc_by(n);
     }

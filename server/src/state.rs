@@ -17,4 +17,6 @@ pub struct AppState {
     pub bundles: Arc<crate::bundles::Bundler>,
     /// Media objects and unfinished uploads.
     pub media: Arc<crate::media::Media>,
+    /// Immutable log tiles, checkpoints and leaf indexes, shared by every request.
+    pub tile_cache: Arc<crate::tile_cache::TileCache>,
 }

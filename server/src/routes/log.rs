@@ -1,5 +1,10 @@
 //! The transparency log's public endpoints: checkpoint and tiles at stable URLs (C2SP tlog-tiles),
 //! inclusion and consistency proofs as JSON.
+//!
+//! Tiles, checkpoints of a given size and leaf indexes come through the shared
+//! [`TileCache`](crate::tile_cache::TileCache): a proof reads from the database only what the cache
+//! does not hold as wide as the proof's tree needs (typically nothing, or the right-edge tiles after
+//! the log grew). The newest checkpoint is always read from the database.
 
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -14,7 +19,7 @@ use crate::tlog::{self, TilePath, TILE_WIDTH};
 
 /// `GET /log/checkpoint`: the newest signed checkpoint (text/plain, C2SP signed note).
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response> {
-    let note = match state.storage.checkpoint(None).await? {
+    let note = match state.tile_cache.checkpoint(&state.storage, None).await? {
         Some((_, note)) => note,
         None => state.signer.sign(0, tlog_tiles::EMPTY_HASH)?,
     };
@@ -39,20 +44,19 @@ pub async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Re
     })?;
     let (data, full) = match parsed {
         TilePath::Hashes(key, width) => {
-            let tiles = state.storage.read_tiles(&[key]).await?;
-            let data = tiles.tiles.get(&key).ok_or_else(tile_not_found)?;
-            let len = width as usize * tlog_tiles::HASH_SIZE;
-            if data.len() < len {
-                return Err(tile_not_found());
-            }
-            (data[..len].to_vec(), u64::from(width) == TILE_WIDTH)
+            let data = state
+                .tile_cache
+                .tile(&state.storage, key, u64::from(width))
+                .await?
+                .ok_or_else(tile_not_found)?;
+            (data, u64::from(width) == TILE_WIDTH)
         }
         TilePath::Entries(index, width) => {
-            let start = index.checked_mul(TILE_WIDTH).ok_or_else(tile_not_found)?;
-            let leaves = state.storage.leaves(start, u64::from(width)).await?;
-            if leaves.len() != width as usize {
-                return Err(tile_not_found());
-            }
+            let leaves = state
+                .tile_cache
+                .entries(&state.storage, index, u64::from(width))
+                .await?
+                .ok_or_else(tile_not_found)?;
             (tlog::entry_bundle(&leaves), u64::from(width) == TILE_WIDTH)
         }
     };
@@ -106,8 +110,8 @@ pub struct InclusionProof {
 
 async fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<(u64, String)> {
     state
-        .storage
-        .checkpoint(size)
+        .tile_cache
+        .checkpoint(&state.storage, size)
         .await?
         .ok_or_else(|| match size {
             Some(s) => {
@@ -125,25 +129,34 @@ pub async fn inclusion(
     let mut hash = [0u8; 32];
     hex::decode_to_slice(&q.hash, &mut hash)
         .map_err(|_| ApiError::bad_request("HASH_INVALID", "hash 应为 64 位十六进制的 SHA-256"))?;
-    let (position, _) = state
-        .storage
-        .entry_position(&hash)
-        .await?
+    // The leaf index and the checkpoint are independent reads: one round trip's time, not two.
+    // Each is checked in the same order as if read one after the other.
+    let (leaf_index, checkpoint) = tokio::join!(
+        state.tile_cache.leaf_index(&state.storage, &hash),
+        checkpoint_at(&state, q.size)
+    );
+    let leaf_index = leaf_index?
         .ok_or_else(|| ApiError::not_found("ENTRY_NOT_LOGGED", "透明日志中没有这条记录"))?;
-    let (size, note) = checkpoint_at(&state, q.size).await?;
-    if position.leaf_index >= size {
+    let (mut size, mut note) = checkpoint?;
+    if q.size.is_none() && leaf_index >= size {
+        // Logged between the two concurrent reads: the newest checkpoint now covers it (the entry
+        // and its checkpoint are committed together).
+        (size, note) = checkpoint_at(&state, None).await?;
+    }
+    if leaf_index >= size {
         return Err(ApiError::bad_request(
             "ENTRY_AFTER_CHECKPOINT",
             "这条记录在所选检查点之后才写入日志",
         ));
     }
-    let tiles = state
-        .storage
-        .read_tiles(&tlog::tiles_for_inclusion(size, position.leaf_index))
+    // Over the tiles of the tree of `size` exactly: the proof verifies against `note` whatever
+    // was appended since.
+    let proof = state
+        .tile_cache
+        .inclusion_proof(&state.storage, size, leaf_index)
         .await?;
-    let proof = tlog::inclusion_proof(&tiles, size, position.leaf_index)?;
     Ok(Json(InclusionProof {
-        leaf_index: position.leaf_index,
+        leaf_index,
         tree_size: size,
         inclusion_proof: proof.iter().map(|h| b64(&h.0)).collect(),
         checkpoint: note,
@@ -180,11 +193,10 @@ pub async fn consistency(
             format!("from 应在 1 到 {to} 之间"),
         ));
     }
-    let tiles = state
-        .storage
-        .read_tiles(&tlog::tiles_for_consistency(to, q.from))
+    let proof = state
+        .tile_cache
+        .consistency_proof(&state.storage, to, q.from)
         .await?;
-    let proof = tlog::consistency_proof(&tiles, to, q.from)?;
     Ok(Json(ConsistencyProof {
         from: q.from,
         to,

@@ -106,6 +106,11 @@ pub async fn push(
             Box::new(move |snapshot| ingest::plan(snapshot, checked, &signer)),
         )
         .await?;
+    // The tiles and checkpoint this push wrote are the next proofs' (write-through).
+    state.tile_cache.absorb_commit(
+        plan.tiles.iter().map(|(k, d)| (*k, &d[..])),
+        plan.checkpoint.as_deref().map(|n| (plan.new_size, n)),
+    );
     let fresh = plan.checkpoint.clone().map(|note| (plan.new_size, note));
     let mut results = plan.outcomes;
     ingest::attach_receipts(&state.storage, &mut results, plan.working, fresh.clone()).await?;
