@@ -1432,7 +1432,11 @@ mod tests {
             while wal_len(&db) > 0 && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            assert_eq!(wal_len(&db), 0, "the WAL was truncated after the writes stopped");
+            assert_eq!(
+                wal_len(&db),
+                0,
+                "the WAL was truncated after the writes stopped"
+            );
         }
         // Dropping the storage stopped the thread; everything written is in the database file.
         let storage = SqliteStorage::open(&path).expect("reopen");
