@@ -238,14 +238,14 @@ async fn read_tiles_with(
         .iter()
         .map(|k| i64_of(k.1))
         .collect::<Result<Vec<i64>>>()?;
-    let rows = client
-        .query(
+    let statement = client
+        .prepare_cached(
             "SELECT t.level, t.idx, t.data FROM log_tiles t \
              JOIN UNNEST($1::INTEGER[], $2::BIGINT[]) AS k(level, idx) \
              ON t.level = k.level AND t.idx = k.idx",
-            &[&levels, &idxs],
         )
         .await?;
+    let rows = client.query(&statement, &[&levels, &idxs]).await?;
     for r in rows {
         let level: i32 = r.get(0);
         let level =
@@ -255,13 +255,29 @@ async fn read_tiles_with(
     Ok(set)
 }
 
-async fn materialise(tx: &tokio_postgres::Transaction<'_>, e: &NewEntry) -> Result<()> {
+/// A transaction from the pool: its statements are prepared once per connection and cached
+/// (`prepare_cached`), so each costs one round trip instead of two (parse, then execute) — most of
+/// them run while the log's lock is held.
+type Tx<'a> = deadpool_postgres::Transaction<'a>;
+
+/// Runs one statement with a cached prepared statement.
+async fn exec(
+    tx: &Tx<'_>,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Result<u64> {
+    let statement = tx.prepare_cached(sql).await?;
+    Ok(tx.execute(&statement, params).await?)
+}
+
+async fn materialise(tx: &Tx<'_>, e: &NewEntry) -> Result<()> {
     let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
     let hash = &e.hash[..];
     let target = e.supersedes.as_deref().and_then(|s| hex::decode(s).ok());
     match e.kind.as_str() {
         "case.open" => {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO cases (id, agency, status, opened_at) VALUES ($1, $2, 'draft', $3) \
                  ON CONFLICT (id) DO NOTHING",
                 &[&e.case_id, &e.agency, &e.at],
@@ -269,14 +285,16 @@ async fn materialise(tx: &tokio_postgres::Transaction<'_>, e: &NewEntry) -> Resu
             .await?;
         }
         "case.finalize" => {
-            tx.execute(
+            exec(
+                tx,
                 "UPDATE cases SET status = 'finalized' WHERE id = $1 AND agency = $2",
                 &[&e.case_id, &e.agency],
             )
             .await?;
         }
         "record.create" | "record.amend" => {
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO records (entry_hash, case_id, agency, kind, supersedes, body) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
@@ -290,7 +308,8 @@ async fn materialise(tx: &tokio_postgres::Transaction<'_>, e: &NewEntry) -> Resu
             )
             .await?;
             if let Some(target) = &target {
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE records SET superseded_by = $1 WHERE entry_hash = $2 AND agency = $3",
                     &[&hash, target, &e.agency],
                 )
@@ -300,7 +319,8 @@ async fn materialise(tx: &tokio_postgres::Transaction<'_>, e: &NewEntry) -> Resu
         "evidence.add" => {
             let sha = body.get("sha256").and_then(|v| v.as_str());
             let size = body.get("size").and_then(|v| v.as_i64());
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO evidence (entry_hash, case_id, agency, sha256, size, body) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
                 &[&hash, &e.case_id, &e.agency, &sha, &size, &e.body],
@@ -309,12 +329,14 @@ async fn materialise(tx: &tokio_postgres::Transaction<'_>, e: &NewEntry) -> Resu
         }
         "entry.void" => {
             if let Some(target) = &target {
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE records SET superseded_by = $1 WHERE entry_hash = $2 AND agency = $3",
                     &[&hash, target, &e.agency],
                 )
                 .await?;
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE evidence SET voided_by = $1 WHERE entry_hash = $2 AND agency = $3",
                     &[&hash, target, &e.agency],
                 )
@@ -328,11 +350,7 @@ async fn materialise(tx: &tokio_postgres::Transaction<'_>, e: &NewEntry) -> Resu
 
 /// Insert a batch's entries (and the refusals among them) in one statement each: one round trip
 /// instead of one per entry.
-async fn insert_entries(
-    tx: &tokio_postgres::Transaction<'_>,
-    entries: &[NewEntry],
-    checkpoint_size: i64,
-) -> Result<()> {
+async fn insert_entries(tx: &Tx<'_>, entries: &[NewEntry], checkpoint_size: i64) -> Result<()> {
     let Some(first) = entries.first() else {
         return Ok(());
     };
@@ -352,7 +370,7 @@ async fn insert_entries(
     let bytes: Vec<&[u8]> = entries.iter().map(|e| e.bytes.as_slice()).collect();
     let sigs: Vec<&[u8]> = entries.iter().map(|e| e.sig.as_slice()).collect();
     // One device per batch, so one agency and one device id.
-    tx.execute(
+    exec(tx, 
         "INSERT INTO entries (hash, device_id, seq, leaf_index, checkpoint_size, agency, kind, \
          case_id, at, officers, bytes, sig) \
          SELECT h, $2, s, l, $5, $6, k, c, a, o, b, g FROM UNNEST($1::BYTEA[], $3::BIGINT[], \
@@ -386,7 +404,8 @@ async fn insert_entries(
         let hashes: Vec<&[u8]> = refused.iter().map(|r| r.0).collect();
         let codes: Vec<&str> = refused.iter().map(|r| r.1).collect();
         let messages: Vec<&str> = refused.iter().map(|r| r.2).collect();
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO entry_refusals (entry_hash, code, message) \
              SELECT * FROM UNNEST($1::BYTEA[], $2::TEXT[], $3::TEXT[])",
             &[&hashes, &codes, &messages],
@@ -406,11 +425,12 @@ struct PendingRows<'a> {
 
 impl PendingRows<'_> {
     /// Write the pending rows: one statement per table.
-    async fn flush(&mut self, tx: &tokio_postgres::Transaction<'_>, agency: &str) -> Result<()> {
+    async fn flush(&mut self, tx: &Tx<'_>, agency: &str) -> Result<()> {
         if !self.cases.is_empty() {
             let ids: Vec<Option<&str>> = self.cases.iter().map(|c| c.0.as_deref()).collect();
             let ats: Vec<&str> = self.cases.iter().map(|c| c.1).collect();
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO cases (id, agency, status, opened_at) \
                  SELECT i, $2, 'draft', a FROM UNNEST($1::TEXT[], $3::TEXT[]) AS t(i, a) \
                  ON CONFLICT (id) DO NOTHING",
@@ -425,7 +445,8 @@ impl PendingRows<'_> {
             let kinds: Vec<&str> = r.iter().map(|e| e.kind.as_str()).collect();
             let sup: Vec<Option<&str>> = r.iter().map(|e| e.supersedes.as_deref()).collect();
             let bodies: Vec<&str> = r.iter().map(|e| e.body.as_str()).collect();
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO records (entry_hash, case_id, agency, kind, supersedes, body) \
                  SELECT h, c, $3, k, s, b FROM UNNEST($1::BYTEA[], $2::TEXT[], $4::TEXT[], \
                  $5::TEXT[], $6::TEXT[]) AS t(h, c, k, s, b)",
@@ -440,7 +461,8 @@ impl PendingRows<'_> {
             let shas: Vec<Option<&str>> = v.iter().map(|e| e.1.as_deref()).collect();
             let sizes: Vec<Option<i64>> = v.iter().map(|e| e.2).collect();
             let bodies: Vec<&str> = v.iter().map(|e| e.0.body.as_str()).collect();
-            tx.execute(
+            exec(
+                tx,
                 "INSERT INTO evidence (entry_hash, case_id, agency, sha256, size, body) \
                  SELECT h, c, $3, s, z, b FROM UNNEST($1::BYTEA[], $2::TEXT[], $4::TEXT[], \
                  $5::BIGINT[], $6::TEXT[]) AS t(h, c, s, z, b)",
@@ -456,7 +478,7 @@ impl PendingRows<'_> {
 /// Materialise a batch's accepted entries (refused ones are only logged). Inserts are gathered
 /// and written a table at a time; before any update (finalize, amend, void) the rows gathered so
 /// far are written, so the result is the same as applying the entries one by one in order.
-async fn materialise_all(tx: &tokio_postgres::Transaction<'_>, entries: &[NewEntry]) -> Result<()> {
+async fn materialise_all(tx: &Tx<'_>, entries: &[NewEntry]) -> Result<()> {
     let Some(first) = entries.first() else {
         return Ok(());
     };
@@ -791,14 +813,15 @@ impl Storage for PgStorage {
     ) -> Result<BatchPlan> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
-        // The log's lock: every append, from any replica, queues here.
-        let size: i64 = tx
-            .query_one("SELECT size FROM log_state WHERE id = 1 FOR UPDATE", &[])
-            .await?
-            .get(0);
-        let tree_size = u64_of(size)?;
-        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
-        let device = device_of(&tx.query_one(&sql, &[&device_id]).await?)?;
+        // The device's row first, locked: its pushes (from any replica) queue here, and its head
+        // and stored entries are read before the log's lock is taken. Every append takes the two
+        // locks in this order.
+        let device_stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 FOR UPDATE"
+            ))
+            .await?;
+        let device = device_of(&tx.query_one(&device_stmt, &[&device_id]).await?)?;
         let wanted = seqs
             .iter()
             .filter(|s| **s <= device.head_seq)
@@ -807,14 +830,14 @@ impl Storage for PgStorage {
         let mut existing = HashMap::new();
         let mut refusals = HashMap::new();
         if !wanted.is_empty() {
-            let rows = tx
-                .query(
+            let stored = tx
+                .prepare_cached(
                     "SELECT e.seq, e.hash, e.leaf_index, e.checkpoint_size, r.code, r.message \
                      FROM entries e LEFT JOIN entry_refusals r ON r.entry_hash = e.hash \
                      WHERE e.device_id = $1 AND e.seq = ANY($2)",
-                    &[&device_id, &wanted],
                 )
                 .await?;
+            let rows = tx.query(&stored, &[&device_id, &wanted]).await?;
             for r in rows {
                 let hash: Vec<u8> = r.get(1);
                 let (code, message): (Option<String>, Option<String>) = (r.get(4), r.get(5));
@@ -831,6 +854,13 @@ impl Storage for PgStorage {
                 );
             }
         }
+        // The log's lock: every append, from any replica, queues here. From here to the commit,
+        // as few round trips as possible.
+        let lock = tx
+            .prepare_cached("SELECT size FROM log_state WHERE id = 1 FOR UPDATE")
+            .await?;
+        let size: i64 = tx.query_one(&lock, &[]).await?.get(0);
+        let tree_size = u64_of(size)?;
         let tiles = read_tiles_with(&tx, &crate::tlog::edge_tiles(tree_size)).await?;
         let plan = plan(BatchSnapshot {
             device,
@@ -845,30 +875,50 @@ impl Storage for PgStorage {
         let new_size = i64_of(plan.new_size)?;
         insert_entries(&tx, &plan.entries, new_size).await?;
         materialise_all(&tx, &plan.entries).await?;
-        for ((level, idx), data) in &plan.tiles {
-            tx.execute(
+        // The log's own rows, pipelined: sent together, one round trip for all of them.
+        let upsert_tile = tx
+            .prepare_cached(
                 "INSERT INTO log_tiles (level, idx, data) VALUES ($1, $2, $3) \
                  ON CONFLICT (level, idx) DO UPDATE SET data = excluded.data",
-                &[&i32::from(*level), &i64_of(*idx)?, data],
             )
             .await?;
-        }
-        if let Some((seq, hash)) = plan.head {
-            tx.execute(
-                "UPDATE devices SET head_seq = $1, head_hash = $2 WHERE id = $3",
-                &[&i64_of(seq)?, &&hash[..], &device_id],
-            )
+        let set_head = tx
+            .prepare_cached("UPDATE devices SET head_seq = $1, head_hash = $2 WHERE id = $3")
             .await?;
-        }
-        tx.execute("UPDATE log_state SET size = $1 WHERE id = 1", &[&new_size])
+        let set_size = tx
+            .prepare_cached("UPDATE log_state SET size = $1 WHERE id = 1")
             .await?;
+        let add_checkpoint = tx
+            .prepare_cached("INSERT INTO checkpoints (size, note) VALUES ($1, $2)")
+            .await?;
+        let tile_rows = plan
+            .tiles
+            .iter()
+            .map(|((level, idx), data)| Ok((i32::from(*level), i64_of(*idx)?, data)))
+            .collect::<Result<Vec<_>>>()?;
+        let head = plan
+            .head
+            .map(|(seq, hash)| Ok::<_, ApiError>((i64_of(seq)?, hash)))
+            .transpose()?;
+        type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
+        let head_hash = head.as_ref().map(|(_, h)| &h[..]);
+        let mut writes: Vec<(&tokio_postgres::Statement, Vec<Param<'_>>)> = Vec::new();
+        for (level, idx, data) in &tile_rows {
+            writes.push((&upsert_tile, vec![level, idx, *data]));
+        }
+        if let (Some((seq, _)), Some(hash)) = (&head, &head_hash) {
+            writes.push((&set_head, vec![seq, hash, &device_id]));
+        }
+        writes.push((&set_size, vec![&new_size]));
         if let Some(note) = &plan.checkpoint {
-            tx.execute(
-                "INSERT INTO checkpoints (size, note) VALUES ($1, $2)",
-                &[&new_size, note],
-            )
-            .await?;
+            writes.push((&add_checkpoint, vec![&new_size, note]));
         }
+        futures_util::future::try_join_all(
+            writes
+                .iter()
+                .map(|(statement, params)| tx.execute(*statement, params)),
+        )
+        .await?;
         tx.commit().await?;
         Ok(plan)
     }
