@@ -370,7 +370,7 @@ async fn insert_entries(tx: &Tx<'_>, entries: &[NewEntry], checkpoint_size: i64)
     let bytes: Vec<&[u8]> = entries.iter().map(|e| e.bytes.as_slice()).collect();
     let sigs: Vec<&[u8]> = entries.iter().map(|e| e.sig.as_slice()).collect();
     // One device per batch, so one agency and one device id.
-    exec(tx, 
+    exec(tx,
         "INSERT INTO entries (hash, device_id, seq, leaf_index, checkpoint_size, agency, kind, \
          case_id, at, officers, bytes, sig) \
          SELECT h, $2, s, l, $5, $6, k, c, a, o, b, g FROM UNNEST($1::BYTEA[], $3::BIGINT[], \
