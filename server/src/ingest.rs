@@ -638,8 +638,11 @@ pub async fn attach_receipts(
     }
     wanted.sort_unstable();
     wanted.dedup();
+    // The planner's tiles hold every tile a proof at the batch's own size reads: only positions
+    // in older trees (duplicates, refusals answered again) may need tiles from the storage.
+    let fresh_size = fresh.as_ref().map(|(size, _)| *size);
     let mut keys = BTreeSet::new();
-    for &(leaf, size) in &wanted {
+    for &(leaf, size) in wanted.iter().filter(|(_, size)| Some(*size) != fresh_size) {
         keys.extend(tlog::tiles_for_inclusion(size, leaf));
     }
     let missing: Vec<_> = keys
