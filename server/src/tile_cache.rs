@@ -41,7 +41,7 @@ use tlog_tiles::{Hash, HashReader, HASH_SIZE};
 use crate::error::{ApiError, Result};
 use crate::metrics::Metrics;
 use crate::storage::{DynStorage, StoredEntry};
-use crate::tlog::{TileKey, TILE_HEIGHT, TILE_WIDTH};
+use crate::tlog::{hash_at, tree_node, TileKey, TILE_HEIGHT, TILE_WIDTH};
 
 /// Bytes counted for each entry on top of its data (map slot, clock slot, `Arc` header).
 const ENTRY_OVERHEAD: usize = 96;
@@ -580,11 +580,6 @@ impl ViewTile {
     }
 }
 
-fn hash_at(bytes: &[u8], i: u64) -> Option<Hash> {
-    let at = usize::try_from(i).ok()?.checked_mul(HASH_SIZE)?;
-    Some(Hash(bytes.get(at..at + HASH_SIZE)?.try_into().ok()?))
-}
-
 /// The hash tiles of one tree size, read as a [`HashReader`] (what `tlog_tiles` computes proofs
 /// over). It answers only hashes of that tree: each tile is read up to its width in the tree, so
 /// a tile cached or stored wider (the log grew since) gives the same answers as the tile of that
@@ -597,36 +592,33 @@ pub struct LogView {
 
 impl LogView {
     fn node(&self, level: u8, n: u64) -> std::result::Result<Hash, tlog_tiles::Error> {
-        let missing = || tlog_tiles::Error::IndexesNotInTree;
+        let stored = |level: u8, n: u64| {
+            let (tile, _) = self.holding(level, n)?;
+            hash_at(&tile.data, n % TILE_WIDTH)
+        };
+        let interior = |level: u8, n: u64| {
+            let (tile, within) = self.holding(level, n)?;
+            let nodes = tile.interior.as_ref()?;
+            let offset = TILE_WIDTH - (TILE_WIDTH >> (within - 1));
+            hash_at(nodes, offset + (n % (TILE_WIDTH >> within)))
+        };
+        tree_node(level, n, &self.memo, &stored, &interior)
+    }
+
+    /// The tile under node `n` of tree `level`, and the node's height above the tile's level, when
+    /// every hash the node covers lies within the tile's width in this view's tree.
+    fn holding(&self, level: u8, n: u64) -> Option<(&ViewTile, u8)> {
         let within = level % TILE_HEIGHT;
         // The node covers positions first..=last of the stored level below it, all in one tile.
-        let first = n.checked_shl(u32::from(within)).ok_or_else(missing)?;
+        let first = n.checked_shl(u32::from(within))?;
         if first >> u32::from(within) != n {
-            return Err(missing());
+            return None;
         }
         let last = first + (1u64 << within) - 1;
-        let key = (level / TILE_HEIGHT, first >> TILE_HEIGHT);
-        let tile = self.tiles.get(&key).ok_or_else(missing)?;
-        if last % TILE_WIDTH >= tile.width {
-            return Err(missing());
-        }
-        if within == 0 {
-            return hash_at(&tile.data, first % TILE_WIDTH).ok_or_else(missing);
-        }
-        if let Some(interior) = &tile.interior {
-            let offset = TILE_WIDTH - (TILE_WIDTH >> (within - 1));
-            let i = offset + (n % (TILE_WIDTH >> within));
-            return hash_at(interior, i).ok_or_else(missing);
-        }
-        if let Some(h) = self.memo.borrow().get(&(level, n)) {
-            return Ok(*h);
-        }
-        let h = tlog_tiles::node_hash(
-            self.node(level - 1, 2 * n)?,
-            self.node(level - 1, 2 * n + 1)?,
-        );
-        self.memo.borrow_mut().insert((level, n), h);
-        Ok(h)
+        let tile = self
+            .tiles
+            .get(&(level / TILE_HEIGHT, first >> TILE_HEIGHT))?;
+        (last % TILE_WIDTH < tile.width).then_some((tile, within))
     }
 }
 

@@ -53,28 +53,11 @@ pub struct TileSet {
 impl TileSet {
     /// The hash of node `n` of tree `level`, from the tiles (and the memo).
     fn node(&self, level: u8, n: u64) -> std::result::Result<Hash, tlog_tiles::Error> {
-        if level.is_multiple_of(TILE_HEIGHT) {
-            let key = (level / TILE_HEIGHT, n >> TILE_HEIGHT);
-            let data = self
-                .tiles
-                .get(&key)
-                .ok_or(tlog_tiles::Error::IndexesNotInTree)?;
-            let at = usize::try_from(n % TILE_WIDTH).unwrap_or(usize::MAX) * HASH_SIZE;
-            let bytes: [u8; HASH_SIZE] = data
-                .get(at..at + HASH_SIZE)
-                .and_then(|b| b.try_into().ok())
-                .ok_or(tlog_tiles::Error::IndexesNotInTree)?;
-            return Ok(Hash(bytes));
-        }
-        if let Some(h) = self.memo.borrow().get(&(level, n)) {
-            return Ok(*h);
-        }
-        let h = tlog_tiles::node_hash(
-            self.node(level - 1, 2 * n)?,
-            self.node(level - 1, 2 * n + 1)?,
-        );
-        self.memo.borrow_mut().insert((level, n), h);
-        Ok(h)
+        let stored = |level: u8, n: u64| {
+            let data = self.tiles.get(&(level / TILE_HEIGHT, n >> TILE_HEIGHT))?;
+            hash_at(data, n % TILE_WIDTH)
+        };
+        tree_node(level, n, &self.memo, &stored, &|_, _| None)
     }
 
     fn remember(&self, level: u8, n: u64, hash: Hash) {
@@ -82,6 +65,37 @@ impl TileSet {
             self.memo.borrow_mut().insert((level, n), hash);
         }
     }
+}
+
+/// The hash of node `n` of tree `level`, read from tiles. A stored level (every [`TILE_HEIGHT`]th)
+/// comes from `stored`; a level in between from `interior` when it has it (precomputed nodes),
+/// else it is hashed from the level below and remembered in `memo` (a complete subtree's hash never
+/// changes). Shared by [`TileSet`] and the tile cache's view.
+pub(crate) fn tree_node(
+    level: u8,
+    n: u64,
+    memo: &RefCell<HashMap<(u8, u64), Hash>>,
+    stored: &dyn Fn(u8, u64) -> Option<Hash>,
+    interior: &dyn Fn(u8, u64) -> Option<Hash>,
+) -> std::result::Result<Hash, tlog_tiles::Error> {
+    if level.is_multiple_of(TILE_HEIGHT) {
+        return stored(level, n).ok_or(tlog_tiles::Error::IndexesNotInTree);
+    }
+    if let Some(h) = interior(level, n).or_else(|| memo.borrow().get(&(level, n)).copied()) {
+        return Ok(h);
+    }
+    let h = tlog_tiles::node_hash(
+        tree_node(level - 1, 2 * n, memo, stored, interior)?,
+        tree_node(level - 1, 2 * n + 1, memo, stored, interior)?,
+    );
+    memo.borrow_mut().insert((level, n), h);
+    Ok(h)
+}
+
+/// Hash `i` of a run of hashes (a tile's data), if it holds that many.
+pub(crate) fn hash_at(bytes: &[u8], i: u64) -> Option<Hash> {
+    let at = usize::try_from(i).ok()?.checked_mul(HASH_SIZE)?;
+    Some(Hash(bytes.get(at..at + HASH_SIZE)?.try_into().ok()?))
 }
 
 impl HashReader for TileSet {
