@@ -135,7 +135,7 @@ impl Checkpointer {
         let conn = connect(path)?;
         // A TRUNCATE waits for readers on older snapshots and holds off new writers meanwhile:
         // give up quickly instead (it is tried again after the next idle period).
-        conn.busy_timeout(Duration::from_millis(100))?;
+        conn.busy_timeout(Duration::from_millis(20))?;
         let shared = Arc::new(CheckpointShared::default());
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -185,7 +185,7 @@ fn checkpoint_loop(conn: &Connection, shared: &CheckpointShared) {
                 if st.stop {
                     return;
                 }
-                let since_checkpoint = last_checkpoint.map_or(CHECKPOINT_EVERY, |t| t.elapsed());
+                let since_checkpoint = last_checkpoint.map_or(Duration::MAX, |t| t.elapsed());
                 let idle_for = st.last_write.map_or(TRUNCATE_AFTER_IDLE, |t| t.elapsed());
                 let timeout = if st.pending > 0 {
                     if since_checkpoint >= CHECKPOINT_EVERY {
@@ -195,10 +195,12 @@ fn checkpoint_loop(conn: &Connection, shared: &CheckpointShared) {
                     }
                     Some(CHECKPOINT_EVERY - since_checkpoint)
                 } else if !truncated {
-                    if idle_for >= TRUNCATE_AFTER_IDLE {
+                    // Idle long enough, and (after a TRUNCATE that met a reader) not retried sooner.
+                    let waited = idle_for.min(since_checkpoint);
+                    if waited >= TRUNCATE_AFTER_IDLE {
                         break "TRUNCATE";
                     }
-                    Some(TRUNCATE_AFTER_IDLE - idle_for)
+                    Some(TRUNCATE_AFTER_IDLE - waited)
                 } else {
                     None
                 };
@@ -215,12 +217,22 @@ fn checkpoint_loop(conn: &Connection, shared: &CheckpointShared) {
             }
         };
         let started = Instant::now();
-        let result = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
+        let checkpoint = |mode: &str| {
+            conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+        };
+        // The copying is always done by a PASSIVE checkpoint, which never blocks a writer. A
+        // TRUNCATE (which holds off new writers while it runs) follows only once that copied the
+        // whole WAL, so all it has left to do is wait for readers and cut the file.
+        let result = checkpoint("PASSIVE").and_then(|passive| match (mode, passive) {
+            ("TRUNCATE", (0, frames, copied)) if frames == copied => checkpoint("TRUNCATE"),
+            ("TRUNCATE", _) => Ok((1, passive.1, passive.2)),
+            _ => Ok(passive),
         });
         last_checkpoint = Some(Instant::now());
         match result {
@@ -233,7 +245,7 @@ fn checkpoint_loop(conn: &Connection, shared: &CheckpointShared) {
                     ms = started.elapsed().as_millis() as u64,
                     "WAL checkpoint"
                 );
-                // A TRUNCATE that met a write retries after the next idle period.
+                // A TRUNCATE that met a reader or a write retries after the next idle period.
                 truncated = mode == "TRUNCATE" && busy == 0;
             }
             Err(e) => tracing::warn!(mode, error = %e, "WAL checkpoint failed; will retry"),
