@@ -41,7 +41,7 @@ use tlog_tiles::{Hash, HashReader, HASH_SIZE};
 use crate::error::{ApiError, Result};
 use crate::metrics::Metrics;
 use crate::storage::{DynStorage, StoredEntry};
-use crate::tlog::{hash_at, tree_node, TileKey, TILE_HEIGHT, TILE_WIDTH};
+use crate::tlog::{hash_at, read_nodes, tree_node, TileKey, TILE_HEIGHT, TILE_WIDTH};
 
 /// Bytes counted for each entry on top of its data (map slot, clock slot, `Arc` header).
 const ENTRY_OVERHEAD: usize = 96;
@@ -624,13 +624,7 @@ impl LogView {
 
 impl HashReader for LogView {
     fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<Hash>, tlog_tiles::Error> {
-        indexes
-            .iter()
-            .map(|&index| {
-                let (level, n) = tlog_tiles::split_stored_hash_index(index);
-                self.node(level, n)
-            })
-            .collect()
+        read_nodes(indexes, |level, n| self.node(level, n))
     }
 }
 

@@ -98,15 +98,23 @@ pub(crate) fn hash_at(bytes: &[u8], i: u64) -> Option<Hash> {
     Some(Hash(bytes.get(at..at + HASH_SIZE)?.try_into().ok()?))
 }
 
+/// `HashReader::read_hashes` over a node lookup: each stored-hash index split into (level, n).
+pub(crate) fn read_nodes(
+    indexes: &[u64],
+    node: impl Fn(u8, u64) -> std::result::Result<Hash, tlog_tiles::Error>,
+) -> std::result::Result<Vec<Hash>, tlog_tiles::Error> {
+    indexes
+        .iter()
+        .map(|&index| {
+            let (level, n) = tlog_tiles::split_stored_hash_index(index);
+            node(level, n)
+        })
+        .collect()
+}
+
 impl HashReader for TileSet {
     fn read_hashes(&self, indexes: &[u64]) -> std::result::Result<Vec<Hash>, tlog_tiles::Error> {
-        indexes
-            .iter()
-            .map(|&index| {
-                let (level, n) = tlog_tiles::split_stored_hash_index(index);
-                self.node(level, n)
-            })
-            .collect()
+        read_nodes(indexes, |level, n| self.node(level, n))
     }
 }
 

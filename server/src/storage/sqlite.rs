@@ -102,8 +102,9 @@ pub struct SqliteStorage {
 /// the database (40–500 ms; the push-latency tail). The writer connection has it turned off
 /// (`wal_autocheckpoint = 0`); this thread, on a connection of its own, runs a `PASSIVE`
 /// checkpoint (which never blocks the writer or readers) at most every [`CHECKPOINT_EVERY`] after
-/// writes, and a `TRUNCATE` (which waits for a moment without writes) once the database has been
-/// idle for [`TRUNCATE_AFTER_IDLE`], so the WAL file shrinks back. A checkpoint that fails is
+/// writes. Once the database has been idle for [`TRUNCATE_AFTER_IDLE`] it copies with `PASSIVE`
+/// again and, only if that copied the whole WAL, runs a `TRUNCATE` (which holds off new writers
+/// while it waits, at most 20 ms, for readers) so the WAL file shrinks back. A checkpoint that fails is
 /// logged and tried again at the next round; the WAL stays valid in the meantime (SQLite recovers
 /// from it on open).
 struct Checkpointer {
