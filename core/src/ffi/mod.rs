@@ -6,6 +6,7 @@
 //! Platform services come in as foreign traits: [`SecretProvider`] gives the database key from
 //! Android Keystore / iOS Keychain.
 
+mod buffer;
 mod rules;
 #[cfg(feature = "sync")]
 mod sync;
