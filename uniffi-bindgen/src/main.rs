@@ -3,21 +3,26 @@
 //! Lives in the workspace so the generator is always the same uniffi version as the library
 //! (a skew gives "contract version mismatch" at load time).
 //!
-//! Three changes to UniFFI's Kotlin output, made here so that every generation (the committed copy
-//! and the staleness test's) gets them. None changes the wire format or the API; each removes a
-//! per-call cost measured on the JVM (BENCHMARKS.md, issue 6):
+//! Changes to UniFFI's Kotlin output, made here so that every generation (the committed copy and
+//! the staleness test's) gets them. None changes the wire format or the API; each removes a per-call
+//! cost measured on the JVM (BENCHMARKS.md, issue 6):
 //!
-//! 1. The `RustCallStatus` each FFI call hands to Rust is reused per thread instead of allocated per
-//!    call. UniFFI's template allocates a fresh JNA `Structure` (with a nested `RustBuffer`
-//!    `Structure`, each with malloc'd memory and a cleaner) for every crossing: about 8 µs of a
-//!    10 µs empty call, and a guidance call makes four crossings.
-//! 2. and 3. A lifted `RustBuffer` is copied once into a heap array and strings are decoded straight
-//!    from that array, instead of each string being copied out of native memory into its own
-//!    temporary array first: decoding the ~5 KB `Guidance` went from about 20 µs to about 10 µs.
+//! 1. Calls go through the library's FFI-buffer twins, and the status of the others is plain native
+//!    memory (`ffibuffer.rs`, and the `UniffiFfiCall` helper below): JNA creates, writes or reads no
+//!    `Structure` on the way into Rust or back. Each such passage cost microseconds and a native
+//!    allocation with a cleaner, and a guidance call made four.
+//! 2. A lowered buffer's length is set as a field, not through JNA's reflective `writeField`.
+//! 3. A lifted `RustBuffer` is copied once into a heap array and strings are decoded straight from
+//!    that array, instead of each string being copied out of native memory into its own temporary
+//!    array first: decoding the ~5 KB `Guidance` went from about 20 µs to about 10 µs.
 //!
-//! Each patch applies only where its template text is found exactly once: a UniFFI upgrade that
-//! changes a template fails generation loudly rather than silently dropping the patch.
+//! Each text patch applies only where its template text is found exactly once, and the rewrite of
+//! `UniffiLib` refuses any declaration it does not understand: a UniFFI upgrade that changes the
+//! templates fails generation loudly rather than silently dropping a change.
 
+mod ffibuffer;
+
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -30,7 +35,7 @@ struct Patch {
 
 const KOTLIN_PATCHES: &[Patch] = &[
     Patch {
-        name: "per-thread RustCallStatus",
+        name: "calls through UniffiFfiCall",
         // UniFFI 0.32's helper every Kotlin FFI call goes through.
         original: "\
 private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiRustCallStatus) -> U): U {
@@ -40,36 +45,149 @@ private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler
     return return_value
 }
 ",
-        // A status is lent to one call at a time: a call made while this thread's status is lent
-        // out (Rust calling a Kotlin callback that calls Rust again) gets a fresh one, as before.
-        // The status is cleared before it is lent again: Rust writes `code` and `error_buf` only on
-        // failure, and an error buffer has by then been freed by the error's lift.
+        // The scratch a call writes its arguments into and reads its result and status from (see
+        // ffibuffer.rs for the wrappers that use it). A thread keeps a free list of them: a call
+        // made while another is under way on the same thread (an argument being lowered, Rust
+        // calling a Kotlin callback that calls Rust again) takes the next one, so none is ever
+        // shared by two calls, and none is allocated once the thread has called at that depth.
         patched: "\
-// Patched by roadside's uniffi-bindgen (uniffi-bindgen/src/main.rs): one RustCallStatus per thread,
-// reused, instead of a JNA Structure allocated for every call.
-private val uniffiIdleCallStatus = ThreadLocal<UniffiRustCallStatus?>()
+// Patched by roadside's uniffi-bindgen (uniffi-bindgen/src/ffibuffer.rs): native scratch memory for
+// one call at a time, in place of a JNA Structure for the status of every call.
+internal class UniffiFfiCall {
+    // FfiBufferElement arrays (8 bytes an element): a twin's arguments; its return value, then status.
+    private val memory = com.sun.jna.Memory(8L * (UNIFFI_FFI_ARG_ELEMENTS + UNIFFI_FFI_RETURN_ELEMENTS + 3))
+    val args: Pointer = memory.share(0)
+    val ret: Pointer = memory.share(8L * UNIFFI_FFI_ARG_ELEMENTS)
+    // What every RustBuffer this scratch hands out sits on instead of native memory of its own (a
+    // malloc and a cleaner each, and the cleaner's lock was most of the calls' tail). Nothing reads
+    // or writes it: the wrappers pass a RustBuffer's fields, JNA re-points a RustBuffer nested in a
+    // struct into that struct before writing it, and no C function is handed one by value through
+    // JNA (the generator refuses such a declaration).
+    private val carrier: Pointer = memory.share(8L * (UNIFFI_FFI_ARG_ELEMENTS + UNIFFI_FFI_RETURN_ELEMENTS), 24)
+    private val a = memory.getByteBuffer(0, 8L * UNIFFI_FFI_ARG_ELEMENTS).order(ByteOrder.nativeOrder())
+    private val r = memory.getByteBuffer(8L * UNIFFI_FFI_ARG_ELEMENTS, 8L * UNIFFI_FFI_RETURN_ELEMENTS).order(ByteOrder.nativeOrder())
+    // The RustCallStatus handed (as a pointer) to functions without a twin. Rust writes it only
+    // on failure; it is read back and cleared only then (JNA's own layout, read reflectively).
+    private val status = UniffiRustCallStatus().also { it.write() }
+    val statusPointer: Pointer = status.pointer
+    // The outcome of the call under way.
+    private var code: Byte = UNIFFI_CALL_SUCCESS
+    private var errorBuf: RustBuffer.ByValue? = null
+    internal var next: UniffiFfiCall? = null
 
-private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiRustCallStatus) -> U): U {
-    val idle = uniffiIdleCallStatus.get()
-    val status = if (idle != null) {
-        uniffiIdleCallStatus.set(null)
-        idle
-    } else {
-        UniffiRustCallStatus()
+    fun putLong(i: Int, v: Long) { a.putLong(8 * i, v) }
+    fun putInt(i: Int, v: Int) { a.putInt(8 * i, v) }
+    fun putShort(i: Int, v: Short) { a.putShort(8 * i, v) }
+    fun putByte(i: Int, v: Byte) { a.put(8 * i, v) }
+    fun putFloat(i: Int, v: Float) { a.putFloat(8 * i, v) }
+    fun putDouble(i: Int, v: Double) { a.putDouble(8 * i, v) }
+    fun putPointer(i: Int, v: Pointer?) {
+        if (Native.POINTER_SIZE == 8) a.putLong(8 * i, Pointer.nativeValue(v)) else a.putInt(8 * i, Pointer.nativeValue(v).toInt())
     }
+    fun putRustBuffer(i: Int, v: RustBuffer.ByValue) { putLong(i, v.capacity); putLong(i + 1, v.len); putPointer(i + 2, v.data) }
+    fun putForeignBytes(i: Int, v: ForeignBytes.ByValue) { putInt(i, v.len); putPointer(i + 1, v.data) }
+
+    fun getLong(i: Int): Long = r.getLong(8 * i)
+    fun getInt(i: Int): Int = r.getInt(8 * i)
+    fun getShort(i: Int): Short = r.getShort(8 * i)
+    fun getByte(i: Int): Byte = r.get(8 * i)
+    fun getFloat(i: Int): Float = r.getFloat(8 * i)
+    fun getDouble(i: Int): Double = r.getDouble(8 * i)
+    fun getPointer(i: Int): Pointer? {
+        val p = if (Native.POINTER_SIZE == 8) r.getLong(8 * i) else r.getInt(8 * i).toLong() and 0xFFFFFFFFL
+        return if (p == 0L) null else Pointer(p)
+    }
+    fun getRustBuffer(i: Int): RustBuffer.ByValue {
+        val buf = RustBuffer.ByValue(carrier)
+        buf.capacity = getLong(i)
+        buf.len = getLong(i + 1)
+        buf.data = getPointer(i + 2)
+        return buf
+    }
+
+    /** The status a twin wrote at element [i] of the return array. */
+    fun statusFromReturn(i: Int) {
+        val c = r.get(8 * i)
+        if (c != UNIFFI_CALL_SUCCESS) {
+            code = c
+            errorBuf = getRustBuffer(i + 1)
+        }
+    }
+
+    /** The status a function without a twin was handed in [statusPointer]. */
+    fun statusFromPointer() {
+        if (statusPointer.getByte(0) != UNIFFI_CALL_SUCCESS) {
+            status.read()
+            code = status.code
+            errorBuf = RustBuffer.ByValue().also { it.setValue(status.error_buf) }
+            status.code = UNIFFI_CALL_SUCCESS
+            status.error_buf.capacity = 0
+            status.error_buf.len = 0
+            status.error_buf.data = null
+            status.write()
+        }
+    }
+
+    /** The failure the call reported, as UniFFI's status (then this scratch is clean again). */
+    fun takeFailure(): UniffiRustCallStatus? {
+        if (code == UNIFFI_CALL_SUCCESS) return null
+        val failed = UniffiRustCallStatus()
+        failed.code = code
+        failed.error_buf = errorBuf ?: RustBuffer.ByValue()
+        code = UNIFFI_CALL_SUCCESS
+        errorBuf = null
+        return failed
+    }
+}
+
+private val uniffiIdleCalls = ThreadLocal<UniffiFfiCall?>()
+
+private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiFfiCall) -> U): U {
+    val call = uniffiIdleCalls.get()?.also { uniffiIdleCalls.set(it.next); it.next = null } ?: UniffiFfiCall()
     try {
-        val return_value = callback(status)
-        uniffiCheckCallStatus(errorHandler, status)
+        val return_value = callback(call)
+        call.takeFailure()?.let { uniffiCheckCallStatus(errorHandler, it) }
         return return_value
     } finally {
-        status.code = UNIFFI_CALL_SUCCESS
-        status.error_buf.capacity = 0
-        status.error_buf.len = 0
-        status.error_buf.data = null
-        uniffiIdleCallStatus.set(status)
+        call.takeFailure()
+        call.next = uniffiIdleCalls.get()
+        uniffiIdleCalls.set(call)
     }
 }
 ",
+    },
+    Patch {
+        name: "uniffiRustCall through UniffiFfiCall",
+        original: "\
+private inline fun <U> uniffiRustCall(callback: (UniffiRustCallStatus) -> U): U {
+",
+        patched: "\
+private inline fun <U> uniffiRustCall(callback: (UniffiFfiCall) -> U): U {
+",
+    },
+    Patch {
+        name: "RustBuffer over given memory",
+        // `RustBuffer()` (JNA allocating native memory) stays what JNA and the rest of the
+        // bindings use; UniffiFfiCall passes its carrier memory.
+        original: "open class RustBuffer : Structure() {\n",
+        patched: "\
+// Patched by roadside's uniffi-bindgen: a RustBuffer may sit on memory it is given (see
+// UniffiFfiCall's carrier) instead of allocating its own.
+open class RustBuffer(memory: Pointer? = null) : Structure(memory) {
+",
+    },
+    Patch {
+        name: "RustBuffer.ByValue over given memory",
+        // Kotlin also generates the no-argument constructor JNA instantiates by reflection.
+        original: "    class ByValue: RustBuffer(), Structure.ByValue\n",
+        patched: "    class ByValue(memory: Pointer? = null): RustBuffer(memory), Structure.ByValue\n",
+    },
+    Patch {
+        name: "lowered length set without reflection",
+        // JNA's writeField looks the field up by name and writes native memory nobody reads: the
+        // wrappers pass the Kotlin fields.
+        original: "            rbuf.writeField(\"len\", bbuf.position().toLong())\n",
+        patched: "            rbuf.len = bbuf.position().toLong()\n",
     },
     Patch {
         name: "lift from a heap copy",
@@ -126,7 +244,11 @@ fn main() -> ExitCode {
     if language.is_some_and(|l| l != "kotlin") {
         return ExitCode::SUCCESS;
     }
-    match patch_kotlin(Path::new(out_dir)) {
+    let result = source(&args)
+        .ok_or_else(|| "no library to read the FFI-buffer twins from".to_string())
+        .and_then(|lib| ffibuffer::exported_symbols(Path::new(lib)))
+        .and_then(|symbols| patch_kotlin(Path::new(out_dir), &symbols));
+    match result {
         Ok(0) if language.is_some() => {
             eprintln!("uniffi-bindgen: no Kotlin file generated under {out_dir} to patch");
             ExitCode::FAILURE
@@ -137,6 +259,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `generate`'s positional SOURCE (the library): the first argument after `generate` that is
+/// neither a flag nor the value of one of the flags that take a value.
+fn source(args: &[String]) -> Option<&str> {
+    const TAKES_VALUE: &[&str] = &[
+        "--language",
+        "-l",
+        "--out-dir",
+        "-o",
+        "--config",
+        "-c",
+        "--crate",
+    ];
+    let mut rest = args.iter().skip(2);
+    while let Some(a) = rest.next() {
+        if TAKES_VALUE.contains(&a.as_str()) {
+            rest.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
 }
 
 /// The value after the first of `names` (`--name value` or `--name=value`).
@@ -154,13 +299,16 @@ fn flag_value<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> {
     None
 }
 
-/// Patches every generated `.kt` file under `dir`; returns how many were patched.
-fn patch_kotlin(dir: &Path) -> Result<usize, String> {
+/// Patches every generated `.kt` file under `dir`; returns how many were patched. `symbols` are
+/// the library's exported names, to find the FFI-buffer twins.
+fn patch_kotlin(dir: &Path, symbols: &HashSet<String>) -> Result<usize, String> {
     let mut patched = 0;
     for path in kotlin_files(dir)? {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let text = apply_patches(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = apply_patches(&text)
+            .and_then(|t| ffibuffer::rewrite_uniffi_lib(&t, symbols))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         patched += 1;
     }
@@ -215,6 +363,8 @@ mod tests {
             assert!(patched.contains(p.patched), "{}", p.name);
         }
         assert!(!patched.contains("var status = UniffiRustCallStatus()"));
+        assert!(!patched.contains("writeField"));
+        assert!(patched.contains("RustBuffer.ByValue(carrier)"));
         assert!(patched.starts_with("header\n") && patched.ends_with("footer\n"));
         // Already patched, a missing template or a doubled one: an error, never a silent no-op.
         assert!(apply_patches(&patched).is_err());
@@ -231,5 +381,33 @@ mod tests {
         assert_eq!(flag_value(&args, &["--language", "-l"]), Some("kotlin"));
         assert_eq!(flag_value(&args, &["--out-dir", "-o"]), Some("/tmp/o"));
         assert_eq!(flag_value(&args, &["--config"]), None);
+        assert_eq!(source(&args), None);
+    }
+
+    #[test]
+    fn finds_the_library_among_the_flags() {
+        let args = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
+        let a = args(&[
+            "x",
+            "generate",
+            "--library",
+            "lib.so",
+            "--config",
+            "u.toml",
+            "-l",
+            "kotlin",
+        ]);
+        assert_eq!(source(&a), Some("lib.so"));
+        let a = args(&[
+            "x",
+            "generate",
+            "--config",
+            "u.toml",
+            "--no-format",
+            "--out-dir",
+            "o",
+            "lib.so",
+        ]);
+        assert_eq!(source(&a), Some("lib.so"));
     }
 }

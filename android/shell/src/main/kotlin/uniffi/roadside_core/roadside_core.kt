@@ -40,14 +40,16 @@ import java.util.concurrent.atomic.AtomicBoolean
  * @suppress
  */
 @Structure.FieldOrder("capacity", "len", "data")
-open class RustBuffer : Structure() {
+// Patched by roadside's uniffi-bindgen: a RustBuffer may sit on memory it is given (see
+// UniffiFfiCall's carrier) instead of allocating its own.
+open class RustBuffer(memory: Pointer? = null) : Structure(memory) {
     // Note: `capacity` and `len` are actually `ULong` values, but JVM only supports signed values.
     // When dealing with these fields, make sure to call `toULong()`.
     @JvmField var capacity: Long = 0
     @JvmField var len: Long = 0
     @JvmField var data: Pointer? = null
 
-    class ByValue: RustBuffer(), Structure.ByValue
+    class ByValue(memory: Pointer? = null): RustBuffer(memory), Structure.ByValue
     class ByReference: RustBuffer(), Structure.ByReference
 
    internal fun setValue(other: RustBuffer) {
@@ -180,7 +182,7 @@ public interface FfiConverter<KotlinType, FfiType> {
                 it.order(ByteOrder.BIG_ENDIAN)
             }
             write(value, bbuf)
-            rbuf.writeField("len", bbuf.position().toLong())
+            rbuf.len = bbuf.position().toLong()
             return rbuf
         } catch (e: Throwable) {
             RustBuffer.free(rbuf)
@@ -270,28 +272,107 @@ interface UniffiRustCallStatusErrorHandler<E> {
 // synchronize itself
 
 // Call a rust function that returns a Result<>.  Pass in the Error class companion that corresponds to the Err
-// Patched by roadside's uniffi-bindgen (uniffi-bindgen/src/main.rs): one RustCallStatus per thread,
-// reused, instead of a JNA Structure allocated for every call.
-private val uniffiIdleCallStatus = ThreadLocal<UniffiRustCallStatus?>()
+// Patched by roadside's uniffi-bindgen (uniffi-bindgen/src/ffibuffer.rs): native scratch memory for
+// one call at a time, in place of a JNA Structure for the status of every call.
+internal class UniffiFfiCall {
+    // FfiBufferElement arrays (8 bytes an element): a twin's arguments; its return value, then status.
+    private val memory = com.sun.jna.Memory(8L * (UNIFFI_FFI_ARG_ELEMENTS + UNIFFI_FFI_RETURN_ELEMENTS + 3))
+    val args: Pointer = memory.share(0)
+    val ret: Pointer = memory.share(8L * UNIFFI_FFI_ARG_ELEMENTS)
+    // What every RustBuffer this scratch hands out sits on instead of native memory of its own (a
+    // malloc and a cleaner each, and the cleaner's lock was most of the calls' tail). Nothing reads
+    // or writes it: the wrappers pass a RustBuffer's fields, JNA re-points a RustBuffer nested in a
+    // struct into that struct before writing it, and no C function is handed one by value through
+    // JNA (the generator refuses such a declaration).
+    private val carrier: Pointer = memory.share(8L * (UNIFFI_FFI_ARG_ELEMENTS + UNIFFI_FFI_RETURN_ELEMENTS), 24)
+    private val a = memory.getByteBuffer(0, 8L * UNIFFI_FFI_ARG_ELEMENTS).order(ByteOrder.nativeOrder())
+    private val r = memory.getByteBuffer(8L * UNIFFI_FFI_ARG_ELEMENTS, 8L * UNIFFI_FFI_RETURN_ELEMENTS).order(ByteOrder.nativeOrder())
+    // The RustCallStatus handed (as a pointer) to functions without a twin. Rust writes it only
+    // on failure; it is read back and cleared only then (JNA's own layout, read reflectively).
+    private val status = UniffiRustCallStatus().also { it.write() }
+    val statusPointer: Pointer = status.pointer
+    // The outcome of the call under way.
+    private var code: Byte = UNIFFI_CALL_SUCCESS
+    private var errorBuf: RustBuffer.ByValue? = null
+    internal var next: UniffiFfiCall? = null
 
-private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiRustCallStatus) -> U): U {
-    val idle = uniffiIdleCallStatus.get()
-    val status = if (idle != null) {
-        uniffiIdleCallStatus.set(null)
-        idle
-    } else {
-        UniffiRustCallStatus()
+    fun putLong(i: Int, v: Long) { a.putLong(8 * i, v) }
+    fun putInt(i: Int, v: Int) { a.putInt(8 * i, v) }
+    fun putShort(i: Int, v: Short) { a.putShort(8 * i, v) }
+    fun putByte(i: Int, v: Byte) { a.put(8 * i, v) }
+    fun putFloat(i: Int, v: Float) { a.putFloat(8 * i, v) }
+    fun putDouble(i: Int, v: Double) { a.putDouble(8 * i, v) }
+    fun putPointer(i: Int, v: Pointer?) {
+        if (Native.POINTER_SIZE == 8) a.putLong(8 * i, Pointer.nativeValue(v)) else a.putInt(8 * i, Pointer.nativeValue(v).toInt())
     }
+    fun putRustBuffer(i: Int, v: RustBuffer.ByValue) { putLong(i, v.capacity); putLong(i + 1, v.len); putPointer(i + 2, v.data) }
+    fun putForeignBytes(i: Int, v: ForeignBytes.ByValue) { putInt(i, v.len); putPointer(i + 1, v.data) }
+
+    fun getLong(i: Int): Long = r.getLong(8 * i)
+    fun getInt(i: Int): Int = r.getInt(8 * i)
+    fun getShort(i: Int): Short = r.getShort(8 * i)
+    fun getByte(i: Int): Byte = r.get(8 * i)
+    fun getFloat(i: Int): Float = r.getFloat(8 * i)
+    fun getDouble(i: Int): Double = r.getDouble(8 * i)
+    fun getPointer(i: Int): Pointer? {
+        val p = if (Native.POINTER_SIZE == 8) r.getLong(8 * i) else r.getInt(8 * i).toLong() and 0xFFFFFFFFL
+        return if (p == 0L) null else Pointer(p)
+    }
+    fun getRustBuffer(i: Int): RustBuffer.ByValue {
+        val buf = RustBuffer.ByValue(carrier)
+        buf.capacity = getLong(i)
+        buf.len = getLong(i + 1)
+        buf.data = getPointer(i + 2)
+        return buf
+    }
+
+    /** The status a twin wrote at element [i] of the return array. */
+    fun statusFromReturn(i: Int) {
+        val c = r.get(8 * i)
+        if (c != UNIFFI_CALL_SUCCESS) {
+            code = c
+            errorBuf = getRustBuffer(i + 1)
+        }
+    }
+
+    /** The status a function without a twin was handed in [statusPointer]. */
+    fun statusFromPointer() {
+        if (statusPointer.getByte(0) != UNIFFI_CALL_SUCCESS) {
+            status.read()
+            code = status.code
+            errorBuf = RustBuffer.ByValue().also { it.setValue(status.error_buf) }
+            status.code = UNIFFI_CALL_SUCCESS
+            status.error_buf.capacity = 0
+            status.error_buf.len = 0
+            status.error_buf.data = null
+            status.write()
+        }
+    }
+
+    /** The failure the call reported, as UniFFI's status (then this scratch is clean again). */
+    fun takeFailure(): UniffiRustCallStatus? {
+        if (code == UNIFFI_CALL_SUCCESS) return null
+        val failed = UniffiRustCallStatus()
+        failed.code = code
+        failed.error_buf = errorBuf ?: RustBuffer.ByValue()
+        code = UNIFFI_CALL_SUCCESS
+        errorBuf = null
+        return failed
+    }
+}
+
+private val uniffiIdleCalls = ThreadLocal<UniffiFfiCall?>()
+
+private inline fun <U, E: kotlin.Exception> uniffiRustCallWithError(errorHandler: UniffiRustCallStatusErrorHandler<E>, callback: (UniffiFfiCall) -> U): U {
+    val call = uniffiIdleCalls.get()?.also { uniffiIdleCalls.set(it.next); it.next = null } ?: UniffiFfiCall()
     try {
-        val return_value = callback(status)
-        uniffiCheckCallStatus(errorHandler, status)
+        val return_value = callback(call)
+        call.takeFailure()?.let { uniffiCheckCallStatus(errorHandler, it) }
         return return_value
     } finally {
-        status.code = UNIFFI_CALL_SUCCESS
-        status.error_buf.capacity = 0
-        status.error_buf.len = 0
-        status.error_buf.data = null
-        uniffiIdleCallStatus.set(status)
+        call.takeFailure()
+        call.next = uniffiIdleCalls.get()
+        uniffiIdleCalls.set(call)
     }
 }
 
@@ -328,7 +409,7 @@ object UniffiNullRustCallStatusErrorHandler: UniffiRustCallStatusErrorHandler<In
 }
 
 // Call a rust function that returns a plain value
-private inline fun <U> uniffiRustCall(callback: (UniffiRustCallStatus) -> U): U {
+private inline fun <U> uniffiRustCall(callback: (UniffiFfiCall) -> U): U {
     return uniffiRustCallWithError(UniffiNullRustCallStatusErrorHandler, callback)
 }
 
@@ -887,7 +968,7 @@ internal object UniffiLib {
     
 
     init {
-        Native.register(UniffiLib::class.java, findLibraryName(componentName = "roadside_core"))
+        UniffiNative.ensureInitialized()
         uniffiCallbackInterfaceProgressObserver.register(this)
         uniffiCallbackInterfaceSecretProvider.register(this)
         uniffiCallbackInterfaceSyncObserver.register(this)
@@ -895,256 +976,782 @@ internal object UniffiLib {
     }
 
     internal fun ensureInitialized() = Unit
-    external fun uniffi_roadside_core_fn_clone_evidencerecorder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_free_evidencerecorder(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_constructor_evidencerecorder_new(uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_method_evidencerecorder_bytes_seen(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_method_evidencerecorder_finish(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_evidencerecorder_push(`ptr`: Long,`bytes`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_clone_progressobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_free_progressobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_init_callback_vtable_progressobserver(`vtable`: UniffiVTableCallbackInterfaceProgressObserver,
-    ): Unit
-    external fun uniffi_roadside_core_fn_method_progressobserver_on_progress(`ptr`: Long,`done`: Long,`total`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Byte
-    external fun uniffi_roadside_core_fn_clone_roadsidecore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_free_roadsidecore(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_constructor_roadsidecore_open(`dataDir`: RustBuffer.ByValue,`secrets`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_method_roadsidecore_add_record(`ptr`: Long,`caseId`: RustBuffer.ByValue,`record`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_amend_record(`ptr`: Long,`caseId`: RustBuffer.ByValue,`recordId`: RustBuffer.ByValue,`record`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_attach_evidence(`ptr`: Long,`caseId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`meta`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_case_detail(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_cases_on(`ptr`: Long,`day`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_cases_today(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_create_case(`ptr`: Long,`record`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_declare_evidence(`ptr`: Long,`caseId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`kind`: RustBuffer.ByValue,`meta`: RustBuffer.ByValue,`digest`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_device_id(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_export_ledger(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_finalize_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_import_roster(`ptr`: Long,`roster`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun uniffi_roadside_core_fn_method_roadsidecore_outbox_len(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_method_roadsidecore_validate_record(`ptr`: Long,`record`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_verify_ledger(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_void_case(`ptr`: Long,`caseId`: RustBuffer.ByValue,`reason`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_enrol(`ptr`: Long,`serverUrl`: RustBuffer.ByValue,`enrolmentCode`: RustBuffer.ByValue,`deviceName`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_first_offence(`ptr`: Long,`plate`: RustBuffer.ByValue,`partyId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_receipt(`ptr`: Long,`seq`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_start_sync(`ptr`: Long,`options`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_method_roadsidecore_sync_now(`ptr`: Long,`options`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_roadsidecore_sync_status(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_clone_secretprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_free_secretprovider(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_init_callback_vtable_secretprovider(`vtable`: UniffiVTableCallbackInterfaceSecretProvider,
-    ): Unit
-    external fun uniffi_roadside_core_fn_method_secretprovider_database_key(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_clone_rulesengine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_free_rulesengine(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_constructor_rulesengine_bundled(uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_constructor_rulesengine_open(`dataDir`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_method_rulesengine_by_category(`ptr`: Long,`category`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_categories(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_check_draft(`ptr`: Long,`draft`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_deadline(`ptr`: Long,`id`: RustBuffer.ByValue,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_deadlines(`ptr`: Long,`event`: RustBuffer.ByValue,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_files(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_guide(`ptr`: Long,`request`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_import_file(`ptr`: Long,`path`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_item(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_policy(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_search(`ptr`: Long,`query`: RustBuffer.ByValue,`limit`: Int,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_method_rulesengine_versions(`ptr`: Long,`code`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_clone_synchandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_free_synchandle(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_method_synchandle_cancel(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_method_synchandle_is_finished(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Byte
-    external fun uniffi_roadside_core_fn_method_synchandle_join(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_clone_syncobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun uniffi_roadside_core_fn_free_syncobserver(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_init_callback_vtable_syncobserver(`vtable`: UniffiVTableCallbackInterfaceSyncObserver,
-    ): Unit
-    external fun uniffi_roadside_core_fn_method_syncobserver_on_progress(`ptr`: Long,`progress`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_func_debug_panic(`message`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun uniffi_roadside_core_fn_func_demo_record(`minutesAgo`: Int,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_func_demo_roster(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_func_hash_evidence_file(`path`: RustBuffer.ByValue,`observer`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_func_record_from_json(`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_func_record_to_json(`record`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_func_validate_record_with(`record`: RustBuffer.ByValue,`roster`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun uniffi_roadside_core_fn_func_default_sync_options(uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun ffi_roadside_core_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun ffi_roadside_core_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun ffi_roadside_core_rustbuffer_free(`buf`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
-    external fun ffi_roadside_core_rustbuffer_reserve(`buf`: RustBuffer.ByValue,`additional`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun ffi_roadside_core_rust_future_poll_u8(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_u8(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_u8(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_u8(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun ffi_roadside_core_rust_future_poll_i8(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_i8(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_i8(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_i8(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Byte
-    external fun ffi_roadside_core_rust_future_poll_u16(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_u16(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_u16(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_u16(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun ffi_roadside_core_rust_future_poll_i16(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_i16(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_i16(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_i16(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Short
-    external fun ffi_roadside_core_rust_future_poll_u32(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_u32(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_u32(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_u32(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun ffi_roadside_core_rust_future_poll_i32(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_i32(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_i32(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_i32(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Int
-    external fun ffi_roadside_core_rust_future_poll_u64(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_u64(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_u64(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_u64(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun ffi_roadside_core_rust_future_poll_i64(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_i64(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_i64(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_i64(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Long
-    external fun ffi_roadside_core_rust_future_poll_f32(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_f32(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_f32(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_f32(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Float
-    external fun ffi_roadside_core_rust_future_poll_f64(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_f64(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_f64(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_f64(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Double
-    external fun ffi_roadside_core_rust_future_poll_rust_buffer(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_rust_buffer(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_rust_buffer(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_rust_buffer(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): RustBuffer.ByValue
-    external fun ffi_roadside_core_rust_future_poll_void(`handle`: Long,`callback`: UniffiRustFutureContinuationCallback,`callbackData`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_cancel_void(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_free_void(`handle`: Long,
-    ): Unit
-    external fun ffi_roadside_core_rust_future_complete_void(`handle`: Long,uniffi_out_err: UniffiRustCallStatus, 
-    ): Unit
 
         
+    // Patched by roadside's uniffi-bindgen (uniffi-bindgen/src/ffibuffer.rs): Kotlin wrappers
+    // over UniffiNative, through each function's FFI-buffer twin where the library has one.
+    fun uniffi_roadside_core_fn_clone_evidencerecorder(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_evidencerecorder(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_evidencerecorder(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_evidencerecorder(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_constructor_evidencerecorder_new(uniffi_out_err: UniffiFfiCall): Long {
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_constructor_evidencerecorder_new(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_evidencerecorder_bytes_seen(`ptr`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_evidencerecorder_bytes_seen(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_evidencerecorder_finish(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_evidencerecorder_finish(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_evidencerecorder_push(`ptr`: Long, `bytes`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Unit {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `bytes`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_evidencerecorder_push(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(0)
+    }
+    fun uniffi_roadside_core_fn_clone_progressobserver(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_progressobserver(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_progressobserver(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_progressobserver(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_init_callback_vtable_progressobserver(`vtable`: UniffiVTableCallbackInterfaceProgressObserver): Unit {
+        return UniffiNative.uniffi_roadside_core_fn_init_callback_vtable_progressobserver(`vtable`)
+    }
+    fun uniffi_roadside_core_fn_method_progressobserver_on_progress(`ptr`: Long, `done`: Long, `total`: Long, uniffi_out_err: UniffiFfiCall): Byte {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putLong(1, `done`)
+        uniffi_out_err.putLong(2, `total`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_progressobserver_on_progress(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getByte(0)
+    }
+    fun uniffi_roadside_core_fn_clone_roadsidecore(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_roadsidecore(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_roadsidecore(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_roadsidecore(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_constructor_roadsidecore_open(`dataDir`: RustBuffer.ByValue, `secrets`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        uniffi_out_err.putRustBuffer(0, `dataDir`)
+        uniffi_out_err.putLong(3, `secrets`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_constructor_roadsidecore_open(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_add_record(`ptr`: Long, `caseId`: RustBuffer.ByValue, `record`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `record`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_add_record(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_amend_record(`ptr`: Long, `caseId`: RustBuffer.ByValue, `recordId`: RustBuffer.ByValue, `record`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `recordId`)
+        uniffi_out_err.putRustBuffer(7, `record`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_amend_record(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_attach_evidence(`ptr`: Long, `caseId`: RustBuffer.ByValue, `path`: RustBuffer.ByValue, `kind`: RustBuffer.ByValue, `meta`: RustBuffer.ByValue, `observer`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `path`)
+        uniffi_out_err.putRustBuffer(7, `kind`)
+        uniffi_out_err.putRustBuffer(10, `meta`)
+        uniffi_out_err.putRustBuffer(13, `observer`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_attach_evidence(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_case_detail(`ptr`: Long, `caseId`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_case_detail(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_cases_on(`ptr`: Long, `day`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `day`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_cases_on(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_cases_today(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_cases_today(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_create_case(`ptr`: Long, `record`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `record`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_create_case(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_declare_evidence(`ptr`: Long, `caseId`: RustBuffer.ByValue, `path`: RustBuffer.ByValue, `kind`: RustBuffer.ByValue, `meta`: RustBuffer.ByValue, `digest`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `path`)
+        uniffi_out_err.putRustBuffer(7, `kind`)
+        uniffi_out_err.putRustBuffer(10, `meta`)
+        uniffi_out_err.putRustBuffer(13, `digest`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_declare_evidence(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_device_id(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_device_id(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_export_ledger(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_export_ledger(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_finalize_case(`ptr`: Long, `caseId`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_finalize_case(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_import_roster(`ptr`: Long, `roster`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Int {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `roster`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_import_roster(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getInt(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_outbox_len(`ptr`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_outbox_len(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_validate_record(`ptr`: Long, `record`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `record`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_validate_record(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_verify_ledger(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_ledger(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_void_case(`ptr`: Long, `caseId`: RustBuffer.ByValue, `reason`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `reason`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_void_case(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_enrol(`ptr`: Long, `serverUrl`: RustBuffer.ByValue, `enrolmentCode`: RustBuffer.ByValue, `deviceName`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `serverUrl`)
+        uniffi_out_err.putRustBuffer(4, `enrolmentCode`)
+        uniffi_out_err.putRustBuffer(7, `deviceName`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_enrol(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_first_offence(`ptr`: Long, `plate`: RustBuffer.ByValue, `partyId`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `plate`)
+        uniffi_out_err.putRustBuffer(4, `partyId`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_first_offence(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_receipt(`ptr`: Long, `seq`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putLong(1, `seq`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_receipt(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_start_sync(`ptr`: Long, `options`: RustBuffer.ByValue, `observer`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Long {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `options`)
+        uniffi_out_err.putRustBuffer(4, `observer`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_start_sync(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_sync_now(`ptr`: Long, `options`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `options`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_sync_now(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_sync_status(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_sync_status(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_clone_secretprovider(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_secretprovider(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_secretprovider(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_secretprovider(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_init_callback_vtable_secretprovider(`vtable`: UniffiVTableCallbackInterfaceSecretProvider): Unit {
+        return UniffiNative.uniffi_roadside_core_fn_init_callback_vtable_secretprovider(`vtable`)
+    }
+    fun uniffi_roadside_core_fn_method_secretprovider_database_key(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_secretprovider_database_key(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_clone_rulesengine(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_rulesengine(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_rulesengine(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_rulesengine(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_constructor_rulesengine_bundled(uniffi_out_err: UniffiFfiCall): Long {
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_constructor_rulesengine_bundled(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_constructor_rulesengine_open(`dataDir`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Long {
+        uniffi_out_err.putRustBuffer(0, `dataDir`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_constructor_rulesengine_open(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_by_category(`ptr`: Long, `category`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `category`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_by_category(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_categories(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_categories(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_check_draft(`ptr`: Long, `draft`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `draft`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_check_draft(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_deadline(`ptr`: Long, `id`: RustBuffer.ByValue, `date`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `id`)
+        uniffi_out_err.putRustBuffer(4, `date`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_deadline(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_deadlines(`ptr`: Long, `event`: RustBuffer.ByValue, `date`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `event`)
+        uniffi_out_err.putRustBuffer(4, `date`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_deadlines(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_files(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_files(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_guide(`ptr`: Long, `request`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `request`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_guide(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_import_file(`ptr`: Long, `path`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `path`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_import_file(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_item(`ptr`: Long, `code`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `code`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_item(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_policy(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_policy(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_search(`ptr`: Long, `query`: RustBuffer.ByValue, `limit`: Int, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `query`)
+        uniffi_out_err.putInt(4, `limit`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_search(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_versions(`ptr`: Long, `code`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `code`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_versions(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_clone_synchandle(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_synchandle(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_synchandle(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_synchandle(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_method_synchandle_cancel(`ptr`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_synchandle_cancel(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(0)
+    }
+    fun uniffi_roadside_core_fn_method_synchandle_is_finished(`ptr`: Long, uniffi_out_err: UniffiFfiCall): Byte {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_synchandle_is_finished(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getByte(0)
+    }
+    fun uniffi_roadside_core_fn_method_synchandle_join(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_synchandle_join(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_clone_syncobserver(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_syncobserver(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_syncobserver(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_syncobserver(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_init_callback_vtable_syncobserver(`vtable`: UniffiVTableCallbackInterfaceSyncObserver): Unit {
+        return UniffiNative.uniffi_roadside_core_fn_init_callback_vtable_syncobserver(`vtable`)
+    }
+    fun uniffi_roadside_core_fn_method_syncobserver_on_progress(`ptr`: Long, `progress`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Unit {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `progress`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_syncobserver_on_progress(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(0)
+    }
+    fun uniffi_roadside_core_fn_func_debug_panic(`message`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Unit {
+        uniffi_out_err.putRustBuffer(0, `message`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_debug_panic(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(0)
+    }
+    fun uniffi_roadside_core_fn_func_demo_record(`minutesAgo`: Int, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putInt(0, `minutesAgo`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_demo_record(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_func_demo_roster(uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_demo_roster(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_func_hash_evidence_file(`path`: RustBuffer.ByValue, `observer`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putRustBuffer(0, `path`)
+        uniffi_out_err.putRustBuffer(3, `observer`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_hash_evidence_file(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_func_record_from_json(`json`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putRustBuffer(0, `json`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_record_from_json(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_func_record_to_json(`record`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putRustBuffer(0, `record`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_record_to_json(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_func_validate_record_with(`record`: RustBuffer.ByValue, `roster`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putRustBuffer(0, `record`)
+        uniffi_out_err.putRustBuffer(3, `roster`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_validate_record_with(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_func_default_sync_options(uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_func_default_sync_options(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun ffi_roadside_core_rustbuffer_alloc(`size`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `size`)
+        UniffiNative.uniffi_ffibuffer_ffi_roadside_core_rustbuffer_alloc(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun ffi_roadside_core_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putForeignBytes(0, `bytes`)
+        UniffiNative.uniffi_ffibuffer_ffi_roadside_core_rustbuffer_from_bytes(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun ffi_roadside_core_rustbuffer_free(`buf`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Unit {
+        uniffi_out_err.putRustBuffer(0, `buf`)
+        UniffiNative.uniffi_ffibuffer_ffi_roadside_core_rustbuffer_free(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(0)
+    }
+    fun ffi_roadside_core_rustbuffer_reserve(`buf`: RustBuffer.ByValue, `additional`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putRustBuffer(0, `buf`)
+        uniffi_out_err.putLong(3, `additional`)
+        UniffiNative.uniffi_ffibuffer_ffi_roadside_core_rustbuffer_reserve(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun ffi_roadside_core_rust_future_poll_u8(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_u8(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_u8(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_u8(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_u8(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_u8(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_u8(`handle`: Long, uniffi_out_err: UniffiFfiCall): Int {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_u8(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_i8(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_i8(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_i8(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_i8(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_i8(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_i8(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_i8(`handle`: Long, uniffi_out_err: UniffiFfiCall): Byte {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_i8(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_u16(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_u16(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_u16(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_u16(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_u16(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_u16(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_u16(`handle`: Long, uniffi_out_err: UniffiFfiCall): Int {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_u16(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_i16(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_i16(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_i16(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_i16(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_i16(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_i16(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_i16(`handle`: Long, uniffi_out_err: UniffiFfiCall): Short {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_i16(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_u32(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_u32(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_u32(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_u32(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_u32(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_u32(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_u32(`handle`: Long, uniffi_out_err: UniffiFfiCall): Int {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_u32(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_i32(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_i32(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_i32(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_i32(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_i32(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_i32(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_i32(`handle`: Long, uniffi_out_err: UniffiFfiCall): Int {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_i32(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_u64(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_u64(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_u64(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_u64(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_u64(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_u64(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_u64(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_u64(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_i64(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_i64(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_i64(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_i64(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_i64(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_i64(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_i64(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_i64(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_f32(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_f32(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_f32(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_f32(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_f32(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_f32(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_f32(`handle`: Long, uniffi_out_err: UniffiFfiCall): Float {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_f32(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_f64(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_f64(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_f64(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_f64(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_f64(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_f64(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_f64(`handle`: Long, uniffi_out_err: UniffiFfiCall): Double {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_f64(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_rust_buffer(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_rust_buffer(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_rust_buffer(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_rust_buffer(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_rust_buffer(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_rust_buffer(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_rust_buffer(`handle`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        val uniffi_result = UniffiNative.ffi_roadside_core_rust_future_complete_rust_buffer(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun ffi_roadside_core_rust_future_poll_void(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_poll_void(`handle`, `callback`, `callbackData`)
+    }
+    fun ffi_roadside_core_rust_future_cancel_void(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_cancel_void(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_free_void(`handle`: Long): Unit {
+        return UniffiNative.ffi_roadside_core_rust_future_free_void(`handle`)
+    }
+    fun ffi_roadside_core_rust_future_complete_void(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.ffi_roadside_core_rust_future_complete_void(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+}
+
+// Patched by roadside's uniffi-bindgen: the C functions UniffiLib's wrappers call.
+internal const val UNIFFI_FFI_ARG_ELEMENTS = 16
+internal const val UNIFFI_FFI_RETURN_ELEMENTS = 7
+
+internal object UniffiNative {
+    init {
+        Native.register(UniffiNative::class.java, findLibraryName(componentName = "roadside_core"))
+    }
+
+    internal fun ensureInitialized() = Unit
+    external fun uniffi_roadside_core_fn_clone_evidencerecorder(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_evidencerecorder(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_constructor_evidencerecorder_new(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_evidencerecorder_bytes_seen(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_evidencerecorder_finish(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_evidencerecorder_push(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_progressobserver(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_progressobserver(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_roadside_core_fn_init_callback_vtable_progressobserver(`vtable`: UniffiVTableCallbackInterfaceProgressObserver): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_progressobserver_on_progress(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_roadsidecore(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_roadsidecore(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_constructor_roadsidecore_open(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_add_record(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_amend_record(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_attach_evidence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_case_detail(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_cases_on(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_cases_today(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_create_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_declare_evidence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_device_id(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_export_ledger(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_finalize_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_import_roster(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_outbox_len(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_validate_record(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_ledger(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_void_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_enrol(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_first_offence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_receipt(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_start_sync(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_sync_now(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_sync_status(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_secretprovider(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_secretprovider(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_roadside_core_fn_init_callback_vtable_secretprovider(`vtable`: UniffiVTableCallbackInterfaceSecretProvider): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_secretprovider_database_key(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_rulesengine(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_rulesengine(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_constructor_rulesengine_bundled(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_constructor_rulesengine_open(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_by_category(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_categories(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_check_draft(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_deadline(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_deadlines(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_files(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_guide(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_import_file(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_item(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_policy(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_search(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_versions(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_synchandle(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_synchandle(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_synchandle_cancel(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_synchandle_is_finished(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_synchandle_join(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_syncobserver(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_syncobserver(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_roadside_core_fn_init_callback_vtable_syncobserver(`vtable`: UniffiVTableCallbackInterfaceSyncObserver): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_syncobserver_on_progress(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_debug_panic(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_demo_record(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_demo_roster(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_hash_evidence_file(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_record_from_json(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_record_to_json(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_validate_record_with(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_func_default_sync_options(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_ffi_roadside_core_rustbuffer_alloc(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_ffi_roadside_core_rustbuffer_from_bytes(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_ffi_roadside_core_rustbuffer_free(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_ffi_roadside_core_rustbuffer_reserve(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun ffi_roadside_core_rust_future_poll_u8(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_u8(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_u8(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_u8(`handle`: Long, uniffi_out_err: Pointer): Int
+    external fun ffi_roadside_core_rust_future_poll_i8(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_i8(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_i8(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_i8(`handle`: Long, uniffi_out_err: Pointer): Byte
+    external fun ffi_roadside_core_rust_future_poll_u16(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_u16(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_u16(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_u16(`handle`: Long, uniffi_out_err: Pointer): Int
+    external fun ffi_roadside_core_rust_future_poll_i16(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_i16(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_i16(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_i16(`handle`: Long, uniffi_out_err: Pointer): Short
+    external fun ffi_roadside_core_rust_future_poll_u32(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_u32(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_u32(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_u32(`handle`: Long, uniffi_out_err: Pointer): Int
+    external fun ffi_roadside_core_rust_future_poll_i32(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_i32(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_i32(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_i32(`handle`: Long, uniffi_out_err: Pointer): Int
+    external fun ffi_roadside_core_rust_future_poll_u64(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_u64(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_u64(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_u64(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun ffi_roadside_core_rust_future_poll_i64(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_i64(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_i64(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_i64(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun ffi_roadside_core_rust_future_poll_f32(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_f32(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_f32(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_f32(`handle`: Long, uniffi_out_err: Pointer): Float
+    external fun ffi_roadside_core_rust_future_poll_f64(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_f64(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_f64(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_f64(`handle`: Long, uniffi_out_err: Pointer): Double
+    external fun ffi_roadside_core_rust_future_poll_rust_buffer(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_rust_buffer(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_rust_buffer(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_rust_buffer(`handle`: Long, uniffi_out_err: Pointer): RustBuffer.ByValue
+    external fun ffi_roadside_core_rust_future_poll_void(`handle`: Long, `callback`: UniffiRustFutureContinuationCallback, `callbackData`: Long): Unit
+    external fun ffi_roadside_core_rust_future_cancel_void(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_free_void(`handle`: Long): Unit
+    external fun ffi_roadside_core_rust_future_complete_void(`handle`: Long, uniffi_out_err: Pointer): Unit
 }
 
 private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
