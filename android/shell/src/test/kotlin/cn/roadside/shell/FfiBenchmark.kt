@@ -65,8 +65,10 @@ class FfiBenchmark {
             ),
         )
         RulesEngine.bundled().use { rules ->
-            // Warm-up: JIT of the generated converters, JNA's call path.
-            repeat(5_000) { rules.guide(request) }
+            // Warm-up: JIT of the generated converters and the call path. HotSpot queues a method for
+            // C2 after about 5,000 calls; 20,000 leave round 1 measuring compiled code, not the
+            // compiler running beside it.
+            repeat(20_000) { rules.guide(request) }
             val rounds = 3
             say("guidance (CX-43-2, 2 axles, 21,350 kg), $n calls per round, $rounds rounds:")
             say(String.format("%-6s %12s %12s %14s %14s %10s", "round", "kotlin p50", "kotlin p99", "rust p50", "rust p99", "p99 ratio"))
