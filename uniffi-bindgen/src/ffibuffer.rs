@@ -7,8 +7,8 @@
 //! (BENCHMARKS.md, issue 6). The core is built with uniffi's `scaffolding-ffi-buffer-fns` feature,
 //! so each exported function `X` also exists as `uniffi_ffibuffer_X(args, ret)`: its arguments read
 //! from one array of 8-byte `FfiBufferElement`s, its return value and then its status written to
-//! another (uniffi_core's `FfiSerialize`); the core adds the same for `rustbuffer_alloc` and
-//! `rustbuffer_free` (`core/src/ffi/buffer.rs`).
+//! another (uniffi_core's `FfiSerialize`); the core adds the same for the four `RustBuffer` helpers
+//! (`core/src/ffi/buffer.rs`).
 //!
 //! This pass rewrites the generated `internal object UniffiLib`: each `external fun` becomes a
 //! Kotlin function of the same name taking a `UniffiFfiCall` (per-thread native scratch memory)
@@ -120,12 +120,15 @@ fn rewrite(d: &Declaration, twins: &HashSet<String>) -> Result<Rewritten, String
     let mut w = format!("    fun {}({}): {} {{\n", d.name, params.join(", "), d.ret);
     let twin = uniffi_meta::ffi_buffer_symbol_name(&d.name);
     let unit = d.ret == "Unit";
+    // Only the twin-with-status path below passes a RustBuffer's fields; every other path hands
+    // the arguments to JNA, which would write each one into its (shared, carrier) memory first.
     let by_value = d.params.iter().any(|(_, t)| t == "RustBuffer.ByValue");
-    if by_value && !twins.contains(&twin) {
+    if by_value && !(d.has_status && twins.contains(&twin)) {
         return Err(format!(
-            "{} takes a RustBuffer by value but the library has no FFI-buffer twin for it: the \
-             wrappers' RustBuffers have no native memory of their own, so JNA must never be handed \
-             one (add the twin, as core/src/ffi/buffer.rs does for the buffer helpers)",
+            "{} takes a RustBuffer by value and would reach JNA with it (no FFI-buffer twin with a \
+             status): the wrappers' RustBuffers have no native memory of their own, so JNA must \
+             never be handed one (give it a twin, as core/src/ffi/buffer.rs does for the buffer \
+             helpers, or teach this rewrite the twin it has)",
             d.name
         ));
     }
@@ -191,6 +194,11 @@ fn rewrite(d: &Declaration, twins: &HashSet<String>) -> Result<Rewritten, String
                 d.name, d.ret
             )
         })?;
+    if d.ret == "Int" {
+        // UniFFI declares u8 and u16 returns as Int, and a twin writes only their 1 or 2 bytes:
+        // the rest of the element must read as zero (what libffi's widening gives the plain call).
+        w.push_str("        uniffi_out_err.clearReturn(0)\n");
+    }
     let _ = writeln!(
         w,
         "        UniffiNative.{twin}(uniffi_out_err.args, uniffi_out_err.ret)"
@@ -341,6 +349,8 @@ internal object UniffiLib {
     ): RustBuffer.ByValue
     external fun uniffi_c_fn_func_ping(uniffi_out_err: UniffiRustCallStatus, 
     ): Unit
+    external fun uniffi_c_fn_method_thing_small(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Int
     external fun uniffi_c_fn_init_callback_vtable_x(`vtable`: UniffiVTableCallbackInterfaceX,
     ): Unit
     external fun ffi_c_rustbuffer_free(`buf`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -356,6 +366,7 @@ footer
         [
             "uniffi_ffibuffer_c_fn_method_thing_guide",
             "uniffi_ffibuffer_c_fn_func_ping",
+            "uniffi_ffibuffer_c_fn_method_thing_small",
             "uniffi_ffibuffer_ffi_c_rustbuffer_free",
         ]
         .iter()
@@ -386,6 +397,14 @@ footer
         ));
         // A twin without arguments returning Unit.
         assert!(out.contains("        UniffiNative.uniffi_ffibuffer_c_fn_func_ping(uniffi_out_err.args, uniffi_out_err.ret)\n        uniffi_out_err.statusFromReturn(0)\n    }\n"));
+        // An Int (perhaps a u8 or u16 of 1-2 bytes) read from a zeroed element.
+        assert!(out.contains(
+            "        uniffi_out_err.putLong(0, `ptr`)\n\
+             \x20       uniffi_out_err.clearReturn(0)\n\
+             \x20       UniffiNative.uniffi_ffibuffer_c_fn_method_thing_small(uniffi_out_err.args, uniffi_out_err.ret)\n\
+             \x20       uniffi_out_err.statusFromReturn(1)\n\
+             \x20       return uniffi_out_err.getInt(0)\n"
+        ));
         // Registration moves to UniffiNative; the scratch is sized for the largest call.
         assert!(out.contains("        UniffiNative.ensureInitialized()\n        uniffiCallbackInterfaceX.register(this)\n"));
         assert!(out.contains("        Native.register(UniffiNative::class.java, findLibraryName(componentName = \"c\"))\n"));
@@ -393,7 +412,7 @@ footer
         assert!(out.contains("internal const val UNIFFI_FFI_RETURN_ELEMENTS = 7\n"));
         assert!(!out.contains("UniffiRustCallStatus"));
         assert!(out.starts_with("header\n") && out.ends_with("\nfooter\n"));
-        assert_eq!(out.matches("external fun ").count(), 5);
+        assert_eq!(out.matches("external fun ").count(), 6);
     }
 
     #[test]
@@ -403,6 +422,15 @@ footer
         // A twin with an argument type the buffer has no slot for.
         let odd = SAMPLE.replace("`request`: RustBuffer.ByValue", "`request`: SomethingNew");
         assert!(rewrite_uniffi_lib(&odd, &twins()).is_err());
+        // A RustBuffer handed to JNA by a function without a status (async exports have a twin,
+        // but not one this rewrite calls).
+        let async_like = SAMPLE.replace(
+            "    external fun uniffi_c_fn_init_callback_vtable_x(",
+            "    external fun uniffi_c_fn_func_later(`arg`: RustBuffer.ByValue,\n    ): Long\n    external fun uniffi_c_fn_init_callback_vtable_x(",
+        );
+        let mut with_twin = twins();
+        with_twin.insert("uniffi_ffibuffer_c_fn_func_later".into());
+        assert!(rewrite_uniffi_lib(&async_like, &with_twin).is_err());
         // A RustBuffer by value with no twin: JNA would be handed a carrier.
         let mut no_free = twins();
         no_free.remove("uniffi_ffibuffer_ffi_c_rustbuffer_free");

@@ -87,6 +87,8 @@ internal class UniffiFfiCall {
     fun putRustBuffer(i: Int, v: RustBuffer.ByValue) { putLong(i, v.capacity); putLong(i + 1, v.len); putPointer(i + 2, v.data) }
     fun putForeignBytes(i: Int, v: ForeignBytes.ByValue) { putInt(i, v.len); putPointer(i + 1, v.data) }
 
+    fun clearReturn(i: Int) { r.putLong(8 * i, 0L) }
+
     fun getLong(i: Int): Long = r.getLong(8 * i)
     fun getInt(i: Int): Int = r.getInt(8 * i)
     fun getShort(i: Int): Short = r.getShort(8 * i)
@@ -98,7 +100,7 @@ internal class UniffiFfiCall {
         return if (p == 0L) null else Pointer(p)
     }
     fun getRustBuffer(i: Int): RustBuffer.ByValue {
-        val buf = RustBuffer.ByValue(carrier)
+        val buf = RustBuffer.ByValue(carrier, true)
         buf.capacity = getLong(i)
         buf.len = getLong(i + 1)
         buf.data = getPointer(i + 2)
@@ -170,17 +172,26 @@ private inline fun <U> uniffiRustCall(callback: (UniffiFfiCall) -> U): U {
         // `RustBuffer()` (JNA allocating native memory) stays what JNA and the rest of the
         // bindings use; UniffiFfiCall passes its carrier memory.
         original: "open class RustBuffer : Structure() {\n",
+        // Two parameters: JNA's Structure.newInstance(Class, Pointer) prefers a constructor
+        // taking one Pointer, and must keep building its own RustBuffers as before.
         patched: "\
 // Patched by roadside's uniffi-bindgen: a RustBuffer may sit on memory it is given (see
 // UniffiFfiCall's carrier) instead of allocating its own.
-open class RustBuffer(memory: Pointer? = null) : Structure(memory) {
+open class RustBuffer : Structure {
+    constructor() : super()
+    constructor(carrier: Pointer, @Suppress(\"UNUSED_PARAMETER\") onCarrier: Boolean) : super(carrier)
 ",
     },
     Patch {
         name: "RustBuffer.ByValue over given memory",
         // Kotlin also generates the no-argument constructor JNA instantiates by reflection.
         original: "    class ByValue: RustBuffer(), Structure.ByValue\n",
-        patched: "    class ByValue(memory: Pointer? = null): RustBuffer(memory), Structure.ByValue\n",
+        patched: "\
+    class ByValue : RustBuffer, Structure.ByValue {
+        constructor() : super()
+        constructor(carrier: Pointer, onCarrier: Boolean) : super(carrier, onCarrier)
+    }
+",
     },
     Patch {
         name: "lowered length set without reflection",
@@ -364,7 +375,7 @@ mod tests {
         }
         assert!(!patched.contains("var status = UniffiRustCallStatus()"));
         assert!(!patched.contains("writeField"));
-        assert!(patched.contains("RustBuffer.ByValue(carrier)"));
+        assert!(patched.contains("RustBuffer.ByValue(carrier, true)"));
         assert!(patched.starts_with("header\n") && patched.ends_with("footer\n"));
         // Already patched, a missing template or a doubled one: an error, never a silent no-op.
         assert!(apply_patches(&patched).is_err());

@@ -1,4 +1,4 @@
-//! FFI-buffer twins of the two `RustBuffer` helpers UniFFI's scaffolding exports.
+//! FFI-buffer twins of the four `RustBuffer` helpers UniFFI's scaffolding exports.
 //!
 //! With uniffi's `scaffolding-ffi-buffer-fns` feature (on in `core/Cargo.toml`), every exported
 //! function, method and constructor `uniffi_X` gets a twin `uniffi_ffibuffer_X(args, ret)` that

@@ -42,14 +42,19 @@ import java.util.concurrent.atomic.AtomicBoolean
 @Structure.FieldOrder("capacity", "len", "data")
 // Patched by roadside's uniffi-bindgen: a RustBuffer may sit on memory it is given (see
 // UniffiFfiCall's carrier) instead of allocating its own.
-open class RustBuffer(memory: Pointer? = null) : Structure(memory) {
+open class RustBuffer : Structure {
+    constructor() : super()
+    constructor(carrier: Pointer, @Suppress("UNUSED_PARAMETER") onCarrier: Boolean) : super(carrier)
     // Note: `capacity` and `len` are actually `ULong` values, but JVM only supports signed values.
     // When dealing with these fields, make sure to call `toULong()`.
     @JvmField var capacity: Long = 0
     @JvmField var len: Long = 0
     @JvmField var data: Pointer? = null
 
-    class ByValue(memory: Pointer? = null): RustBuffer(memory), Structure.ByValue
+class ByValue : RustBuffer, Structure.ByValue {
+        constructor() : super()
+        constructor(carrier: Pointer, onCarrier: Boolean) : super(carrier, onCarrier)
+    }
     class ByReference: RustBuffer(), Structure.ByReference
 
    internal fun setValue(other: RustBuffer) {
@@ -308,6 +313,8 @@ internal class UniffiFfiCall {
     fun putRustBuffer(i: Int, v: RustBuffer.ByValue) { putLong(i, v.capacity); putLong(i + 1, v.len); putPointer(i + 2, v.data) }
     fun putForeignBytes(i: Int, v: ForeignBytes.ByValue) { putInt(i, v.len); putPointer(i + 1, v.data) }
 
+    fun clearReturn(i: Int) { r.putLong(8 * i, 0L) }
+
     fun getLong(i: Int): Long = r.getLong(8 * i)
     fun getInt(i: Int): Int = r.getInt(8 * i)
     fun getShort(i: Int): Short = r.getShort(8 * i)
@@ -319,7 +326,7 @@ internal class UniffiFfiCall {
         return if (p == 0L) null else Pointer(p)
     }
     fun getRustBuffer(i: Int): RustBuffer.ByValue {
-        val buf = RustBuffer.ByValue(carrier)
+        val buf = RustBuffer.ByValue(carrier, true)
         buf.capacity = getLong(i)
         buf.len = getLong(i + 1)
         buf.data = getPointer(i + 2)
@@ -1136,6 +1143,7 @@ internal object UniffiLib {
     fun uniffi_roadside_core_fn_method_roadsidecore_import_roster(`ptr`: Long, `roster`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Int {
         uniffi_out_err.putLong(0, `ptr`)
         uniffi_out_err.putRustBuffer(1, `roster`)
+        uniffi_out_err.clearReturn(0)
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_import_roster(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(1)
         return uniffi_out_err.getInt(0)
