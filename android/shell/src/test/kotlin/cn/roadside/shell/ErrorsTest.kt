@@ -88,9 +88,10 @@ class ErrorsTest {
     }
 
     /**
-     * The bindings reuse one call status per thread (uniffi-bindgen/src/main.rs). A Kotlin callback
-     * that calls the core again while the core is calling it gets its own status; a failed call
-     * leaves nothing behind for the next: errors and successes alternate cleanly, nested or not.
+     * The bindings reuse per-thread call scratch, status included (UniffiFfiCall,
+     * uniffi-bindgen/src/ffibuffer.rs). A Kotlin callback that calls the core again while the core
+     * is calling it gets its own scratch; a failed call leaves nothing behind for the next: errors
+     * and successes alternate cleanly, nested or not.
      */
     @Test
     fun `calls made from inside a callback and after errors keep their own status`() {
