@@ -7,13 +7,14 @@
 //! in one place), [`auth`] (passwords, tokens, agency scope), [`storage`] (the `Storage` trait, SQLite
 //! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
 //! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`media`] (media
-//! objects, resumable uploads), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config
+//! objects, resumable uploads), [`crash`] (crash points for tests), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config
 //! start), [`metrics`].
 
 pub mod auth;
 pub mod bootstrap;
 pub mod bundles;
 pub mod config;
+pub mod crash;
 pub mod error;
 pub mod ingest;
 pub mod media;
@@ -79,6 +80,14 @@ impl Server {
             media: Arc::new(media::Media::from_config(&config)?),
             config: Arc::new(config),
         };
+        // Uploads a crash left complete but unrecorded: finish them now, not only on request.
+        let (storage, media) = (state.storage.clone(), state.media.clone());
+        tokio::spawn(async move {
+            let n = media::finish_all_complete(storage.as_ref(), &media).await;
+            if n > 0 {
+                tracing::warn!(uploads = n, "finished uploads interrupted by a crash");
+            }
+        });
         Ok(Server {
             state,
             listener,

@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::error::{ApiError, Result};
-use crate::storage::MediaUpload;
+use crate::storage::{MediaObject, MediaUpload, Storage};
 
 /// The tus protocol version this server speaks.
 pub const TUS_VERSION: &str = "1.0.0";
@@ -313,6 +313,7 @@ impl Media {
                     while let Some(b) = rx.blocking_recv() {
                         f.write_all(&b)?;
                     }
+                    crate::crash::point("media.chunk.fsync");
                     f.sync_data()?;
                     Ok(())
                 });
@@ -376,7 +377,9 @@ impl Media {
                     if let Some(dir) = to.parent() {
                         std::fs::create_dir_all(dir)?;
                     }
+                    crate::crash::point("media.commit.rename");
                     std::fs::rename(&from, &to)?;
+                    crate::crash::point("media.commit.dirsync");
                     if let Some(dir) = to.parent() {
                         std::fs::File::open(dir)?.sync_all()?;
                     }
@@ -433,6 +436,7 @@ impl Media {
                     let _ = out.abort().await;
                     return Ok(Commit::HashMismatch);
                 }
+                crate::crash::point("media.commit.complete");
                 out.finish().await.map_err(|e| store_error("提交", e))?;
                 self.discard(upload).await?;
                 Ok(Commit::Stored)
@@ -474,6 +478,195 @@ impl Media {
     pub async fn drop_part(&self, name: &str, id: &str) {
         let _ = self.store.delete(&Self::part_prefix(id).join(name)).await;
     }
+
+    /// Whether the store holds `evidence/<sha256>` with `size` bytes (metadata only; the bytes were
+    /// hashed before the object was committed, and again by [`finish_complete`] after a crash).
+    pub async fn object_present(&self, sha256: &str, size: u64) -> Result<bool> {
+        match self.store.head(&Self::object_key(sha256)).await {
+            Ok(meta) => Ok(meta.size == size),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(store_error("查询", e)),
+        }
+    }
+
+    /// `(size, SHA-256 hex)` of the bytes stored at `evidence/<sha256>`, read in full; `None` when
+    /// there is no such object.
+    pub async fn object_digest(&self, sha256: &str) -> Result<Option<(u64, String)>> {
+        let got = match self.store.get(&Self::object_key(sha256)).await {
+            Ok(g) => g,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(store_error("读取", e)),
+        };
+        let mut stream = got.into_stream();
+        let mut hash = Sha256::new();
+        let mut size = 0u64;
+        while let Some(b) = stream.next().await {
+            let b = b.map_err(|e| store_error("读取", e))?;
+            size += b.len() as u64;
+            hash.update(&b);
+        }
+        Ok(Some((size, hex::encode(hash.finalize()))))
+    }
+
+    /// Local directory: `(size, SHA-256 hex)` of an upload's staging file, `None` if it is gone.
+    /// S3-compatible stores answer `None` (their commit re-hashes the parts itself).
+    async fn staging_digest(&self, upload: &MediaUpload) -> Result<Option<(u64, String)>> {
+        let Some((_, root)) = &self.local else {
+            return Ok(None);
+        };
+        let path = Self::staging_path(root, &upload.id);
+        tokio::task::spawn_blocking(move || -> std::io::Result<Option<(u64, String)>> {
+            use std::io::Read;
+            let mut f = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            let mut hash = Sha256::new();
+            let mut size = 0u64;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                size += n as u64;
+                hash.update(&buf[..n]);
+            }
+            Ok(Some((size, hex::encode(hash.finalize()))))
+        })
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?
+        .map_err(|e| store_error("读取暂存文件", e))
+    }
+
+    /// S3-compatible stores: whether every recorded part of an upload is still there.
+    async fn parts_present(&self, upload: &MediaUpload) -> Result<bool> {
+        let prefix = Self::part_prefix(&upload.id);
+        for part in &upload.parts {
+            match self.store.head(&prefix.clone().join(part.as_str())).await {
+                Ok(_) => {}
+                Err(object_store::Error::NotFound { .. }) => return Ok(false),
+                Err(e) => return Err(store_error("查询分片", e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Remove a stored object that is not what its content address says (only a damaged store or
+    /// an interrupted non-atomic write can leave one).
+    async fn delete_object(&self, sha256: &str) -> Result<()> {
+        match self.store.delete(&Self::object_key(sha256)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(store_error("删除", e)),
+        }
+    }
+}
+
+/// What [`finish_complete`] did with an upload whose every byte was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// The object is stored, verified by its hash, and recorded; the upload row is gone.
+    Stored,
+    /// The received bytes could not be committed (staging lost or damaged): the upload starts
+    /// again from offset 0, so the device sends the file again.
+    Restarted,
+}
+
+/// Finish an upload whose offset reached its length but whose object was never recorded — a
+/// crash (or a store failure) between the last chunk and the database's record of the object.
+/// Run at start for every such upload and on the next request that touches one, under the
+/// upload's lock ([`Media::lock`]).
+///
+/// Nothing is trusted without its hash: an object already at the content address is re-hashed
+/// (it is recorded if it matches and deleted if it does not); otherwise the commit is redone from
+/// the staged bytes, which are re-hashed too. When neither gives the declared SHA-256, the upload
+/// restarts from 0 rather than pretending to be complete.
+pub async fn finish_complete(
+    storage: &dyn Storage,
+    media: &Media,
+    upload: &MediaUpload,
+) -> Result<Finished> {
+    let object = MediaObject {
+        sha256: upload.sha256.clone(),
+        agency: upload.agency.clone(),
+        size: upload.length,
+        stored_at: crate::now(),
+    };
+    let agencies = std::slice::from_ref(&upload.agency);
+    if storage
+        .media_object(agencies, &upload.sha256)
+        .await?
+        .is_some()
+        && media.object_present(&upload.sha256, upload.length).await?
+    {
+        storage.finish_upload(&upload.id, &object).await?;
+        media.discard(upload).await?;
+        return Ok(Finished::Stored);
+    }
+    let want = Some((upload.length, upload.sha256.clone()));
+    match media.object_digest(&upload.sha256).await? {
+        Some(got) if Some(&got) == want.as_ref() => {
+            storage.finish_upload(&upload.id, &object).await?;
+            media.discard(upload).await?;
+            tracing::warn!(upload = %upload.id, sha256 = %upload.sha256, "interrupted upload finished: object found and verified");
+            return Ok(Finished::Stored);
+        }
+        Some((size, sha)) => {
+            tracing::error!(upload = %upload.id, declared = %upload.sha256, size, got = %sha, "object at the content address does not match it; deleted");
+            media.delete_object(&upload.sha256).await?;
+        }
+        None => {}
+    }
+    let staged_ok = match &media.local {
+        Some(_) => media.staging_digest(upload).await? == want,
+        // The S3 commit streams the recorded parts and completes only on a matching hash.
+        None => media.parts_present(upload).await?,
+    };
+    if staged_ok && media.commit(upload).await? == Commit::Stored {
+        storage.finish_upload(&upload.id, &object).await?;
+        tracing::warn!(upload = %upload.id, sha256 = %upload.sha256, "interrupted upload finished: commit redone");
+        return Ok(Finished::Stored);
+    }
+    media.discard(upload).await?;
+    let fresh = RunningSha256::default().to_bytes();
+    let expires = crate::time_text(chrono::Utc::now() + media.expiry);
+    storage.restart_upload(&upload.id, &fresh, &expires).await?;
+    tracing::error!(upload = %upload.id, sha256 = %upload.sha256, "interrupted upload's bytes are lost or damaged; it restarts from offset 0");
+    Ok(Finished::Restarted)
+}
+
+/// Finish every upload a crash left complete but unrecorded (see [`finish_complete`]). Failures
+/// are logged and left for the next request on the upload.
+pub async fn finish_all_complete(storage: &dyn Storage, media: &Media) -> usize {
+    let uploads = match storage.complete_uploads(1000).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::warn!(code = %e.code, "listing interrupted uploads failed: {}", e.message);
+            return 0;
+        }
+    };
+    let mut done = 0;
+    for upload in uploads {
+        let lock = media.lock(&upload.id);
+        let _guard = lock.lock().await;
+        // Another request may have finished it while this waited.
+        match storage.upload(&upload.id).await {
+            Ok(Some(u)) if u.offset == u.length => {
+                match finish_complete(storage, media, &u).await {
+                    Ok(_) => done += 1,
+                    Err(e) => {
+                        tracing::warn!(upload = %u.id, code = %e.code, "finishing an interrupted upload failed: {}", e.message)
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(upload = %upload.id, code = %e.code, "reading an interrupted upload failed: {}", e.message)
+            }
+        }
+    }
+    done
 }
 
 /// A local directory store and its root.
@@ -509,6 +702,9 @@ pub enum ChunkWriter {
 
 impl ChunkWriter {
     pub async fn write(&mut self, b: Bytes) -> Result<()> {
+        if self.written() == 0 {
+            crate::crash::point("media.chunk.write");
+        }
         match self {
             ChunkWriter::Local { tx, written, .. } => {
                 *written += b.len() as u64;

@@ -48,6 +48,13 @@
 //!   - A PATCH whose connection is cut keeps the bytes that arrived (unless it carried
 //!     `Upload-Checksum`, which cannot be checked then): HEAD gives the offset to resume from.
 //! - `DELETE /api/v1/media/uploads/<id>` → **204**: upload and its bytes deleted (termination).
+//! - `HEAD /api/v1/media/<sha256 hex>` (account or device token) → **200** with
+//!   `ETag: "<sha256>"` and `Content-Length` when the object is recorded *and* present in the store;
+//!   **404** `MEDIA_NOT_FOUND` otherwise. A device counts a file as uploaded only after this.
+//! - An upload whose every byte was recorded but whose object was not (a crash in the commit) is
+//!   finished at start and by the next HEAD, PATCH, DELETE or POST that touches it: the object is
+//!   verified by its hash and recorded, or, if the staged bytes are lost, the upload goes back to
+//!   offset 0. Such an upload never expires.
 //! - `GET /api/v1/media/<sha256 hex>` (account or device token; not a tus request) → **200** the
 //!   object's bytes (`application/octet-stream`, `ETag: "<sha256>"`), if an agency in the caller's
 //!   scope holds it; **404** `MEDIA_NOT_FOUND` otherwise.
@@ -66,7 +73,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::{scope, AccountCaller, DeviceCaller};
 use crate::error::ApiError;
-use crate::media::{Commit, RunningSha256, TUS_EXTENSIONS, TUS_VERSION};
+use crate::media::{finish_complete, Commit, Finished, RunningSha256, TUS_EXTENSIONS, TUS_VERSION};
 use crate::state::AppState;
 use crate::storage::{Device, MediaObject, MediaUpload};
 
@@ -96,7 +103,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .delete(terminate)
                 .options(options),
         )
-        .route("/api/v1/media/{sha256}", get(download))
+        .route("/api/v1/media/{sha256}", get(download).head(confirm))
         .layer(axum::middleware::map_response(tus_header))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -384,11 +391,14 @@ async fn create(
             ),
         ));
     }
+    // "Stored" only when the object itself is there: a record whose object is missing is
+    // answered with an upload, so the device sends the file again.
     if state
         .storage
         .media_object(agencies, &sha256)
         .await?
         .is_some()
+        && state.media.object_present(&sha256, length).await?
     {
         return Ok(created_answer(StatusCode::OK, None, &sha256, length));
     }
@@ -400,7 +410,30 @@ async fn create(
         .await?
         .filter(|u| u.length == length)
     {
-        return Ok(created_answer(StatusCode::OK, Some(&open), &sha256, length));
+        let _guard = locked(&state, &open.id).await?;
+        let open = state.storage.upload(&open.id).await?;
+        match open {
+            Some(u) => match settle(&state, u).await? {
+                Settled::Open(u) => {
+                    return Ok(created_answer(StatusCode::OK, Some(&u), &sha256, length))
+                }
+                Settled::Stored(_) => {
+                    return Ok(created_answer(StatusCode::OK, None, &sha256, length))
+                }
+            },
+            // Finished or removed by a request that held the lock first: look again.
+            None => {
+                if state
+                    .storage
+                    .media_object(agencies, &sha256)
+                    .await?
+                    .is_some()
+                    && state.media.object_present(&sha256, length).await?
+                {
+                    return Ok(created_answer(StatusCode::OK, None, &sha256, length));
+                }
+            }
+        }
     }
     let upload = MediaUpload {
         id: uuid::Uuid::new_v4().to_string(),
@@ -484,7 +517,7 @@ async fn owned_upload(state: &AppState, device: &Device, id: &str) -> Result<Med
             format!("该上传任务属于其他机构（{}），无权访问", upload.agency),
         ));
     }
-    if upload.expires_at <= crate::now() {
+    if upload.expires_at <= crate::now() && upload.offset < upload.length {
         state.media.discard(&upload).await?;
         state.storage.delete_upload(&upload.id).await?;
         return Err(fail(
@@ -494,6 +527,33 @@ async fn owned_upload(state: &AppState, device: &Device, id: &str) -> Result<Med
         ));
     }
     Ok(upload)
+}
+
+/// An upload as a request finds it, once any commit a crash interrupted has been finished.
+enum Settled {
+    /// Bytes are still expected (from `offset`, which may have gone back to 0).
+    Open(MediaUpload),
+    /// Every byte is here and the object is stored and recorded; the upload row is gone.
+    Stored(MediaUpload),
+}
+
+/// Finish an upload whose offset reached its length but whose object was never recorded (see
+/// [`crate::media::finish_complete`]). Called with the upload's lock held.
+async fn settle(state: &AppState, upload: MediaUpload) -> Result<Settled, Fail> {
+    if upload.offset < upload.length {
+        return Ok(Settled::Open(upload));
+    }
+    match finish_complete(state.storage.as_ref(), &state.media, &upload).await? {
+        Finished::Stored => Ok(Settled::Stored(upload)),
+        Finished::Restarted => {
+            let again = state
+                .storage
+                .upload(&upload.id)
+                .await?
+                .ok_or_else(not_found)?;
+            Ok(Settled::Open(again))
+        }
+    }
 }
 
 async fn locked(state: &AppState, id: &str) -> Result<tokio::sync::OwnedMutexGuard<()>, Fail> {
@@ -522,10 +582,16 @@ async fn status(
     // Wait for a PATCH in flight (e.g. one whose connection was just cut) to record its bytes.
     let _guard = locked(&state, &id).await?;
     let upload = owned_upload(&state, &device, &id).await?;
+    let (upload, open) = match settle(&state, upload).await? {
+        Settled::Open(u) => (u, true),
+        Settled::Stored(u) => (u, false),
+    };
     let mut r = StatusCode::OK.into_response();
     set(&mut r, UPLOAD_OFFSET, upload.offset);
     set(&mut r, UPLOAD_LENGTH, upload.length);
-    set(&mut r, UPLOAD_EXPIRES, http_date(&upload.expires_at));
+    if open {
+        set(&mut r, UPLOAD_EXPIRES, http_date(&upload.expires_at));
+    }
     set(&mut r, UPLOAD_METADATA, metadata_value(&upload));
     set(&mut r, header::CACHE_CONTROL, "no-store");
     Ok(r)
@@ -543,6 +609,10 @@ async fn terminate(
     let id = upload_id(&id)?;
     let _guard = locked(&state, &id).await?;
     let upload = owned_upload(&state, &device, &id).await?;
+    // Every byte of a complete upload is here and verified: keep the evidence, not the request.
+    let Settled::Open(upload) = settle(&state, upload).await? else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
     state.media.discard(&upload).await?;
     state.storage.delete_upload(&upload.id).await?;
     tracing::info!(upload = %upload.id, "upload terminated");
@@ -656,6 +726,25 @@ async fn append_chunk(
     }
     let guard = locked(&state, &id).await?;
     let upload = owned_upload(&state, &device, &id).await?;
+    let upload = match settle(&state, upload).await? {
+        Settled::Open(u) => u,
+        Settled::Stored(u) if offset == u.length && declared_len.unwrap_or(0) == 0 => {
+            let mut r = StatusCode::NO_CONTENT.into_response();
+            set(&mut r, UPLOAD_OFFSET, u.length);
+            return Ok(r);
+        }
+        Settled::Stored(u) => {
+            return Err(fail(
+                StatusCode::CONFLICT,
+                "UPLOAD_OFFSET_MISMATCH",
+                format!(
+                    "Upload-Offset 为 {offset}，服务器已收到并保存了全部 {} 字节：无需继续上传",
+                    u.length
+                ),
+            )
+            .with(UPLOAD_OFFSET, u.length))
+        }
+    };
     if offset != upload.offset {
         return Err(fail(
             StatusCode::CONFLICT,
@@ -774,6 +863,7 @@ async fn receive(
         return Ok(r);
     }
     let part = writer.keep().await?;
+    crate::crash::point("media.chunk.record");
     let to = upload.offset + received;
     let expires = expires_from_now(state);
     let moved = state
@@ -819,7 +909,9 @@ async fn receive(
     };
     match outcome {
         Commit::Stored => {
+            crate::crash::point("media.commit.record");
             record_object(state, &upload).await?;
+            crate::crash::point("media.commit.answer");
             tracing::info!(upload = %upload.id, sha256 = %upload.sha256, length = upload.length, "media stored");
             let mut r = StatusCode::NO_CONTENT.into_response();
             set(&mut r, UPLOAD_OFFSET, to);
@@ -834,13 +926,13 @@ async fn receive(
     }
 }
 
-/// `GET /api/v1/media/{sha256}`: a stored object, for the agencies in the caller's scope.
-async fn download(
-    State(state): State<AppState>,
-    Path(sha256): Path<String>,
+/// The object `sha256` if an agency in the caller's scope holds it (`MEDIA_NOT_FOUND` otherwise).
+async fn held_object(
+    state: &AppState,
+    sha256: &str,
     account: Result<AccountCaller, ApiError>,
     device: Result<DeviceCaller, ApiError>,
-) -> Answer {
+) -> Result<MediaObject, Fail> {
     let agencies = match (account, device) {
         (Ok(a), _) => scope(&state.storage.agencies().await?, &a.session.agency),
         (_, Ok(DeviceCaller(d))) => vec![d.agency],
@@ -857,11 +949,54 @@ async fn download(
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(missing());
     }
-    let object = state
+    state
         .storage
         .media_object(&agencies, &sha256)
         .await?
-        .ok_or_else(missing)?;
+        .ok_or_else(missing)
+}
+
+/// `HEAD /api/v1/media/{sha256}`: whether the object is stored, for a device to confirm an upload
+/// before it counts the file as uploaded. **200** with `ETag: "<sha256>"` and `Content-Length`
+/// only when the record exists and the store holds the object with that size (its bytes were
+/// hashed before it was committed); **404** `MEDIA_NOT_FOUND` otherwise.
+async fn confirm(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+    account: Result<AccountCaller, ApiError>,
+    device: Result<DeviceCaller, ApiError>,
+) -> Answer {
+    let object = held_object(&state, &sha256, account, device).await?;
+    if !state
+        .media
+        .object_present(&object.sha256, object.size)
+        .await?
+    {
+        tracing::error!(sha256 = %object.sha256, agency = %object.agency, "media object recorded but missing from the store");
+        return Err(fail(
+            StatusCode::NOT_FOUND,
+            "MEDIA_NOT_FOUND",
+            format!(
+                "SHA-256 为 {} 的证据文件有记录但存储中没有：请重新上传",
+                object.sha256
+            ),
+        ));
+    }
+    let mut r = StatusCode::OK.into_response();
+    set(&mut r, header::CONTENT_LENGTH, object.size);
+    set(&mut r, header::ETAG, format!("\"{}\"", object.sha256));
+    set(&mut r, header::CACHE_CONTROL, "no-store");
+    Ok(r)
+}
+
+/// `GET /api/v1/media/{sha256}`: a stored object, for the agencies in the caller's scope.
+async fn download(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+    account: Result<AccountCaller, ApiError>,
+    device: Result<DeviceCaller, ApiError>,
+) -> Answer {
+    let object = held_object(&state, &sha256, account, device).await?;
     let got = state
         .media
         .store

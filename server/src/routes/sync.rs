@@ -106,6 +106,7 @@ pub async fn push(
             Box::new(move |snapshot| ingest::plan(snapshot, checked, &signer)),
         )
         .await?;
+    crate::crash::point("push.answer");
     // The tiles and checkpoint this push wrote are the next proofs' (write-through).
     state.tile_cache.absorb_commit(
         plan.tiles.iter().map(|(k, d)| (*k, &d[..])),

@@ -365,7 +365,8 @@ pub trait Storage: Send + Sync + 'static {
     async fn evidence_sizes(&self, agencies: &[String], sha256: &str) -> Result<Vec<u64>>;
     async fn create_upload(&self, upload: &MediaUpload) -> Result<()>;
     async fn upload(&self, id: &str) -> Result<Option<MediaUpload>>;
-    /// The newest upload of `sha256` by `agency` not expired at `now`, if any.
+    /// The newest upload of `sha256` by `agency` not expired at `now` (or complete, which never
+    /// expires), if any.
     async fn open_upload(
         &self,
         agency: &str,
@@ -386,8 +387,15 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<bool>;
     /// Remove an upload's row; `false` if there was none.
     async fn delete_upload(&self, id: &str) -> Result<bool>;
-    /// Uploads expired at `now`, oldest first.
+    /// Unfinished uploads expired at `now`, oldest first. An upload whose every byte is recorded
+    /// never expires: it is finished by [`crate::media::finish_complete`] instead.
     async fn expired_uploads(&self, now: &str, limit: u32) -> Result<Vec<MediaUpload>>;
+    /// Uploads whose offset reached their length but whose object was never recorded (a crash
+    /// between the last chunk and the commit), oldest first.
+    async fn complete_uploads(&self, limit: u32) -> Result<Vec<MediaUpload>>;
+    /// Send a complete upload back to offset 0 with `hash_state` (empty) and no parts, because
+    /// its bytes could not be committed. Only if it is still complete: `false` otherwise.
+    async fn restart_upload(&self, id: &str, hash_state: &[u8], expires_at: &str) -> Result<bool>;
     /// In one transaction: record that `object.agency` holds the object and remove the upload.
     async fn finish_upload(&self, id: &str, object: &MediaObject) -> Result<()>;
     /// The object `sha256` if one of `agencies` holds it.

@@ -919,6 +919,7 @@ impl Storage for PgStorage {
                 .map(|(statement, params)| tx.execute(*statement, params)),
         )
         .await?;
+        crate::crash::point("push.commit");
         tx.commit().await?;
         Ok(plan)
     }
@@ -1203,7 +1204,7 @@ impl Storage for PgStorage {
     ) -> Result<Option<MediaUpload>> {
         let sql = format!(
             "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE agency = $1 AND sha256 = $2 \
-             AND expires_at > $3 ORDER BY created_at DESC LIMIT 1"
+             AND (expires_at > $3 OR upload_offset = length) ORDER BY created_at DESC LIMIT 1"
         );
         let row = self
             .pool
@@ -1259,7 +1260,7 @@ impl Storage for PgStorage {
     async fn expired_uploads(&self, now: &str, limit: u32) -> Result<Vec<MediaUpload>> {
         let sql = format!(
             "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE expires_at <= $1 \
-             ORDER BY expires_at LIMIT $2"
+             AND upload_offset < length ORDER BY expires_at LIMIT $2"
         );
         let rows = self
             .pool
@@ -1268,6 +1269,34 @@ impl Storage for PgStorage {
             .query(&sql, &[&now, &i64::from(limit)])
             .await?;
         rows.iter().map(upload_of).collect()
+    }
+
+    async fn complete_uploads(&self, limit: u32) -> Result<Vec<MediaUpload>> {
+        let sql = format!(
+            "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE upload_offset = length \
+             ORDER BY created_at LIMIT $1"
+        );
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(&sql, &[&i64::from(limit)])
+            .await?;
+        rows.iter().map(upload_of).collect()
+    }
+
+    async fn restart_upload(&self, id: &str, hash_state: &[u8], expires_at: &str) -> Result<bool> {
+        let n = self
+            .pool
+            .get()
+            .await?
+            .execute(
+                "UPDATE media_uploads SET upload_offset = 0, hash_state = $1, parts = '', \
+                 expires_at = $2 WHERE id = $3 AND upload_offset = length",
+                &[&hash_state, &expires_at, &id],
+            )
+            .await?;
+        Ok(n == 1)
     }
 
     async fn finish_upload(&self, id: &str, o: &MediaObject) -> Result<()> {

@@ -940,6 +940,7 @@ impl Storage for SqliteStorage {
                     params![i64_of(plan.new_size)?, note],
                 )?;
             }
+            crate::crash::point("push.commit");
             tx.commit()?;
             Ok(plan)
         })
@@ -1268,7 +1269,7 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             let sql = format!(
                 "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE agency = ?1 AND sha256 = ?2 \
-                 AND expires_at > ?3 ORDER BY created_at DESC LIMIT 1"
+                 AND (expires_at > ?3 OR upload_offset = length) ORDER BY created_at DESC LIMIT 1"
             );
             c.query_row(&sql, params![agency, sha, now], upload_row)
                 .optional()?
@@ -1313,11 +1314,37 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             let sql = format!(
                 "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE expires_at <= ?1 \
-                 ORDER BY expires_at LIMIT ?2"
+                 AND upload_offset < length ORDER BY expires_at LIMIT ?2"
             );
             let mut stmt = c.prepare(&sql)?;
             let rows = stmt.query_map(params![now, limit], upload_row)?;
             rows.map(|r| finish_upload_row(r?)).collect()
+        })
+        .await
+    }
+
+    async fn complete_uploads(&self, limit: u32) -> Result<Vec<MediaUpload>> {
+        self.read(move |c| {
+            let sql = format!(
+                "SELECT {UPLOAD_COLUMNS} FROM media_uploads WHERE upload_offset = length \
+                 ORDER BY created_at LIMIT ?1"
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params![limit], upload_row)?;
+            rows.map(|r| finish_upload_row(r?)).collect()
+        })
+        .await
+    }
+
+    async fn restart_upload(&self, id: &str, hash_state: &[u8], expires_at: &str) -> Result<bool> {
+        let (id, state, expires) = (id.to_string(), hash_state.to_vec(), expires_at.to_string());
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE media_uploads SET upload_offset = 0, hash_state = ?1, parts = '', \
+                 expires_at = ?2 WHERE id = ?3 AND upload_offset = length",
+                params![state, expires, id],
+            )?;
+            Ok(n == 1)
         })
         .await
     }
