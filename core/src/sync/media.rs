@@ -5,7 +5,9 @@
 //! store at once; `HEAD` asks the server's offset; `PATCH` sends the next chunk from that offset,
 //! with `Upload-Checksum: sha256 <base64>`, and the confirmed offset is stored after each chunk.
 //! After any cut the client asks the offset again, so nothing the server already holds is sent
-//! again beyond the chunk that was in flight.
+//! again beyond the chunk that was in flight. A file counts as uploaded only when
+//! `HEAD /api/v1/media/<sha256>` confirms the server holds the object under that hash with that
+//! size; otherwise the upload is created again.
 
 use std::io::SeekFrom;
 use std::time::Duration;
@@ -100,6 +102,7 @@ async fn upload_one(s: &mut Session<'_>, p: &PendingUpload, report: &mut SyncRep
                         created
                     }
                     Created::Stored => {
+                        confirm(s, p).await?;
                         s.state.bytes_done += p.size - confirmed;
                         return Ok(true);
                     }
@@ -174,6 +177,10 @@ async fn upload_one(s: &mut Session<'_>, p: &PendingUpload, report: &mut SyncRep
                 s.emit();
                 failures = 0;
             }
+            // Every byte is acknowledged; the file counts as uploaded only once the server
+            // confirms it holds the object (a crash between the last chunk and the server's
+            // commit must not leave the file marked done and never sent again).
+            confirm(s, p).await?;
             Ok(true)
         }
         .await;
@@ -322,6 +329,54 @@ async fn head(s: &Session<'_>, url: &str) -> std::result::Result<u64, StepErr> {
         return Err(judge(&a, "查询上传进度"));
     }
     offset_of(&a)
+}
+
+/// Ask the server whether it holds the evidence file: `HEAD /api/v1/media/<sha256>` must answer
+/// 200 with `ETag: "<sha256>"` and `Content-Length` equal to the file's size. A 404 means the
+/// server has not stored it (whatever the upload's offset said): the upload is created again.
+async fn confirm(s: &Session<'_>, p: &PendingUpload) -> std::result::Result<(), StepErr> {
+    let what = "确认证据文件已保存";
+    let a = http::exchange_once(
+        s.client
+            .head(s.url(&format!("/api/v1/media/{}", p.sha256)))
+            .bearer_auth(&s.config.token),
+        what,
+    )
+    .await
+    .map_err(|e| (e, None, Next::Resync))?;
+    let not_confirmed = |why: String| {
+        (
+            RoadsideError::network(
+                "UPLOAD_NOT_CONFIRMED",
+                format!("服务器未确认已保存证据文件 {}（{why}），将重新上传", p.path),
+            ),
+            None,
+            Next::Recreate,
+        )
+    };
+    if a.status == StatusCode::NOT_FOUND {
+        return Err(not_confirmed("服务器上没有该文件".to_string()));
+    }
+    if !a.status.is_success() {
+        return Err(judge(&a, what));
+    }
+    let etag = a.header("etag").map(|v| {
+        v.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_ascii_lowercase()
+    });
+    let size = a
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if etag.as_deref() != Some(p.sha256.to_ascii_lowercase().as_str()) || size != Some(p.size) {
+        return Err(not_confirmed(format!(
+            "服务器应答的哈希为 {}、大小为 {}",
+            etag.unwrap_or_default(),
+            size.map_or_else(|| "未知".to_string(), |n| n.to_string())
+        )));
+    }
+    Ok(())
 }
 
 /// Read `len` bytes at `offset` and hash them, on a blocking thread.
