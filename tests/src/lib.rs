@@ -51,7 +51,14 @@ impl ServerProcess {
     /// Start the server on `data_dir` listening on `listen` (`127.0.0.1:0` for an ephemeral port);
     /// waits for its "server ready" line.
     pub fn start(data_dir: &Path, listen: &str) -> ServerProcess {
+        Self::start_with(data_dir, listen, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra environment (a database URL, an S3 store, a crash
+    /// point).
+    pub fn start_with(data_dir: &Path, listen: &str, env: &[(String, String)]) -> ServerProcess {
         let mut child = Command::new(server_bin())
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("ROADSIDE_LISTEN", listen)
             .env("ROADSIDE_DATA_DIR", data_dir)
             .env("NO_COLOR", "1")
@@ -98,6 +105,25 @@ impl ServerProcess {
             data_dir: data_dir.to_path_buf(),
             child,
         }
+    }
+
+    /// Wait up to `timeout` for the process to end by itself (e.g. at a crash point).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The process id (to attach a tracer).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no graceful shutdown, requests in flight are cut.
