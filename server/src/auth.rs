@@ -160,6 +160,37 @@ impl FromRequestParts<AppState> for DeviceCaller {
     }
 }
 
+/// The calling client's address, as sign-in throttling counts it
+/// ([`client_address`](crate::throttle::client_address)): the connection's peer, or what a
+/// configured trusted proxy forwards. `None` when the server runs without connection information.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientAddress(crate::throttle::client_address(
+            peer,
+            &forwarded,
+            &state.config.trusted_proxies,
+        )))
+    }
+}
+
 /// `agency` and every agency below it.
 pub fn scope(agencies: &[Agency], agency: &str) -> Vec<String> {
     let mut out = vec![agency.to_string()];

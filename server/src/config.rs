@@ -64,6 +64,16 @@ pub struct Config {
     #[arg(long, env = "ROADSIDE_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: i64,
 
+    /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses). A sign-in
+    /// through one of them is counted against the client address it forwards; from any other peer
+    /// the header is ignored. Default: none, the connection's peer is the client.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ROADSIDE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Do not load the demo agencies, roster and admin account into an empty database.
     #[arg(long, env = "ROADSIDE_NO_DEMO")]
     pub no_demo: bool,
@@ -121,6 +131,7 @@ impl Config {
             body_limit: 8 * 1024 * 1024,
             request_timeout_secs: 30,
             session_hours: 12,
+            trusted_proxies: Vec::new(),
             no_demo: false,
             media_url: None,
             s3_endpoint: None,

@@ -27,6 +27,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// 415: not JSON.
     UnsupportedMediaType,
+    /// 429: too many attempts (sign-in throttling); the answer says when to retry.
+    TooManyRequests,
     /// 500: a bug or a storage failure; never the caller's fault.
     Internal,
     /// 503: the database cannot be reached.
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -80,6 +83,7 @@ impl ApiError {
     ctor!(conflict, Conflict);
     ctor!(payload_too_large, PayloadTooLarge);
     ctor!(unsupported_media_type, UnsupportedMediaType);
+    ctor!(too_many_requests, TooManyRequests);
     ctor!(internal, Internal);
     ctor!(unavailable, Unavailable);
 

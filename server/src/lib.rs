@@ -6,9 +6,9 @@
 //! Modules, one concern each: [`config`] (flags and environment), [`error`] (errors → HTTP status,
 //! in one place), [`auth`] (passwords, tokens, agency scope), [`storage`] (the `Storage` trait, SQLite
 //! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
-//! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`media`] (media
-//! objects, resumable uploads), [`crash`] (crash points for tests), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config
-//! start), [`metrics`].
+//! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`throttle`]
+//! (sign-in throttling), [`media`] (media objects, resumable uploads), [`crash`] (crash points for
+//! tests), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config start), [`metrics`].
 
 pub mod auth;
 pub mod bootstrap;
@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod routes;
 pub mod state;
 pub mod storage;
+pub mod throttle;
 pub mod tile_cache;
 pub mod tlog;
 
@@ -76,6 +77,7 @@ impl Server {
             signer: Arc::new(signer),
             metrics,
             tile_cache,
+            sign_in_throttle: Arc::new(throttle::SignInThrottle::default()),
             bundles: Arc::new(bundler),
             media: Arc::new(media::Media::from_config(&config)?),
             config: Arc::new(config),
@@ -105,7 +107,9 @@ impl Server {
 
     /// Serve until `shutdown` completes, then finish the requests in flight.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
-        let app = routes::router(self.state);
+        // With each connection's peer address: sign-in throttling counts per client address.
+        let app = routes::router(self.state)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await

@@ -19,4 +19,6 @@ pub struct AppState {
     pub media: Arc<crate::media::Media>,
     /// Immutable log tiles, checkpoints and leaf indexes, shared by every request.
     pub tile_cache: Arc<crate::tile_cache::TileCache>,
+    /// Failed sign-ins per login and per client address (this process only).
+    pub sign_in_throttle: Arc<crate::throttle::SignInThrottle>,
 }

@@ -239,11 +239,50 @@ pub fn append(
     Ok(n)
 }
 
-/// C2SP tlog-tiles path of a hash tile, `tile/<L>/<N>[.p/<W>]`, `width` hashes wide.
+/// Highest tile level a C2SP tlog-tiles path may name (`<L>` is 0 to 63). With tiles of height 8
+/// only levels 0 to 7 can hold a hash in a log of fewer than 2^64 leaves; a path of a higher level
+/// is well formed and names a tile that does not exist.
+pub const MAX_TILE_LEVEL: u8 = 63;
+
+/// Largest width a `.p/<W>` suffix may give (a partial tile holds 1 to 255 hashes).
+pub const MAX_PARTIAL_WIDTH: u32 = 255;
+
+/// Path elements a tile index `<N>` may take: `u64::MAX` is 20 digits, seven groups of three.
+const MAX_INDEX_ELEMENTS: usize = 7;
+
+/// The `<N>` of a tile path: zero-padded 3-digit elements, every one but the last prefixed `x`
+/// (`1234067` is `x001/x234/067`).
+fn encode_index(n: u64) -> String {
+    let mut groups = vec![n % 1000];
+    let mut rest = n / 1000;
+    while rest > 0 {
+        groups.push(rest % 1000);
+        rest /= 1000;
+    }
+    let last = groups.len() - 1;
+    groups
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, g)| {
+            if i < last {
+                format!("x{g:03}")
+            } else {
+                format!("{g:03}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// C2SP tlog-tiles path of a hash tile, `tile/<L>/<N>[.p/<W>]`, `width` hashes wide (256 or more,
+/// and 0, are written as a full tile).
 pub fn tile_path(key: TileKey, width: u32) -> String {
-    // The crate writes Go sumdb paths (`tile/<H>/<L>/…`); C2SP drops the height.
-    let go = Tile::new(TILE_HEIGHT, key.0, key.1, width, false).path();
-    go.replacen("tile/8/", "tile/", 1)
+    let mut path = format!("tile/{}/{}", key.0, encode_index(key.1));
+    if (1..=MAX_PARTIAL_WIDTH).contains(&width) {
+        path.push_str(&format!(".p/{width}"));
+    }
+    path
 }
 
 /// What a `tile/…` path names.
@@ -255,18 +294,72 @@ pub enum TilePath {
     Entries(u64, u32),
 }
 
-/// Parse a C2SP tlog-tiles path (`tile/0/x001/234`, `tile/entries/005.p/7`).
-pub fn parse_tile_path(path: &str) -> Option<TilePath> {
-    let rest = path.strip_prefix("tile/")?;
-    if let Some(n) = rest.strip_prefix("entries/") {
-        let t = Tile::from_path(&format!("tile/8/data/{n}")).ok()?;
-        return Some(TilePath::Entries(t.level_index(), t.width()));
-    }
-    let t = Tile::from_path(&format!("tile/8/{rest}")).ok()?;
-    if t.is_data() {
+/// A decimal number without a sign and without leading zeroes ("0" itself is fine).
+fn canonical_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
-    Some(TilePath::Hashes((t.level(), t.level_index()), t.width()))
+    s.parse().ok()
+}
+
+/// The `<N>[.p/<W>]` part of a tile path: index and width (256 when not partial). Only the one
+/// canonical spelling of each index is accepted, so every tile has exactly one address.
+fn parse_index_and_width(elements: &[&str]) -> Option<(u64, u32)> {
+    let (elements, width) = match elements {
+        [head @ .., last_n, w] if last_n.ends_with(".p") => {
+            let width = u32::try_from(canonical_decimal(w)?).ok()?;
+            if !(1..=MAX_PARTIAL_WIDTH).contains(&width) {
+                return None;
+            }
+            let mut n: Vec<&str> = head.to_vec();
+            n.push(last_n.strip_suffix(".p")?);
+            (n, width)
+        }
+        _ => (elements.to_vec(), TILE_WIDTH as u32),
+    };
+    if elements.is_empty() || elements.len() > MAX_INDEX_ELEMENTS {
+        return None;
+    }
+    let last = elements.len() - 1;
+    let mut n = 0u64;
+    for (i, element) in elements.iter().enumerate() {
+        let digits = if i < last {
+            element.strip_prefix('x')?
+        } else {
+            element
+        };
+        if digits.len() != 3 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let group: u64 = digits.parse().ok()?;
+        if i == 0 && last > 0 && group == 0 {
+            // `x000/…`: a longer spelling of a smaller index.
+            return None;
+        }
+        n = n.checked_mul(1000)?.checked_add(group)?;
+    }
+    Some((n, width))
+}
+
+/// Parse a C2SP tlog-tiles path (`tile/0/x001/234`, `tile/entries/005.p/7`): `tile/<L>/<N>[.p/<W>]`
+/// with `<L>` a decimal 0 to 63 without leading zeroes, `<N>` in 3-digit elements (all but the
+/// last prefixed `x`) and `<W>` a decimal 1 to 255; or `tile/entries/<N>[.p/<W>]`. `None` for
+/// anything else, whatever its numbers (never a panic, never an overflow).
+pub fn parse_tile_path(path: &str) -> Option<TilePath> {
+    let rest = path.strip_prefix("tile/")?;
+    let elements: Vec<&str> = rest.split('/').collect();
+    let (first, tail) = elements.split_first()?;
+    if *first == "entries" {
+        let (index, width) = parse_index_and_width(tail)?;
+        return Some(TilePath::Entries(index, width));
+    }
+    let level = u8::try_from(canonical_decimal(first)?).ok()?;
+    if level > MAX_TILE_LEVEL {
+        return None;
+    }
+    let (index, width) = parse_index_and_width(tail)?;
+    Some(TilePath::Hashes((level, index), width))
 }
 
 /// An entry bundle: each leaf as a big-endian u16 length followed by its bytes.
@@ -581,6 +674,81 @@ mod tests {
         );
         assert_eq!(parse_tile_path("tile/0/5"), None);
         assert_eq!(parse_tile_path("tile/8/0/000"), None);
+    }
+
+    #[test]
+    fn tile_paths_round_trip_at_the_edges_of_every_range() {
+        for n in [0u64, 1, 999, 1000, 1_234_067, i64::MAX as u64, u64::MAX] {
+            for width in [1u32, 7, 255, 256] {
+                for level in [0u8, 7, 63] {
+                    let path = tile_path((level, n), width);
+                    assert_eq!(
+                        parse_tile_path(&path),
+                        Some(TilePath::Hashes((level, n), width)),
+                        "{path}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            tile_path((0, u64::MAX), 256),
+            "tile/0/x018/x446/x744/x073/x709/x551/615"
+        );
+        assert_eq!(
+            parse_tile_path("tile/63/000"),
+            Some(TilePath::Hashes((63, 0), 256))
+        );
+        assert_eq!(
+            parse_tile_path("tile/entries/x018/x446/x744/x073/x709/x551/615.p/255"),
+            Some(TilePath::Entries(u64::MAX, 255))
+        );
+    }
+
+    #[test]
+    fn tile_paths_out_of_range_or_not_canonical_are_refused() {
+        for path in [
+            // Level beyond 63, or not a plain decimal.
+            "tile/64/000",
+            "tile/255/000",
+            "tile/256/000",
+            "tile/99999999999999999999/000",
+            "tile/00/000",
+            "tile/01/000",
+            "tile/-1/000",
+            "tile/+1/000",
+            "tile//000",
+            // Width 0, beyond 255, or not a plain decimal.
+            "tile/0/000.p/0",
+            "tile/0/000.p/256",
+            "tile/0/000.p/4294967296",
+            "tile/0/000.p/07",
+            "tile/0/000.p/",
+            "tile/0/000.p",
+            "tile/entries/000.p/0",
+            "tile/entries/000.p/256",
+            // Index past u64, badly grouped, or with a redundant leading group.
+            "tile/0/x018/x446/x744/x073/x709/x551/616",
+            "tile/0/x999/x999/x999/x999/x999/x999/999",
+            "tile/0/x001/x000/x000/x000/x000/x000/x000/000",
+            "tile/0/x000/001",
+            "tile/0/001/001",
+            "tile/0/x001",
+            "tile/0/0001",
+            "tile/0/01",
+            "tile/0/0x1",
+            "tile/0/",
+            "tile/0",
+            "tile/",
+            "tile/entries/",
+            "tile/entries",
+            "tile/data/000",
+            "tile/0/000/",
+            "tile/0/000.p/1/2",
+            "tiles/0/000",
+            "",
+        ] {
+            assert_eq!(parse_tile_path(path), None, "{path}");
+        }
     }
 
     #[test]

@@ -1,17 +1,21 @@
 //! Sign-in, agencies and the officer roster.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{Duration, NaiveDate, Utc};
 use roadside_core::model::{OfficerCertificate, OfficerRole};
 use serde::{Deserialize, Serialize};
 
-use super::ApiJson;
-use crate::auth::{new_secret, verify_password, AccountCaller};
+use super::{ApiJson, ApiPath};
+use crate::auth::{new_secret, verify_password, AccountCaller, ClientAddress};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
-use crate::storage::{role_str, Agency, Session};
+use crate::storage::{role_str, Account, Agency, Session};
+use crate::throttle::{Locked, Outcome, ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,28 +33,76 @@ pub struct SignedIn {
     pub expires_at: String,
 }
 
-/// `POST /api/v1/sessions`: password sign-in; answers a bearer token.
+/// A refused sign-in: an error answer, or a throttled one (429 with `Retry-After`).
+pub enum SignInRefused {
+    Error(ApiError),
+    Throttled(Locked),
+}
+
+impl From<ApiError> for SignInRefused {
+    fn from(e: ApiError) -> Self {
+        SignInRefused::Error(e)
+    }
+}
+
+impl IntoResponse for SignInRefused {
+    fn into_response(self) -> Response {
+        match self {
+            SignInRefused::Error(e) => e.into_response(),
+            SignInRefused::Throttled(locked) => {
+                let secs = locked.retry_after_secs();
+                let minutes = WINDOW.as_secs() / 60;
+                let message = match locked {
+                    Locked::Account(_) => format!(
+                        "该账号 {minutes} 分钟内登录失败已达 {ACCOUNT_FAILURES} 次，已暂时锁定；\
+                         请 {secs} 秒后再试（锁定期间密码正确也无法登录）"
+                    ),
+                    Locked::Address(_) => format!(
+                        "本机网络地址 {minutes} 分钟内登录失败已达 {ADDRESS_FAILURES} 次，已暂时限制登录；\
+                         请 {secs} 秒后再试"
+                    ),
+                };
+                let mut r =
+                    ApiError::too_many_requests("SIGN_IN_THROTTLED", message).into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                r
+            }
+        }
+    }
+}
+
+/// `POST /api/v1/sessions`: password sign-in; answers a bearer token. Throttled per login and per
+/// client address ([`crate::throttle`]): a locked login or address is refused before its password
+/// is looked at.
 pub async fn sign_in(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(req): ApiJson<SignIn>,
-) -> Result<Json<SignedIn>> {
-    let wrong = || ApiError::unauthenticated("SIGN_IN_FAILED", "账号或密码错误");
-    let account = state.storage.account(&req.login).await?;
-    let Some(account) = account else {
-        // Spend the same time as a real check, so a probe cannot tell which logins exist.
-        let _ = verify_password(&req.password, dummy_phc());
-        return Err(wrong());
+) -> Result<Json<SignedIn>, SignInRefused> {
+    let attempt = state
+        .sign_in_throttle
+        .begin(&req.login, address, Instant::now())
+        .map_err(|locked| {
+            tracing::warn!(?locked, ?address, "sign-in refused: throttled");
+            SignInRefused::Throttled(locked)
+        })?;
+    let account = match check_password(&state, &req).await {
+        Ok(Some(account)) => {
+            state.sign_in_throttle.settle(attempt, Outcome::Succeeded);
+            account
+        }
+        Ok(None) => {
+            state.sign_in_throttle.settle(attempt, Outcome::Failed);
+            return Err(ApiError::unauthenticated("SIGN_IN_FAILED", "账号或密码错误").into());
+        }
+        Err(e) => {
+            state.sign_in_throttle.settle(attempt, Outcome::Undecided);
+            return Err(e.into());
+        }
     };
-    let password = req.password.clone();
-    let phc = account.password_hash.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
-    if !ok {
-        return Err(wrong());
-    }
     if account.disabled {
-        return Err(ApiError::forbidden("ACCOUNT_DISABLED", "该账号已停用"));
+        return Err(ApiError::forbidden("ACCOUNT_DISABLED", "该账号已停用").into());
     }
     let (token, token_hash) = new_secret(32);
     let expires_at = crate::time_text(Utc::now() + Duration::hours(state.config.session_hours));
@@ -68,6 +120,21 @@ pub async fn sign_in(
         role: role_str(account.role),
         expires_at,
     }))
+}
+
+/// The account if `req`'s password is its password; `None` for a wrong password or a login that
+/// does not exist (which costs the same Argon2 check, so a probe cannot tell which logins exist).
+async fn check_password(state: &AppState, req: &SignIn) -> Result<Option<Account>> {
+    let account = state.storage.account(&req.login).await?;
+    let password = req.password.clone();
+    let phc = match &account {
+        Some(a) => a.password_hash.clone(),
+        None => dummy_phc().to_string(),
+    };
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    Ok(account.filter(|_| ok))
 }
 
 /// An Argon2id hash of a random password, checked against when the login does not exist.
@@ -186,7 +253,7 @@ pub struct Revoke {
 pub async fn revoke_officer(
     State(state): State<AppState>,
     caller: AccountCaller,
-    Path(certificate_no): Path<String>,
+    ApiPath(certificate_no): ApiPath<String>,
     ApiJson(req): ApiJson<Revoke>,
 ) -> Result<Json<OfficerCertificate>> {
     caller.require(&[OfficerRole::Admin])?;

@@ -2,12 +2,13 @@
 //! device's agency, and its components by name and SHA-256.
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use roadside_core::bundle;
 use serde::Deserialize;
 
+use super::ApiPath;
 use crate::auth::DeviceCaller;
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -91,7 +92,7 @@ pub async fn manifest(
 pub async fn component(
     State(state): State<AppState>,
     DeviceCaller(device): DeviceCaller,
-    Path(path): Path<String>,
+    ApiPath(path): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let bad = || {

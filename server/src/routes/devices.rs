@@ -1,13 +1,13 @@
 //! Enrolment codes, device enrolment and revocation.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::{Duration, Utc};
 use roadside_core::model::OfficerRole;
 use serde::{Deserialize, Serialize};
 
-use super::ApiJson;
+use super::{ApiJson, ApiPath};
 use crate::auth::{new_secret, secret_hash, AccountCaller};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
@@ -206,7 +206,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     caller: AccountCaller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode> {
     caller.require(&[OfficerRole::Admin])?;
     let scope = caller.scope(&state).await?;

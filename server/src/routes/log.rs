@@ -6,12 +6,13 @@
 //! does not hold as wide as the proof's tree needs (typically nothing, or the right-edge tiles after
 //! the log grew). The newest checkpoint is always read from the database.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::{ApiPath, ApiQuery};
 use crate::error::{ApiError, Result};
 use crate::ingest::b64;
 use crate::state::AppState;
@@ -38,9 +39,18 @@ fn tile_not_found() -> ApiError {
 }
 
 /// `GET /log/tile/…`: hash tiles and entry bundles (C2SP tlog-tiles).
-pub async fn tile(State(state): State<AppState>, Path(path): Path<String>) -> Result<Response> {
+pub async fn tile(
+    State(state): State<AppState>,
+    ApiPath(path): ApiPath<String>,
+) -> Result<Response> {
     let parsed = tlog::parse_tile_path(&path).ok_or_else(|| {
-        ApiError::not_found("TILE_PATH_INVALID", format!("不是有效的瓦片路径：{path}"))
+        ApiError::not_found(
+            "TILE_PATH_INVALID",
+            format!(
+                "不是有效的瓦片路径：{path}（应为 tile/<层级 0–63>/<编号>[.p/<宽度 1–255>] \
+                 或 tile/entries/<编号>[.p/<宽度 1–255>]，编号按三位一组书写，如 x001/x234/067）"
+            ),
+        )
     })?;
     let (data, full) = match parsed {
         TilePath::Hashes(key, width) => {
@@ -124,7 +134,7 @@ async fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<(u64, Stri
 /// `GET /api/v1/log/inclusion?hash=…[&size=…]`: inclusion proof of an entry.
 pub async fn inclusion(
     State(state): State<AppState>,
-    Query(q): Query<InclusionQuery>,
+    ApiQuery(q): ApiQuery<InclusionQuery>,
 ) -> Result<Json<InclusionProof>> {
     let mut hash = [0u8; 32];
     hex::decode_to_slice(&q.hash, &mut hash)
@@ -184,7 +194,7 @@ pub struct ConsistencyProof {
 /// `from`.
 pub async fn consistency(
     State(state): State<AppState>,
-    Query(q): Query<ConsistencyQuery>,
+    ApiQuery(q): ApiQuery<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>> {
     let (to, note) = checkpoint_at(&state, q.to).await?;
     if q.from == 0 || q.from > to {

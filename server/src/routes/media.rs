@@ -60,7 +60,7 @@
 //!   scope holds it; **404** `MEDIA_NOT_FOUND` otherwise.
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -71,6 +71,7 @@ use object_store::ObjectStoreExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::ApiPath;
 use crate::auth::{scope, AccountCaller, DeviceCaller};
 use crate::error::ApiError;
 use crate::media::{finish_complete, Commit, Finished, RunningSha256, TUS_EXTENSIONS, TUS_VERSION};
@@ -572,7 +573,7 @@ async fn locked(state: &AppState, id: &str) -> Result<tokio::sync::OwnedMutexGua
 /// `HEAD /api/v1/media/uploads/{id}`: where to resume.
 async fn status(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
@@ -600,7 +601,7 @@ async fn status(
 /// `DELETE /api/v1/media/uploads/{id}`: termination.
 async fn terminate(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
@@ -648,7 +649,7 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Fail> {
 /// `PATCH /api/v1/media/uploads/{id}`: append a chunk.
 async fn append(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     device: Result<DeviceCaller, ApiError>,
     request: Request,
 ) -> Response {
@@ -962,7 +963,7 @@ async fn held_object(
 /// hashed before it was committed); **404** `MEDIA_NOT_FOUND` otherwise.
 async fn confirm(
     State(state): State<AppState>,
-    Path(sha256): Path<String>,
+    ApiPath(sha256): ApiPath<String>,
     account: Result<AccountCaller, ApiError>,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
@@ -992,7 +993,7 @@ async fn confirm(
 /// `GET /api/v1/media/{sha256}`: a stored object, for the agencies in the caller's scope.
 async fn download(
     State(state): State<AppState>,
-    Path(sha256): Path<String>,
+    ApiPath(sha256): ApiPath<String>,
     account: Result<AccountCaller, ApiError>,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {

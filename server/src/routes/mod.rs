@@ -11,7 +11,8 @@ mod ops;
 mod sync;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
@@ -78,12 +79,7 @@ pub fn router(state: AppState) -> Router {
         ))
         // Media uploads: their own time limit and per-chunk size limit (not the JSON body limit).
         .merge(media::router(&state))
-        .layer(CatchPanicLayer::custom(|_| {
-            axum::response::IntoResponse::into_response(ApiError::internal(
-                "PANIC",
-                "request handler panicked",
-            ))
-        }))
+        .layer(CatchPanicLayer::custom(panic_answer))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -97,6 +93,57 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The answer to a request whose handler panicked: the short JSON error (`PANIC`, the generic
+/// message of every internal failure). What panicked is written to the server's log (with the
+/// request's span: method, path, request id), never sent to the client; a backtrace, when
+/// `RUST_BACKTRACE` asks for one, is printed by the panic hook to the server's stderr only.
+pub fn panic_answer(payload: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string());
+    axum::response::IntoResponse::into_response(ApiError::internal(
+        "PANIC",
+        format!("request handler panicked: {what}"),
+    ))
+}
+
+/// `Query<T>` whose rejections are answered in the server's error format (400 `QUERY_INVALID`).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "QUERY_INVALID",
+                format!("查询参数无效：{}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+/// `Path<T>` whose rejections (e.g. a percent-encoded path that is not UTF-8) are answered in the
+/// server's error format (400 `PATH_INVALID`).
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "PATH_INVALID",
+                format!("请求路径无效：{}", rejection.body_text()),
+            )),
+        }
+    }
 }
 
 /// `Json<T>` whose rejections are answered in the server's error format.
@@ -134,5 +181,46 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             "BODY_UNREADABLE",
             format!("无法读取请求体：{}", other.body_text()),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_answered_with_the_short_json_error_and_nothing_of_the_panic() {
+        let app: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let secret = "SECRET-DETAIL";
+                    if !secret.is_empty() {
+                        panic!("handler failed with {secret}");
+                    }
+                    "unreachable"
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_answer));
+        let req = Request::builder()
+            .uri("/boom")
+            .body(Body::empty())
+            .expect("request");
+        let resp = app.oneshot(req).await.expect("answer");
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 4096)
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+        assert_eq!(json["code"], "PANIC");
+        assert_eq!(json.as_object().map(|o| o.len()), Some(2), "{json}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("SECRET-DETAIL"), "{text}");
+        assert!(!text.contains("panicked"), "{text}");
+        assert!(!text.contains("backtrace"), "{text}");
     }
 }

@@ -485,3 +485,21 @@ pub(crate) fn u64_of(v: i64) -> Result<u64> {
 pub(crate) fn i64_of(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| crate::error::ApiError::storage("counter beyond i64"))
 }
+
+/// A lookup key (a tree size, a leaf or tile index) as the database stores it, or `None` when it
+/// is beyond what the database can hold, so no row can have it. Lookups with a number from a
+/// request go through here: a number past `i64::MAX` finds nothing, it is not a storage failure.
+pub(crate) fn lookup_i64(v: u64) -> Option<i64> {
+    i64::try_from(v).ok()
+}
+
+/// The leaf indexes `start..start + count` a range read can find, as stored: the range cut at
+/// `i64::MAX` (no leaf index is larger), `None` when nothing of it can be stored.
+pub(crate) fn leaf_range(start: u64, count: u64) -> Option<(i64, i64)> {
+    let start = lookup_i64(start)?;
+    let end = i64::try_from(count)
+        .ok()
+        .and_then(|c| start.checked_add(c))
+        .unwrap_or(i64::MAX);
+    (start < end).then_some((start, end))
+}

@@ -233,11 +233,14 @@ async fn read_tiles_with(
     if keys.is_empty() {
         return Ok(set);
     }
-    let levels: Vec<i32> = keys.iter().map(|k| i32::from(k.0)).collect();
-    let idxs = keys
+    // A key whose index no row can have is not asked for.
+    let (levels, idxs): (Vec<i32>, Vec<i64>) = keys
         .iter()
-        .map(|k| i64_of(k.1))
-        .collect::<Result<Vec<i64>>>()?;
+        .filter_map(|k| Some((i32::from(k.0), lookup_i64(k.1)?)))
+        .unzip();
+    if idxs.is_empty() {
+        return Ok(set);
+    }
     let statement = client
         .prepare_cached(
             "SELECT t.level, t.idx, t.data FROM log_tiles t \
@@ -944,11 +947,11 @@ impl Storage for PgStorage {
         let c = self.pool.get().await?;
         let row = match size {
             Some(s) => {
-                c.query_opt(
-                    "SELECT size, note FROM checkpoints WHERE size = $1",
-                    &[&i64_of(s)?],
-                )
-                .await?
+                let Some(s) = lookup_i64(s) else {
+                    return Ok(None);
+                };
+                c.query_opt("SELECT size, note FROM checkpoints WHERE size = $1", &[&s])
+                    .await?
             }
             None => {
                 c.query_opt(
@@ -962,13 +965,16 @@ impl Storage for PgStorage {
     }
 
     async fn leaves(&self, start: u64, count: u64) -> Result<Vec<[u8; 32]>> {
+        let Some((start, end)) = leaf_range(start, count) else {
+            return Ok(Vec::new());
+        };
         let rows = self
             .pool
             .get()
             .await?
             .query(
                 "SELECT hash FROM entries WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index",
-                &[&i64_of(start)?, &i64_of(start.saturating_add(count))?],
+                &[&start, &end],
             )
             .await?;
         rows.iter().map(|r| hash32(r.get::<_, &[u8]>(0))).collect()

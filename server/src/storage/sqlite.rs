@@ -445,8 +445,11 @@ fn read_tiles_sync(conn: &Connection, keys: &[TileKey]) -> Result<TileSet> {
     let mut stmt =
         conn.prepare_cached("SELECT data FROM log_tiles WHERE level = ?1 AND idx = ?2")?;
     for &(level, idx) in keys {
+        let Some(stored_idx) = lookup_i64(idx) else {
+            continue;
+        };
         let data: Option<Vec<u8>> = stmt
-            .query_row(params![level, i64_of(idx)?], |r| r.get(0))
+            .query_row(params![level, stored_idx], |r| r.get(0))
             .optional()?;
         if let Some(data) = data {
             set.tiles.insert((level, idx), data);
@@ -962,13 +965,17 @@ impl Storage for SqliteStorage {
     async fn checkpoint(&self, size: Option<u64>) -> Result<Option<(u64, String)>> {
         self.read(move |c| {
             let row: Option<(i64, String)> = match size {
-                Some(s) => c
-                    .query_row(
+                Some(s) => {
+                    let Some(s) = lookup_i64(s) else {
+                        return Ok(None);
+                    };
+                    c.query_row(
                         "SELECT size, note FROM checkpoints WHERE size = ?1",
-                        [i64_of(s)?],
+                        [s],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
-                    .optional()?,
+                    .optional()?
+                }
                 None => c
                     .query_row(
                         "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
@@ -983,14 +990,14 @@ impl Storage for SqliteStorage {
     }
 
     async fn leaves(&self, start: u64, count: u64) -> Result<Vec<[u8; 32]>> {
+        let Some((start, end)) = leaf_range(start, count) else {
+            return Ok(Vec::new());
+        };
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT hash FROM entries WHERE leaf_index >= ?1 AND leaf_index < ?2 ORDER BY leaf_index",
             )?;
-            let rows = stmt.query_map(
-                params![i64_of(start)?, i64_of(start.saturating_add(count))?],
-                |r| r.get::<_, Vec<u8>>(0),
-            )?;
+            let rows = stmt.query_map(params![start, end], |r| r.get::<_, Vec<u8>>(0))?;
             rows.map(|r| hash32(&r?)).collect()
         })
         .await
