@@ -114,7 +114,7 @@ fn main() {
         } else {
             let _ = worker.join();
         }
-        if kills % 50 == 0 {
+        if kills.is_multiple_of(50) {
             eprintln!(
                 "{kills} kills, {} cuts, {} files, {:?}",
                 proxy.cuts(),
