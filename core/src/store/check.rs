@@ -749,7 +749,9 @@ fn compare_evidence(conn: &Connection, d: &Derived, f: &mut Findings) -> Result<
         }
         let count = (row.chunks.len() / 32) as i64;
         let manifest = hex::encode(ledger::sha256(&row.chunks));
-        if row.chunks.len() % 32 != 0 || count != want.chunk_count || manifest != want.chunks_sha256
+        if !row.chunks.len().is_multiple_of(32)
+            || count != want.chunk_count
+            || manifest != want.chunks_sha256
         {
             f.mismatch(
                 t,
@@ -907,7 +909,7 @@ fn check_receipts_and_outbox(
 fn prove_receipt(r: &ReceiptRow, entry_hash: &[u8], log_key: &str, origin: &str) -> Result<()> {
     use crate::sync::verify;
     let cp = verify::checkpoint(&r.checkpoint, log_key, origin)?;
-    if r.proof.len() % 32 != 0 {
+    if !r.proof.len().is_multiple_of(32) {
         return Err(RoadsideError::ledger(
             "RECEIPT_INVALID",
             "包含证明的长度不是 32 字节的整数倍",
