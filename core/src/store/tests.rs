@@ -715,3 +715,121 @@ fn the_data_directory_and_database_files_are_private() {
         assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
     }
 }
+
+/// A signed log of `hashes` as the server keeps it, and its receipts: (verifier key, origin,
+/// one `EntryResult::Receipt` per entry, seq 1…).
+#[cfg(feature = "sync")]
+fn receipted_log(hashes: &[[u8; 32]]) -> (String, String, Vec<sync::EntryResult>) {
+    use signed_note::{Note, StandardSigner};
+    use tlog_tiles::{node_hash, record_hash, Checkpoint};
+    assert_eq!(
+        hashes.len(),
+        3,
+        "the proofs below are for a tree of three leaves"
+    );
+    let origin = "roadside.test/log";
+    let (private, verifier) = signed_note::generate_key(&mut rand_core::OsRng, origin);
+    let leaves: Vec<_> = hashes.iter().map(|h| record_hash(h)).collect();
+    let left = node_hash(leaves[0], leaves[1]);
+    let root = node_hash(left, leaves[2]);
+    let checkpoint = Checkpoint::new(origin, 3, root, "").unwrap();
+    let mut note = Note::new(&checkpoint.to_bytes(), &[]).unwrap();
+    note.add_sigs(&[&StandardSigner::new(&private).unwrap()])
+        .unwrap();
+    let note = String::from_utf8(note.to_bytes()).unwrap();
+    let proofs = [
+        vec![leaves[1].0, leaves[2].0],
+        vec![leaves[0].0, leaves[2].0],
+        vec![left.0],
+    ];
+    let receipts = proofs
+        .into_iter()
+        .enumerate()
+        .map(|(i, proof)| sync::EntryResult::Receipt {
+            seq: i as u64 + 1,
+            status: sync::ReceiptStatus::Accepted,
+            leaf_index: i as u64,
+            tree_size: 3,
+            proof,
+            checkpoint: note.clone(),
+            code: None,
+            message: None,
+        })
+        .collect();
+    (verifier, origin.to_string(), receipts)
+}
+
+#[cfg(feature = "sync")]
+#[test]
+fn a_re_signed_entry_is_caught_by_its_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _, _) = store_with_evidence(dir.path());
+    let hashes: Vec<[u8; 32]> = store
+        .export_ledger()
+        .unwrap()
+        .iter()
+        .map(|e| hex::decode(&e.hash).unwrap().try_into().unwrap())
+        .collect();
+    let (verifier, origin, receipts) = receipted_log(&hashes);
+    store
+        .save_enrolment(&sync::SyncConfig {
+            server_url: "http://127.0.0.1:9".to_string(),
+            server_device_id: "d1".to_string(),
+            token: "t".to_string(),
+            agency: "632500".to_string(),
+            certificate_no: "QH6325000101".to_string(),
+            log_origin: origin,
+            log_verifier_key: verifier,
+            bundle_key: None,
+            enrolled_at: "2026-03-01T00:00:00.000Z".to_string(),
+        })
+        .unwrap();
+    store.apply_push_results(&receipts).unwrap();
+    let report = store.verify().unwrap();
+    assert!(report.ok, "{:#?}", report.problems);
+    assert_eq!(report.receipts_checked, 3);
+
+    // The device key is in the database, so someone holding the database key can re-sign an
+    // entry: the chain and every row still agree, only the server's signed log does not.
+    let conn = attacker(dir.path());
+    let device_key: Vec<u8> = conn
+        .query_row("SELECT v FROM meta WHERE k = 'device_key'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let device_key = ledger::DeviceKey::from_bytes(&device_key.try_into().unwrap());
+    let bytes: Vec<u8> = conn
+        .query_row("SELECT bytes FROM ledger WHERE seq = 3", [], |r| r.get(0))
+        .unwrap();
+    let mut entry: ledger::LedgerEntry = serde_json::from_slice(&bytes).unwrap();
+    entry.body["record"]["remarks"] = json!("当事人未到场");
+    let forged = ledger::seal(&entry, &device_key).unwrap();
+    conn.execute_batch("DROP TRIGGER ledger_no_update").unwrap();
+    conn.execute(
+        "UPDATE ledger SET bytes = ?1, hash = ?2, sig = ?3 WHERE seq = 3",
+        params![forged.bytes, &forged.hash[..], &forged.sig[..]],
+    )
+    .unwrap();
+    let report = store.verify().unwrap();
+    assert!(
+        report.first_broken.is_none(),
+        "the re-signed chain verifies"
+    );
+    assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
+    let p = problem(&report, "RECEIPT_MISMATCH", "receipts");
+    assert_eq!(p.entry_seq, Some(3));
+    assert_eq!(
+        p.entry_hash.as_deref(),
+        Some(hex::encode(forged.hash).as_str())
+    );
+
+    // A checkpoint not signed by the pinned key is named too.
+    conn.execute_batch(
+        "DROP TRIGGER receipts_no_update;
+         UPDATE receipts SET checkpoint = replace(checkpoint, 'roadside.test/log', 'other.test/log') WHERE entry_seq = 1;",
+    )
+    .unwrap();
+    let report = store.verify().unwrap();
+    let p = problem(&report, "RECEIPT_CHECKPOINT_INVALID", "receipts");
+    assert_eq!(p.entry_seq, Some(1));
+}
