@@ -2,7 +2,8 @@
 //!
 //! Prints JSON on stdout. On failure it exits non-zero and prints `{"code": …, "message": …}` (plus
 //! `issues` for validation failures) on stderr. The database key comes from `ROADSIDE_DB_KEY`
-//! (64 hex digits) or from the key file `init` creates (`<data>/device.key`, mode 0600).
+//! (64 hex digits) or from the key file `init` creates (`<data>/device.key`, mode 0600, in a data
+//! directory created 0700; the database in it is 0600).
 
 mod rules;
 mod sync;
@@ -73,6 +74,9 @@ enum Command {
     /// The signed ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// The encrypted database itself.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Demo data for training, tests and benchmarks.
     #[command(subcommand)]
     Demo(DemoCommand),
@@ -156,10 +160,19 @@ enum EvidenceCommand {
 
 #[derive(Subcommand)]
 enum LedgerCommand {
-    /// Verify hashes, signatures and the chain; exits non-zero naming the first broken entry.
+    /// Verify hashes, signatures and the chain, the tail against the server's receipts, the outbox,
+    /// and every case, record-version and evidence row against its entry. Prints the report; on any
+    /// problem exits non-zero, the first problem on stderr.
     Verify,
     /// Print every entry as a JSON line, with its exact signed bytes.
     Export,
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// SQLCipher's HMAC of every page, SQLite's integrity check, then everything `ledger verify`
+    /// checks. Prints the report; on any problem exits non-zero, the first problem on stderr.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -285,14 +298,13 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
         }
         Command::Ledger(LedgerCommand::Verify) => {
             let store = open_store(&cli)?;
-            let report = store.verify_ledger()?;
-            match &report.first_broken {
-                None => Ok(Some(json!(report))),
-                Some(b) => Err(RoadsideError::ledger(
-                    &b.code,
-                    format!("账本第 {} 条记录校验失败：{}", b.position, b.message),
-                )),
-            }
+            let report = store.verify()?;
+            report_or_fail(json!(report), report.error())
+        }
+        Command::Store(StoreCommand::Check) => {
+            let store = open_store(&cli)?;
+            let report = store.check()?;
+            report_or_fail(json!(report), report.error())
         }
         Command::Ledger(LedgerCommand::Export) => {
             let store = open_store(&cli)?;
@@ -331,6 +343,22 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
         Command::Sync(args) => sync::run_sync(&open_store(&cli)?, &args).map(Some),
         Command::Status => sync::status(&open_store(&cli)?).map(Some),
         Command::History(args) => sync::history(&open_store(&cli)?, &args).map(Some),
+    }
+}
+
+/// A check's report goes to stdout either way; a failed check also exits non-zero with its first
+/// problem on stderr.
+fn report_or_fail(
+    report: Value,
+    failure: Option<RoadsideError>,
+) -> Result<Option<Value>, RoadsideError> {
+    match failure {
+        None => Ok(Some(report)),
+        Some(e) => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{report}");
+            Err(e)
+        }
     }
 }
 
@@ -374,7 +402,9 @@ fn ensure_key_file(path: &Path) -> Result<bool, RoadsideError> {
         return Ok(false);
     }
     if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(|e| io_err("DATA_DIR", dir, e))?;
+        if !dir.as_os_str().is_empty() {
+            roadside_core::store::create_data_dir(dir)?;
+        }
     }
     let mut key = [0u8; 32];
     rand_key(&mut key)?;
@@ -420,6 +450,7 @@ fn load_key(cli: &Ctx) -> Result<[u8; 32], RoadsideError> {
                     io_err("KEY_FILE_READ", &path, e)
                 }
             })?;
+            check_key_file_mode(&path)?;
             (text, path.display().to_string())
         }
     };
@@ -435,6 +466,33 @@ fn load_key(cli: &Ctx) -> Result<[u8; 32], RoadsideError> {
             format!("{source} 中的密钥应为 32 字节（64 位十六进制数字）"),
         )
     })
+}
+
+/// Refuse a key file that others can read or write: whoever reads it can decrypt the database.
+#[cfg(unix)]
+fn check_key_file_mode(path: &Path) -> Result<(), RoadsideError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(path)
+        .map_err(|e| io_err("KEY_FILE_READ", path, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(RoadsideError::key(
+            "KEY_FILE_MODE",
+            format!(
+                "数据库密钥文件 {} 的权限为 {:04o}，其他用户可以读取或改写；请执行 chmod 600 {} 后重试",
+                path.display(),
+                mode & 0o7777,
+                path.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_key_file_mode(_: &Path) -> Result<(), RoadsideError> {
+    Ok(())
 }
 
 fn open_store(cli: &Ctx) -> Result<Store, RoadsideError> {

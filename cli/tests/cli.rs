@@ -264,3 +264,130 @@ fn the_key_file_made_by_init_opens_the_store_and_a_wrong_key_is_refused() {
         .unwrap());
     assert_eq!(e["code"], "KEY_MISSING");
 }
+
+/// Open the CLI's encrypted database with its key, as someone holding the key would.
+fn tamper(data: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(data.join("roadside.db")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{KEY_HEX}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256; {sql}"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn store_check_passes_a_clean_store_and_names_a_forged_evidence_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let rec = write_record(tmp.path(), "r.json", &now_record());
+    let case = ok(&roadside(&data, &["case", "new", "--json", &rec]));
+    let id = case["id"].as_str().unwrap().to_string();
+    let clip = tmp.path().join("clip.mp4");
+    std::fs::write(&clip, vec![3u8; 300_000]).unwrap();
+    ok(&roadside(
+        &data,
+        &[
+            "evidence",
+            "add",
+            &id,
+            clip.to_str().unwrap(),
+            "--kind",
+            "video",
+        ],
+    ));
+
+    let clean = ok(&roadside(&data, &["store", "check"]));
+    assert_eq!(clean["ok"], true, "{clean}");
+    assert_eq!(clean["cipher_integrity"], serde_json::json!([]));
+    assert_eq!(clean["integrity"], serde_json::json!([]));
+    assert_eq!(clean["verify"]["entries"], 2);
+    let verified = ok(&roadside(&data, &["ledger", "verify"]));
+    assert_eq!(verified["ok"], true);
+    assert_eq!(verified["problems"], serde_json::json!([]));
+
+    // REPLACE is refused even on a connection that knows nothing of recursive triggers.
+    let conn = rusqlite::Connection::open(data.join("roadside.db")).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{KEY_HEX}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;"
+    ))
+    .unwrap();
+    let refused = conn
+        .execute(
+            "INSERT OR REPLACE INTO evidence SELECT id, case_id, entry_seq, kind, '/tmp/x.mp4', sha256, size, chunk_size, chunks FROM evidence",
+            [],
+        )
+        .unwrap_err();
+    assert!(refused.to_string().contains("append-only"), "{refused}");
+    drop(conn);
+
+    // Someone with the key drops the trigger and points the evidence at another file and hash.
+    let forged = "ab".repeat(32);
+    tamper(
+        &data,
+        &format!(
+            "DROP TRIGGER evidence_no_update; UPDATE evidence SET sha256 = '{forged}', path = '/sdcard/forged.mp4';"
+        ),
+    );
+    let shown = ok(&roadside(&data, &["case", "show", &id]));
+    assert_eq!(shown["evidence"][0]["sha256"], forged);
+
+    for args in [&["store", "check"][..], &["ledger", "verify"][..]] {
+        let out = roadside(&data, args);
+        let e = err(&out);
+        assert_eq!(e["code"], "STORE_ROW_MISMATCH", "{args:?}: {e}");
+        let report: Value = serde_json::from_slice(&out.stdout).expect("the report on stdout");
+        let report = if args[0] == "store" {
+            &report["verify"]
+        } else {
+            &report
+        };
+        assert_eq!(report["ok"], false);
+        let problems = report["problems"].as_array().unwrap();
+        let sha = problems
+            .iter()
+            .find(|p| p["field"] == "sha256")
+            .expect("the forged hash is named");
+        assert_eq!(sha["table"], "evidence");
+        assert_eq!(sha["entry_seq"], 2);
+        assert!(sha["message"].as_str().unwrap().contains(&forged));
+        assert!(problems.iter().any(|p| p["field"] == "path"));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn init_makes_a_private_data_directory_and_a_readable_key_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_roadside"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .env_remove("ROADSIDE_DB_KEY")
+            .env_remove("ROADSIDE_DATA")
+            .output()
+            .unwrap()
+    };
+    ok(&run(&["init"]));
+    let mode = |name: &str| {
+        std::fs::metadata(data.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700);
+    assert_eq!(mode("device.key"), 0o600);
+    assert_eq!(mode("roadside.db"), 0o600);
+    assert_eq!(mode("roadside.keycheck"), 0o600);
+    ok(&run(&["store", "check"]));
+    std::fs::set_permissions(
+        data.join("device.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let e = err(&run(&["store", "check"]));
+    assert_eq!(e["code"], "KEY_FILE_MODE");
+}

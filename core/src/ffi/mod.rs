@@ -20,7 +20,7 @@ use crate::ledger::ChainReport;
 use crate::model::{EvidenceKind, InspectionRecord, OfficerCertificate};
 use crate::store::{
     CaseDetail, CaseSummary, Durability, EvidenceInfo, EvidenceMeta, ExportedEntry, RecordVersion,
-    Store,
+    Store, StoreCheckReport, VerifyReport,
 };
 
 /// Supplies the 32-byte key that encrypts the device database. On Android it is kept by the
@@ -58,7 +58,8 @@ fn key_from(secrets: &dyn SecretProvider) -> Result<[u8; 32]> {
 #[uniffi::export]
 impl RoadsideCore {
     /// Open (or create) the encrypted store in `data_dir`, asking `secrets` for the key.
-    /// A wrong key fails with `STORE_WRONG_KEY` and leaves the file untouched.
+    /// A wrong key fails with `STORE_WRONG_KEY` and leaves the file untouched; a damaged file that
+    /// the key is known to fit (by the key check beside it) fails with `STORE_CORRUPT`.
     #[uniffi::constructor]
     pub fn open(data_dir: String, secrets: Arc<dyn SecretProvider>) -> Result<Arc<Self>> {
         let key = key_from(secrets.as_ref())?;
@@ -166,6 +167,18 @@ impl RoadsideCore {
     /// Verify the device ledger; the report names the first broken entry.
     pub fn verify_ledger(&self) -> Result<ChainReport> {
         self.store.verify_ledger()
+    }
+
+    /// Verify the whole store: the chain, its tail against the server's receipts, the outbox, and
+    /// every case, record-version and evidence row against its ledger entry. Each problem is named
+    /// (code, table, row, entry); `ok` is false if there is any.
+    pub fn verify_store(&self) -> Result<VerifyReport> {
+        self.store.verify()
+    }
+
+    /// [`Self::verify_store`] plus SQLCipher's HMAC of every page and SQLite's integrity check.
+    pub fn check_store(&self) -> Result<StoreCheckReport> {
+        self.store.check()
     }
 
     /// Every ledger entry with its exact signed bytes.

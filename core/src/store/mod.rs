@@ -9,6 +9,7 @@
 //! One writer connection and one reader connection, both in WAL mode, so the form can list cases
 //! while a write commits.
 
+pub mod check;
 mod db;
 pub mod schema;
 #[cfg(feature = "sync")]
@@ -22,7 +23,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 use serde::Serialize;
 use serde_json::json;
 
-pub use db::Durability;
+pub use check::{StoreCheckReport, StoreProblem, VerifyReport};
+pub use db::{create_data_dir, Durability, KEY_CHECK_FILE};
 
 use crate::error::{Issue, Result, RoadsideError};
 use crate::evidence::{self, EvidenceDigest};
@@ -175,17 +177,31 @@ fn new_id() -> String {
 impl Store {
     /// Open (or create) the store in `dir` with the platform-supplied 32-byte key. Creates the
     /// device's Ed25519 key on first start and keeps it inside the encrypted database.
+    ///
+    /// On Unix a new data directory is made 0700 and the database 0600 (see `db.rs` for this and for
+    /// how a damaged first page is told from a wrong key: `STORE_CORRUPT` vs `STORE_WRONG_KEY`).
     pub fn open(dir: &Path, key: &[u8; 32], durability: Durability) -> Result<Store> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            RoadsideError::store(
-                "STORE_DIR",
-                format!("无法创建数据目录 {}：{e}", dir.display()),
-            )
-        })?;
+        db::create_data_dir(dir)?;
         let path = dir.join(DB_FILE);
+        let had_content = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+        if !had_content && dir.join(db::KEY_CHECK_FILE).exists() {
+            // SQLite would silently start a new, empty database (and a new device identity) in an
+            // empty file; a key check beside it says a database was here.
+            return Err(RoadsideError::store(
+                "STORE_CORRUPT",
+                format!(
+                    "数据库文件 {} 缺失或为空，但密钥校验文件 {} 表明此处曾有数据库：文件可能被截断或删除。\
+                     请从备份恢复；确需重新开始时，先移走密钥校验文件",
+                    path.display(),
+                    db::KEY_CHECK_FILE
+                ),
+            ));
+        }
+        db::prepare_db_file(&path)?;
         let mut writer = db::open_connection(&path, key, durability, false)?;
         schema::migrate(&mut writer)?;
         let device_key = load_or_create_device_key(&mut writer)?;
+        db::ensure_key_check(&path, key)?;
         let reader = db::open_connection(&path, key, durability, true)?;
         Ok(Store {
             path,

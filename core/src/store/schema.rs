@@ -8,15 +8,23 @@
 //! signed ledger entries, `cases` and `record_versions` are clustered on their keys.
 //!
 //! Tables that hold evidence of what happened are **append-only**: triggers refuse `UPDATE` and
-//! `DELETE` on `ledger`, `record_versions` and `evidence`. `cases` is a projection of the ledger
-//! (status, number) and may change; `outbox` rows leave only when the server has given a receipt.
+//! `DELETE` on `ledger`, `record_versions`, `evidence`, `receipts` and `log_alarms`, and (from
+//! version 4) an `INSERT` whose key is already there. The last one is what stops `REPLACE INTO` and
+//! `INSERT OR REPLACE`: SQLite resolves that conflict by deleting the old row *without* running
+//! delete triggers unless `recursive_triggers` is on, so a delete trigger alone lets a row be
+//! swapped. The insert triggers are in the file, so they hold for any connection, including one
+//! an attacker with the key opens with the stock `sqlcipher` shell; the store's own connections
+//! also turn `recursive_triggers` on (see `db.rs`). `cases` is a projection of the ledger (status,
+//! number) and may change; `outbox` rows leave only when the server has given a receipt.
+//! None of this stops someone holding the key from dropping a trigger first; that is what
+//! `Store::verify` is for (see `check.rs`).
 
 use rusqlite::{Connection, Transaction};
 
 use crate::error::{Result, RoadsideError};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Version 1: the ledger, cases, records, evidence and outbox.
 const V1: &str = r#"
@@ -184,6 +192,27 @@ CREATE TABLE sync_state (
 ) STRICT;
 "#;
 
+/// Version 4: refuse an insert over an existing key on every append-only table, so `REPLACE` and
+/// `INSERT OR REPLACE` cannot swap a row (see the module documentation).
+const V4: &str = r#"
+CREATE TRIGGER ledger_no_replace BEFORE INSERT ON ledger
+WHEN EXISTS (SELECT 1 FROM ledger WHERE seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+CREATE TRIGGER record_versions_no_replace BEFORE INSERT ON record_versions
+WHEN EXISTS (SELECT 1 FROM record_versions
+             WHERE case_id = NEW.case_id AND record_id = NEW.record_id AND version = NEW.version)
+BEGIN SELECT RAISE(ABORT, 'record versions are append-only'); END;
+CREATE TRIGGER evidence_no_replace BEFORE INSERT ON evidence
+WHEN EXISTS (SELECT 1 FROM evidence WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'evidence declarations are append-only'); END;
+CREATE TRIGGER receipts_no_replace BEFORE INSERT ON receipts
+WHEN EXISTS (SELECT 1 FROM receipts WHERE entry_seq = NEW.entry_seq)
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER log_alarms_no_replace BEFORE INSERT ON log_alarms
+WHEN EXISTS (SELECT 1 FROM log_alarms WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'log alarms are append-only'); END;
+"#;
+
 /// Bring the database to [`VERSION`], in one transaction. A database newer than this build is refused.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: u32 = conn
@@ -212,7 +241,8 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 fn init(tx: &Transaction) -> Result<()> {
     tx.execute_batch(V1).map_err(super::db::store_err)?;
     tx.execute_batch(V2).map_err(super::db::store_err)?;
-    tx.execute_batch(V3).map_err(super::db::store_err)
+    tx.execute_batch(V3).map_err(super::db::store_err)?;
+    tx.execute_batch(V4).map_err(super::db::store_err)
 }
 
 fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
@@ -221,6 +251,9 @@ fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
     }
     if version < 3 {
         tx.execute_batch(V3).map_err(super::db::store_err)?;
+    }
+    if version < 4 {
+        tx.execute_batch(V4).map_err(super::db::store_err)?;
     }
     Ok(())
 }
@@ -281,6 +314,41 @@ mod tests {
             .query_row("SELECT count(*) FROM roster", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 1, "data survives the upgrade");
+    }
+
+    #[test]
+    fn upgrading_a_version_3_database_adds_the_replace_guards() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(V1).unwrap();
+        old.execute_batch(V2).unwrap();
+        old.execute_batch(V3).unwrap();
+        old.pragma_update(None, "user_version", 3).unwrap();
+        old.execute(
+            "INSERT INTO ledger (seq, hash, bytes, sig, kind, at) VALUES (1, zeroblob(32), x'7b7d', zeroblob(64), 'case.open', 'x')",
+            [],
+        )
+        .unwrap();
+        // Before the upgrade, REPLACE swaps the entry: the delete trigger does not run.
+        old.execute(
+            "REPLACE INTO ledger (seq, hash, bytes, sig, kind, at) VALUES (1, zeroblob(32), x'5b5d', zeroblob(64), 'case.open', 'x')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut old).unwrap();
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh).unwrap();
+        assert_eq!(schema_of(&old), schema_of(&fresh));
+        let err = old
+            .execute(
+                "REPLACE INTO ledger (seq, hash, bytes, sig, kind, at) VALUES (1, zeroblob(32), x'00', zeroblob(64), 'case.open', 'x')",
+                [],
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let kept: Vec<u8> = old
+            .query_row("SELECT bytes FROM ledger WHERE seq = 1", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, b"[]", "data survives the upgrade");
     }
 
     #[test]

@@ -1047,6 +1047,11 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
     func casesToday() throws  -> [CaseSummary]
     
     /**
+     * [`Self::verify_store`] plus SQLCipher's HMAC of every page and SQLite's integrity check.
+     */
+    func checkStore() throws  -> StoreCheckReport
+    
+    /**
      * Open a case with its first record (one signed ledger entry, one transaction).
      */
     func createCase(record: InspectionRecord) throws  -> CaseSummary
@@ -1091,6 +1096,13 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
      * Verify the device ledger; the report names the first broken entry.
      */
     func verifyLedger() throws  -> ChainReport
+    
+    /**
+     * Verify the whole store: the chain, its tail against the server's receipts, the outbox, and
+     * every case, record-version and evidence row against its ledger entry. Each problem is named
+     * (code, table, row, entry); `ok` is false if there is any.
+     */
+    func verifyStore() throws  -> VerifyReport
     
     /**
      * Void a case, with the reason; it stays in the ledger.
@@ -1192,7 +1204,8 @@ open class RoadsideCore: RoadsideCoreProtocol, @unchecked Sendable {
     
     /**
      * Open (or create) the encrypted store in `data_dir`, asking `secrets` for the key.
-     * A wrong key fails with `STORE_WRONG_KEY` and leaves the file untouched.
+     * A wrong key fails with `STORE_WRONG_KEY` and leaves the file untouched; a damaged file that
+     * the key is known to fit (by the key check beside it) fails with `STORE_CORRUPT`.
      */
 public static func `open`(dataDir: String, secrets: SecretProvider)throws  -> RoadsideCore  {
     return try  FfiConverterTypeRoadsideCore_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
@@ -1286,6 +1299,18 @@ open func casesToday()throws  -> [CaseSummary]  {
     return try  FfiConverterSequenceTypeCaseSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_cases_today(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * [`Self::verify_store`] plus SQLCipher's HMAC of every page and SQLite's integrity check.
+     */
+open func checkStore()throws  -> StoreCheckReport  {
+    return try  FfiConverterTypeStoreCheckReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_check_store(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -1404,6 +1429,20 @@ open func verifyLedger()throws  -> ChainReport  {
     return try  FfiConverterTypeChainReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_verify_ledger(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Verify the whole store: the chain, its tail against the server's receipts, the outbox, and
+     * every case, record-version and evidence row against its ledger entry. Each problem is named
+     * (code, table, row, entry); `ok` is false if there is any.
+     */
+open func verifyStore()throws  -> VerifyReport  {
+    return try  FfiConverterTypeVerifyReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_verify_store(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -6737,6 +6776,208 @@ public func FfiConverterTypeRecordVersion_lower(_ value: RecordVersion) -> RustB
 
 
 /**
+ * What [`Store::check`] found: the file's own checks and [`Store::verify`].
+ */
+public struct StoreCheckReport: Equatable, Hashable {
+    /**
+     * Every check passed.
+     */
+    public var ok: Bool
+    /**
+     * What `PRAGMA cipher_integrity_check` reported (empty: every page authenticates).
+     */
+    public var cipherIntegrity: [String]
+    /**
+     * What `PRAGMA integrity_check` reported (empty: it said `ok`).
+     */
+    public var integrity: [String]
+    public var verify: VerifyReport
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Every check passed.
+         */ok: Bool, 
+        /**
+         * What `PRAGMA cipher_integrity_check` reported (empty: every page authenticates).
+         */cipherIntegrity: [String], 
+        /**
+         * What `PRAGMA integrity_check` reported (empty: it said `ok`).
+         */integrity: [String], verify: VerifyReport) {
+        self.ok = ok
+        self.cipherIntegrity = cipherIntegrity
+        self.integrity = integrity
+        self.verify = verify
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreCheckReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStoreCheckReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreCheckReport {
+        return
+            try StoreCheckReport(
+                ok: FfiConverterBool.read(from: &buf), 
+                cipherIntegrity: FfiConverterSequenceString.read(from: &buf), 
+                integrity: FfiConverterSequenceString.read(from: &buf), 
+                verify: FfiConverterTypeVerifyReport.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreCheckReport, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.ok, into: &buf)
+        FfiConverterSequenceString.write(value.cipherIntegrity, into: &buf)
+        FfiConverterSequenceString.write(value.integrity, into: &buf)
+        FfiConverterTypeVerifyReport.write(value.verify, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreCheckReport_lift(_ buf: RustBuffer) throws -> StoreCheckReport {
+    return try FfiConverterTypeStoreCheckReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreCheckReport_lower(_ value: StoreCheckReport) -> RustBuffer {
+    return FfiConverterTypeStoreCheckReport.lower(value)
+}
+
+
+/**
+ * One thing found wrong in the store besides the chain itself.
+ */
+public struct StoreProblem: Equatable, Hashable {
+    /**
+     * One of [`code`].
+     */
+    public var code: String
+    /**
+     * The table the finding is about.
+     */
+    public var table: String
+    /**
+     * The row's key in that table (case id, `case/record/version`, evidence id, entry `seq`).
+     */
+    public var row: String?
+    /**
+     * The ledger entry concerned.
+     */
+    public var entrySeq: UInt64?
+    /**
+     * That entry's hash (lowercase hex), when the ledger holds it.
+     */
+    public var entryHash: String?
+    /**
+     * The column that differs, for `STORE_ROW_MISMATCH`.
+     */
+    public var field: String?
+    /**
+     * What is wrong, in Chinese, with the stored and the ledger's value where there are two.
+     */
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * One of [`code`].
+         */code: String, 
+        /**
+         * The table the finding is about.
+         */table: String, 
+        /**
+         * The row's key in that table (case id, `case/record/version`, evidence id, entry `seq`).
+         */row: String?, 
+        /**
+         * The ledger entry concerned.
+         */entrySeq: UInt64?, 
+        /**
+         * That entry's hash (lowercase hex), when the ledger holds it.
+         */entryHash: String?, 
+        /**
+         * The column that differs, for `STORE_ROW_MISMATCH`.
+         */field: String?, 
+        /**
+         * What is wrong, in Chinese, with the stored and the ledger's value where there are two.
+         */message: String) {
+        self.code = code
+        self.table = table
+        self.row = row
+        self.entrySeq = entrySeq
+        self.entryHash = entryHash
+        self.field = field
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StoreProblem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStoreProblem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StoreProblem {
+        return
+            try StoreProblem(
+                code: FfiConverterString.read(from: &buf), 
+                table: FfiConverterString.read(from: &buf), 
+                row: FfiConverterOptionString.read(from: &buf), 
+                entrySeq: FfiConverterOptionUInt64.read(from: &buf), 
+                entryHash: FfiConverterOptionString.read(from: &buf), 
+                field: FfiConverterOptionString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StoreProblem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.table, into: &buf)
+        FfiConverterOptionString.write(value.row, into: &buf)
+        FfiConverterOptionUInt64.write(value.entrySeq, into: &buf)
+        FfiConverterOptionString.write(value.entryHash, into: &buf)
+        FfiConverterOptionString.write(value.field, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreProblem_lift(_ buf: RustBuffer) throws -> StoreProblem {
+    return try FfiConverterTypeStoreProblem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStoreProblem_lower(_ value: StoreProblem) -> RustBuffer {
+    return FfiConverterTypeStoreProblem.lower(value)
+}
+
+
+/**
  * A stored receipt.
  */
 public struct StoredReceipt: Equatable, Hashable {
@@ -7593,6 +7834,112 @@ public func FfiConverterTypeVehicle_lift(_ buf: RustBuffer) throws -> Vehicle {
 #endif
 public func FfiConverterTypeVehicle_lower(_ value: Vehicle) -> RustBuffer {
     return FfiConverterTypeVehicle.lower(value)
+}
+
+
+/**
+ * What [`Store::verify`] found. The first five members are those of the chain report
+ * ([`crate::ledger::ChainReport`]), with `ok` now also false when any problem was found.
+ */
+public struct VerifyReport: Equatable, Hashable {
+    /**
+     * The chain verified and no problem was found.
+     */
+    public var ok: Bool
+    /**
+     * Entries of the chain that verified.
+     */
+    public var entries: UInt64
+    public var headSeq: UInt64
+    public var headHash: String?
+    public var firstBroken: BrokenEntry?
+    /**
+     * Receipts checked against the ledger (and their proofs against the pinned log key).
+     */
+    public var receiptsChecked: UInt64
+    /**
+     * Materialised rows compared with the ledger.
+     */
+    public var rowsChecked: UInt64
+    public var problems: [StoreProblem]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The chain verified and no problem was found.
+         */ok: Bool, 
+        /**
+         * Entries of the chain that verified.
+         */entries: UInt64, headSeq: UInt64, headHash: String?, firstBroken: BrokenEntry?, 
+        /**
+         * Receipts checked against the ledger (and their proofs against the pinned log key).
+         */receiptsChecked: UInt64, 
+        /**
+         * Materialised rows compared with the ledger.
+         */rowsChecked: UInt64, problems: [StoreProblem]) {
+        self.ok = ok
+        self.entries = entries
+        self.headSeq = headSeq
+        self.headHash = headHash
+        self.firstBroken = firstBroken
+        self.receiptsChecked = receiptsChecked
+        self.rowsChecked = rowsChecked
+        self.problems = problems
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension VerifyReport: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeVerifyReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> VerifyReport {
+        return
+            try VerifyReport(
+                ok: FfiConverterBool.read(from: &buf), 
+                entries: FfiConverterUInt64.read(from: &buf), 
+                headSeq: FfiConverterUInt64.read(from: &buf), 
+                headHash: FfiConverterOptionString.read(from: &buf), 
+                firstBroken: FfiConverterOptionTypeBrokenEntry.read(from: &buf), 
+                receiptsChecked: FfiConverterUInt64.read(from: &buf), 
+                rowsChecked: FfiConverterUInt64.read(from: &buf), 
+                problems: FfiConverterSequenceTypeStoreProblem.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: VerifyReport, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.ok, into: &buf)
+        FfiConverterUInt64.write(value.entries, into: &buf)
+        FfiConverterUInt64.write(value.headSeq, into: &buf)
+        FfiConverterOptionString.write(value.headHash, into: &buf)
+        FfiConverterOptionTypeBrokenEntry.write(value.firstBroken, into: &buf)
+        FfiConverterUInt64.write(value.receiptsChecked, into: &buf)
+        FfiConverterUInt64.write(value.rowsChecked, into: &buf)
+        FfiConverterSequenceTypeStoreProblem.write(value.problems, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyReport_lift(_ buf: RustBuffer) throws -> VerifyReport {
+    return try FfiConverterTypeVerifyReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeVerifyReport_lower(_ value: VerifyReport) -> RustBuffer {
+    return FfiConverterTypeVerifyReport.lower(value)
 }
 
 
@@ -10882,6 +11229,31 @@ fileprivate struct FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeStoreProblem: FfiConverterRustBuffer {
+    typealias SwiftType = [StoreProblem]
+
+    public static func write(_ value: [StoreProblem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStoreProblem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StoreProblem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StoreProblem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStoreProblem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeTier: FfiConverterRustBuffer {
     typealias SwiftType = [Tier]
 
@@ -11085,6 +11457,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_roadsidecore_cases_today() != 36946) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_check_store() != 5626) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_roadside_core_checksum_method_roadsidecore_create_case() != 49336) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11110,6 +11485,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger() != 3037) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_verify_store() != 55933) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_void_case() != 38806) {
@@ -11187,7 +11565,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_constructor_evidencerecorder_new() != 53397) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_constructor_roadsidecore_open() != 26406) {
+    if (uniffi_roadside_core_checksum_constructor_roadsidecore_open() != 5253) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_constructor_rulesengine_bundled() != 57378) {

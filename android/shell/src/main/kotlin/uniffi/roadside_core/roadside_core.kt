@@ -886,6 +886,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_cases_today(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_check_store(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_create_case(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_declare_evidence(
@@ -903,6 +905,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_roadside_core_checksum_method_roadsidecore_validate_record(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_verify_store(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_void_case(
     ): Int
@@ -1103,6 +1107,12 @@ internal object UniffiLib {
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
+    fun uniffi_roadside_core_fn_method_roadsidecore_check_store(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_check_store(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
     fun uniffi_roadside_core_fn_method_roadsidecore_create_case(`ptr`: Long, `record`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
         uniffi_out_err.putLong(0, `ptr`)
         uniffi_out_err.putRustBuffer(1, `record`)
@@ -1164,6 +1174,12 @@ internal object UniffiLib {
     fun uniffi_roadside_core_fn_method_roadsidecore_verify_ledger(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
         uniffi_out_err.putLong(0, `ptr`)
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_ledger(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_verify_store(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_store(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
@@ -1655,6 +1671,7 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_case_detail(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_cases_on(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_cases_today(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_check_store(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_create_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_declare_evidence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_device_id(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -1664,6 +1681,7 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_outbox_len(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_validate_record(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_ledger(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_store(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_void_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_enrol(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_first_offence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -1827,6 +1845,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_cases_today() and 0xFFFF) != 36946) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_check_store() and 0xFFFF) != 5626) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_create_case() and 0xFFFF) != 49336) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1852,6 +1873,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger() and 0xFFFF) != 3037) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_verify_store() and 0xFFFF) != 55933) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_void_case() and 0xFFFF) != 38806) {
@@ -1929,7 +1953,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_constructor_evidencerecorder_new() and 0xFFFF) != 53397) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_constructor_roadsidecore_open() and 0xFFFF) != 26406) {
+    if ((lib.uniffi_roadside_core_checksum_constructor_roadsidecore_open() and 0xFFFF) != 5253) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_constructor_rulesengine_bundled() and 0xFFFF) != 57378) {
@@ -3104,6 +3128,11 @@ public interface RoadsideCoreInterface {
     fun `casesToday`(): List<CaseSummary>
     
     /**
+     * [`Self::verify_store`] plus SQLCipher's HMAC of every page and SQLite's integrity check.
+     */
+    fun `checkStore`(): StoreCheckReport
+    
+    /**
      * Open a case with its first record (one signed ledger entry, one transaction).
      */
     fun `createCase`(`record`: InspectionRecord): CaseSummary
@@ -3148,6 +3177,13 @@ public interface RoadsideCoreInterface {
      * Verify the device ledger; the report names the first broken entry.
      */
     fun `verifyLedger`(): ChainReport
+    
+    /**
+     * Verify the whole store: the chain, its tail against the server's receipts, the outbox, and
+     * every case, record-version and evidence row against its ledger entry. Each problem is named
+     * (code, table, row, entry); `ok` is false if there is any.
+     */
+    fun `verifyStore`(): VerifyReport
     
     /**
      * Void a case, with the reason; it stays in the ledger.
@@ -3416,6 +3452,23 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
 
     
     /**
+     * [`Self::verify_store`] plus SQLCipher's HMAC of every page and SQLite's integrity check.
+     */
+    @Throws(RoadsideException::class)override fun `checkStore`(): StoreCheckReport {
+            return FfiConverterTypeStoreCheckReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_check_store(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Open a case with its first record (one signed ledger entry, one transaction).
      */
     @Throws(RoadsideException::class)override fun `createCase`(`record`: InspectionRecord): CaseSummary {
@@ -3578,6 +3631,25 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
 
     
     /**
+     * Verify the whole store: the chain, its tail against the server's receipts, the outbox, and
+     * every case, record-version and evidence row against its ledger entry. Each problem is named
+     * (code, table, row, entry); `ok` is false if there is any.
+     */
+    @Throws(RoadsideException::class)override fun `verifyStore`(): VerifyReport {
+            return FfiConverterTypeVerifyReport.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_verify_store(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Void a case, with the reason; it stays in the ledger.
      */
     @Throws(RoadsideException::class)override fun `voidCase`(`caseId`: kotlin.String, `reason`: kotlin.String): CaseSummary {
@@ -3724,7 +3796,8 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
         
     /**
      * Open (or create) the encrypted store in `data_dir`, asking `secrets` for the key.
-     * A wrong key fails with `STORE_WRONG_KEY` and leaves the file untouched.
+     * A wrong key fails with `STORE_WRONG_KEY` and leaves the file untouched; a damaged file that
+     * the key is known to fit (by the key check beside it) fails with `STORE_CORRUPT`.
      */
     @Throws(RoadsideException::class) fun `open`(`dataDir`: kotlin.String, `secrets`: SecretProvider): RoadsideCore {
             return FfiConverterTypeRoadsideCore.lift(
@@ -8629,6 +8702,153 @@ public object FfiConverterTypeRecordVersion: FfiConverterRustBuffer<RecordVersio
 
 
 /**
+ * What [`Store::check`] found: the file's own checks and [`Store::verify`].
+ */
+data class StoreCheckReport (
+    /**
+     * Every check passed.
+     */
+    var `ok`: kotlin.Boolean
+    , 
+    /**
+     * What `PRAGMA cipher_integrity_check` reported (empty: every page authenticates).
+     */
+    var `cipherIntegrity`: List<kotlin.String>
+    , 
+    /**
+     * What `PRAGMA integrity_check` reported (empty: it said `ok`).
+     */
+    var `integrity`: List<kotlin.String>
+    , 
+    var `verify`: VerifyReport
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreCheckReport: FfiConverterRustBuffer<StoreCheckReport> {
+    override fun read(buf: ByteBuffer): StoreCheckReport {
+        return StoreCheckReport(
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTypeVerifyReport.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreCheckReport) = (
+            FfiConverterBoolean.allocationSize(value.`ok`) +
+            FfiConverterSequenceString.allocationSize(value.`cipherIntegrity`) +
+            FfiConverterSequenceString.allocationSize(value.`integrity`) +
+            FfiConverterTypeVerifyReport.allocationSize(value.`verify`)
+    )
+
+    override fun write(value: StoreCheckReport, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`ok`, buf)
+            FfiConverterSequenceString.write(value.`cipherIntegrity`, buf)
+            FfiConverterSequenceString.write(value.`integrity`, buf)
+            FfiConverterTypeVerifyReport.write(value.`verify`, buf)
+    }
+}
+
+
+
+/**
+ * One thing found wrong in the store besides the chain itself.
+ */
+data class StoreProblem (
+    /**
+     * One of [`code`].
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The table the finding is about.
+     */
+    var `table`: kotlin.String
+    , 
+    /**
+     * The row's key in that table (case id, `case/record/version`, evidence id, entry `seq`).
+     */
+    var `row`: kotlin.String?
+    , 
+    /**
+     * The ledger entry concerned.
+     */
+    var `entrySeq`: kotlin.ULong?
+    , 
+    /**
+     * That entry's hash (lowercase hex), when the ledger holds it.
+     */
+    var `entryHash`: kotlin.String?
+    , 
+    /**
+     * The column that differs, for `STORE_ROW_MISMATCH`.
+     */
+    var `field`: kotlin.String?
+    , 
+    /**
+     * What is wrong, in Chinese, with the stored and the ledger's value where there are two.
+     */
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStoreProblem: FfiConverterRustBuffer<StoreProblem> {
+    override fun read(buf: ByteBuffer): StoreProblem {
+        return StoreProblem(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StoreProblem) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`table`) +
+            FfiConverterOptionalString.allocationSize(value.`row`) +
+            FfiConverterOptionalULong.allocationSize(value.`entrySeq`) +
+            FfiConverterOptionalString.allocationSize(value.`entryHash`) +
+            FfiConverterOptionalString.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: StoreProblem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`table`, buf)
+            FfiConverterOptionalString.write(value.`row`, buf)
+            FfiConverterOptionalULong.write(value.`entrySeq`, buf)
+            FfiConverterOptionalString.write(value.`entryHash`, buf)
+            FfiConverterOptionalString.write(value.`field`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
  * A stored receipt.
  */
 data class StoredReceipt (
@@ -9312,6 +9532,90 @@ public object FfiConverterTypeVehicle: FfiConverterRustBuffer<Vehicle> {
             FfiConverterOptionalDouble.write(value.`lengthM`, buf)
             FfiConverterOptionalDouble.write(value.`widthM`, buf)
             FfiConverterOptionalDouble.write(value.`heightM`, buf)
+    }
+}
+
+
+
+/**
+ * What [`Store::verify`] found. The first five members are those of the chain report
+ * ([`crate::ledger::ChainReport`]), with `ok` now also false when any problem was found.
+ */
+data class VerifyReport (
+    /**
+     * The chain verified and no problem was found.
+     */
+    var `ok`: kotlin.Boolean
+    , 
+    /**
+     * Entries of the chain that verified.
+     */
+    var `entries`: kotlin.ULong
+    , 
+    var `headSeq`: kotlin.ULong
+    , 
+    var `headHash`: kotlin.String?
+    , 
+    var `firstBroken`: BrokenEntry?
+    , 
+    /**
+     * Receipts checked against the ledger (and their proofs against the pinned log key).
+     */
+    var `receiptsChecked`: kotlin.ULong
+    , 
+    /**
+     * Materialised rows compared with the ledger.
+     */
+    var `rowsChecked`: kotlin.ULong
+    , 
+    var `problems`: List<StoreProblem>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeVerifyReport: FfiConverterRustBuffer<VerifyReport> {
+    override fun read(buf: ByteBuffer): VerifyReport {
+        return VerifyReport(
+            FfiConverterBoolean.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeBrokenEntry.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceTypeStoreProblem.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: VerifyReport) = (
+            FfiConverterBoolean.allocationSize(value.`ok`) +
+            FfiConverterULong.allocationSize(value.`entries`) +
+            FfiConverterULong.allocationSize(value.`headSeq`) +
+            FfiConverterOptionalString.allocationSize(value.`headHash`) +
+            FfiConverterOptionalTypeBrokenEntry.allocationSize(value.`firstBroken`) +
+            FfiConverterULong.allocationSize(value.`receiptsChecked`) +
+            FfiConverterULong.allocationSize(value.`rowsChecked`) +
+            FfiConverterSequenceTypeStoreProblem.allocationSize(value.`problems`)
+    )
+
+    override fun write(value: VerifyReport, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`ok`, buf)
+            FfiConverterULong.write(value.`entries`, buf)
+            FfiConverterULong.write(value.`headSeq`, buf)
+            FfiConverterOptionalString.write(value.`headHash`, buf)
+            FfiConverterOptionalTypeBrokenEntry.write(value.`firstBroken`, buf)
+            FfiConverterULong.write(value.`receiptsChecked`, buf)
+            FfiConverterULong.write(value.`rowsChecked`, buf)
+            FfiConverterSequenceTypeStoreProblem.write(value.`problems`, buf)
     }
 }
 
@@ -12369,6 +12673,34 @@ public object FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRecordVersion.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeStoreProblem: FfiConverterRustBuffer<List<StoreProblem>> {
+    override fun read(buf: ByteBuffer): List<StoreProblem> {
+        val len = buf.getInt()
+        return List<StoreProblem>(len) {
+            FfiConverterTypeStoreProblem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<StoreProblem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeStoreProblem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<StoreProblem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeStoreProblem.write(it, buf)
         }
     }
 }
