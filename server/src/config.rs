@@ -15,7 +15,7 @@ pub struct Config {
     #[arg(long, env = "ROADSIDE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory for the SQLite database, media and generated secrets.
+    /// Directory for the SQLite database, media, signing keys and generated secrets (created 0700).
     #[arg(
         long,
         env = "ROADSIDE_DATA_DIR",
@@ -40,8 +40,14 @@ pub struct Config {
     )]
     pub log_origin: String,
 
-    /// The log's signed-note private key (`PRIVATE+KEY+…`). Default: generated once and kept in
-    /// the database, so every replica on one database signs with the same key.
+    /// Directory of the signing keys (the log's and each agency's bundle key), mode 0700 with
+    /// 0600 files owned by the server's user; the server refuses to start otherwise. Every
+    /// replica on one database needs the same key files. Default: `<data-dir>/keys`.
+    #[arg(long, env = "ROADSIDE_KEY_DIR")]
+    pub key_dir: Option<PathBuf>,
+
+    /// The log's signed-note private key (`PRIVATE+KEY+…`), instead of its file in the key
+    /// directory. Default: the key file, generated on a new database's first start.
     #[arg(long, env = "ROADSIDE_LOG_KEY", hide_env_values = true)]
     pub log_key: Option<String>,
 
@@ -116,6 +122,7 @@ impl Config {
             database_url: None,
             media_dir: None,
             log_origin: "roadside.local/log".to_string(),
+            key_dir: None,
             log_key: None,
             tile_cache_mib: 128,
             body_limit: 8 * 1024 * 1024,
@@ -147,6 +154,12 @@ impl Config {
         self.media_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("media"))
+    }
+
+    pub fn key_dir(&self) -> PathBuf {
+        self.key_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
     }
 
     pub fn request_timeout(&self) -> Duration {
