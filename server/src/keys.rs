@@ -27,6 +27,8 @@
 //!   `bundle_key:<agency>`). At start [`move_keys_out_of_database`] writes each to its key file
 //!   (durably) and only then erases the row, so an upgraded server signs with the keys devices
 //!   pinned; an existing key file that holds another key stops the move (`KEY_MIGRATION_CONFLICT`).
+//! - **Tokens.** An agency with an HSM keeps the log key in a PKCS#11 token instead (`crate::hsm`);
+//!   its public half is pinned in the database the same way.
 //! - **Replicas.** Several servers on one PostgreSQL database each need the same key files: the
 //!   key directory is provisioned on every replica. The first server to start on a new database
 //!   makes the keys; the others refuse to start until its files are copied to them.
@@ -256,6 +258,16 @@ impl KeyDir {
     }
 }
 
+/// Check that a secret file outside the key directory (a PKCS#11 PIN file) is a regular file only
+/// the server's user can read, as a key file must be.
+pub fn check_private_file(path: &Path) -> Result<()> {
+    KeyDir {
+        dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        uid: rustix::process::geteuid().as_raw(),
+    }
+    .check_file(path)
+}
+
 /// Create a directory (and any missing parents) readable by the owner only, and make the entry
 /// durable in its parent.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -376,23 +388,46 @@ pub async fn move_keys_out_of_database(storage: &DynStorage, keys: &KeyDir) -> R
     Ok(rows.len())
 }
 
-/// The log's signer for `origin`: the configured private key (`--log-key`), or the key file, or,
-/// for a log that never had a key, a new key written to its file. The key's public half must be
-/// the one the database records for the origin (recorded here the first time).
+/// Where the log's private key is.
+#[derive(Debug, Clone, Copy)]
+pub enum LogKeySource<'a> {
+    /// Its file in the key directory (made on a new database's first start).
+    KeyDir,
+    /// Given in the configuration (`ROADSIDE_LOG_KEY`).
+    Configured(&'a str),
+    /// In a PKCS#11 token.
+    Token(&'a crate::hsm::TokenKey),
+}
+
+/// The log's signer for `origin` from `source`; from the key directory, for a log that never had a
+/// key, a new key written to its file. The key's public half must be the one the database records
+/// for the origin (recorded here the first time).
 pub async fn log_signer(
     storage: &DynStorage,
     keys: &KeyDir,
     origin: &str,
-    configured: Option<&str>,
+    source: LogKeySource<'_>,
 ) -> Result<LogSigner> {
     let record = format!("{LOG_PUBLIC_KEY}{origin}");
     let path = keys.log_key_path(origin);
-    let held = match configured {
-        Some(k) => Some(k.trim().to_string()),
-        None => keys.log_key(origin)?,
+    let (held, place) = match source {
+        LogKeySource::Configured(k) => (
+            Some(LogSigner::new(origin, k.trim())?),
+            "ROADSIDE_LOG_KEY".to_string(),
+        ),
+        LogKeySource::Token(t) => (
+            Some(crate::hsm::TokenSigner::open_log_signer(origin, t)?),
+            format!("PKCS#11 令牌 {} 中标签为 {} 的密钥", t.token, t.key_label),
+        ),
+        LogKeySource::KeyDir => (
+            keys.log_key(origin)?
+                .map(|private| LogSigner::new(origin, &private))
+                .transpose()?,
+            path.display().to_string(),
+        ),
     };
     let (signer, generated) = match held {
-        Some(private) => (LogSigner::new(origin, &private)?, None),
+        Some(signer) => (signer, None),
         None => {
             if let Some(recorded) = storage.setting(&record).await? {
                 return Err(log_key_missing(
@@ -432,9 +467,8 @@ pub async fn log_signer(
         return Err(ApiError::internal(
             "LOG_KEY_MISMATCH",
             format!(
-                "透明日志 {origin} 的签名密钥（{}，公钥 {}）与数据库记录的公钥 {recorded} 不符；\
-                 设备已固定数据库记录的公钥，用其他密钥签名会分叉日志。请从其他副本或备份恢复正确的密钥文件",
-                configured.map_or_else(|| path.display().to_string(), |_| "ROADSIDE_LOG_KEY".to_string()),
+                "透明日志 {origin} 的签名密钥（{place}，公钥 {}）与数据库记录的公钥 {recorded} 不符；\
+                 设备已固定数据库记录的公钥，用其他密钥签名会分叉日志。请从其他副本或备份恢复正确的密钥",
                 signer.verifier_key()
             ),
         ));

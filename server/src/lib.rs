@@ -8,13 +8,15 @@
 //! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
 //! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`media`] (media
 //! objects, resumable uploads), [`routes`] (HTTP handlers per area), [`keys`] (custody of the
-//! signing keys), [`bootstrap`] (zero-config start), [`metrics`].
+//! signing keys) and [`hsm`] (the log key in a PKCS#11 token), [`bootstrap`] (zero-config start),
+//! [`metrics`].
 
 pub mod auth;
 pub mod bootstrap;
 pub mod bundles;
 pub mod config;
 pub mod error;
+pub mod hsm;
 pub mod ingest;
 pub mod keys;
 pub mod media;
@@ -65,13 +67,13 @@ impl Server {
         let key_dir = Arc::new(keys::KeyDir::open(&config.key_dir())?);
         let storage = storage::open(&config.database_url()).await?;
         keys::move_keys_out_of_database(&storage, &key_dir).await?;
-        let signer = keys::log_signer(
-            &storage,
-            &key_dir,
-            &config.log_origin,
-            config.log_key.as_deref(),
-        )
-        .await?;
+        let token = config.token_key()?;
+        let source = match (&token, &config.log_key) {
+            (Some(t), _) => keys::LogKeySource::Token(t),
+            (None, Some(k)) => keys::LogKeySource::Configured(k),
+            (None, None) => keys::LogKeySource::KeyDir,
+        };
+        let signer = keys::log_signer(&storage, &key_dir, &config.log_origin, source).await?;
         let seeded = if config.no_demo {
             bootstrap::Seeded::default()
         } else {
