@@ -11,6 +11,7 @@ command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)       # benchmark reference, tests
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)  # server's second backend
 command -v strace >/dev/null 2>&1 || need_pkgs+=(strace)           # crash tests: SIGKILL injected into a system call
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || need_pkgs+=(softhsm2)   # PKCS#11 token for the log key test
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -123,9 +123,10 @@ async fn run(backend: &str, db: String) {
     let admin = s.admin().await;
     let (_, _, device_id) = s.enrol(&admin, "QH6325000101").await;
     let store = storage::open(&db).await.expect("storage");
-    let private = store
-        .setting_or_insert("log_key:roadside.local/log", "")
-        .await
+    let private = roadside_server::keys::KeyDir::open(&s.dir.path().join("keys"))
+        .expect("key dir")
+        .log_key("roadside.local/log")
+        .expect("log key file")
         .expect("log key");
     let signer = LogSigner::new("roadside.local/log", &private).expect("signer");
     let secs = build_log(&store, &device_id, "632500", &signer).await;

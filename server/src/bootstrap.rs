@@ -1,6 +1,6 @@
 //! Zero-configuration start: an empty database gets the demo agencies (海南藏族自治州 and its county
 //! bureaus), the demo roster from `roadside_core::demo`, an administrator account with a generated
-//! password and one enrolment code, and the log's signing key.
+//! password and one enrolment code. (Signing keys: [`crate::keys`].)
 
 use std::path::Path;
 
@@ -8,10 +8,8 @@ use chrono::{Duration, Utc};
 use roadside_core::model::OfficerRole;
 
 use crate::auth::{hash_password, new_secret};
-use crate::config::Config;
 use crate::error::{ApiError, Result};
 use crate::storage::{Account, Agency, DynStorage, EnrolmentCode};
-use crate::tlog::LogSigner;
 
 /// Login of the demo administrator.
 pub const ADMIN_LOGIN: &str = "admin";
@@ -49,19 +47,6 @@ pub struct Seeded {
     pub enrolment_code: Option<String>,
 }
 
-/// The log signer: from the configuration, or the key kept in the database (made on first start).
-pub async fn log_signer(storage: &DynStorage, config: &Config) -> Result<LogSigner> {
-    let private = match &config.log_key {
-        Some(k) => k.clone(),
-        None => {
-            let (fresh, _) = LogSigner::generate_key(&config.log_origin);
-            let name = format!("log_key:{}", config.log_origin);
-            storage.setting_or_insert(&name, &fresh).await?
-        }
-    };
-    LogSigner::new(&config.log_origin, &private)
-}
-
 /// Load the demo data into an empty database.
 pub async fn seed_demo(storage: &DynStorage, data_dir: &Path) -> Result<Seeded> {
     if !storage.agencies().await?.is_empty() {
@@ -90,8 +75,7 @@ pub async fn seed_demo(storage: &DynStorage, data_dir: &Path) -> Result<Seeded> 
         .await?;
     let mut seeded = Seeded::default();
     if created {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| ApiError::internal("DATA_DIR_FAILED", e.to_string()))?;
+        crate::keys::prepare_data_dir(data_dir)?;
         let file = data_dir.join("admin-password.txt");
         write_private(&file, &format!("{password}\n"))?;
         seeded.admin_password = Some(password);
@@ -111,20 +95,27 @@ pub async fn seed_demo(storage: &DynStorage, data_dir: &Path) -> Result<Seeded> 
     Ok(seeded)
 }
 
+/// Write `text` to a file only its owner can read (0600, also if the file was there before), durably.
 fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |e: std::io::Error| {
+        ApiError::internal(
+            "DATA_DIR_FAILED",
+            format!("无法写入 {}：{e}", path.display()),
+        )
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
         .open(path)
-        .map_err(|e| ApiError::internal("DATA_DIR_FAILED", e.to_string()))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| ApiError::internal("DATA_DIR_FAILED", e.to_string()))
+        .map_err(failed)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .map_err(failed)?;
+    f.write_all(text.as_bytes()).map_err(failed)?;
+    f.sync_all().map_err(failed)
 }
 
 /// How to sign in and enrol a device, for the operator.

@@ -6,10 +6,11 @@
 //!   `<data-dir>/reference/` (same layout, e.g. `discretion/chaoxian.toml`) laid over them. The
 //!   whole set is validated at start; an invalid set stops the server with every problem named.
 //! - **Roster**: the agency's officers with certificate status, from the database.
-//! - **Agency key**: one Ed25519 key per agency, generated on first use and kept in the database
-//!   (setting `bundle_key:<agency>`, so every replica signs with the same key). Devices pin its
-//!   public half at enrolment (`bundle_key` of the enrolment answer). It is a different key from the
-//!   transparency log's, and the signed message is domain separated.
+//! - **Agency key**: one Ed25519 key per agency, generated before the agency's first bundle and kept
+//!   in the key directory (`crate::keys`: file `bundle-<agency>.key`, its public half recorded in
+//!   the database, so every replica provisioned with the key files signs with the same key). Devices
+//!   pin its public half at enrolment (`bundle_key` of the enrolment answer). It is a different key
+//!   from the transparency log's, and the signed message is domain separated.
 //! - **Versions**: [`Bundler::current`] compares what would be published with the newest stored
 //!   manifest; only when a component's content differs does it sign and store version + 1, in one
 //!   transaction that refuses a version that is not exactly the next one (two replicas racing: one
@@ -18,15 +19,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use ed25519_dalek::SigningKey;
-use rand_core::OsRng;
 use roadside_core::bundle::{self, Manifest, ROSTER};
 use roadside_core::rules::RuleBook;
 
 use crate::error::{ApiError, Result};
+use crate::keys::KeyDir;
 use crate::state::AppState;
 use crate::storage::{DynStorage, StoredBundle};
 
@@ -74,6 +75,9 @@ pub struct Bundler {
     reference: BTreeMap<String, Vec<u8>>,
     /// Their hashes.
     reference_hashes: BTreeMap<String, String>,
+    /// Where the agency keys live.
+    key_dir: Arc<KeyDir>,
+    /// Agency keys read so far.
     keys: Mutex<HashMap<String, SigningKey>>,
 }
 
@@ -85,14 +89,10 @@ impl std::fmt::Debug for Bundler {
     }
 }
 
-fn setting_name(agency: &str) -> String {
-    format!("bundle_key:{agency}")
-}
-
 impl Bundler {
     /// The compiled-in reference files with `<data_dir>/reference/` laid over them, validated as one
-    /// rule set.
-    pub fn new(data_dir: &Path) -> Result<Self> {
+    /// rule set; agency keys in `key_dir`.
+    pub fn new(data_dir: &Path, key_dir: Arc<KeyDir>) -> Result<Self> {
         let book = RuleBook::load(data_dir).map_err(|e| {
             let mut detail = e.message().to_string();
             for i in e.issues().iter().skip(1) {
@@ -111,11 +111,12 @@ impl Bundler {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
                 .collect(),
+            key_dir,
         ))
     }
 
-    /// From reference files already validated.
-    pub fn from_files(reference: BTreeMap<String, Vec<u8>>) -> Self {
+    /// From reference files already validated; agency keys in `key_dir`.
+    pub fn from_files(reference: BTreeMap<String, Vec<u8>>, key_dir: Arc<KeyDir>) -> Self {
         let reference_hashes = reference
             .iter()
             .map(|(k, v)| (k.clone(), bundle::sha256_hex(v)))
@@ -123,27 +124,17 @@ impl Bundler {
         Bundler {
             reference,
             reference_hashes,
+            key_dir,
             keys: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The agency's bundle signing key (made and stored on first use).
+    /// The agency's bundle signing key (see `crate::keys::bundle_key`: made before its first bundle).
     pub async fn key(&self, storage: &DynStorage, agency: &str) -> Result<SigningKey> {
         if let Some(k) = self.keys.lock().map_err(poisoned)?.get(agency) {
             return Ok(k.clone());
         }
-        let fresh = hex::encode(SigningKey::generate(&mut OsRng).to_bytes());
-        let stored = storage
-            .setting_or_insert(&setting_name(agency), &fresh)
-            .await?;
-        let mut seed = [0u8; 32];
-        hex::decode_to_slice(stored.trim(), &mut seed).map_err(|_| {
-            ApiError::internal(
-                "BUNDLE_KEY_INVALID",
-                format!("机构 {agency} 的数据包签名密钥格式错误"),
-            )
-        })?;
-        let key = SigningKey::from_bytes(&seed);
+        let key = crate::keys::bundle_key(storage, &self.key_dir, agency).await?;
         self.keys
             .lock()
             .map_err(poisoned)?

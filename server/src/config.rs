@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::error::{ApiError, Result};
+use crate::hsm::TokenKey;
+
 /// Roadside sync server (路政执法同步服务器).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "roadside-server", version, about)]
@@ -15,7 +18,7 @@ pub struct Config {
     #[arg(long, env = "ROADSIDE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// Directory for the SQLite database, media and generated secrets.
+    /// Directory for the SQLite database, media, signing keys and generated secrets (created 0700).
     #[arg(
         long,
         env = "ROADSIDE_DATA_DIR",
@@ -40,10 +43,41 @@ pub struct Config {
     )]
     pub log_origin: String,
 
-    /// The log's signed-note private key (`PRIVATE+KEY+…`). Default: generated once and kept in
-    /// the database, so every replica on one database signs with the same key.
+    /// Directory of the signing keys (the log's and each agency's bundle key), mode 0700 with
+    /// 0600 files owned by the server's user; the server refuses to start otherwise. Every
+    /// replica on one database needs the same key files. Default: `<data-dir>/keys`.
+    #[arg(long, env = "ROADSIDE_KEY_DIR")]
+    pub key_dir: Option<PathBuf>,
+
+    /// The log's signed-note private key (`PRIVATE+KEY+…`), instead of its file in the key
+    /// directory. Default: the key file, generated on a new database's first start.
     #[arg(long, env = "ROADSIDE_LOG_KEY", hide_env_values = true)]
     pub log_key: Option<String>,
+
+    /// PKCS#11 module holding the log's signing key in a token (an HSM), e.g.
+    /// `/usr/lib/softhsm/libsofthsm2.so`; with it the key directory holds no log key.
+    #[arg(long, env = "ROADSIDE_PKCS11_MODULE")]
+    pub pkcs11_module: Option<PathBuf>,
+
+    /// Label of the PKCS#11 token.
+    #[arg(long, env = "ROADSIDE_PKCS11_TOKEN")]
+    pub pkcs11_token: Option<String>,
+
+    /// The token's user PIN (or `--pkcs11-pin-file`).
+    #[arg(long, env = "ROADSIDE_PKCS11_PIN", hide_env_values = true)]
+    pub pkcs11_pin: Option<String>,
+
+    /// File holding the token's user PIN (mode 0600, like a key file).
+    #[arg(long, env = "ROADSIDE_PKCS11_PIN_FILE")]
+    pub pkcs11_pin_file: Option<PathBuf>,
+
+    /// Label of the log's Ed25519 key pair in the token.
+    #[arg(
+        long,
+        env = "ROADSIDE_PKCS11_KEY_LABEL",
+        default_value = "roadside-log"
+    )]
+    pub pkcs11_key_label: String,
 
     /// Memory for the in-process cache of the log's immutable tiles, checkpoints and leaf
     /// indexes (proofs and tiles served without a database round trip), in MiB; 0 turns it off.
@@ -126,7 +160,13 @@ impl Config {
             database_url: None,
             media_dir: None,
             log_origin: "roadside.local/log".to_string(),
+            key_dir: None,
             log_key: None,
+            pkcs11_module: None,
+            pkcs11_token: None,
+            pkcs11_pin: None,
+            pkcs11_pin_file: None,
+            pkcs11_key_label: "roadside-log".to_string(),
             tile_cache_mib: 128,
             body_limit: 8 * 1024 * 1024,
             request_timeout_secs: 30,
@@ -158,6 +198,47 @@ impl Config {
         self.media_dir
             .clone()
             .unwrap_or_else(|| self.data_dir.join("media"))
+    }
+
+    pub fn key_dir(&self) -> PathBuf {
+        self.key_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("keys"))
+    }
+
+    /// The PKCS#11 token key, when a module is configured (token label and a PIN required).
+    pub fn token_key(&self) -> Result<Option<TokenKey>> {
+        let Some(module) = &self.pkcs11_module else {
+            return Ok(None);
+        };
+        if self.log_key.is_some() {
+            return Err(ApiError::internal(
+                "CONFIG_INVALID",
+                "ROADSIDE_LOG_KEY 与 ROADSIDE_PKCS11_MODULE 只能设置其一",
+            ));
+        }
+        let token = self.pkcs11_token.clone().ok_or_else(|| {
+            ApiError::internal(
+                "CONFIG_INVALID",
+                "设置了 ROADSIDE_PKCS11_MODULE，还须设置令牌标签 ROADSIDE_PKCS11_TOKEN",
+            )
+        })?;
+        let pin = match (&self.pkcs11_pin, &self.pkcs11_pin_file) {
+            (Some(pin), None) => pin.clone(),
+            (None, Some(file)) => crate::hsm::pin_from_file(file)?,
+            _ => {
+                return Err(ApiError::internal(
+                    "CONFIG_INVALID",
+                    "设置了 ROADSIDE_PKCS11_MODULE，还须设置 ROADSIDE_PKCS11_PIN 或 ROADSIDE_PKCS11_PIN_FILE 之一",
+                ))
+            }
+        };
+        Ok(Some(TokenKey {
+            module: module.clone(),
+            token,
+            pin,
+            key_label: self.pkcs11_key_label.clone(),
+        }))
     }
 
     pub fn request_timeout(&self) -> Duration {

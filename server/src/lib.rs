@@ -8,7 +8,8 @@
 //! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
 //! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`throttle`]
 //! (sign-in throttling), [`media`] (media objects, resumable uploads), [`crash`] (crash points for
-//! tests), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config start), [`metrics`].
+//! tests), [`routes`] (HTTP handlers per area), [`keys`] (custody of the signing keys) and [`hsm`]
+//! (the log key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`].
 
 pub mod auth;
 pub mod bootstrap;
@@ -16,7 +17,9 @@ pub mod bundles;
 pub mod config;
 pub mod crash;
 pub mod error;
+pub mod hsm;
 pub mod ingest;
+pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod routes;
@@ -53,18 +56,32 @@ pub struct Server {
 }
 
 impl Server {
-    /// Open storage, load the demo data into an empty database (unless `no_demo`), bind.
+    /// Check the key directory, open storage, move keys an earlier version kept in the database
+    /// to their files, load the demo data into an empty database (unless `no_demo`), bind.
     pub async fn prepare(config: Config) -> Result<Self> {
-        std::fs::create_dir_all(config.media_dir())
-            .map_err(|e| ApiError::internal("DATA_DIR_FAILED", format!("无法创建媒体目录：{e}")))?;
+        keys::prepare_data_dir(&config.data_dir)?;
+        let media_dir = config.media_dir();
+        if !media_dir.exists() {
+            keys::create_private_dir(&media_dir).map_err(|e| {
+                ApiError::internal("DATA_DIR_FAILED", format!("无法创建媒体目录：{e}"))
+            })?;
+        }
+        let key_dir = Arc::new(keys::KeyDir::open(&config.key_dir())?);
         let storage = storage::open(&config.database_url()).await?;
-        let signer = bootstrap::log_signer(&storage, &config).await?;
+        keys::move_keys_out_of_database(&storage, &key_dir).await?;
+        let token = config.token_key()?;
+        let source = match (&token, &config.log_key) {
+            (Some(t), _) => keys::LogKeySource::Token(t),
+            (None, Some(k)) => keys::LogKeySource::Configured(k),
+            (None, None) => keys::LogKeySource::KeyDir,
+        };
+        let signer = keys::log_signer(&storage, &key_dir, &config.log_origin, source).await?;
         let seeded = if config.no_demo {
             bootstrap::Seeded::default()
         } else {
             bootstrap::seed_demo(&storage, &config.data_dir).await?
         };
-        let bundler = bundles::Bundler::new(&config.data_dir)?;
+        let bundler = bundles::Bundler::new(&config.data_dir, key_dir)?;
         bundler.publish_all(&storage).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             ApiError::internal("LISTEN_FAILED", format!("无法监听 {}：{e}", config.listen))

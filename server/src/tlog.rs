@@ -21,6 +21,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use signed_note::{Note, StandardSigner, StandardVerifier};
 use tlog_tiles::{Checkpoint, Hash, HashReader, Tile, HASH_SIZE};
@@ -372,11 +373,12 @@ pub fn entry_bundle(leaves: &[[u8; 32]]) -> Vec<u8> {
     out
 }
 
-/// The log's checkpoint signer: origin line and Ed25519 key in signed-note encoding.
+/// The log's checkpoint signer: origin line and Ed25519 key in signed-note encoding (a private key
+/// in memory, or one held by a PKCS#11 token: `crate::hsm`).
 #[derive(Clone)]
 pub struct LogSigner {
     origin: String,
-    signer: StandardSigner,
+    signer: Arc<dyn signed_note::Signer + Send + Sync>,
     verifier_key: String,
 }
 
@@ -410,8 +412,30 @@ impl LogSigner {
         let public = private_key_to_verifier(private_key)?;
         Ok(LogSigner {
             origin: origin.to_string(),
-            signer,
+            signer: Arc::new(signer),
             verifier_key: public,
+        })
+    }
+
+    /// A signer whose key is held elsewhere (a PKCS#11 token), with its public key.
+    pub fn from_signer(
+        origin: &str,
+        signer: Arc<dyn signed_note::Signer + Send + Sync>,
+        public: &ed25519_dalek::VerifyingKey,
+    ) -> Result<Self> {
+        if signer.name() != origin {
+            return Err(ApiError::internal(
+                "LOG_KEY_INVALID",
+                format!(
+                    "透明日志签名密钥的名称 {} 与日志来源 {origin} 不一致",
+                    signer.name()
+                ),
+            ));
+        }
+        Ok(LogSigner {
+            origin: origin.to_string(),
+            signer,
+            verifier_key: signed_note::new_ed25519_verifier_key(origin, public),
         })
     }
 
@@ -430,7 +454,7 @@ impl LogSigner {
             .map_err(|e| ApiError::internal("LOG_CHECKPOINT_FAILED", e.to_string()))?;
         let mut note = Note::new(&checkpoint.to_bytes(), &[])
             .map_err(|e| ApiError::internal("LOG_CHECKPOINT_FAILED", e.to_string()))?;
-        note.add_sigs(&[&self.signer])
+        note.add_sigs(&[self.signer.as_ref()])
             .map_err(|e| ApiError::internal("LOG_CHECKPOINT_FAILED", e.to_string()))?;
         String::from_utf8(note.to_bytes())
             .map_err(|e| ApiError::internal("LOG_CHECKPOINT_FAILED", e.to_string()))

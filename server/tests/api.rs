@@ -608,11 +608,12 @@ async fn api_on_postgres() {
 async fn restart_keeps_the_log_and_the_admin_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("db.sqlite3").to_string_lossy().into_owned();
-    let first = TestServer::start(Some(db.clone())).await;
+    let keys = dir.path().join("keys");
+    let first = TestServer::start_with(Some(db.clone()), |c| c.key_dir = Some(keys.clone())).await;
     let password = first.admin_password.clone();
     let key = first.verifier_key.clone();
     first.stop().await;
-    let second = TestServer::start(Some(db)).await;
+    let second = TestServer::start_with(Some(db), |c| c.key_dir = Some(keys)).await;
     assert!(second.enrolment_code.is_none(), "demo data is loaded once");
     assert_eq!(second.verifier_key, key, "the log key is kept");
     second.sign_in("admin", &password).await;

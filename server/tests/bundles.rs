@@ -450,13 +450,14 @@ async fn bundles_on_postgres() {
 async fn restart_keeps_the_bundle_and_publishes_a_changed_reference_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = dir.path().join("db.sqlite3").to_string_lossy().into_owned();
-    let first = TestServer::start(Some(db.clone())).await;
+    let keys = dir.path().join("keys");
+    let first = TestServer::start_with(Some(db.clone()), |c| c.key_dir = Some(keys.clone())).await;
     let admin = first.admin().await;
     let dev = enrol(&first, &admin, "QH6325000101").await;
     let (m1, id1, _) = pull(&first, &dev, None).await;
     first.stop().await;
 
-    let second = TestServer::start(Some(db.clone())).await;
+    let second = TestServer::start_with(Some(db.clone()), |c| c.key_dir = Some(keys.clone())).await;
     let (m, id, _) = pull(&second, &dev, Some(&HeldBundle::of(&m1, &id1))).await;
     assert_eq!((m.version, &id), (m1.version, &id1), "nothing changed");
     second.stop().await;
@@ -470,6 +471,7 @@ async fn restart_keeps_the_bundle_and_publishes_a_changed_reference_file() {
     let edited = format!("# 本机构修订：说明文字\n{policy}");
     assert_ne!(edited, policy);
     let third = TestServer::start_with(Some(db), |c| {
+        c.key_dir = Some(keys.clone());
         let refdir = c.data_dir.join("reference");
         std::fs::create_dir_all(&refdir).expect("mkdir");
         std::fs::write(refdir.join("policy.toml"), &edited).expect("write");
@@ -495,6 +497,7 @@ async fn restart_keeps_the_bundle_and_publishes_a_changed_reference_file() {
 /// once after a roster change, agree on one new version signed with one key.
 async fn concurrent_publishers(url: String) {
     use roadside_server::bundles::Bundler;
+    use roadside_server::keys::KeyDir;
     use std::sync::Arc;
     let stores = [
         roadside_server::storage::open(&url).await.expect("open"),
@@ -507,9 +510,21 @@ async fn concurrent_publishers(url: String) {
     for o in &roster {
         stores[0].put_officer(o).await.expect("officer");
     }
+    // Both replicas on one key directory (two processes on one host may share it).
+    let key_dir = tempfile::tempdir().expect("tempdir");
+    let keys = [
+        Arc::new(KeyDir::open(&key_dir.path().join("keys")).expect("key dir")),
+        Arc::new(KeyDir::open(&key_dir.path().join("keys")).expect("key dir")),
+    ];
     let bundlers = [
-        Arc::new(Bundler::from_files(bundle::bundled_reference())),
-        Arc::new(Bundler::from_files(bundle::bundled_reference())),
+        Arc::new(Bundler::from_files(
+            bundle::bundled_reference(),
+            keys[0].clone(),
+        )),
+        Arc::new(Bundler::from_files(
+            bundle::bundled_reference(),
+            keys[1].clone(),
+        )),
     ];
     let first = bundlers[0]
         .current(&stores[0], "632500")

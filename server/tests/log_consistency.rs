@@ -42,7 +42,7 @@ fn hashes(v: &Value) -> Vec<TreeHash> {
 
 async fn two_servers(db: String) {
     let a = TestServer::start(Some(db.clone())).await;
-    let b = TestServer::start(Some(db)).await;
+    let b = a.replica(Some(db), |_| {}).await;
     assert_eq!(a.verifier_key, b.verifier_key, "replicas share the log key");
     let admin = a.admin().await;
     let mut devices = Vec::new();

@@ -36,6 +36,31 @@ async fn contract(s: DynStorage) {
         "first",
         "first writer wins"
     );
+    assert_eq!(s.setting("k").await.expect("get").as_deref(), Some("first"));
+    assert_eq!(s.setting("absent").await.expect("get"), None);
+    s.setting_or_insert("p:b", "2").await.expect("set");
+    s.setting_or_insert("p:a", "1").await.expect("set");
+    s.setting_or_insert("p%", "literal").await.expect("set");
+    s.setting_or_insert("q:a", "3").await.expect("set");
+    assert_eq!(
+        s.settings_with_prefix("p:").await.expect("prefix"),
+        [("p:a".into(), "1".into()), ("p:b".into(), "2".into())],
+        "by name, the prefix taken literally"
+    );
+    let erase = [
+        ("p:a".to_string(), "1".to_string()),
+        ("p:b".to_string(), "changed".to_string()),
+        ("absent".to_string(), "x".to_string()),
+    ];
+    assert_eq!(
+        s.erase_settings(&erase).await.expect("erase"),
+        1,
+        "only rows still holding the value"
+    );
+    assert_eq!(
+        s.settings_with_prefix("p").await.expect("prefix"),
+        [("p%".into(), "literal".into()), ("p:b".into(), "2".into())]
+    );
 
     for a in roadside_server::bootstrap::demo_agencies() {
         s.upsert_agency(&a).await.expect("agency");

@@ -215,7 +215,7 @@ async fn metrics(s: &TestServer) -> String {
 /// a proof or tile of another tree than the one asked for.
 async fn warm_cache_survives_appends(db: String) {
     let a = TestServer::start(Some(db.clone())).await;
-    let b = TestServer::start_with(Some(db), |c| c.tile_cache_mib = 0).await;
+    let b = a.replica(Some(db), |c| c.tile_cache_mib = 0).await;
     let admin = a.admin().await;
     let (key, token, _) = a.enrol(&admin, "QH6325000101").await;
     let mut dev = Device {

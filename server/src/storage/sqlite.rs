@@ -279,6 +279,53 @@ fn poisoned<T>(_: T) -> ApiError {
     ApiError::internal("STORAGE_POISONED", "数据库连接锁已损坏")
 }
 
+/// The database file and its `-wal` and `-shm` files are the server's alone: a missing directory
+/// is created 0700 and a new database file 0600 (SQLite gives the `-wal` and `-shm` files the
+/// database file's mode); an existing file that others can read is made 0600.
+fn private_files(path: &Path) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |p: &Path, e: std::io::Error| {
+        ApiError::internal(
+            "DATA_DIR_FAILED",
+            format!("无法准备数据库文件 {}：{e}", p.display()),
+        )
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            crate::keys::create_private_dir(dir).map_err(|e| failed(dir, e))?;
+        }
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| failed(path, e))?;
+    let name = path.as_os_str().to_string_lossy();
+    for file in [
+        path.to_path_buf(),
+        format!("{name}-wal").into(),
+        format!("{name}-shm").into(),
+    ] {
+        let Ok(meta) = std::fs::metadata(&file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| failed(&file, e))?;
+            tracing::warn!(
+                file = %file.display(),
+                was = %format!("{mode:04o}"),
+                "database file was readable by other users; made 0600"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Create or upgrade the schema (`PRAGMA user_version`).
 fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -305,12 +352,8 @@ fn migrate(conn: &mut Connection) -> Result<()> {
 impl SqliteStorage {
     /// Open (and create or upgrade) the database at `path`.
     pub fn open(path: &str) -> Result<Self> {
-        if let Some(dir) = Path::new(path).parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    ApiError::internal("DATA_DIR_FAILED", format!("无法创建数据目录：{e}"))
-                })?;
-            }
+        if path != ":memory:" && !path.starts_with("file:") {
+            private_files(Path::new(path))?;
         }
         let mut writer = connect(path)?;
         migrate(&mut writer)?;
@@ -552,6 +595,70 @@ impl Storage for SqliteStorage {
                     r.get(0)
                 })?,
             )
+        })
+        .await
+    }
+
+    async fn setting(&self, name: &str) -> Result<Option<String>> {
+        let name = name.to_string();
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn settings_with_prefix(&self, prefix: &str) -> Result<Vec<(String, String)>> {
+        let prefix = prefix.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT name, value FROM settings WHERE substr(name, 1, length(?1)) = ?1 \
+                 ORDER BY name",
+            )?;
+            let rows = stmt
+                .query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn erase_settings(&self, settings: &[(String, String)]) -> Result<u64> {
+        let settings = settings.to_vec();
+        self.write(move |c| {
+            let secure: i64 = c.pragma_query_value(None, "secure_delete", |r| r.get(0))?;
+            c.pragma_update(None, "secure_delete", "ON")?;
+            let erased = (|| {
+                let tx = c.transaction()?;
+                let mut n = 0u64;
+                for (name, value) in &settings {
+                    n += tx.execute(
+                        "DELETE FROM settings WHERE name = ?1 AND value = ?2",
+                        params![name, value],
+                    )? as u64;
+                }
+                tx.commit()?;
+                Ok::<_, ApiError>(n)
+            })();
+            c.pragma_update(None, "secure_delete", secure)?;
+            let n = erased?;
+            // The zeroed pages go into the database file and the WAL, which held the page images
+            // before, is emptied.
+            let (busy, _, _): (i64, i64, i64) =
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            if busy != 0 {
+                tracing::warn!(
+                    "WAL not truncated after erasing settings (readers busy); \
+                     the next idle checkpoint truncates it"
+                );
+            }
+            Ok(n)
         })
         .await
     }

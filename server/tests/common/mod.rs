@@ -253,6 +253,26 @@ impl TestServer {
         }
     }
 
+    /// The server's key directory (the default, `<data-dir>/keys`).
+    pub fn key_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("keys")
+    }
+
+    /// Another replica on `database_url` (its own data directory) provisioned with this server's
+    /// key directory, as every replica on one database must be.
+    pub async fn replica(
+        &self,
+        database_url: Option<String>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let keys = self.key_dir();
+        Self::start_with(database_url, move |c| {
+            c.key_dir = Some(keys);
+            tweak(c);
+        })
+        .await
+    }
+
     /// Stop the server and hand back its data directory (to start it again).
     pub async fn stop_keeping_dir(mut self) -> tempfile::TempDir {
         if let Some(tx) = self.shutdown.take() {
