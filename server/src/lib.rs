@@ -8,8 +8,9 @@
 //! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
 //! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`media`] (media
 //! objects, resumable uploads), [`routes`] (HTTP handlers per area), [`bootstrap`] (zero-config
-//! start), [`metrics`].
+//! start), [`metrics`], [`audit`] (the database checked against the signed entries and log).
 
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod bundles;
@@ -70,6 +71,8 @@ impl Server {
         let metrics = Arc::new(metrics::Metrics::default());
         let tile_cache = Arc::new(tile_cache::TileCache::with_mib(config.tile_cache_mib));
         tile_cache.register(&metrics);
+        let audit = Arc::new(audit::AuditMetrics::default());
+        audit.register(&metrics);
         let state = AppState {
             storage,
             signer: Arc::new(signer),
@@ -77,6 +80,7 @@ impl Server {
             tile_cache,
             bundles: Arc::new(bundler),
             media: Arc::new(media::Media::from_config(&config)?),
+            audit,
             config: Arc::new(config),
         };
         Ok(Server {
@@ -95,12 +99,21 @@ impl Server {
     }
 
     /// Serve until `shutdown` completes, then finish the requests in flight.
+    /// The self-audit runs in the background meanwhile (`audit_interval_secs`, 0: off).
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let interval = self.state.config.audit_interval_secs;
+        let auditor = (interval > 0).then(|| {
+            audit::spawn_background(&self.state, std::time::Duration::from_secs(interval))
+        });
         let app = routes::router(self.state);
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| ApiError::internal("SERVE_FAILED", e.to_string()))
+            .map_err(|e| ApiError::internal("SERVE_FAILED", e.to_string()));
+        if let Some(task) = auditor {
+            task.abort();
+        }
+        served
     }
 }
 

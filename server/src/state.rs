@@ -19,4 +19,6 @@ pub struct AppState {
     pub media: Arc<crate::media::Media>,
     /// Immutable log tiles, checkpoints and leaf indexes, shared by every request.
     pub tile_cache: Arc<crate::tile_cache::TileCache>,
+    /// The background self-audit's metrics.
+    pub audit: Arc<crate::audit::AuditMetrics>,
 }
