@@ -41,7 +41,7 @@ fn entries(
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let seq = head.map_or(1, |h| h.seq + 1);
-        let (kind, body) = if (seq - 1) % CASE_LEN == 0 {
+        let (kind, body) = if (seq - 1).is_multiple_of(CASE_LEN) {
             *case = uuid::Uuid::now_v7().to_string();
             (
                 EntryKind::CaseOpen,

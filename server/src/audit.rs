@@ -278,6 +278,9 @@ enum Marks {
     Both,
 }
 
+/// An entry marking an earlier one: (its hash, its agency, what it marks).
+type Marker = ([u8; 32], String, Marks);
+
 /// A case as its accepted entries make it.
 #[derive(Debug, Clone)]
 struct ExpectedCase {
@@ -328,7 +331,7 @@ struct Auditor {
     /// Cases an untrustworthy entry names: their rows cannot be derived.
     uncertain_cases: HashSet<String>,
     /// Target hash → the entries marking it, in log order (marker hash, agency, kind of mark).
-    marks: HashMap<[u8; 32], Vec<([u8; 32], String, Marks)>>,
+    marks: HashMap<[u8; 32], Vec<Marker>>,
     /// `hash` columns of entries that failed the hash or signature checks.
     untrusted: HashSet<Vec<u8>>,
     /// The entries (and their agencies) of the leaves in the level-0 tile still being filled, to
