@@ -149,6 +149,29 @@ pub struct Config {
     /// Time limit of one media request (a chunk upload or an object download), in seconds.
     #[arg(long, env = "ROADSIDE_MEDIA_TIMEOUT", default_value_t = 900)]
     pub media_timeout_secs: u64,
+
+    // ---- Self-audit (`audit.rs`) ----
+    /// Seconds between two self-audits in the background (the first at start); 0 turns them off.
+    #[arg(long, env = "ROADSIDE_AUDIT_INTERVAL_SECS", default_value_t = 3600)]
+    pub audit_interval_secs: u64,
+
+    /// What to do; none: serve.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands besides serving.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Audit the database once against the signed entries and the signed log: JSON report on
+    /// stdout, summary on stderr; exit status 0 if clean, 1 if anything was found, 2 if the audit
+    /// could not run. The findings are kept in the database (the history query refuses to answer
+    /// from the rows they name until an audit finds them right again).
+    Audit {
+        /// Threads verifying signatures. Default: every core.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
 }
 
 impl Config {
@@ -182,6 +205,8 @@ impl Config {
             media_max_chunk: 256 * 1024 * 1024,
             upload_expiry_secs: 24 * 3600,
             media_timeout_secs: 900,
+            audit_interval_secs: 3600,
+            command: None,
         }
     }
 

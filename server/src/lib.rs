@@ -9,8 +9,10 @@
 //! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`throttle`]
 //! (sign-in throttling), [`media`] (media objects, resumable uploads), [`crash`] (crash points for
 //! tests), [`routes`] (HTTP handlers per area), [`keys`] (custody of the signing keys) and [`hsm`]
-//! (the log key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`].
+//! (the log key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`], [`audit`] (the
+//! database checked against the signed entries and log).
 
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod bundles;
@@ -89,6 +91,8 @@ impl Server {
         let metrics = Arc::new(metrics::Metrics::default());
         let tile_cache = Arc::new(tile_cache::TileCache::with_mib(config.tile_cache_mib));
         tile_cache.register(&metrics);
+        let audit = Arc::new(audit::AuditMetrics::default());
+        audit.register(&metrics);
         let state = AppState {
             storage,
             signer: Arc::new(signer),
@@ -97,6 +101,7 @@ impl Server {
             sign_in_throttle: Arc::new(throttle::SignInThrottle::default()),
             bundles: Arc::new(bundler),
             media: Arc::new(media::Media::from_config(&config)?),
+            audit,
             config: Arc::new(config),
         };
         // Uploads a crash left complete but unrecorded: finish them now, not only on request.
@@ -123,14 +128,23 @@ impl Server {
     }
 
     /// Serve until `shutdown` completes, then finish the requests in flight.
+    /// The self-audit runs in the background meanwhile (`audit_interval_secs`, 0: off).
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let interval = self.state.config.audit_interval_secs;
+        let auditor = (interval > 0).then(|| {
+            audit::spawn_background(&self.state, std::time::Duration::from_secs(interval))
+        });
         // With each connection's peer address: sign-in throttling counts per client address.
         let app = routes::router(self.state)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| ApiError::internal("SERVE_FAILED", e.to_string()))
+            .map_err(|e| ApiError::internal("SERVE_FAILED", e.to_string()));
+        if let Some(task) = auditor {
+            task.abort();
+        }
+        served
     }
 }
 

@@ -1,8 +1,10 @@
-//! `roadside-server`: parse the configuration and start. Everything else lives in the library.
+//! `roadside-server`: parse the configuration and start (or run `roadside-server audit`).
+//! Everything else lives in the library.
 
 use clap::Parser;
-use roadside_server::config::Config;
-use roadside_server::{bootstrap, shutdown_signal, Server};
+use roadside_server::config::{Command, Config};
+use roadside_server::error::ApiError;
+use roadside_server::{audit, bootstrap, shutdown_signal, storage, Server};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -15,6 +17,9 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let config = Config::parse();
+    if let Some(Command::Audit { threads }) = &config.command {
+        return audit_command(&config, *threads).await;
+    }
     let server = match Server::prepare(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -32,6 +37,64 @@ async fn main() -> std::process::ExitCode {
         Err(e) => {
             tracing::error!(code = %e.code, "{}", e.message);
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// `roadside-server audit`: the report as JSON on stdout, a summary on stderr; exit status 0 clean,
+/// 1 findings, 2 the audit could not run (its error as JSON on stderr).
+async fn audit_command(config: &Config, threads: Option<usize>) -> std::process::ExitCode {
+    let run = async {
+        let storage = storage::open(&config.database_url()).await?;
+        let signer = bootstrap::log_signer(&storage, config).await?;
+        let mut options = audit::Options::default();
+        if let Some(n) = threads {
+            options.threads = n.max(1);
+        }
+        let report = audit::run(&storage, signer.verifier_key(), options).await?;
+        audit::record(&storage, &report).await?;
+        Ok::<_, ApiError>(report)
+    };
+    match run.await {
+        Ok(report) => {
+            match serde_json::to_string_pretty(&report) {
+                Ok(json) => println!("{json}"),
+                Err(e) => {
+                    eprintln!(
+                        "{}",
+                        serde_json::json!({"code": "AUDIT_REPORT_FAILED", "message": e.to_string()})
+                    );
+                    return std::process::ExitCode::from(2);
+                }
+            }
+            eprintln!("{}", report.summary());
+            for f in report.findings.iter().take(20) {
+                let entry = f.entry.as_ref().map_or(String::new(), |e| {
+                    format!(
+                        " 设备 {} 第 {} 条 {} 叶子 {}",
+                        e.device_id, e.seq, e.hash, e.leaf_index
+                    )
+                });
+                eprintln!("  {} [{}]{entry}：{}", f.code, f.table, f.detail);
+            }
+            if report.findings_total > 20 {
+                eprintln!(
+                    "  ……其余 {} 处见标准输出的 JSON 报告",
+                    report.findings_total - 20
+                );
+            }
+            if report.clean {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "{}",
+                serde_json::json!({"code": e.code, "message": e.message})
+            );
+            std::process::ExitCode::from(2)
         }
     }
 }

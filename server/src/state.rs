@@ -21,4 +21,6 @@ pub struct AppState {
     pub tile_cache: Arc<crate::tile_cache::TileCache>,
     /// Failed sign-ins per login and per client address (this process only).
     pub sign_in_throttle: Arc<crate::throttle::SignInThrottle>,
+    /// The background self-audit's metrics.
+    pub audit: Arc<crate::audit::AuditMetrics>,
 }

@@ -8,6 +8,10 @@
 //! Limits: the plate and party are read from each case's opening entry (`case.open`); a plate
 //! corrected later by `record.amend` is not seen. Only cases of the caller's scope (its agency and
 //! the agencies below it) that the server accepted (materialised, not refused) count.
+//!
+//! While the last self-audit (`crate::audit`) has findings about one of those agencies, or about the
+//! log as a whole, the query is refused (409 `HISTORY_UNDER_AUDIT`) rather than answered from rows
+//! that may be wrong.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query, State};
@@ -145,6 +149,20 @@ pub async fn history(
         party_id: party_id.clone(),
         since: since.format("%Y-%m-%d").to_string(),
     };
+    // Never an answer from rows the self-audit found wrong: refuse while it has findings about
+    // these agencies (or the whole log).
+    let holds = state.storage.audit_holds(&caller.scope).await?;
+    if let Some(first) = holds.first() {
+        return Err(ApiError::conflict(
+            "HISTORY_UNDER_AUDIT",
+            format!(
+                "服务器自检发现 {} 处数据与已签名的记录或日志不符（如 {}：{}），在管理员核查修复并重新自检通过之前，不能据此回答初次违法查询",
+                holds.len(),
+                first.code,
+                first.detail
+            ),
+        ));
+    }
     let prior_cases = state.storage.prior_cases(&caller.scope, &q).await?;
     Ok(Json(HistoryAnswer {
         plate,
