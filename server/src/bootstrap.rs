@@ -49,8 +49,15 @@ pub struct Seeded {
     pub enrolment_code: Option<String>,
 }
 
-/// The log signer: from the configuration, or the key kept in the database (made on first start).
+/// The log signer: from the configuration, or the key kept in the database (made on first start),
+/// under the current origin: the configured one, or the last one a declared rollover started
+/// (`crate::rollover`).
 pub async fn log_signer(storage: &DynStorage, config: &Config) -> Result<LogSigner> {
+    let configured = configured_log_signer(storage, config).await?;
+    crate::rollover::follow(storage, configured).await
+}
+
+async fn configured_log_signer(storage: &DynStorage, config: &Config) -> Result<LogSigner> {
     let private = match &config.log_key {
         Some(k) => k.clone(),
         None => {

@@ -105,6 +105,31 @@ pub struct Config {
     /// Time limit of one media request (a chunk upload or an object download), in seconds.
     #[arg(long, env = "ROADSIDE_MEDIA_TIMEOUT", default_value_t = 900)]
     pub media_timeout_secs: u64,
+
+    /// An operator's one-off command, run on the database instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One-off operator commands: each runs on the configured database and exits.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The transparency log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+/// Commands on the transparency log.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LogCommand {
+    /// After restoring the database from an older backup, before serving again: end the log's
+    /// current origin at the size the database holds and continue the log under a new origin,
+    /// so devices re-submit what the server lost (see the README).
+    Rollover {
+        /// Why (one line, kept in the signed statement), e.g. which backup was restored.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 impl Config {
@@ -131,6 +156,7 @@ impl Config {
             media_max_chunk: 256 * 1024 * 1024,
             upload_expiry_secs: 24 * 3600,
             media_timeout_secs: 900,
+            command: None,
         }
     }
 

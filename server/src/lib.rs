@@ -18,6 +18,7 @@ pub mod error;
 pub mod ingest;
 pub mod media;
 pub mod metrics;
+pub mod rollover;
 pub mod routes;
 pub mod state;
 pub mod storage;
@@ -102,6 +103,22 @@ impl Server {
             .await
             .map_err(|e| ApiError::internal("SERVE_FAILED", e.to_string()))
     }
+}
+
+/// `roadside-server log rollover --reason …`: declare a rollover of the log on the configured
+/// database (see [`rollover`]); what was declared, as JSON for the operator.
+pub async fn log_rollover(config: &Config, reason: &str) -> Result<serde_json::Value> {
+    let storage = storage::open(&config.database_url()).await?;
+    let signer = bootstrap::log_signer(&storage, config).await?;
+    let (statement, note) = rollover::declare(&storage, &signer, reason).await?;
+    Ok(serde_json::json!({
+        "old_origin": statement.old_origin,
+        "new_origin": statement.new_origin,
+        "size": statement.size,
+        "at": statement.at,
+        "reason": statement.reason,
+        "statement": note,
+    }))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

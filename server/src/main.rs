@@ -1,7 +1,7 @@
 //! `roadside-server`: parse the configuration and start. Everything else lives in the library.
 
 use clap::Parser;
-use roadside_server::config::Config;
+use roadside_server::config::{Command, Config, LogCommand};
 use roadside_server::{bootstrap, shutdown_signal, Server};
 use tracing_subscriber::EnvFilter;
 
@@ -15,6 +15,21 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let config = Config::parse();
+    if let Some(Command::Log(LogCommand::Rollover { reason })) = &config.command {
+        return match roadside_server::log_rollover(&config, reason).await {
+            Ok(done) => {
+                println!("{done:#}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"code": e.code, "message": e.message})
+                );
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let server = match Server::prepare(config).await {
         Ok(s) => s,
         Err(e) => {

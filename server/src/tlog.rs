@@ -285,6 +285,10 @@ pub struct LogSigner {
     origin: String,
     signer: StandardSigner,
     verifier_key: String,
+    /// The private key string, to sign under another origin after a rollover (`crate::rollover`).
+    private_key: String,
+    /// Origins this log had before, oldest first, ended by rollover statements.
+    retired: Vec<crate::rollover::Retired>,
 }
 
 impl std::fmt::Debug for LogSigner {
@@ -319,7 +323,43 @@ impl LogSigner {
             origin: origin.to_string(),
             signer,
             verifier_key: public,
+            private_key: private_key.to_string(),
+            retired: Vec::new(),
         })
+    }
+
+    /// The same key signing as `origin` (the next origin after a rollover), with `retired` as the
+    /// origins before it.
+    pub fn renamed(&self, origin: &str, retired: Vec<crate::rollover::Retired>) -> Result<Self> {
+        let bad = || ApiError::internal("LOG_KEY_INVALID", "透明日志签名密钥格式错误");
+        // PRIVATE+KEY+<name>+<id>+<base64>; the base64 may itself hold '+'.
+        let parts: Vec<&str> = self.private_key.splitn(5, '+').collect();
+        let [_, _, _, _, key64] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let public = private_key_to_verifier(&self.private_key)?;
+        let encoded = public.splitn(3, '+').nth(2).ok_or_else(bad)?;
+        let encoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+            .map_err(|_| bad())?;
+        let id = signed_note::key_id(origin, &encoded);
+        let mut next = LogSigner::new(origin, &format!("PRIVATE+KEY+{origin}+{id:08x}+{key64}"))?;
+        next.retired = retired;
+        Ok(next)
+    }
+
+    /// Origins this log had before the current one, oldest first.
+    pub fn retired(&self) -> &[crate::rollover::Retired] {
+        &self.retired
+    }
+
+    /// Sign any note text (ending in a newline) under the current origin's name.
+    pub fn sign_text(&self, text: &str) -> Result<String> {
+        let mut note = Note::new(text.as_bytes(), &[])
+            .map_err(|e| ApiError::internal("LOG_NOTE_FAILED", e.to_string()))?;
+        note.add_sigs(&[&self.signer])
+            .map_err(|e| ApiError::internal("LOG_NOTE_FAILED", e.to_string()))?;
+        String::from_utf8(note.to_bytes())
+            .map_err(|e| ApiError::internal("LOG_NOTE_FAILED", e.to_string()))
     }
 
     pub fn origin(&self) -> &str {
@@ -365,6 +405,15 @@ fn private_key_to_verifier(private_key: &str) -> Result<String> {
         name,
         &signing.verifying_key(),
     ))
+}
+
+/// Verify a signed note with a verifier key; its text.
+pub fn verify_note(note: &str, verifier_key: &str) -> Option<String> {
+    let verifier = StandardVerifier::new(verifier_key).ok()?;
+    let note = Note::from_bytes(note.as_bytes()).ok()?;
+    let list = signed_note::VerifierList::new(vec![Box::new(verifier)]);
+    note.verify(&list).ok()?;
+    String::from_utf8(note.text().to_vec()).ok()
 }
 
 /// Verify a signed checkpoint with a verifier key and parse it (what a device does).
