@@ -12,6 +12,8 @@
 mod db;
 pub mod schema;
 #[cfg(feature = "sync")]
+pub mod rollover;
+#[cfg(feature = "sync")]
 pub mod sync;
 
 use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Result, RoadsideError};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Version 1: the ledger, cases, records, evidence and outbox.
 const V1: &str = r#"
@@ -184,6 +184,77 @@ CREATE TABLE sync_state (
 ) STRICT;
 "#;
 
+/// Version 4: log rollovers the device followed (see `crate::rollover`): the signed statements,
+/// the checkpoints of the ended origin it had seen beyond the rollover's size (moved out of
+/// `checkpoints_seen`, kept), the entries it re-submitted and the receipts the new origin gave them.
+/// The old receipts stay in `receipts`.
+const V4: &str = r#"
+CREATE TABLE log_rollovers (
+    id               INTEGER PRIMARY KEY,
+    old_origin       TEXT NOT NULL,
+    new_origin       TEXT NOT NULL UNIQUE,
+    size             INTEGER NOT NULL,
+    root             BLOB NOT NULL CHECK (length(root) = 32),
+    declared_at      TEXT NOT NULL,
+    reason           TEXT NOT NULL,
+    -- the signed note as the server gave it
+    statement        TEXT NOT NULL,
+    -- the verifier key of the ended origin (the pinned key under its name)
+    old_verifier_key TEXT NOT NULL,
+    -- log alarms up to this id are answered by this rollover
+    alarms_resolved  INTEGER NOT NULL,
+    accepted_at      TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER log_rollovers_no_update BEFORE UPDATE ON log_rollovers
+BEGIN SELECT RAISE(ABORT, 'log rollovers are append-only'); END;
+CREATE TRIGGER log_rollovers_no_delete BEFORE DELETE ON log_rollovers
+BEGIN SELECT RAISE(ABORT, 'log rollovers are append-only'); END;
+
+CREATE TABLE checkpoints_retired (
+    rollover_id INTEGER NOT NULL REFERENCES log_rollovers(id),
+    size        INTEGER NOT NULL,
+    root        BLOB NOT NULL CHECK (length(root) = 32),
+    note        TEXT NOT NULL,
+    seen_at     TEXT NOT NULL,
+    PRIMARY KEY (rollover_id, size)
+) STRICT;
+CREATE TRIGGER checkpoints_retired_no_update BEFORE UPDATE ON checkpoints_retired
+BEGIN SELECT RAISE(ABORT, 'retired checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_retired_no_delete BEFORE DELETE ON checkpoints_retired
+BEGIN SELECT RAISE(ABORT, 'retired checkpoints are append-only'); END;
+
+-- Entries put back into the outbox by a rollover (the server no longer held them).
+CREATE TABLE resubmissions (
+    rollover_id INTEGER NOT NULL REFERENCES log_rollovers(id),
+    entry_seq   INTEGER NOT NULL REFERENCES ledger(seq),
+    PRIMARY KEY (rollover_id, entry_seq)
+) STRICT;
+CREATE TRIGGER resubmissions_no_update BEFORE UPDATE ON resubmissions
+BEGIN SELECT RAISE(ABORT, 'resubmissions are append-only'); END;
+CREATE TRIGGER resubmissions_no_delete BEFORE DELETE ON resubmissions
+BEGIN SELECT RAISE(ABORT, 'resubmissions are append-only'); END;
+
+-- The new origin's receipt of a re-submitted entry (same columns as `receipts`). An entry's
+-- current receipt is its newest renewal, else its row in `receipts`.
+CREATE TABLE renewed_receipts (
+    rollover_id     INTEGER NOT NULL REFERENCES log_rollovers(id),
+    entry_seq       INTEGER NOT NULL REFERENCES ledger(seq),
+    status          TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'refused')),
+    leaf_index      INTEGER NOT NULL,
+    tree_size       INTEGER NOT NULL,
+    inclusion_proof BLOB NOT NULL,
+    checkpoint      TEXT NOT NULL,
+    code            TEXT,
+    message         TEXT,
+    received_at     TEXT NOT NULL,
+    PRIMARY KEY (rollover_id, entry_seq)
+) STRICT;
+CREATE TRIGGER renewed_receipts_no_update BEFORE UPDATE ON renewed_receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER renewed_receipts_no_delete BEFORE DELETE ON renewed_receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+"#;
+
 /// Bring the database to [`VERSION`], in one transaction. A database newer than this build is refused.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: u32 = conn
@@ -212,7 +283,8 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
 fn init(tx: &Transaction) -> Result<()> {
     tx.execute_batch(V1).map_err(super::db::store_err)?;
     tx.execute_batch(V2).map_err(super::db::store_err)?;
-    tx.execute_batch(V3).map_err(super::db::store_err)
+    tx.execute_batch(V3).map_err(super::db::store_err)?;
+    tx.execute_batch(V4).map_err(super::db::store_err)
 }
 
 fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
@@ -221,6 +293,9 @@ fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
     }
     if version < 3 {
         tx.execute_batch(V3).map_err(super::db::store_err)?;
+    }
+    if version < 4 {
+        tx.execute_batch(V4).map_err(super::db::store_err)?;
     }
     Ok(())
 }
