@@ -69,8 +69,12 @@ pub fn enrol(store: &Store, args: &EnrolArgs) -> Result<Value, RoadsideError> {
     Ok(json!(e))
 }
 
+/// The status screen's data, and the log rollovers this device followed (with how many entries
+/// each put back and how many of those the new log has receipted).
 pub fn status(store: &Store) -> Result<Value, RoadsideError> {
-    Ok(json!(sync::status(store)?))
+    let mut v = json!(sync::status(store)?);
+    v["log_rollovers"] = json!(store.log_rollovers()?);
+    Ok(v)
 }
 
 pub fn run_sync(store: &Store, args: &SyncArgs) -> Result<Value, RoadsideError> {

@@ -21,6 +21,7 @@ pub mod evidence;
 pub mod jcs;
 pub mod ledger;
 pub mod model;
+pub mod rollover;
 pub mod rules;
 pub mod validate;
 

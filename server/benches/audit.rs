@@ -172,7 +172,9 @@ async fn build(storage: &DynStorage, signer: &Arc<LogSigner>, total: usize) -> V
                 .commit_batch(
                     &ids[d],
                     seqs,
-                    Box::new(move |snapshot| ingest::plan(snapshot, checked, &signer)),
+                    Box::new(move |snapshot| {
+                        ingest::plan(snapshot, checked, &signer, &Default::default())
+                    }),
                 )
                 .await
                 .expect("commit");

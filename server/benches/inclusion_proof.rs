@@ -107,6 +107,7 @@ async fn build_log(store: &DynStorage, device_id: &str, agency: &str, signer: &L
                         checkpoint,
                         outcomes: Vec::new(),
                         working: TileSet::default(),
+                        recovered: Vec::new(),
                     })
                 }),
             )

@@ -155,7 +155,7 @@ pub struct Config {
     #[arg(long, env = "ROADSIDE_AUDIT_INTERVAL_SECS", default_value_t = 3600)]
     pub audit_interval_secs: u64,
 
-    /// What to do; none: serve.
+    /// What to do; none: serve. Each command runs on the configured database and exits.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -171,6 +171,22 @@ pub enum Command {
         /// Threads verifying signatures. Default: every core.
         #[arg(long)]
         threads: Option<usize>,
+    },
+    /// The transparency log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+/// Commands on the transparency log.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum LogCommand {
+    /// After restoring the database from an older backup, before serving again: end the log's
+    /// current origin at the size the database holds and continue the log under a new origin,
+    /// so devices re-submit what the server lost (see the README).
+    Rollover {
+        /// Why (one line, kept in the signed statement), e.g. which backup was restored.
+        #[arg(long)]
+        reason: String,
     },
 }
 

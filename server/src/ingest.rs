@@ -26,6 +26,11 @@
 //!    (`CHAIN_FORK`); `seq` one above the head must name the head's hash in `prev`
 //!    (`CHAIN_PREV_MISMATCH`); a higher `seq` leaves a gap (`CHAIN_GAP`).
 //!
+//! An entry re-submitted after a log rollover may carry the receipt a retired origin gave it
+//! (`old_receipt`, `crate::rollover`): checked before the batch is planned; one that does not verify
+//! rejects the entry (`OLD_RECEIPT_INVALID`), one that does is recorded with the entry when this
+//! batch logs it (`log_recovered`).
+//!
 //! Business checks (failure: `refused`, logged with a receipt):
 //!
 //! 4. every officer named holds a certificate of the device's agency (`CERTIFICATE_UNKNOWN`,
@@ -49,7 +54,8 @@ use roadside_core::model::OfficerCertificate;
 use serde::Serialize;
 
 use crate::error::{ApiError, Result};
-use crate::storage::{BatchPlan, BatchSnapshot, Device, DynStorage, NewEntry};
+use crate::rollover::OldPosition;
+use crate::storage::{BatchPlan, BatchSnapshot, Device, DynStorage, NewEntry, RecoveredEntry};
 use crate::tlog::{self, LogSigner, TileSet, TreeHash};
 
 /// Largest entry accepted, in bytes (an entry-bundle leaf length is a u16; entries are small).
@@ -459,10 +465,14 @@ fn check_officers(
 }
 
 /// Step 3 and the log append: the planner run inside the batch's transaction.
+///
+/// `old_positions`: entries re-submitted after a log rollover with a verified receipt of a retired
+/// origin (`crate::rollover`); each one this batch logs is recorded as recovered.
 pub fn plan(
     snapshot: BatchSnapshot,
     checked: Vec<PreChecked>,
     signer: &LogSigner,
+    old_positions: &HashMap<[u8; 32], OldPosition>,
 ) -> Result<BatchPlan> {
     let BatchSnapshot {
         device,
@@ -489,6 +499,7 @@ pub fn plan(
     // seq → (hash, leaf index, refusal) of the entries logged by this batch.
     let mut logged_here: HashMap<u64, ([u8; 32], u64, Option<Refusal>)> = HashMap::new();
     let mut new_entries = Vec::new();
+    let mut recovered = Vec::new();
     let mut leaf_hashes = Vec::new();
     for (seq, i, c) in order {
         let outcome = if seq <= head_seq {
@@ -539,6 +550,19 @@ pub fn plan(
                 head_seq = seq;
                 head_hash = Some(c.hash);
                 let outcome = Outcome::logged(&c.hash, seq, c.refusal.as_ref(), (leaf_index, 0));
+                if let Some(old) = old_positions.get(&c.hash) {
+                    recovered.push(RecoveredEntry {
+                        entry_hash: hex::encode(c.hash),
+                        device_id: device.id.clone(),
+                        seq,
+                        leaf_index,
+                        old_origin: old.origin.clone(),
+                        old_leaf_index: old.leaf_index,
+                        old_tree_size: old.tree_size,
+                        old_checkpoint: old.checkpoint.clone(),
+                        recorded_at: crate::now(),
+                    });
+                }
                 let e = c.entry;
                 new_entries.push(NewEntry {
                     hash: c.hash,
@@ -612,6 +636,7 @@ pub fn plan(
         checkpoint,
         outcomes,
         working: tiles,
+        recovered,
     })
 }
 

@@ -24,6 +24,7 @@ pub mod ingest;
 pub mod keys;
 pub mod media;
 pub mod metrics;
+pub mod rollover;
 pub mod routes;
 pub mod state;
 pub mod storage;
@@ -40,6 +41,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
+use crate::storage::DynStorage;
 
 /// Times as the server stores them: RFC 3339 UTC with microseconds (sorts as text).
 pub fn time_text(t: DateTime<Utc>) -> String {
@@ -70,14 +72,7 @@ impl Server {
         }
         let key_dir = Arc::new(keys::KeyDir::open(&config.key_dir())?);
         let storage = storage::open(&config.database_url()).await?;
-        keys::move_keys_out_of_database(&storage, &key_dir).await?;
-        let token = config.token_key()?;
-        let source = match (&token, &config.log_key) {
-            (Some(t), _) => keys::LogKeySource::Token(t),
-            (None, Some(k)) => keys::LogKeySource::Configured(k),
-            (None, None) => keys::LogKeySource::KeyDir,
-        };
-        let signer = keys::log_signer(&storage, &key_dir, &config.log_origin, source).await?;
+        let signer = log_signer_in(&storage, &key_dir, &config).await?;
         let seeded = if config.no_demo {
             bootstrap::Seeded::default()
         } else {
@@ -146,6 +141,46 @@ impl Server {
         }
         served
     }
+}
+
+/// The log's signer as the configuration names it (a PKCS#11 token, `ROADSIDE_LOG_KEY` or the key
+/// directory), under the origin the last declared rollover started ([`rollover::follow`]). Keys an
+/// earlier version kept in the database are moved to their files first.
+pub async fn open_log_signer(storage: &DynStorage, config: &Config) -> Result<tlog::LogSigner> {
+    let key_dir = keys::KeyDir::open(&config.key_dir())?;
+    log_signer_in(storage, &key_dir, config).await
+}
+
+async fn log_signer_in(
+    storage: &DynStorage,
+    key_dir: &keys::KeyDir,
+    config: &Config,
+) -> Result<tlog::LogSigner> {
+    keys::move_keys_out_of_database(storage, key_dir).await?;
+    let token = config.token_key()?;
+    let source = match (&token, &config.log_key) {
+        (Some(t), _) => keys::LogKeySource::Token(t),
+        (None, Some(k)) => keys::LogKeySource::Configured(k),
+        (None, None) => keys::LogKeySource::KeyDir,
+    };
+    let signer = keys::log_signer(storage, key_dir, &config.log_origin, source).await?;
+    rollover::follow(storage, signer).await
+}
+
+/// `roadside-server log rollover --reason …`: declare a rollover of the log on the configured
+/// database (see [`rollover`]); what was declared, as JSON for the operator.
+pub async fn log_rollover(config: &Config, reason: &str) -> Result<serde_json::Value> {
+    let storage = storage::open(&config.database_url()).await?;
+    let signer = open_log_signer(&storage, config).await?;
+    let (statement, note) = rollover::declare(&storage, &signer, reason).await?;
+    Ok(serde_json::json!({
+        "old_origin": statement.old_origin,
+        "new_origin": statement.new_origin,
+        "size": statement.size,
+        "at": statement.at,
+        "reason": statement.reason,
+        "statement": note,
+    }))
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -1,8 +1,9 @@
-//! `roadside-server`: parse the configuration and start (or run `roadside-server audit`).
+//! `roadside-server`: parse the configuration and start (or run `roadside-server audit` or
+//! `roadside-server log rollover`).
 //! Everything else lives in the library.
 
 use clap::Parser;
-use roadside_server::config::{Command, Config};
+use roadside_server::config::{Command, Config, LogCommand};
 use roadside_server::error::ApiError;
 use roadside_server::{audit, bootstrap, shutdown_signal, storage, Server};
 use tracing_subscriber::EnvFilter;
@@ -19,6 +20,21 @@ async fn main() -> std::process::ExitCode {
     let config = Config::parse();
     if let Some(Command::Audit { threads }) = &config.command {
         return audit_command(&config, *threads).await;
+    }
+    if let Some(Command::Log(LogCommand::Rollover { reason })) = &config.command {
+        return match roadside_server::log_rollover(&config, reason).await {
+            Ok(done) => {
+                println!("{done:#}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"code": e.code, "message": e.message})
+                );
+                std::process::ExitCode::FAILURE
+            }
+        };
     }
     let server = match Server::prepare(config).await {
         Ok(s) => s,
@@ -46,7 +62,7 @@ async fn main() -> std::process::ExitCode {
 async fn audit_command(config: &Config, threads: Option<usize>) -> std::process::ExitCode {
     let run = async {
         let storage = storage::open(&config.database_url()).await?;
-        let signer = bootstrap::log_signer(&storage, config).await?;
+        let signer = roadside_server::open_log_signer(&storage, config).await?;
         let mut options = audit::Options::default();
         if let Some(n) = threads {
             options.threads = n.max(1);

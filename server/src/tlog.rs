@@ -380,6 +380,8 @@ pub struct LogSigner {
     origin: String,
     signer: Arc<dyn signed_note::Signer + Send + Sync>,
     verifier_key: String,
+    /// Origins this log had before, oldest first, ended by rollover statements.
+    retired: Vec<crate::rollover::Retired>,
 }
 
 impl std::fmt::Debug for LogSigner {
@@ -414,6 +416,7 @@ impl LogSigner {
             origin: origin.to_string(),
             signer: Arc::new(signer),
             verifier_key: public,
+            retired: Vec::new(),
         })
     }
 
@@ -436,7 +439,45 @@ impl LogSigner {
             origin: origin.to_string(),
             signer,
             verifier_key: signed_note::new_ed25519_verifier_key(origin, public),
+            retired: Vec::new(),
         })
+    }
+
+    /// The same key signing as `origin` (the next origin after a rollover), with `retired` as the
+    /// origins before it. Works for a key file and a PKCS#11 token alike: an Ed25519 signature does
+    /// not depend on the note's key name, only the name and key id on the signature line change.
+    pub fn renamed(&self, origin: &str, retired: Vec<crate::rollover::Retired>) -> Result<Self> {
+        let bad = || ApiError::internal("LOG_KEY_INVALID", "透明日志验证密钥格式错误");
+        // <name>+<id>+<base64 of the algorithm byte and the public key>
+        let encoded = self.verifier_key.splitn(3, '+').nth(2).ok_or_else(bad)?;
+        let raw = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded)
+            .map_err(|_| bad())?;
+        let id = signed_note::key_id(origin, &raw);
+        Ok(LogSigner {
+            origin: origin.to_string(),
+            signer: Arc::new(RenamedSigner {
+                name: origin.to_string(),
+                id,
+                inner: self.signer.clone(),
+            }),
+            verifier_key: format!("{origin}+{id:08x}+{encoded}"),
+            retired,
+        })
+    }
+
+    /// Origins this log had before the current one, oldest first.
+    pub fn retired(&self) -> &[crate::rollover::Retired] {
+        &self.retired
+    }
+
+    /// Sign any note text (ending in a newline) under the current origin's name.
+    pub fn sign_text(&self, text: &str) -> Result<String> {
+        let mut note = Note::new(text.as_bytes(), &[])
+            .map_err(|e| ApiError::internal("LOG_NOTE_FAILED", e.to_string()))?;
+        note.add_sigs(&[self.signer.as_ref()])
+            .map_err(|e| ApiError::internal("LOG_NOTE_FAILED", e.to_string()))?;
+        String::from_utf8(note.to_bytes())
+            .map_err(|e| ApiError::internal("LOG_NOTE_FAILED", e.to_string()))
     }
 
     pub fn origin(&self) -> &str {
@@ -462,6 +503,27 @@ impl LogSigner {
 }
 
 /// Derive the verifier key string from a signed-note private key string.
+/// A log key signing under another name (a later origin of the same log).
+struct RenamedSigner {
+    name: String,
+    id: u32,
+    inner: Arc<dyn signed_note::Signer + Send + Sync>,
+}
+
+impl signed_note::Signer for RenamedSigner {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn key_id(&self) -> u32 {
+        self.id
+    }
+
+    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, ed25519_dalek::SignatureError> {
+        self.inner.sign(msg)
+    }
+}
+
 fn private_key_to_verifier(private_key: &str) -> Result<String> {
     use base64::Engine;
     let bad = || ApiError::internal("LOG_KEY_INVALID", "透明日志签名密钥格式错误");
@@ -482,6 +544,15 @@ fn private_key_to_verifier(private_key: &str) -> Result<String> {
         name,
         &signing.verifying_key(),
     ))
+}
+
+/// Verify a signed note with a verifier key; its text.
+pub fn verify_note(note: &str, verifier_key: &str) -> Option<String> {
+    let verifier = StandardVerifier::new(verifier_key).ok()?;
+    let note = Note::from_bytes(note.as_bytes()).ok()?;
+    let list = signed_note::VerifierList::new(vec![Box::new(verifier)]);
+    note.verify(&list).ok()?;
+    String::from_utf8(note.text().to_vec()).ok()
 }
 
 /// Verify a signed checkpoint with a verifier key and parse it (what a device does).

@@ -11,6 +11,8 @@
 
 pub mod check;
 mod db;
+#[cfg(feature = "sync")]
+pub mod rollover;
 pub mod schema;
 #[cfg(feature = "sync")]
 pub mod sync;

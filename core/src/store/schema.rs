@@ -8,8 +8,8 @@
 //! signed ledger entries, `cases` and `record_versions` are clustered on their keys.
 //!
 //! Tables that hold evidence of what happened are **append-only**: triggers refuse `UPDATE` and
-//! `DELETE` on `ledger`, `record_versions`, `evidence`, `receipts` and `log_alarms`, and (from
-//! version 4) an `INSERT` whose key is already there. The last one is what stops `REPLACE INTO` and
+//! `DELETE` on `ledger`, `record_versions`, `evidence`, `receipts` and `log_alarms` (and on the
+//! log-rollover tables of version 5), and (from version 4) an `INSERT` whose key is already there. The last one is what stops `REPLACE INTO` and
 //! `INSERT OR REPLACE`: SQLite resolves that conflict by deleting the old row *without* running
 //! delete triggers unless `recursive_triggers` is on, so a delete trigger alone lets a row be
 //! swapped. The insert triggers are in the file, so they hold for any connection, including one
@@ -24,7 +24,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Result, RoadsideError};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// Version 1: the ledger, cases, records, evidence and outbox.
 const V1: &str = r#"
@@ -213,6 +213,94 @@ WHEN EXISTS (SELECT 1 FROM log_alarms WHERE id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'log alarms are append-only'); END;
 "#;
 
+/// Version 5: log rollovers the device followed (see `crate::rollover`): the signed statements,
+/// the checkpoints of the ended origin it had seen beyond the rollover's size (moved out of
+/// `checkpoints_seen`, kept), the entries it re-submitted and the receipts the new origin gave them.
+/// The old receipts stay in `receipts`.
+const V5: &str = r#"
+CREATE TABLE log_rollovers (
+    id               INTEGER PRIMARY KEY,
+    old_origin       TEXT NOT NULL,
+    new_origin       TEXT NOT NULL UNIQUE,
+    size             INTEGER NOT NULL,
+    root             BLOB NOT NULL CHECK (length(root) = 32),
+    declared_at      TEXT NOT NULL,
+    reason           TEXT NOT NULL,
+    -- the signed note as the server gave it
+    statement        TEXT NOT NULL,
+    -- the verifier key of the ended origin (the pinned key under its name)
+    old_verifier_key TEXT NOT NULL,
+    -- log alarms up to this id are answered by this rollover
+    alarms_resolved  INTEGER NOT NULL,
+    accepted_at      TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER log_rollovers_no_update BEFORE UPDATE ON log_rollovers
+BEGIN SELECT RAISE(ABORT, 'log rollovers are append-only'); END;
+CREATE TRIGGER log_rollovers_no_delete BEFORE DELETE ON log_rollovers
+BEGIN SELECT RAISE(ABORT, 'log rollovers are append-only'); END;
+
+CREATE TABLE checkpoints_retired (
+    rollover_id INTEGER NOT NULL REFERENCES log_rollovers(id),
+    size        INTEGER NOT NULL,
+    root        BLOB NOT NULL CHECK (length(root) = 32),
+    note        TEXT NOT NULL,
+    seen_at     TEXT NOT NULL,
+    PRIMARY KEY (rollover_id, size)
+) STRICT;
+CREATE TRIGGER checkpoints_retired_no_update BEFORE UPDATE ON checkpoints_retired
+BEGIN SELECT RAISE(ABORT, 'retired checkpoints are append-only'); END;
+CREATE TRIGGER checkpoints_retired_no_delete BEFORE DELETE ON checkpoints_retired
+BEGIN SELECT RAISE(ABORT, 'retired checkpoints are append-only'); END;
+
+-- Entries put back into the outbox by a rollover (the server no longer held them).
+CREATE TABLE resubmissions (
+    rollover_id INTEGER NOT NULL REFERENCES log_rollovers(id),
+    entry_seq   INTEGER NOT NULL REFERENCES ledger(seq),
+    PRIMARY KEY (rollover_id, entry_seq)
+) STRICT;
+CREATE TRIGGER resubmissions_no_update BEFORE UPDATE ON resubmissions
+BEGIN SELECT RAISE(ABORT, 'resubmissions are append-only'); END;
+CREATE TRIGGER resubmissions_no_delete BEFORE DELETE ON resubmissions
+BEGIN SELECT RAISE(ABORT, 'resubmissions are append-only'); END;
+
+-- The new origin's receipt of a re-submitted entry (same columns as `receipts`). An entry's
+-- current receipt is its newest renewal, else its row in `receipts`.
+CREATE TABLE renewed_receipts (
+    rollover_id     INTEGER NOT NULL REFERENCES log_rollovers(id),
+    entry_seq       INTEGER NOT NULL REFERENCES ledger(seq),
+    status          TEXT NOT NULL CHECK (status IN ('accepted', 'duplicate', 'refused')),
+    leaf_index      INTEGER NOT NULL,
+    tree_size       INTEGER NOT NULL,
+    inclusion_proof BLOB NOT NULL,
+    checkpoint      TEXT NOT NULL,
+    code            TEXT,
+    message         TEXT,
+    received_at     TEXT NOT NULL,
+    PRIMARY KEY (rollover_id, entry_seq)
+) STRICT;
+CREATE TRIGGER renewed_receipts_no_update BEFORE UPDATE ON renewed_receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+CREATE TRIGGER renewed_receipts_no_delete BEFORE DELETE ON renewed_receipts
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+
+-- As on every append-only table (version 4): no insert over an existing key.
+CREATE TRIGGER log_rollovers_no_replace BEFORE INSERT ON log_rollovers
+WHEN EXISTS (SELECT 1 FROM log_rollovers WHERE id = NEW.id OR new_origin = NEW.new_origin)
+BEGIN SELECT RAISE(ABORT, 'log rollovers are append-only'); END;
+CREATE TRIGGER checkpoints_retired_no_replace BEFORE INSERT ON checkpoints_retired
+WHEN EXISTS (SELECT 1 FROM checkpoints_retired
+             WHERE rollover_id = NEW.rollover_id AND size = NEW.size)
+BEGIN SELECT RAISE(ABORT, 'retired checkpoints are append-only'); END;
+CREATE TRIGGER resubmissions_no_replace BEFORE INSERT ON resubmissions
+WHEN EXISTS (SELECT 1 FROM resubmissions
+             WHERE rollover_id = NEW.rollover_id AND entry_seq = NEW.entry_seq)
+BEGIN SELECT RAISE(ABORT, 'resubmissions are append-only'); END;
+CREATE TRIGGER renewed_receipts_no_replace BEFORE INSERT ON renewed_receipts
+WHEN EXISTS (SELECT 1 FROM renewed_receipts
+             WHERE rollover_id = NEW.rollover_id AND entry_seq = NEW.entry_seq)
+BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
+"#;
+
 /// Bring the database to [`VERSION`], in one transaction. A database newer than this build is refused.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: u32 = conn
@@ -242,7 +330,8 @@ fn init(tx: &Transaction) -> Result<()> {
     tx.execute_batch(V1).map_err(super::db::store_err)?;
     tx.execute_batch(V2).map_err(super::db::store_err)?;
     tx.execute_batch(V3).map_err(super::db::store_err)?;
-    tx.execute_batch(V4).map_err(super::db::store_err)
+    tx.execute_batch(V4).map_err(super::db::store_err)?;
+    tx.execute_batch(V5).map_err(super::db::store_err)
 }
 
 fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
@@ -254,6 +343,9 @@ fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
     }
     if version < 4 {
         tx.execute_batch(V4).map_err(super::db::store_err)?;
+    }
+    if version < 5 {
+        tx.execute_batch(V5).map_err(super::db::store_err)?;
     }
     Ok(())
 }

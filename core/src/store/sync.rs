@@ -294,6 +294,37 @@ impl Store {
                         .and_then(|mut s| s.query_row([*seq as i64], |r| r.get::<_, i64>(0)))
                         .map_err(db::store_err)?
                         > 0;
+                    // A re-submitted entry (after a log rollover) keeps its old receipt; the new
+                    // origin's receipt is kept beside it.
+                    let renewal = if already {
+                        super::rollover::awaiting_renewal(&tx, *seq)?
+                    } else {
+                        None
+                    };
+                    if let Some(rollover_id) = renewal {
+                        let flat: Vec<u8> = proof.iter().flatten().copied().collect();
+                        tx.prepare_cached(
+                            "INSERT INTO renewed_receipts (rollover_id, entry_seq, status,
+                                 leaf_index, tree_size, inclusion_proof, checkpoint, code, message,
+                                 received_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        )
+                        .and_then(|mut s| {
+                            s.execute(params![
+                                rollover_id,
+                                *seq as i64,
+                                status.as_str(),
+                                *leaf_index as i64,
+                                *tree_size as i64,
+                                flat,
+                                checkpoint,
+                                code,
+                                message,
+                                now
+                            ])
+                        })
+                        .map_err(db::store_err)?;
+                    }
                     if !already {
                         let flat: Vec<u8> = proof.iter().flatten().copied().collect();
                         tx.prepare_cached(
@@ -332,14 +363,22 @@ impl Store {
         tx.commit().map_err(db::store_err)
     }
 
-    /// The receipt of an entry, if it has one.
+    /// The receipt of an entry, if it has one: after a log rollover, the new origin's receipt of a
+    /// re-submitted entry (the old one stays stored).
     pub fn receipt(&self, seq: u64) -> Result<Option<StoredReceipt>> {
         let conn = lock(&self.reader);
         let row = conn
             .query_row(
+                // The newest renewal (after a log rollover), else the first receipt.
                 "SELECT r.status, r.leaf_index, r.tree_size, r.inclusion_proof, r.checkpoint, r.code,
                         r.message, l.hash
-                 FROM receipts r JOIN ledger l ON l.seq = r.entry_seq WHERE r.entry_seq = ?1",
+                 FROM (SELECT entry_seq, status, leaf_index, tree_size, inclusion_proof, checkpoint,
+                              code, message, rollover_id AS version FROM renewed_receipts
+                       UNION ALL
+                       SELECT entry_seq, status, leaf_index, tree_size, inclusion_proof, checkpoint,
+                              code, message, 0 FROM receipts) r
+                 JOIN ledger l ON l.seq = r.entry_seq WHERE r.entry_seq = ?1
+                 ORDER BY r.version DESC LIMIT 1",
                 [seq as i64],
                 |r| {
                     Ok((

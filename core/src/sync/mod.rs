@@ -9,6 +9,13 @@
 //!   device has verified before (consistency proofs from `/api/v1/log/consistency`).
 //! - **A log that rewrites its history is caught**: an inconsistency is `LOG_INCONSISTENT`, recorded
 //!   in the store (`log_alarms`), and sync refuses to run again while it is recorded.
+//! - **A log that lost its end is caught** (a server restored from an older backup): a current
+//!   checkpoint smaller than one verified before, or the server denying an entry (`CHAIN_GAP`)
+//!   whose predecessor holds a receipt, is `LOG_ROLLED_BACK`, recorded and stopping sync the same
+//!   way. Nothing is dropped: the outbox and every receipt stay.
+//! - **Recovery is declared and signed**: an alarm is answered only by a rollover statement signed
+//!   with the pinned log key (`sync/rollover.rs`, protocol in `crate::rollover`); the device then
+//!   re-submits what the server lost, each entry with its old receipt as proof.
 //! - **Refusals are visible**: an entry the server logged but refused keeps its receipt and reason
 //!   (`refused`); an entry refused without a receipt stays in the outbox with its reason and the
 //!   entries after it are not pushed (the server would refuse them as a gap).
@@ -27,6 +34,7 @@ mod history;
 pub mod http;
 mod media;
 mod push;
+mod rollover;
 pub mod verify;
 
 use std::collections::HashMap;
@@ -37,6 +45,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RoadsideError};
+use crate::store::rollover::RetiredOrigin;
 use crate::store::sync::{EntryProblem, LogAlarm, PendingUpload, SeenCheckpoint, SyncConfig};
 use crate::store::Store;
 pub use history::{first_offence, FirstOffence, FIRST_OFFENCE_TIMEOUT_SECS};
@@ -346,6 +355,8 @@ pub(crate) struct Session<'a> {
     pub state: SyncProgress,
     /// Checkpoints verified in this session: note text → checkpoint.
     verified: HashMap<String, SeenCheckpoint>,
+    /// Origins the log had before the current one (after rollovers).
+    retired: Vec<RetiredOrigin>,
 }
 
 impl Session<'_> {
@@ -365,7 +376,7 @@ impl Session<'_> {
         if let Some(cp) = self.verified.get(note) {
             return Ok(cp.clone());
         }
-        let cp = verify::checkpoint(note, &self.config.log_verifier_key, &self.config.log_origin)?;
+        let cp = self.verify_note(note)?;
         if let Some(same) = self.store.checkpoint_seen(cp.size)? {
             if same.root != cp.root {
                 return Err(self.alarm(&same, &cp));
@@ -418,11 +429,7 @@ impl Session<'_> {
             ));
         }
         // The server's checkpoint of that size must be the one the device holds.
-        let theirs = verify::checkpoint(
-            &a.checkpoint,
-            &self.config.log_verifier_key,
-            &self.config.log_origin,
-        )?;
+        let theirs = self.verify_note(&a.checkpoint)?;
         if theirs.size != new.size || theirs.root != new.root {
             return Err(self.alarm(new, &theirs));
         }
@@ -430,14 +437,70 @@ impl Session<'_> {
     }
 
     fn alarm(&self, old: &SeenCheckpoint, new: &SeenCheckpoint) -> RoadsideError {
-        let err = verify::log_inconsistent(old, new);
-        if let Err(e) =
-            self.store
-                .record_log_alarm(err.code(), err.message(), Some(&old.note), Some(&new.note))
+        self.raise(
+            verify::log_inconsistent(old, new),
+            Some(&old.note),
+            Some(&new.note),
+        )
+    }
+
+    /// Record a log alarm; the error to return.
+    fn raise(&self, err: RoadsideError, old: Option<&str>, new: Option<&str>) -> RoadsideError {
+        if let Err(e) = self
+            .store
+            .record_log_alarm(err.code(), err.message(), old, new)
         {
             return e;
         }
         err
+    }
+
+    /// Verify a checkpoint of the log this device follows: signed under the current origin, or
+    /// under an origin a rollover ended, for a tree no larger than the part of it still held
+    /// (the current log begins with it).
+    pub fn verify_note(&self, note: &str) -> Result<SeenCheckpoint> {
+        let origin = verify::origin_line(note);
+        if origin != self.config.log_origin {
+            if let Some(r) = self.retired.iter().rev().find(|r| r.origin == origin) {
+                let cp = verify::checkpoint(note, &r.verifier_key, &r.origin)?;
+                if cp.size > r.max_size {
+                    return Err(RoadsideError::ledger(
+                        "CHECKPOINT_ORIGIN",
+                        format!(
+                            "检查点来自已结束的日志 {origin}，其大小 {} 超过该日志切换时保留的 {} 个叶子",
+                            cp.size, r.max_size
+                        ),
+                    ));
+                }
+                return Ok(cp);
+            }
+        }
+        verify::checkpoint(note, &self.config.log_verifier_key, &self.config.log_origin)
+    }
+
+    /// The log's current checkpoint must not be smaller than one verified before: if it is, the
+    /// server lost the end of its log; `LOG_ROLLED_BACK` is recorded and returned as an alarm.
+    /// A checkpoint of another origin is left to the rollover check.
+    fn check_not_rolled_back(&self, note: &str) -> Result<Option<LogAlarm>> {
+        if verify::origin_line(note) != self.config.log_origin {
+            return Ok(None);
+        }
+        let cp = self.verify_note(note)?;
+        let Some(latest) = self.store.latest_checkpoint()? else {
+            return Ok(None);
+        };
+        if cp.size >= latest.size {
+            return Ok(None);
+        }
+        let err = self.raise(
+            verify::log_rolled_back(&latest, &cp),
+            Some(&latest.note),
+            Some(note),
+        );
+        if err.code() != "LOG_ROLLED_BACK" {
+            return Err(err);
+        }
+        self.store.open_log_alarm()
     }
 }
 
@@ -482,15 +545,6 @@ async fn run(
     let config = store.sync_config()?.ok_or_else(|| {
         RoadsideError::conflict("NOT_ENROLLED", "本设备尚未登记到服务器，请先用登记码登记")
     })?;
-    if let Some(alarm) = store.log_alarms()?.last() {
-        return Err(RoadsideError::ledger(
-            "LOG_INCONSISTENT",
-            format!(
-                "已于 {} 发现透明日志前后不一致，同步保持停止：{}",
-                alarm.detected_at, alarm.message
-            ),
-        ));
-    }
     if !(1..=1000).contains(&options.batch_size) {
         return Err(RoadsideError::invalid_field(
             "batch_size",
@@ -523,6 +577,7 @@ async fn run(
             bytes_total: 0,
         },
         verified: HashMap::new(),
+        retired: store.retired_origins()?,
     };
     let mut report = SyncReport::default();
     s.emit();
@@ -548,6 +603,26 @@ async fn run(
                 "本机时钟与服务器相差 {off} 秒，请校准时间（已签名的记录不受影响）"
             ));
         }
+    }
+    // A log alarm stops sync until the server declares a rollover signed with the pinned key
+    // (or, for a log that shrank, as soon as it is seen).
+    let mut open = store.open_log_alarm()?;
+    if open.is_none() {
+        open = s.check_not_rolled_back(&note)?;
+    }
+    if (open.is_some() || verify::origin_line(&note) != s.config.log_origin)
+        && rollover::follow(&mut s, &mut report).await?
+    {
+        open = store.open_log_alarm()?;
+    }
+    if let Some(alarm) = open {
+        return Err(RoadsideError::ledger(
+            &alarm.code,
+            format!(
+                "已于 {} 发现透明日志异常，同步保持停止，本机记录和回执都完整保留：{}",
+                alarm.detected_at, alarm.message
+            ),
+        ));
     }
     let cp = s.observe(&note).await?;
     report.tree_size = cp.size;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{http, verify, Session, SyncReport};
 use crate::error::{Result, RoadsideError};
-use crate::store::sync::{EntryProblem, EntryResult, ReceiptStatus};
+use crate::store::sync::{EntryProblem, EntryResult, ReceiptStatus, StoredReceipt};
 
 /// Entry bytes per push, about (the server's body limit is 8 MiB; base64 adds a third).
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -48,6 +48,32 @@ fn invalid(why: impl Into<String>) -> RoadsideError {
     )
 }
 
+/// A stored receipt as the push API takes it back (`old_receipt`): base64 proof hashes.
+fn old_receipt_json(r: &StoredReceipt) -> Result<serde_json::Value> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let proof = r
+        .inclusion_proof
+        .iter()
+        .map(|h| {
+            hex::decode(h).map(|b| b64.encode(b)).map_err(|_| {
+                RoadsideError::store(
+                    "STORE_SYNC_CORRUPT",
+                    format!(
+                        "同步数据损坏：第 {} 条记录的回执证明不是十六进制",
+                        r.entry_seq
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(serde_json::json!({
+        "leaf_index": r.leaf_index,
+        "tree_size": r.tree_size,
+        "inclusion_proof": proof,
+        "checkpoint": r.checkpoint,
+    }))
+}
+
 pub(super) async fn push_outbox(s: &mut Session<'_>, report: &mut SyncReport) -> Result<()> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let limit = s.options.batch_size as usize;
@@ -58,12 +84,22 @@ pub(super) async fn push_outbox(s: &mut Session<'_>, report: &mut SyncReport) ->
             return Ok(());
         };
         after = last.seq;
-        let body = serde_json::json!({
-            "entries": batch.iter().map(|e| serde_json::json!({
+        let mut entries = Vec::with_capacity(batch.len());
+        for e in &batch {
+            let mut entry = serde_json::json!({
                 "bytes": b64.encode(&e.bytes),
                 "sig": b64.encode(&e.sig),
-            })).collect::<Vec<_>>(),
-        });
+            });
+            // After a log rollover, an entry in the outbox with a receipt is one the server lost:
+            // it goes back with that receipt as proof.
+            if !s.retired.is_empty() {
+                if let Some(old) = s.store.receipt(e.seq)? {
+                    entry["old_receipt"] = old_receipt_json(&old)?;
+                }
+            }
+            entries.push(entry);
+        }
+        let body = serde_json::json!({ "entries": entries });
         let body = serde_json::to_vec(&body)
             .map_err(|e| RoadsideError::internal("PUSH_ENCODE", e.to_string()))?;
         let url = s.url("/api/v1/sync/push");
@@ -95,6 +131,8 @@ pub(super) async fn push_outbox(s: &mut Session<'_>, report: &mut SyncReport) ->
             .collect();
         let mut results = Vec::with_capacity(batch.len());
         let mut blocked: Option<EntryProblem> = None;
+        // An entry the server denies as a gap although it gave the entry before it a receipt.
+        let mut lost: Option<(u64, u64)> = None;
         for e in &batch {
             // The hash of the bytes actually sent (a damaged store row may no longer match its
             // stored hash; the server answers for what it received).
@@ -140,6 +178,14 @@ pub(super) async fn push_outbox(s: &mut Session<'_>, report: &mut SyncReport) ->
                 None => {
                     // Refused without a receipt: the first such entry keeps its reason and blocks
                     // the ones after it (the server refuses those as a gap).
+                    if lost.is_none()
+                        && o.code.as_deref() == Some("CHAIN_GAP")
+                        && e.seq > 1
+                        && s.store.holds_receipt_of(e.seq - 1)?
+                    {
+                        let leaf = s.store.receipt(e.seq - 1)?.map_or(0, |r| r.leaf_index);
+                        lost = Some((e.seq - 1, leaf));
+                    }
                     if blocked.is_none() {
                         let code = o.code.clone().unwrap_or_else(|| "REJECTED".to_string());
                         let message = o
@@ -166,6 +212,10 @@ pub(super) async fn push_outbox(s: &mut Session<'_>, report: &mut SyncReport) ->
         s.store.apply_push_results(&results)?;
         s.state.records_done += batch.len() as u64;
         s.emit();
+        if let Some((seq, leaf)) = lost {
+            let note = s.store.receipt(seq)?.map(|r| r.checkpoint);
+            return Err(s.raise(verify::entry_lost(seq, leaf), note.as_deref(), None));
+        }
         if let Some(b) = blocked {
             report.blocked = s
                 .store

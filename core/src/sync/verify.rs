@@ -14,27 +14,8 @@ use crate::store::sync::SeenCheckpoint;
 /// `CHECKPOINT_MALFORMED`: not a signed note / checkpoint; `CHECKPOINT_SIGNATURE`: not signed by the
 /// pinned key (another key, or altered text); `CHECKPOINT_ORIGIN`: a checkpoint of another log.
 pub fn checkpoint(note: &str, verifier_key: &str, origin: &str) -> Result<SeenCheckpoint> {
-    let verifier = StandardVerifier::new(verifier_key).map_err(|e| {
-        RoadsideError::internal(
-            "LOG_KEY_INVALID",
-            format!("登记时保存的日志公钥无效：{e:?}"),
-        )
-    })?;
-    let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| {
-        RoadsideError::network(
-            "CHECKPOINT_MALFORMED",
-            format!("服务器给出的检查点不是有效的签名文本：{e:?}"),
-        )
-    })?;
-    parsed
-        .verify(&VerifierList::new(vec![Box::new(verifier)]))
-        .map_err(|e| {
-            RoadsideError::ledger(
-                "CHECKPOINT_SIGNATURE",
-                format!("检查点签名与登记时固定的日志公钥不符（{e:?}），拒绝接受"),
-            )
-        })?;
-    let cp = Checkpoint::from_bytes(parsed.text()).map_err(|e| {
+    let text = note_text(note, verifier_key, "检查点")?;
+    let cp = Checkpoint::from_bytes(&text).map_err(|e| {
         RoadsideError::network("CHECKPOINT_MALFORMED", format!("检查点内容格式错误：{e:?}"))
     })?;
     if cp.origin() != origin {
@@ -48,6 +29,38 @@ pub fn checkpoint(note: &str, verifier_key: &str, origin: &str) -> Result<SeenCh
         root: cp.hash().0,
         note: note.to_string(),
     })
+}
+
+/// Verify a signed note (a checkpoint, a rollover statement) with a verifier key; its text.
+///
+/// `CHECKPOINT_MALFORMED`: not a signed note; `CHECKPOINT_SIGNATURE`: not signed by that key.
+pub fn note_text(note: &str, verifier_key: &str, what: &str) -> Result<Vec<u8>> {
+    let verifier = StandardVerifier::new(verifier_key).map_err(|e| {
+        RoadsideError::internal(
+            "LOG_KEY_INVALID",
+            format!("登记时保存的日志公钥无效：{e:?}"),
+        )
+    })?;
+    let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| {
+        RoadsideError::network(
+            "CHECKPOINT_MALFORMED",
+            format!("服务器给出的{what}不是有效的签名文本：{e:?}"),
+        )
+    })?;
+    parsed
+        .verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|e| {
+            RoadsideError::ledger(
+                "CHECKPOINT_SIGNATURE",
+                format!("{what}的签名与登记时固定的日志公钥不符（{e:?}），拒绝接受"),
+            )
+        })?;
+    Ok(parsed.text().to_vec())
+}
+
+/// The origin line of a checkpoint note, unverified (to pick the key to verify it with).
+pub fn origin_line(note: &str) -> &str {
+    note.split('\n').next().unwrap_or_default()
 }
 
 /// Check that the entry with hash `entry_hash` is leaf `index` of the checkpoint's tree.
@@ -95,6 +108,33 @@ pub fn log_inconsistent(old: &SeenCheckpoint, new: &SeenCheckpoint) -> RoadsideE
             "透明日志前后不一致：服务器签署的大小为 {} 的检查点与本机此前验证过的大小为 {} 的检查点不能互相印证，\
              日志可能被改写。同步已停止，请立即报告本单位系统管理员",
             new.size, old.size
+        ),
+    )
+}
+
+/// The log shrank: its current checkpoint is smaller than one the device has verified (a server
+/// restored from an older backup). `LOG_ROLLED_BACK`.
+pub fn log_rolled_back(seen: &SeenCheckpoint, now: &SeenCheckpoint) -> RoadsideError {
+    RoadsideError::ledger(
+        "LOG_ROLLED_BACK",
+        format!(
+            "透明日志变小了：服务器当前的检查点大小为 {}，而本机此前已验证过大小为 {} 的检查点，\
+             服务器的数据可能已从旧备份恢复。同步已停止，本机的记录和回执都完整保留；\
+             请立即报告本单位系统管理员按恢复步骤处理",
+            now.size, seen.size
+        ),
+    )
+}
+
+/// The server denies an entry whose predecessor it gave a receipt for: it lost data.
+/// `LOG_ROLLED_BACK`.
+pub fn entry_lost(seq: u64, leaf_index: u64) -> RoadsideError {
+    RoadsideError::ledger(
+        "LOG_ROLLED_BACK",
+        format!(
+            "服务器已不再保存本设备第 {seq} 条记录（本机持有其回执，位于日志第 {leaf_index} 号叶子），\
+             服务器的数据可能已从旧备份恢复。同步已停止，本机的记录和回执都完整保留；\
+             请立即报告本单位系统管理员按恢复步骤处理"
         ),
     )
 }

@@ -34,6 +34,49 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<Response> {
         .into_response())
 }
 
+/// Most recovered entries in one answer of [`rollovers`].
+const RECOVERED_PAGE: u32 = 1000;
+
+#[derive(Debug, Deserialize)]
+pub struct RolloversQuery {
+    /// Recovered entries after this leaf of the current log (for the next page).
+    pub after: Option<u64>,
+}
+
+/// The log's rollovers and what devices brought back.
+#[derive(Debug, Serialize)]
+pub struct Rollovers {
+    /// The current origin.
+    pub origin: String,
+    /// Signed rollover statements (C2SP signed notes, each signed under the origin it ends),
+    /// oldest first.
+    pub statements: Vec<String>,
+    /// Entries the log had lost and devices re-submitted with a verified receipt of a retired
+    /// origin, by leaf in the current log (at most 1000; `after` pages on).
+    pub recovered: Vec<crate::storage::RecoveredEntry>,
+}
+
+/// `GET /api/v1/log/rollovers`: what a device follows after a restore, and an auditor reads
+/// (`crate::rollover`).
+pub async fn rollovers(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<RolloversQuery>,
+) -> Result<Json<Rollovers>> {
+    Ok(Json(Rollovers {
+        origin: state.signer.origin().to_string(),
+        statements: state
+            .signer
+            .retired()
+            .iter()
+            .map(|r| r.note.clone())
+            .collect(),
+        recovered: state
+            .storage
+            .recovered_entries(q.after, RECOVERED_PAGE)
+            .await?,
+    }))
+}
+
 fn tile_not_found() -> ApiError {
     ApiError::not_found("TILE_NOT_FOUND", "该瓦片尚不存在")
 }

@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/log/key", get(log::key))
         .route("/log/inclusion", get(log::inclusion))
         .route("/log/consistency", get(log::consistency))
+        .route("/log/rollovers", get(log::rollovers))
         .route("/openapi.json", get(ops::openapi));
 
     let timeout = state.config.request_timeout();

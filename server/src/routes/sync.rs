@@ -11,6 +11,7 @@ use super::ApiJson;
 use crate::auth::{AccountCaller, DeviceCaller};
 use crate::error::{ApiError, Result};
 use crate::ingest::{self, Outcome, Status, MAX_BATCH};
+use crate::rollover::{check_old_receipt, OldReceipt};
 use crate::state::AppState;
 use crate::storage::CaseRow;
 
@@ -21,6 +22,12 @@ pub struct PushEntry {
     pub bytes: String,
     /// The Ed25519 signature over the bytes, base64 (64 bytes).
     pub sig: String,
+    /// After a log rollover: the receipt a retired origin of the log gave this entry, sent with an
+    /// entry the server lost. Checked, and recorded with the entry when it is logged again
+    /// (`crate::rollover`); an old receipt that does not verify rejects the entry
+    /// (`OLD_RECEIPT_INVALID`).
+    #[serde(default)]
+    pub old_receipt: Option<OldReceipt>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,6 +74,8 @@ pub async fn push(
     }
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut raw = Vec::with_capacity(req.entries.len());
+    let old_receipts: Vec<Option<OldReceipt>> =
+        req.entries.iter().map(|e| e.old_receipt.clone()).collect();
     for (i, e) in req.entries.iter().enumerate() {
         let bytes = b64.decode(&e.bytes).map_err(|_| {
             ApiError::bad_request(
@@ -90,9 +99,35 @@ pub async fn push(
         .map(|o| (o.certificate_no.clone(), o))
         .collect();
     let pre_device = device.clone();
-    let checked = tokio::task::spawn_blocking(move || ingest::pre_check(&pre_device, raw, &roster))
-        .await
-        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    let mut checked =
+        tokio::task::spawn_blocking(move || ingest::pre_check(&pre_device, raw, &roster))
+            .await
+            .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    // Old receipts of re-submitted entries (after a log rollover): checked before the batch is
+    // planned; one that does not verify rejects its entry.
+    let mut old_positions = HashMap::new();
+    for (c, old) in checked.iter_mut().zip(&old_receipts) {
+        let (Ok(entry), Some(old)) = (&*c, old) else {
+            continue;
+        };
+        let (hash, seq) = (entry.hash, entry.entry.seq);
+        match check_old_receipt(&state.signer, &hash, old) {
+            Ok(position) => {
+                old_positions.insert(hash, position);
+            }
+            Err(why) => {
+                *c = Err(Box::new(Outcome {
+                    hash: hex::encode(hash),
+                    seq: Some(seq),
+                    status: Status::Rejected,
+                    code: Some("OLD_RECEIPT_INVALID".to_string()),
+                    message: Some(format!("第 {seq} 条记录：{why}")),
+                    receipt: None,
+                    position: None,
+                }));
+            }
+        }
+    }
     let seqs: Vec<u64> = checked
         .iter()
         .filter_map(|c| c.as_ref().ok().map(|c| c.entry.seq))
@@ -103,7 +138,7 @@ pub async fn push(
         .commit_batch(
             &device.id,
             seqs,
-            Box::new(move |snapshot| ingest::plan(snapshot, checked, &signer)),
+            Box::new(move |snapshot| ingest::plan(snapshot, checked, &signer, &old_positions)),
         )
         .await?;
     crate::crash::point("push.answer");

@@ -150,6 +150,28 @@ pub struct BatchPlan {
     pub outcomes: Vec<Outcome>,
     /// The planner's tiles after the append (the log at `new_size`), for the receipts.
     pub working: TileSet,
+    /// Entries of this batch that came back with a receipt of a retired log origin (written with
+    /// them, in the same transaction; see `crate::rollover`).
+    pub recovered: Vec<RecoveredEntry>,
+}
+
+/// An entry the log had lost (the database was restored from an older backup) and its device
+/// brought back, with the receipt the retired log origin had given it (see `crate::rollover`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveredEntry {
+    /// Lowercase hex SHA-256 of the entry's bytes.
+    pub entry_hash: String,
+    pub device_id: String,
+    pub seq: u64,
+    /// Its leaf in the current log.
+    pub leaf_index: u64,
+    /// The retired origin whose receipt it carried, and where that log had it.
+    pub old_origin: String,
+    pub old_leaf_index: u64,
+    pub old_tree_size: u64,
+    /// The old receipt's signed checkpoint.
+    pub old_checkpoint: String,
+    pub recorded_at: String,
 }
 
 /// Decides a batch from its snapshot; runs inside the transaction, does no I/O.
@@ -472,6 +494,14 @@ pub trait Storage: Send + Sync + 'static {
     async fn entry_position(&self, hash: &[u8; 32]) -> Result<Option<(StoredEntry, String)>>;
 
     async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>>;
+
+    /// Entries brought back after a log rollover, by their leaf in the current log: at most
+    /// `limit`, after leaf `after` when given.
+    async fn recovered_entries(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<RecoveredEntry>>;
 
     // ---- Media uploads (tus) and stored media objects ----
 

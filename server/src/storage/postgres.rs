@@ -141,6 +141,30 @@ impl PgStorage {
     }
 }
 
+/// Entries brought back after a log rollover (`crate::rollover`), with the receipt of the retired
+/// origin they carried. Created if missing, independent of the numbered versions.
+const SCHEMA_RECOVERED: &str = r#"
+CREATE TABLE IF NOT EXISTS log_recovered (
+    entry_hash BYTEA PRIMARY KEY, device_id TEXT NOT NULL, seq BIGINT NOT NULL,
+    leaf_index BIGINT NOT NULL UNIQUE, old_origin TEXT NOT NULL, old_leaf_index BIGINT NOT NULL,
+    old_tree_size BIGINT NOT NULL, old_checkpoint TEXT NOT NULL, recorded_at TEXT NOT NULL);
+"#;
+
+impl PgStorage {
+    /// The recovered-entries table, under the schema lock.
+    async fn migrate_recovered(&self) -> Result<()> {
+        let client = self.pool.get().await?;
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        let result = client.batch_execute(SCHEMA_RECOVERED).await;
+        client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+            .await?;
+        Ok(result?)
+    }
+}
+
 /// Advisory lock key for schema creation ("roadside" in ASCII).
 const MIGRATION_LOCK: i64 = 0x726f_6164_7369_6465;
 
@@ -170,6 +194,7 @@ impl PgStorage {
         storage.migrate_bundles().await?;
         storage.migrate_refusals().await?;
         storage.migrate_audit().await?;
+        storage.migrate_recovered().await?;
         Ok(storage)
     }
 
@@ -987,6 +1012,44 @@ impl Storage for PgStorage {
         if let Some(note) = &plan.checkpoint {
             writes.push((&add_checkpoint, vec![&new_size, note]));
         }
+        let add_recovered = tx
+            .prepare_cached(
+                "INSERT INTO log_recovered (entry_hash, device_id, seq, leaf_index, old_origin, \
+                 old_leaf_index, old_tree_size, old_checkpoint, recorded_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .await?;
+        let recovered_rows = plan
+            .recovered
+            .iter()
+            .map(|r| {
+                Ok((
+                    hex::decode(&r.entry_hash)
+                        .map_err(|_| ApiError::storage("recovered entry hash is not hex"))?,
+                    i64_of(r.seq)?,
+                    i64_of(r.leaf_index)?,
+                    i64_of(r.old_leaf_index)?,
+                    i64_of(r.old_tree_size)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (r, (hash, seq, leaf, old_leaf, old_size)) in plan.recovered.iter().zip(&recovered_rows)
+        {
+            writes.push((
+                &add_recovered,
+                vec![
+                    hash,
+                    &r.device_id,
+                    seq,
+                    leaf,
+                    &r.old_origin,
+                    old_leaf,
+                    old_size,
+                    &r.old_checkpoint,
+                    &r.recorded_at,
+                ],
+            ));
+        }
         futures_util::future::try_join_all(
             writes
                 .iter()
@@ -1072,6 +1135,39 @@ impl Storage for PgStorage {
             ))
         })
         .transpose()
+    }
+
+    async fn recovered_entries(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<RecoveredEntry>> {
+        let after = after.map(i64_of).transpose()?.unwrap_or(-1);
+        let c = self.pool.get().await?;
+        let rows = c
+            .query(
+                "SELECT entry_hash, device_id, seq, leaf_index, old_origin, old_leaf_index, \
+                 old_tree_size, old_checkpoint, recorded_at FROM log_recovered \
+                 WHERE leaf_index > $1 ORDER BY leaf_index LIMIT $2",
+                &[&after, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let hash: Vec<u8> = r.get(0);
+                Ok(RecoveredEntry {
+                    entry_hash: hex::encode(hash32(&hash)?),
+                    device_id: r.get(1),
+                    seq: u64_of(r.get(2))?,
+                    leaf_index: u64_of(r.get(3))?,
+                    old_origin: r.get(4),
+                    old_leaf_index: u64_of(r.get(5))?,
+                    old_tree_size: u64_of(r.get(6))?,
+                    old_checkpoint: r.get(7),
+                    recorded_at: r.get(8),
+                })
+            })
+            .collect()
     }
 
     async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>> {

@@ -98,6 +98,15 @@ CREATE TABLE IF NOT EXISTS audit_holds (
 CREATE INDEX IF NOT EXISTS audit_holds_agency ON audit_holds (agency);
 "#;
 
+/// Entries brought back after a log rollover (`crate::rollover`), with the receipt of the retired
+/// origin they carried. Created if missing, independent of the numbered versions.
+const SCHEMA_RECOVERED: &str = r#"
+CREATE TABLE IF NOT EXISTS log_recovered (
+    entry_hash BLOB PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    leaf_index INTEGER NOT NULL UNIQUE, old_origin TEXT NOT NULL, old_leaf_index INTEGER NOT NULL,
+    old_tree_size INTEGER NOT NULL, old_checkpoint TEXT NOT NULL, recorded_at TEXT NOT NULL);
+"#;
+
 /// The SQLite storage.
 pub struct SqliteStorage {
     writer: Arc<Mutex<Connection>>,
@@ -369,6 +378,7 @@ impl SqliteStorage {
         writer.execute_batch(SCHEMA_BUNDLES)?;
         writer.execute_batch(SCHEMA_REFUSALS)?;
         writer.execute_batch(SCHEMA_AUDIT)?;
+        writer.execute_batch(SCHEMA_RECOVERED)?;
         let readers = (0..READERS)
             .map(|_| connect(path))
             .collect::<Result<Vec<_>>>()?;
@@ -1046,6 +1056,24 @@ impl Storage for SqliteStorage {
                 for ((level, idx), data) in &plan.tiles {
                     tile.execute(params![level, i64_of(*idx)?, data])?;
                 }
+                let mut recovered = tx.prepare_cached(
+                    "INSERT INTO log_recovered (entry_hash, device_id, seq, leaf_index, old_origin, \
+                     old_leaf_index, old_tree_size, old_checkpoint, recorded_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                for r in &plan.recovered {
+                    recovered.execute(params![
+                        hex::decode(&r.entry_hash).map_err(|_| ApiError::storage("recovered entry hash is not hex"))?,
+                        r.device_id,
+                        i64_of(r.seq)?,
+                        i64_of(r.leaf_index)?,
+                        r.old_origin,
+                        i64_of(r.old_leaf_index)?,
+                        i64_of(r.old_tree_size)?,
+                        r.old_checkpoint,
+                        r.recorded_at
+                    ])?;
+                }
             }
             if let Some((seq, hash)) = plan.head {
                 tx.execute(
@@ -1141,6 +1169,55 @@ impl Storage for SqliteStorage {
                 ))
             })
             .transpose()
+        })
+        .await
+    }
+
+    async fn recovered_entries(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<RecoveredEntry>> {
+        self.read(move |c| {
+            let after = after.map(i64_of).transpose()?.unwrap_or(-1);
+            let mut stmt = c.prepare_cached(
+                "SELECT entry_hash, device_id, seq, leaf_index, old_origin, old_leaf_index, \
+                 old_tree_size, old_checkpoint, recorded_at FROM log_recovered \
+                 WHERE leaf_index > ?1 ORDER BY leaf_index LIMIT ?2",
+            )?;
+            type Row = (Vec<u8>, String, i64, i64, String, i64, i64, String, String);
+            let rows = stmt
+                .query_map(params![after, i64::from(limit)], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<Row>>>()?;
+            rows.into_iter()
+                .map(
+                    |(hash, device_id, seq, leaf, origin, old_leaf, old_size, note, at)| {
+                        Ok(RecoveredEntry {
+                            entry_hash: hex::encode(hash32(&hash)?),
+                            device_id,
+                            seq: u64_of(seq)?,
+                            leaf_index: u64_of(leaf)?,
+                            old_origin: origin,
+                            old_leaf_index: u64_of(old_leaf)?,
+                            old_tree_size: u64_of(old_size)?,
+                            old_checkpoint: note,
+                            recorded_at: at,
+                        })
+                    },
+                )
+                .collect()
         })
         .await
     }
