@@ -128,17 +128,13 @@ impl RolloverStatement {
 
     /// Parse a statement's text (the signature is checked by the caller, before).
     pub fn parse(text: &str) -> Result<Self> {
-        let body = text
-            .strip_suffix('\n')
-            .ok_or_else(|| bad("未以换行结束"))?;
+        let body = text.strip_suffix('\n').ok_or_else(|| bad("未以换行结束"))?;
         let mut lines = body.split('\n');
         if lines.next() != Some(STATEMENT_HEADER) {
             return Err(bad(format!("第一行应为 {STATEMENT_HEADER}")));
         }
         let mut field = |key: &str| -> Result<String> {
-            let line = lines
-                .next()
-                .ok_or_else(|| bad(format!("缺少 {key} 行")))?;
+            let line = lines.next().ok_or_else(|| bad(format!("缺少 {key} 行")))?;
             let value = line
                 .strip_prefix(key)
                 .and_then(|v| v.strip_prefix(' '))
@@ -274,7 +270,10 @@ mod tests {
 
     #[test]
     fn origins_count_up() {
-        assert_eq!(next_origin("roadside.local/log"), "roadside.local/log/epoch2");
+        assert_eq!(
+            next_origin("roadside.local/log"),
+            "roadside.local/log/epoch2"
+        );
         assert_eq!(
             next_origin("roadside.local/log/epoch2"),
             "roadside.local/log/epoch3"
@@ -291,7 +290,10 @@ mod tests {
         // A verifier key as signed_note writes it: name, key id, base64 of 0x01 ‖ public key.
         let public = [0x01u8; 33];
         let key64 = base64::engine::general_purpose::STANDARD.encode(public);
-        let old = format!("a.example/log+{:08x}+{key64}", key_id("a.example/log", &public));
+        let old = format!(
+            "a.example/log+{:08x}+{key64}",
+            key_id("a.example/log", &public)
+        );
         let new = rename_verifier_key(&old, "a.example/log/epoch2").unwrap();
         assert_eq!(
             new,

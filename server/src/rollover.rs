@@ -53,12 +53,8 @@ pub async fn follow(storage: &DynStorage, configured: LogSigner) -> Result<LogSi
         let Some(note) = storage.setting(&setting_name(signer.origin())).await? else {
             return Ok(signer);
         };
-        let text = tlog::verify_note(&note, signer.verifier_key()).ok_or_else(|| {
-            broken(format!(
-                "{} 的声明不是本日志密钥签署的",
-                signer.origin()
-            ))
-        })?;
+        let text = tlog::verify_note(&note, signer.verifier_key())
+            .ok_or_else(|| broken(format!("{} 的声明不是本日志密钥签署的", signer.origin())))?;
         let statement =
             RolloverStatement::parse(&text).map_err(|e| broken(e.message().to_string()))?;
         if statement.old_origin != signer.origin() {

@@ -12,13 +12,20 @@ use roadside_server::config::Config;
 use serde_json::{json, Value};
 
 const OFFICER: &str = "QH6325000101";
-const DB_FILES: [&str; 3] = ["roadside.sqlite3", "roadside.sqlite3-wal", "roadside.sqlite3-shm"];
+const DB_FILES: [&str; 3] = [
+    "roadside.sqlite3",
+    "roadside.sqlite3-wal",
+    "roadside.sqlite3-shm",
+];
 
 /// Where the database lives, and how it is backed up and restored.
 enum Backend {
     Sqlite,
     /// The live database's URL, and the admin URL to copy it with.
-    Postgres { url: String, admin: String },
+    Postgres {
+        url: String,
+        admin: String,
+    },
 }
 
 impl Backend {
@@ -34,7 +41,11 @@ impl Backend {
     async fn copy(&self, dir: &std::path::Path, backup: &std::path::Path, restore: bool) {
         match self {
             Backend::Sqlite => {
-                let (from, to) = if restore { (backup, dir) } else { (dir, backup) };
+                let (from, to) = if restore {
+                    (backup, dir)
+                } else {
+                    (dir, backup)
+                };
                 for name in DB_FILES {
                     let _ = std::fs::remove_file(to.join(name));
                     if from.join(name).exists() {
@@ -108,12 +119,20 @@ async fn restore_then_rollover(backend: Backend) {
 
     // Three entries, then a backup, then three more.
     let (status, first) = server.push(&token, &entries[..3]).await;
-    assert_eq!((status, first["accepted"].as_u64()), (200, Some(3)), "{first}");
+    assert_eq!(
+        (status, first["accepted"].as_u64()),
+        (200, Some(3)),
+        "{first}"
+    );
     let dir = server.stop_keeping_dir().await;
     backend.copy(dir.path(), backup.path(), false).await;
     let server = TestServer::start_in(dir, backend.url(), |_| {}).await;
     let (status, second) = server.push(&token, &entries[3..6]).await;
-    assert_eq!((status, second["accepted"].as_u64()), (200, Some(3)), "{second}");
+    assert_eq!(
+        (status, second["accepted"].as_u64()),
+        (200, Some(3)),
+        "{second}"
+    );
     let old_receipts: Vec<Value> = (0..3).map(|i| receipt_of(&second, i)).collect();
     assert_eq!(old_receipts[0]["leaf_index"], 3);
 
@@ -171,9 +190,19 @@ async fn restore_then_rollover(backend: Backend) {
             Some(push_with_old(&batch)),
         )
         .await;
-    assert_eq!((status, again["accepted"].as_u64()), (200, Some(4)), "{again}");
-    let new_cp = receipt_of(&again, 0)["checkpoint"].as_str().unwrap().to_string();
-    assert!(new_cp.starts_with("roadside.local/log/epoch2\n7\n"), "{new_cp}");
+    assert_eq!(
+        (status, again["accepted"].as_u64()),
+        (200, Some(4)),
+        "{again}"
+    );
+    let new_cp = receipt_of(&again, 0)["checkpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        new_cp.starts_with("roadside.local/log/epoch2\n7\n"),
+        "{new_cp}"
+    );
 
     // Entries the server kept answer as before (a receipt of the old origin, still valid: the new
     // log begins with it).

@@ -10,9 +10,9 @@
 //! while a write commits.
 
 mod db;
-pub mod schema;
 #[cfg(feature = "sync")]
 pub mod rollover;
+pub mod schema;
 #[cfg(feature = "sync")]
 pub mod sync;
 

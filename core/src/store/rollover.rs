@@ -243,10 +243,7 @@ pub(super) fn awaiting_renewal(tx: &rusqlite::Transaction<'_>, seq: u64) -> Resu
                            WHERE n.rollover_id = s.rollover_id AND n.entry_seq = s.entry_seq)
          ORDER BY s.rollover_id DESC LIMIT 1",
     )
-    .and_then(|mut s| {
-        s.query_row([seq as i64], |r| r.get::<_, i64>(0))
-            .optional()
-    })
+    .and_then(|mut s| s.query_row([seq as i64], |r| r.get::<_, i64>(0)).optional())
     .map_err(db::store_err)
 }
 
@@ -260,9 +257,7 @@ mod tests {
 
     fn store(dir: &std::path::Path) -> Store {
         let store = Store::open(dir, &KEY, Durability::Normal).expect("open store");
-        store
-            .import_roster(&crate::demo::roster())
-            .expect("roster");
+        store.import_roster(&crate::demo::roster()).expect("roster");
         store
             .save_enrolment(&SyncConfig {
                 server_url: "http://127.0.0.1:1".into(),
@@ -346,10 +341,17 @@ mod tests {
             .unwrap();
         assert_eq!(put_back, 2);
         assert_eq!(s.outbox_len().unwrap(), 2);
-        assert!(!s.holds_receipt_of(4).unwrap(), "entry 4 is waiting to go back");
+        assert!(
+            !s.holds_receipt_of(4).unwrap(),
+            "entry 4 is waiting to go back"
+        );
         assert!(s.holds_receipt_of(3).unwrap());
         assert_eq!(s.open_log_alarm().unwrap(), None);
-        assert_eq!(s.log_alarms().unwrap().len(), 1, "the alarm stays on record");
+        assert_eq!(
+            s.log_alarms().unwrap().len(),
+            1,
+            "the alarm stays on record"
+        );
         assert_eq!(s.latest_checkpoint().unwrap().map(|c| c.size), Some(5));
         assert_eq!(s.checkpoint_below(5).unwrap(), None);
         let retired: i64 = lock(&s.reader)
@@ -381,9 +383,11 @@ mod tests {
         let r = s.receipt(4).unwrap().unwrap();
         assert_eq!((r.leaf_index, r.checkpoint.as_str()), (5, "new7"));
         let old: i64 = lock(&s.reader)
-            .query_row("SELECT leaf_index FROM receipts WHERE entry_seq = 4", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT leaf_index FROM receipts WHERE entry_seq = 4",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(old, 6, "the old receipt is kept");
         let rollovers = s.log_rollovers().unwrap();

@@ -58,7 +58,10 @@ fn old_receipt_json(r: &StoredReceipt) -> Result<serde_json::Value> {
             hex::decode(h).map(|b| b64.encode(b)).map_err(|_| {
                 RoadsideError::store(
                     "STORE_SYNC_CORRUPT",
-                    format!("同步数据损坏：第 {} 条记录的回执证明不是十六进制", r.entry_seq),
+                    format!(
+                        "同步数据损坏：第 {} 条记录的回执证明不是十六进制",
+                        r.entry_seq
+                    ),
                 )
             })
         })

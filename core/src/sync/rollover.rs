@@ -35,12 +35,9 @@ pub(super) async fn follow(s: &mut Session<'_>, report: &mut SyncReport) -> Resu
     {
         check_size_and_root(s, &statement, &note).await?;
         let new_key = rename_verifier_key(&s.config.log_verifier_key, &statement.new_origin)?;
-        let put_back = s.store.accept_rollover(
-            &statement,
-            &note,
-            &s.config.log_verifier_key,
-            &new_key,
-        )?;
+        let put_back =
+            s.store
+                .accept_rollover(&statement, &note, &s.config.log_verifier_key, &new_key)?;
         report.warnings.push(format!(
             "服务器已于 {} 切换透明日志（{} → {}，保留前 {} 个叶子，原因：{}）；\
              本机 {put_back} 条服务器已丢失的记录将带着原回执重新上传",
@@ -72,9 +69,8 @@ fn statement_for(s: &Session<'_>, note: &str) -> Result<Option<(RolloverStatemen
         return Ok(None);
     }
     let text = verify::note_text(note, &s.config.log_verifier_key, "日志切换声明")?;
-    let text = String::from_utf8(text).map_err(|_| {
-        RoadsideError::network("ROLLOVER_MALFORMED", "日志切换声明不是 UTF-8 文本")
-    })?;
+    let text = String::from_utf8(text)
+        .map_err(|_| RoadsideError::network("ROLLOVER_MALFORMED", "日志切换声明不是 UTF-8 文本"))?;
     let statement = RolloverStatement::parse(&text)?;
     if statement.old_origin != s.config.log_origin {
         return Err(RoadsideError::ledger(

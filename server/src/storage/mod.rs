@@ -384,8 +384,11 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Entries brought back after a log rollover, by their leaf in the current log: at most
     /// `limit`, after leaf `after` when given.
-    async fn recovered_entries(&self, after: Option<u64>, limit: u32)
-        -> Result<Vec<RecoveredEntry>>;
+    async fn recovered_entries(
+        &self,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<RecoveredEntry>>;
 
     // ---- Media uploads (tus) and stored media objects ----
 

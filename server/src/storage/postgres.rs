@@ -559,10 +559,11 @@ impl Storage for PgStorage {
 
     async fn setting(&self, name: &str) -> Result<Option<String>> {
         let c = self.pool.get().await?;
-        Ok(c
-            .query_opt("SELECT value FROM settings WHERE name = $1", &[&name])
-            .await?
-            .map(|r| r.get(0)))
+        Ok(
+            c.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])
+                .await?
+                .map(|r| r.get(0)),
+        )
     }
 
     async fn upsert_agency(&self, a: &Agency) -> Result<()> {

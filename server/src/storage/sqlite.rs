@@ -566,8 +566,12 @@ impl Storage for SqliteStorage {
     async fn setting(&self, name: &str) -> Result<Option<String>> {
         let name = name.to_string();
         self.read(move |c| {
-            Ok(c.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| r.get(0))
-                .optional()?)
+            Ok(
+                c.query_row("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
         })
         .await
     }
@@ -1086,19 +1090,21 @@ impl Storage for SqliteStorage {
                 })?
                 .collect::<rusqlite::Result<Vec<Row>>>()?;
             rows.into_iter()
-                .map(|(hash, device_id, seq, leaf, origin, old_leaf, old_size, note, at)| {
-                    Ok(RecoveredEntry {
-                        entry_hash: hex::encode(hash32(&hash)?),
-                        device_id,
-                        seq: u64_of(seq)?,
-                        leaf_index: u64_of(leaf)?,
-                        old_origin: origin,
-                        old_leaf_index: u64_of(old_leaf)?,
-                        old_tree_size: u64_of(old_size)?,
-                        old_checkpoint: note,
-                        recorded_at: at,
-                    })
-                })
+                .map(
+                    |(hash, device_id, seq, leaf, origin, old_leaf, old_size, note, at)| {
+                        Ok(RecoveredEntry {
+                            entry_hash: hex::encode(hash32(&hash)?),
+                            device_id,
+                            seq: u64_of(seq)?,
+                            leaf_index: u64_of(leaf)?,
+                            old_origin: origin,
+                            old_leaf_index: u64_of(old_leaf)?,
+                            old_tree_size: u64_of(old_size)?,
+                            old_checkpoint: note,
+                            recorded_at: at,
+                        })
+                    },
+                )
                 .collect()
         })
         .await
