@@ -219,7 +219,7 @@ fn restore_from_backup_is_detected_and_recovered_with_old_receipts() {
 
     // Every entry of the device is in the current log exactly once, at the leaf its receipt names.
     let entries = dev.store.export_ledger().unwrap();
-    assert_eq!(entries.len(), 12);
+    assert_eq!(entries.len(), 11);
     let mut leaves = std::collections::BTreeSet::new();
     for e in &entries {
         let r = dev.store.receipt(e.seq).unwrap().expect("receipt");
