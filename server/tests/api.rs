@@ -71,6 +71,7 @@ async fn suite(db: Option<String>) {
         "/api/v1/log/key",
         "/api/v1/log/inclusion",
         "/api/v1/log/consistency",
+        "/api/v1/log/rollovers",
         "/log/checkpoint",
         "/log/tile/{path}",
     ] {

@@ -15,26 +15,36 @@ use serde_json::{json, Value};
 /// The server binary: `ROADSIDE_SERVER_BIN`, else `target/<profile>/roadside-server` next to the
 /// test binary (built with `cargo build -p roadside-server` when missing).
 pub fn server_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("ROADSIDE_SERVER_BIN") {
+    workspace_bin("ROADSIDE_SERVER_BIN", "roadside-server", "roadside-server")
+}
+
+/// The CLI binary: `ROADSIDE_CLI_BIN`, else `target/<profile>/roadside` next to the test binary
+/// (built with `cargo build -p roadside-cli` when missing).
+pub fn cli_bin() -> PathBuf {
+    workspace_bin("ROADSIDE_CLI_BIN", "roadside-cli", "roadside")
+}
+
+fn workspace_bin(env: &str, package: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }
     let exe = std::env::current_exe().expect("current exe");
-    // target/<profile>/deps/<test> → target/<profile>/roadside-server
+    // target/<profile>/deps/<test> → target/<profile>/<name>
     let profile_dir = exe
         .parent()
         .and_then(Path::parent)
         .expect("target profile dir")
         .to_path_buf();
-    let bin = profile_dir.join(format!("roadside-server{}", std::env::consts::EXE_SUFFIX));
+    let bin = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !bin.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "roadside-server", "--bin", "roadside-server"]);
+        cmd.args(["build", "-p", package, "--bin", name]);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
         let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "building roadside-server failed");
+        assert!(status.success(), "building {name} failed");
     }
     bin
 }

@@ -26,7 +26,6 @@ struct Setup {
     server: ServerProcess,
     proxy: FaultProxy,
     dev: Device,
-    note: String,
 }
 
 fn setup(records: usize) -> Setup {
@@ -36,16 +35,11 @@ fn setup(records: usize) -> Setup {
     let dev = Device::new();
     enrol(&dev.store, &proxy.base(), &server.enrolment_code(OFFICER));
     dev.capture_cases(records);
-    let note = reqwest::blocking::get(server.url("/log/checkpoint"))
-        .unwrap()
-        .text()
-        .unwrap();
     Setup {
         _data: data,
         server,
         proxy,
         dev,
-        note,
     }
 }
 
@@ -82,12 +76,18 @@ impl Setup {
         err
     }
 
+    /// The real server's current checkpoint, for a fake to serve (an older one would be a log
+    /// that shrank: `LOG_ROLLED_BACK`).
     fn note_answer(&self, date: Option<String>) -> Vec<u8> {
+        let note = reqwest::blocking::get(self.server.url("/log/checkpoint"))
+            .unwrap()
+            .text()
+            .unwrap();
         let mut headers = vec![("content-type", "text/plain".to_string())];
         if let Some(d) = date {
             headers.push(("date", d));
         }
-        http_response("200 OK", &headers, self.note.as_bytes())
+        http_response("200 OK", &headers, note.as_bytes())
     }
 }
 

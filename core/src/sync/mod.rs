@@ -504,6 +504,22 @@ impl Session<'_> {
     }
 }
 
+/// The error of a sync stopped by a recorded log alarm (with why no rollover answered it, if a
+/// request for one failed).
+fn alarm_error(alarm: &LogAlarm, why: Option<&RoadsideError>) -> RoadsideError {
+    let mut message = format!(
+        "已于 {} 发现透明日志异常，同步保持停止，本机记录和回执都完整保留：{}",
+        alarm.detected_at, alarm.message
+    );
+    if let Some(e) = why {
+        message.push_str(&format!(
+            "（未能读取服务器的日志切换声明：{}）",
+            e.message()
+        ));
+    }
+    RoadsideError::ledger(&alarm.code, message)
+}
+
 /// Server clock minus device clock, from a `Date` header.
 fn clock_offset(date: Option<&str>) -> Option<i64> {
     let server = DateTime::parse_from_rfc2822(date?)
@@ -583,8 +599,10 @@ async fn run(
     s.emit();
 
     // The log's newest checkpoint first: a rewritten log is caught even with an empty outbox.
+    // An alarm already recorded is the answer when the server cannot be reached.
+    let alarm_before = store.open_log_alarm()?;
     let url = s.url("/log/checkpoint");
-    let (note, answer) = http::exchange(
+    let fetched = http::exchange(
         &s.retry,
         "读取日志检查点",
         || s.client.get(&url),
@@ -594,7 +612,12 @@ async fn run(
             })
         },
     )
-    .await?;
+    .await;
+    let (note, answer) = match (fetched, &alarm_before) {
+        (Ok(got), _) => got,
+        (Err(e), Some(alarm)) => return Err(alarm_error(alarm, Some(&e))),
+        (Err(e), None) => return Err(e),
+    };
     report.clock_offset_secs = clock_offset(answer.header("date"));
     if let Some(off) = report.clock_offset_secs {
         store.set_sync_values(&[("clock_offset_secs", Some(&off.to_string()))])?;
@@ -606,23 +629,23 @@ async fn run(
     }
     // A log alarm stops sync until the server declares a rollover signed with the pinned key
     // (or, for a log that shrank, as soon as it is seen).
-    let mut open = store.open_log_alarm()?;
+    let mut open = alarm_before;
     if open.is_none() {
         open = s.check_not_rolled_back(&note)?;
     }
-    if (open.is_some() || verify::origin_line(&note) != s.config.log_origin)
-        && rollover::follow(&mut s, &mut report).await?
-    {
-        open = store.open_log_alarm()?;
+    let mut follow_error = None;
+    if open.is_some() || verify::origin_line(&note) != s.config.log_origin {
+        match rollover::follow(&mut s, &mut report).await {
+            Ok(true) => open = store.open_log_alarm()?,
+            Ok(false) => {}
+            // The statement contradicts what this device verified: a new alarm, recorded.
+            Err(e) if e.code() == "LOG_INCONSISTENT" => return Err(e),
+            // Without an alarm the checkpoint's own check below names the problem.
+            Err(e) => follow_error = Some(e),
+        }
     }
     if let Some(alarm) = open {
-        return Err(RoadsideError::ledger(
-            &alarm.code,
-            format!(
-                "已于 {} 发现透明日志异常，同步保持停止，本机记录和回执都完整保留：{}",
-                alarm.detected_at, alarm.message
-            ),
-        ));
+        return Err(alarm_error(&alarm, follow_error.as_ref()));
     }
     let cp = s.observe(&note).await?;
     report.tree_size = cp.size;
