@@ -1,4 +1,4 @@
-//! Inclusion proof at 1,000,000 leaves (issue 4: ≤ 1 ms), on SQLite and (when
+//! Inclusion proof at 1,000,000 leaves (target ≤ 1 ms), on SQLite and (when
 //! `ROADSIDE_TEST_PG_URL` is set) PostgreSQL.
 //!
 //! The 1M-leaf log is built directly in the server's storage through the ingest's own write path

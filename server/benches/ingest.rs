@@ -1,4 +1,4 @@
-//! Ingest throughput (issue 4: ≥ 10,000 signed entries/s with every signature verified, batches of
+//! Ingest throughput (target ≥ 10,000 signed entries/s with every signature verified, batches of
 //! 500), over real HTTP to the real server on loopback, on SQLite and (when `ROADSIDE_TEST_PG_URL`
 //! is set) on PostgreSQL. Reference measured in the same run on the same entries: the raw Ed25519
 //! verification rate (`verify_strict`), on one thread and on every core, and the raw batch

@@ -1,4 +1,4 @@
-//! Push latency with 200 concurrent simulated devices (issue 4: p99 ≤ 100 ms), over real HTTP to
+//! Push latency with 200 concurrent simulated devices (target p99 ≤ 100 ms), over real HTTP to
 //! the real server on loopback (SQLite; PostgreSQL too when `ROADSIDE_TEST_PG_URL` is set).
 //!
 //! Each device is enrolled through the API, then runs on its own task: it waits a random think

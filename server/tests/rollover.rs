@@ -243,15 +243,13 @@ async fn restore_then_rollover(backend: Backend) {
     let storage = roadside_server::storage::open(&config.database_url())
         .await
         .expect("open");
-    let configured = roadside_server::tlog::LogSigner::new(
-        "roadside.local/log",
-        &storage
-            .setting("log_key:roadside.local/log")
-            .await
-            .expect("setting")
-            .expect("key"),
-    )
-    .expect("signer");
+    let first_key = roadside_server::keys::KeyDir::open(&config.key_dir())
+        .expect("key directory")
+        .log_key("roadside.local/log")
+        .expect("read key file")
+        .expect("key");
+    let configured =
+        roadside_server::tlog::LogSigner::new("roadside.local/log", &first_key).expect("signer");
     let err = roadside_server::rollover::declare(&storage, &configured, "再次切换")
         .await
         .expect_err("an origin ends once");

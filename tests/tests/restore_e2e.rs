@@ -148,6 +148,8 @@ fn restore_from_backup_is_detected_and_recovered_with_old_receipts() {
     );
     assert_eq!(dev.store.outbox_len().unwrap(), 2);
     assert_eq!(dev.store.receipt_count().unwrap(), 9);
+    let report = dev.store.verify().unwrap();
+    assert!(report.ok, "{:?}", report.problems);
     let status = roadside_core::sync::status(&dev.store).unwrap();
     assert_eq!(status.log_alarms.len(), 1);
     assert_eq!(status.log_alarms[0].code, "LOG_ROLLED_BACK");
@@ -216,6 +218,11 @@ fn restore_from_backup_is_detected_and_recovered_with_old_receipts() {
     assert_eq!(rollovers.len(), 1);
     assert_eq!((rollovers[0].size, rollovers[0].resubmitted), (7, 4));
     assert_eq!(rollovers[0].renewed, 4);
+    // The store's own check agrees: old receipts verify under the ended origin's key, the renewed
+    // ones under the new origin's, and nothing is both queued and receipted.
+    let report = dev.store.verify().unwrap();
+    assert!(report.ok, "{:?}", report.problems);
+    assert_eq!(report.receipts_checked, 9 + 4 + 2);
 
     // Every entry of the device is in the current log exactly once, at the leaf its receipt names.
     let entries = dev.store.export_ledger().unwrap();

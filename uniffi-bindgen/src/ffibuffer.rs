@@ -4,7 +4,7 @@
 //! `RustBuffer` by value and the `RustCallStatus` by reference. JNA handles each of those through a
 //! reflective `Structure` (created with its own native memory and cleaner, written before the call,
 //! read after), and that, not Rust, was most of a call's cost and nearly all of its tail
-//! (BENCHMARKS.md, issue 6). The core is built with uniffi's `scaffolding-ffi-buffer-fns` feature,
+//! (BENCHMARKS.md). The core is built with uniffi's `scaffolding-ffi-buffer-fns` feature,
 //! so each exported function `X` also exists as `uniffi_ffibuffer_X(args, ret)`: its arguments read
 //! from one array of 8-byte `FfiBufferElement`s, its return value and then its status written to
 //! another (uniffi_core's `FfiSerialize`); the core adds the same for the four `RustBuffer` helpers

@@ -5,7 +5,7 @@
 //!
 //! Changes to UniFFI's Kotlin output, made here so that every generation (the committed copy and
 //! the staleness test's) gets them. None changes the wire format or the API; each removes a per-call
-//! cost measured on the JVM (BENCHMARKS.md, issue 6):
+//! cost measured on the JVM (BENCHMARKS.md):
 //!
 //! 1. Calls go through the library's FFI-buffer twins, and the status of the others is plain native
 //!    memory (`ffibuffer.rs`, and the `UniffiFfiCall` helper below): JNA creates, writes or reads no

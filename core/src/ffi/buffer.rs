@@ -6,7 +6,7 @@
 //! then its `RustCallStatus`, into another: no struct crosses the C ABI by value. The Kotlin
 //! bindings call those twins (see `uniffi-bindgen/src/main.rs`), because JNA passes a struct by
 //! value only through a reflective `Structure` with its own native allocation and cleaner, which
-//! cost most of a call (BENCHMARKS.md, issue 6).
+//! cost most of a call (BENCHMARKS.md).
 //!
 //! UniFFI makes no twins for the buffer helpers `setup_scaffolding!` defines, and every call that
 //! lowers a record or string allocates a `RustBuffer` and every call that returns one frees it. The

@@ -797,7 +797,14 @@ fn check_receipts_and_outbox(
     f: &mut Findings,
 ) -> Result<u64> {
     let mut stmt = conn
-        .prepare("SELECT entry_seq, leaf_index, inclusion_proof, checkpoint FROM receipts ORDER BY entry_seq")
+        // First receipts, and the receipts a later log origin gave entries re-submitted after a
+        // rollover (`renewed_receipts`): each is checked against the key of its own origin.
+        .prepare(
+            "SELECT entry_seq, leaf_index, inclusion_proof, checkpoint FROM receipts
+             UNION ALL
+             SELECT entry_seq, leaf_index, inclusion_proof, checkpoint FROM renewed_receipts
+             ORDER BY 1",
+        )
         .map_err(db::store_err)?;
     let receipts = stmt
         .query_map([], |r| {
@@ -834,18 +841,44 @@ fn check_receipts_and_outbox(
             ),
         );
     }
+    // The verifier key of every origin the device has followed: the pinned one, and each origin a
+    // rollover ended (same key, another name).
+    let mut origins: BTreeMap<String, String> = BTreeMap::new();
+    {
+        let mut stmt = conn
+            .prepare("SELECT old_origin, old_verifier_key FROM log_rollovers")
+            .map_err(db::store_err)?;
+        let ended = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(db::store_err)?;
+        for row in ended {
+            let (origin, key) = row.map_err(db::store_err)?;
+            origins.insert(origin, key);
+        }
+    }
+    if let Some((key, origin)) = &pinned {
+        origins.insert(origin.clone(), key.clone());
+    }
     let by_seq: BTreeMap<i64, &LedgerRow> = rows.iter().map(|r| (r.seq, r)).collect();
     for r in &receipts {
         let key = format!("第 {} 条记录的回执", r.seq);
         if !f.entry_ref("receipts", &key, r.seq, code::RECEIPT_ENTRY_MISSING) {
             continue;
         }
-        let Some((log_key, origin)) = &pinned else {
+        let Some((pinned_key, pinned_origin)) = &pinned else {
             continue;
         };
         let Some(entry) = by_seq.get(&r.seq) else {
             continue;
         };
+        // The checkpoint's first line is its origin; an origin never followed is checked against
+        // the pinned one, and fails.
+        let (origin, log_key) = r
+            .checkpoint
+            .lines()
+            .next()
+            .and_then(|o| origins.get_key_value(o))
+            .unwrap_or((pinned_origin, pinned_key));
         if let Err(e) = prove_receipt(r, &entry.hash, log_key, origin) {
             let code = if e.code() == "RECEIPT_INVALID" {
                 code::RECEIPT_MISMATCH
@@ -863,6 +896,23 @@ fn check_receipts_and_outbox(
         }
     }
     let receipted: BTreeSet<i64> = receipts.iter().map(|r| r.seq).collect();
+    // Entries a rollover put back into the outbox: receipted by an ended origin, queued again
+    // until the current one receipts them.
+    let awaiting_renewal: BTreeSet<i64> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT s.entry_seq FROM resubmissions s WHERE NOT EXISTS
+                   (SELECT 1 FROM renewed_receipts n
+                    WHERE n.rollover_id = s.rollover_id AND n.entry_seq = s.entry_seq)",
+            )
+            .map_err(db::store_err)?;
+        let seqs = stmt
+            .query_map([], |r| r.get::<_, i64>(0))
+            .map_err(db::store_err)?
+            .collect::<rusqlite::Result<BTreeSet<_>>>()
+            .map_err(db::store_err)?;
+        seqs
+    };
     let mut stmt = conn
         .prepare("SELECT entry_seq FROM outbox ORDER BY entry_seq")
         .map_err(db::store_err)?;
@@ -876,7 +926,7 @@ fn check_receipts_and_outbox(
         if !f.entry_ref("outbox", &key, *seq, code::OUTBOX_ORPHAN) {
             continue;
         }
-        if receipted.contains(seq) {
+        if receipted.contains(seq) && !awaiting_renewal.contains(seq) {
             f.push(
                 code::OUTBOX_HAS_RECEIPT,
                 "outbox",

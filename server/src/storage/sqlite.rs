@@ -279,7 +279,7 @@ const CACHE_KIB: i64 = 32 * 1024;
 /// answered a push survives a power cut or OS crash too. The log signs a checkpoint and hands out
 /// receipts inside that commit; with `NORMAL` a power cut could lose signed checkpoints, and the log
 /// could then sign a different tree of the same size — a fork every device holding a receipt would
-/// see. Measured cost: about 10–20 ms more per push of 500 entries (BENCHMARKS.md, issue 4).
+/// see. Measured cost: about 10–20 ms more per push of 500 entries (BENCHMARKS.md).
 fn connect(path: &str) -> Result<Connection> {
     let conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
