@@ -319,7 +319,7 @@ impl Media {
                 });
                 Ok(ChunkWriter::Local {
                     tx: Some(tx),
-                    join,
+                    join: Some(join),
                     path,
                     offset,
                     written: 0,
@@ -688,7 +688,8 @@ fn local_store(dir: PathBuf) -> Result<(Arc<dyn ObjectStore>, Local)> {
 pub enum ChunkWriter {
     Local {
         tx: Option<tokio::sync::mpsc::Sender<Bytes>>,
-        join: tokio::task::JoinHandle<std::io::Result<()>>,
+        /// The thread writing the staging file; taken when its error is reported early.
+        join: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
         path: PathBuf,
         offset: u64,
         written: u64,
@@ -706,14 +707,25 @@ impl ChunkWriter {
             crate::crash::point("media.chunk.write");
         }
         match self {
-            ChunkWriter::Local { tx, written, .. } => {
+            ChunkWriter::Local {
+                tx, join, written, ..
+            } => {
                 *written += b.len() as u64;
                 let sent = match tx {
                     Some(tx) => tx.send(b).await.is_ok(),
                     None => false,
                 };
                 if !sent {
-                    return Err(store_error("写入暂存文件", "writer stopped"));
+                    // The writing thread stopped: report why (a full disk, a permission).
+                    *tx = None;
+                    if let Some(j) = join.take() {
+                        match j.await {
+                            Ok(Err(e)) => return Err(store_error("写入暂存文件", e)),
+                            Err(e) => return Err(ApiError::internal("TASK_FAILED", e.to_string())),
+                            Ok(Ok(())) => {}
+                        }
+                    }
+                    return Err(store_error("写入暂存文件", "写入线程已停止"));
                 }
                 Ok(())
             }
@@ -738,6 +750,9 @@ impl ChunkWriter {
         match self {
             ChunkWriter::Local { tx, join, .. } => {
                 drop(tx);
+                let Some(join) = join else {
+                    return Err(store_error("写入暂存文件", "写入线程已停止"));
+                };
                 join.await
                     .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?
                     .map_err(|e| store_error("写入暂存文件", e))?;
@@ -763,7 +778,9 @@ impl ChunkWriter {
                 ..
             } => {
                 drop(tx);
-                let _ = join.await;
+                if let Some(join) = join {
+                    let _ = join.await;
+                }
                 let _ = tokio::task::spawn_blocking(move || {
                     if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
                         let _ = f.set_len(offset);
