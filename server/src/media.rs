@@ -479,6 +479,20 @@ impl Media {
         let _ = self.store.delete(&Self::part_prefix(id).join(name)).await;
     }
 
+    /// Whether one of `agencies` holds `sha256` with `size` bytes: its record exists *and* the
+    /// object is in the store. A record whose object is missing counts as not held, so the file is
+    /// uploaded again.
+    pub async fn holds(
+        &self,
+        storage: &dyn Storage,
+        agencies: &[String],
+        sha256: &str,
+        size: u64,
+    ) -> Result<bool> {
+        Ok(storage.media_object(agencies, sha256).await?.is_some()
+            && self.object_present(sha256, size).await?)
+    }
+
     /// Whether the store holds `evidence/<sha256>` with `size` bytes (metadata only; the bytes were
     /// hashed before the object was committed, and again by [`finish_complete`] after a crash).
     pub async fn object_present(&self, sha256: &str, size: u64) -> Result<bool> {
@@ -515,29 +529,18 @@ impl Media {
             return Ok(None);
         };
         let path = Self::staging_path(root, &upload.id);
-        tokio::task::spawn_blocking(move || -> std::io::Result<Option<(u64, String)>> {
-            use std::io::Read;
-            let mut f = match std::fs::File::open(&path) {
-                Ok(f) => f,
+        tokio::task::spawn_blocking(move || -> Result<Option<(u64, String)>> {
+            match std::fs::metadata(&path) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(e),
-            };
-            let mut hash = Sha256::new();
-            let mut size = 0u64;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                size += n as u64;
-                hash.update(&buf[..n]);
+                Err(e) => return Err(store_error("读取暂存文件", e)),
+                Ok(_) => {}
             }
-            Ok(Some((size, hex::encode(hash.finalize()))))
+            let digest = roadside_core::evidence::hash_file(&path)
+                .map_err(|e| store_error("读取暂存文件", e.message()))?;
+            Ok(Some((digest.size, digest.sha256)))
         })
         .await
         .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?
-        .map_err(|e| store_error("读取暂存文件", e))
     }
 
     /// S3-compatible stores: whether every recorded part of an upload is still there.
@@ -594,11 +597,9 @@ pub async fn finish_complete(
         stored_at: crate::now(),
     };
     let agencies = std::slice::from_ref(&upload.agency);
-    if storage
-        .media_object(agencies, &upload.sha256)
+    if media
+        .holds(storage, agencies, &upload.sha256, upload.length)
         .await?
-        .is_some()
-        && media.object_present(&upload.sha256, upload.length).await?
     {
         storage.finish_upload(&upload.id, &object).await?;
         media.discard(upload).await?;

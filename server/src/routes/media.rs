@@ -392,14 +392,11 @@ async fn create(
             ),
         ));
     }
-    // "Stored" only when the object itself is there: a record whose object is missing is
-    // answered with an upload, so the device sends the file again.
+    // "Stored" only when the object itself is there (see `Media::holds`).
     if state
-        .storage
-        .media_object(agencies, &sha256)
+        .media
+        .holds(state.storage.as_ref(), agencies, &sha256, length)
         .await?
-        .is_some()
-        && state.media.object_present(&sha256, length).await?
     {
         return Ok(created_answer(StatusCode::OK, None, &sha256, length));
     }
@@ -425,11 +422,9 @@ async fn create(
             // Finished or removed by a request that held the lock first: look again.
             None => {
                 if state
-                    .storage
-                    .media_object(agencies, &sha256)
+                    .media
+                    .holds(state.storage.as_ref(), agencies, &sha256, length)
                     .await?
-                    .is_some()
-                    && state.media.object_present(&sha256, length).await?
                 {
                     return Ok(created_answer(StatusCode::OK, None, &sha256, length));
                 }
