@@ -68,6 +68,41 @@ pub struct KeyDir {
     uid: u32,
 }
 
+/// How [`KeyDir::check_private`] names what it refuses: the key directory or a key file.
+struct Private {
+    mode_code: &'static str,
+    owner_code: &'static str,
+    /// 密钥目录 / 密钥文件
+    noun: &'static str,
+    /// 目录 / 文件
+    kind: &'static str,
+    /// what others could do: 访问 / 读取
+    access: &'static str,
+    /// what the server refuses: 启动 / 使用
+    refuse: &'static str,
+    chmod: &'static str,
+}
+
+const KEY_DIR: Private = Private {
+    mode_code: "KEY_DIR_MODE",
+    owner_code: "KEY_DIR_OWNER",
+    noun: "密钥目录",
+    kind: "目录",
+    access: "访问",
+    refuse: "启动",
+    chmod: "700",
+};
+
+const KEY_FILE: Private = Private {
+    mode_code: "KEY_FILE_MODE",
+    owner_code: "KEY_FILE_OWNER",
+    noun: "密钥文件",
+    kind: "文件",
+    access: "读取",
+    refuse: "使用",
+    chmod: "600",
+};
+
 impl KeyDir {
     /// Open the key directory (created 0700 if missing) and check it and every file in it.
     pub fn open(dir: &Path) -> Result<Self> {
@@ -124,33 +159,7 @@ impl KeyDir {
                 format!("密钥目录 {} 不是目录", dir.display()),
             ));
         }
-        let mode = meta.permissions().mode() & 0o7777;
-        if mode & NOT_OWNER != 0 {
-            return Err(ApiError::internal(
-                "KEY_DIR_MODE",
-                format!(
-                    "密钥目录 {} 的权限为 {mode:04o}，同组或其他用户可以访问，服务器拒绝启动；\
-                     请确认密钥未泄露后运行：chmod 700 {}",
-                    dir.display(),
-                    shell_quote(dir)
-                ),
-            ));
-        }
-        if meta.uid() != self.uid {
-            return Err(ApiError::internal(
-                "KEY_DIR_OWNER",
-                format!(
-                    "密钥目录 {} 属于用户 {}，而服务器以用户 {} 运行，服务器拒绝启动；\
-                     请运行：chown {} {}（或以该目录的所有者运行服务器）",
-                    dir.display(),
-                    meta.uid(),
-                    self.uid,
-                    self.uid,
-                    shell_quote(dir)
-                ),
-            ));
-        }
-        Ok(())
+        self.check_private(dir, &meta, &KEY_DIR)
     }
 
     fn check_file(&self, path: &Path) -> Result<()> {
@@ -164,29 +173,41 @@ impl KeyDir {
                 ),
             ));
         }
+        self.check_private(path, &meta, &KEY_FILE)
+    }
+
+    /// Only the server's user may reach `path`: no group or other bits, owned by that user.
+    fn check_private(&self, path: &Path, meta: &std::fs::Metadata, k: &Private) -> Result<()> {
         let mode = meta.permissions().mode() & 0o7777;
         if mode & NOT_OWNER != 0 {
             return Err(ApiError::internal(
-                "KEY_FILE_MODE",
+                k.mode_code,
                 format!(
-                    "密钥文件 {} 的权限为 {mode:04o}，同组或其他用户可以读取，服务器拒绝使用；\
-                     请确认密钥未泄露后运行：chmod 600 {}",
+                    "{} {} 的权限为 {mode:04o}，同组或其他用户可以{}，服务器拒绝{}；\
+                     请确认密钥未泄露后运行：chmod {} {}",
+                    k.noun,
                     path.display(),
+                    k.access,
+                    k.refuse,
+                    k.chmod,
                     shell_quote(path)
                 ),
             ));
         }
         if meta.uid() != self.uid {
             return Err(ApiError::internal(
-                "KEY_FILE_OWNER",
+                k.owner_code,
                 format!(
-                    "密钥文件 {} 属于用户 {}，而服务器以用户 {} 运行，服务器拒绝使用；\
-                     请运行：chown {} {}（或以该文件的所有者运行服务器）",
+                    "{} {} 属于用户 {}，而服务器以用户 {} 运行，服务器拒绝{}；\
+                     请运行：chown {} {}（或以该{}的所有者运行服务器）",
+                    k.noun,
                     path.display(),
                     meta.uid(),
                     self.uid,
+                    k.refuse,
                     self.uid,
-                    shell_quote(path)
+                    shell_quote(path),
+                    k.kind
                 ),
             ));
         }
