@@ -178,6 +178,18 @@ impl ServerProcess {
         body["code"].as_str().expect("code").to_string()
     }
 
+    /// The log's size as the server's newest checkpoint says.
+    pub fn log_size(&self) -> u64 {
+        let text = reqwest::blocking::get(self.url("/log/checkpoint"))
+            .expect("checkpoint")
+            .text()
+            .expect("text");
+        text.lines()
+            .nth(1)
+            .and_then(|l| l.parse().ok())
+            .expect("size line")
+    }
+
     /// The server's SQLite database file.
     pub fn database(&self) -> PathBuf {
         self.data_dir.join("roadside.sqlite3")

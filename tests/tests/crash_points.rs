@@ -243,22 +243,11 @@ fn sync_to_the_end(dev: &Device) {
     );
 }
 
-fn log_size(server: &ServerProcess) -> u64 {
-    let text = reqwest::blocking::get(server.url("/log/checkpoint"))
-        .expect("checkpoint")
-        .text()
-        .expect("text");
-    text.lines()
-        .nth(1)
-        .and_then(|l| l.parse().ok())
-        .expect("size line")
-}
-
 /// After the restart and a full sync: every entry once in the log, the file once, whole.
 fn assert_everything_once(site: &Site, server: &ServerProcess, dev: &Device, sha: &str) {
     let entries = dev.store.export_ledger().expect("ledger").len() as u64;
     assert_eq!(
-        log_size(server),
+        server.log_size(),
         entries,
         "every entry exactly once in the log"
     );

@@ -16,19 +16,6 @@ use serde_json::Value;
 
 const OFFICER: &str = "QH6325000101";
 
-/// The log's size as the server's newest checkpoint says.
-fn tree_size(server: &ServerProcess) -> u64 {
-    let text = reqwest::blocking::get(server.url("/log/checkpoint"))
-        .expect("checkpoint")
-        .text()
-        .expect("text");
-    text.lines()
-        .nth(1)
-        .expect("size line")
-        .parse()
-        .expect("size")
-}
-
 /// Cases the server holds for the demo agencies.
 fn server_cases(server: &ServerProcess) -> Vec<Value> {
     let token = server.admin_token();
@@ -143,7 +130,7 @@ fn offline_day_then_sync_everything_arrives_and_receipts_verify() {
     assert!(report.blocked.is_none());
 
     // Everything arrived: the server's log and cases, and the objects.
-    assert_eq!(tree_size(&server), 500);
+    assert_eq!(server.log_size(), 500);
     assert_eq!(server_cases(&server).len(), 450);
     let status = sync::status(&dev.store).unwrap();
     assert!(
@@ -229,7 +216,7 @@ fn cut_connections_every_entry_and_object_arrives_once() {
     );
 
     // Every entry exactly once in the log; every case once.
-    assert_eq!(tree_size(&server), entries);
+    assert_eq!(server.log_size(), entries);
     assert_eq!(server_cases(&server).len(), 300);
     assert_receipts_verify(&dev);
     assert_eq!(sync::status(&dev.store).unwrap().uploads_done, 12);
@@ -289,7 +276,7 @@ fn server_killed_mid_sync_then_sync_completes_after_restart() {
         .expect("sync completes after the restart");
     assert_eq!(report.outbox_left, 0);
     assert_eq!(dev.store.outbox_len().unwrap(), 0);
-    assert_eq!(tree_size(&restarted), 3000);
+    assert_eq!(restarted.log_size(), 3000);
     assert_eq!(server_cases(&restarted).len(), 3000);
     assert_receipts_verify(&dev);
 }
@@ -352,7 +339,7 @@ fn tampered_device_database_is_flagged_and_the_server_refuses_the_entry() {
     assert!(!blocked.has_receipt);
     println!("server refused: {} {}", blocked.code, blocked.message);
     // Entries 6, 7 arrived; 8 stays with its reason, and 9, 10 wait behind it.
-    assert_eq!(tree_size(&server), 7);
+    assert_eq!(server.log_size(), 7);
     assert_eq!(store.outbox_len().unwrap(), 3);
     let status = sync::status(&store).unwrap();
     assert!(status
