@@ -338,7 +338,7 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
             }
             Ok(None)
         }
-        Command::Rules(cmd) => rules::run(cmd, &data).map(Some),
+        Command::Rules(cmd) => rules::run(cmd, &data, || open_store(&cli)?.roster()).map(Some),
         Command::Enrol(args) => sync::enrol(&open_store(&cli)?, &args).map(Some),
         Command::Sync(args) => sync::run_sync(&open_store(&cli)?, &args).map(Some),
         Command::Status => sync::status(&open_store(&cli)?).map(Some),

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use roadside_core::model::OfficerCertificate;
 use roadside_core::rules::{GuidanceRequest, PenaltyDraft, RuleBook};
 use roadside_core::RoadsideError;
 use serde_json::{json, Value};
@@ -29,7 +30,8 @@ pub enum RulesCommand {
         #[arg(long)]
         json: PathBuf,
     },
-    /// Check a drafted penalty (JSON, see `PenaltyDraft`).
+    /// Check a drafted penalty (JSON, see `PenaltyDraft`); its officers are checked against the
+    /// device's roster (`roadside init`, `roadside roster import`).
     Check {
         #[arg(long)]
         json: PathBuf,
@@ -72,7 +74,11 @@ fn to_value<T: serde::Serialize>(v: &T) -> Result<Value, RoadsideError> {
         .map_err(|e| RoadsideError::internal("JSON_ENCODE", format!("无法输出 JSON：{e}")))
 }
 
-pub fn run(cmd: RulesCommand, data_dir: &Path) -> Result<Value, RoadsideError> {
+pub fn run(
+    cmd: RulesCommand,
+    data_dir: &Path,
+    roster: impl FnOnce() -> Result<Vec<OfficerCertificate>, RoadsideError>,
+) -> Result<Value, RoadsideError> {
     let book = RuleBook::load(data_dir)?;
     match cmd {
         RulesCommand::Search {
@@ -102,7 +108,7 @@ pub fn run(cmd: RulesCommand, data_dir: &Path) -> Result<Value, RoadsideError> {
         }
         RulesCommand::Check { json } => {
             let draft: PenaltyDraft = read_json(&json)?;
-            to_value(&book.check_draft(&draft)?)
+            to_value(&book.check_draft(&draft, &roster()?)?)
         }
         RulesCommand::Deadlines { event, date } => to_value(&book.deadlines(&event, &date)?),
         RulesCommand::Import { file } => {

@@ -199,9 +199,7 @@ fn finalize_refused_when_an_officer_certificate_was_revoked_since() {
 
     // The second officer's certificate is revoked yesterday: one certified officer is left.
     let mut roster = demo::roster();
-    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
-        .format("%Y-%m-%d")
-        .to_string();
+    let yesterday = roadside_core::day::agency_today() - chrono::Duration::days(1);
     roster[1].revoked_on = Some(yesterday);
     let roster_file = tmp.path().join("roster.json");
     std::fs::write(&roster_file, serde_json::to_vec(&roster).unwrap()).unwrap();

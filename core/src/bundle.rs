@@ -1096,7 +1096,7 @@ mod tests {
         let f1 = files(&roster);
         let (m1, _) = signed(1, &f1, None, &k);
         let mut changed = roster.clone();
-        changed[0].revoked_on = Some("2026-11-29".into());
+        changed[0].revoked_on = crate::day::parse_day("2026-11-29");
         let f2 = files(&changed);
         let (m2, _) = signed(2, &f2, Some(&m1), &k);
         assert!(!same_content(&m1, &m2));

@@ -6,100 +6,20 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 
 use crate::model::*;
 
-/// Demo officers: five certified officers, one assistant, one expired and one revoked certificate.
+/// Demo officers: five certified officers, one assistant, one expired and one revoked certificate,
+/// in the roster format of a reference bundle (`core/demo/roster.json`).
+pub const ROSTER_JSON: &str = include_str!("../demo/roster.json");
+
+/// The demo officers of [`ROSTER_JSON`].
 pub fn roster() -> Vec<OfficerCertificate> {
-    let cert =
-        |no: &str, name: &str, agency: &str, role, from: &str, to: &str, revoked: Option<&str>| {
-            OfficerCertificate {
-                certificate_no: no.to_string(),
-                name: name.to_string(),
-                agency: agency.to_string(),
-                role,
-                valid_from: from.to_string(),
-                valid_to: to.to_string(),
-                revoked_on: revoked.map(str::to_string),
-            }
-        };
-    vec![
-        cert(
-            "QH6325000101",
-            "才让多杰",
-            "632500",
-            OfficerRole::Officer,
-            "2022-01-01",
-            "2030-12-31",
-            None,
-        ),
-        cert(
-            "QH6325000102",
-            "李明",
-            "632500",
-            OfficerRole::Officer,
-            "2022-01-01",
-            "2030-12-31",
-            None,
-        ),
-        cert(
-            "QH6325210201",
-            "马海军",
-            "632521",
-            OfficerRole::Officer,
-            "2023-03-01",
-            "2031-02-28",
-            None,
-        ),
-        cert(
-            "QH6325000103",
-            "王丽",
-            "632500",
-            OfficerRole::LegalReviewer,
-            "2021-06-01",
-            "2029-05-31",
-            None,
-        ),
-        cert(
-            "QH6325000104",
-            "张卫东",
-            "632500",
-            OfficerRole::Supervisor,
-            "2020-01-01",
-            "2030-12-31",
-            None,
-        ),
-        cert(
-            "QH6325210299",
-            "赵小兵",
-            "632521",
-            OfficerRole::Assistant,
-            "2024-01-01",
-            "2030-12-31",
-            None,
-        ),
-        cert(
-            "QH6325000188",
-            "陈过期",
-            "632500",
-            OfficerRole::Officer,
-            "2018-01-01",
-            "2023-12-31",
-            None,
-        ),
-        cert(
-            "QH6325000199",
-            "刘注销",
-            "632500",
-            OfficerRole::Officer,
-            "2019-01-01",
-            "2030-12-31",
-            Some("2025-06-30"),
-        ),
-    ]
+    crate::bundle::parse_roster(ROSTER_JSON.as_bytes())
+        .map(|r| r.officers)
+        .unwrap_or_else(|e| unreachable!("the demo roster is checked by a test: {e}"))
 }
 
 /// A complete, valid 现场笔录 of an overloaded truck stopped on G214 in 共和县, started at `at`.
 pub fn on_site_record(at: DateTime<Utc>) -> InspectionRecord {
-    let cst = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| unreachable!("UTC+8 is in range"));
-    let start = at.with_timezone(&cst);
+    let start = at.with_timezone(&crate::day::agency_offset());
     let end = start + Duration::minutes(25);
     let t = |d: DateTime<FixedOffset>| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
     InspectionRecord {
@@ -158,5 +78,15 @@ pub fn on_site_record(at: DateTime<Utc>) -> InspectionRecord {
         }),
         remarks: None,
         inspection: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_demo_roster_file_parses() {
+        let roster = super::roster();
+        assert_eq!(roster.len(), 8);
+        assert!(roster.iter().any(|o| o.revoked_on.is_some()));
     }
 }

@@ -5,7 +5,7 @@
 //! `roadside` CLI, and (without its device layer) inside the sync server.
 //!
 //! Two layers:
-//! - **Pure domain, no I/O**: [`model`] (records), [`codes`] and [`validate`] (field checks),
+//! - **Pure domain, no I/O**: [`day`] (the agency's calendar day), [`model`] (records), [`codes`] and [`validate`] (field checks),
 //!   [`jcs`] and [`ledger`] (the signed, hash-chained ledger), [`evidence`] (streaming hashing and
 //!   chunk manifests), [`rules`] (the law as data: discretion benchmark, exemption list, procedure
 //!   policy, working-day calendar), [`bundle`] (signed, versioned reference bundles: build, verify,
@@ -15,12 +15,14 @@
 
 pub mod bundle;
 pub mod codes;
+pub mod day;
 pub mod demo;
 pub mod error;
 pub mod evidence;
 pub mod jcs;
 pub mod ledger;
 pub mod model;
+pub mod officer;
 pub mod rollover;
 pub mod rules;
 pub mod validate;

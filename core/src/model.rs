@@ -7,6 +7,7 @@
 //!
 //! JSON documents use these shapes with `snake_case` field names; unknown fields are refused.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// Which 笔录 template a record follows.
@@ -261,13 +262,15 @@ pub struct OfficerCertificate {
     /// Agency code, e.g. `632500` for 海南州.
     pub agency: String,
     pub role: OfficerRole,
-    /// First day of validity, `YYYY-MM-DD`.
-    pub valid_from: String,
-    /// Last day of validity, `YYYY-MM-DD`.
-    pub valid_to: String,
+    /// First day of validity (`YYYY-MM-DD` in JSON).
+    #[serde(with = "crate::day::serde_day")]
+    pub valid_from: NaiveDate,
+    /// Last day of validity.
+    #[serde(with = "crate::day::serde_day")]
+    pub valid_to: NaiveDate,
     /// Day the certificate was revoked (注销), if it was.
-    #[serde(default)]
-    pub revoked_on: Option<String>,
+    #[serde(default, with = "crate::day::serde_opt_day")]
+    pub revoked_on: Option<NaiveDate>,
 }
 
 /// Lifecycle of a case on the device.

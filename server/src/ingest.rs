@@ -47,10 +47,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine;
-use chrono::{FixedOffset, NaiveDate};
+use chrono::NaiveDate;
 use ed25519_dalek::{Signature, VerifyingKey};
 use roadside_core::ledger::{self, KnownDevice, LedgerEntry};
 use roadside_core::model::OfficerCertificate;
+use roadside_core::officer::Ineligible;
 use serde::Serialize;
 
 use crate::error::{ApiError, Result};
@@ -404,26 +405,24 @@ fn finish(
     })
 }
 
-/// The entry's date in China Standard Time (certificates are valid per calendar day).
+/// The entry's day in the agency's calendar (certificates are valid per calendar day).
 fn entry_date(entry: &LedgerEntry) -> Option<NaiveDate> {
-    let cst = FixedOffset::east_opt(8 * 3600)?;
-    Some(entry.at_utc()?.with_timezone(&cst).date_naive())
+    Some(roadside_core::day::agency_day(&entry.at_utc()?))
 }
 
-fn check_officers(
+/// Every officer named on the entry is on this agency's roster and may act on the entry's day
+/// (the core's one answer, [`roadside_core::officer`], with its codes); the entry names one at
+/// least.
+pub fn check_officers(
     entry: &LedgerEntry,
     agency: &str,
     roster: &HashMap<String, OfficerCertificate>,
 ) -> std::result::Result<(), (&'static str, String)> {
     let day = entry_date(entry).ok_or(("ENTRY_BAD_TIME", "记录时间无效".to_string()))?;
-    let parse = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-    let mut may_enforce = false;
     for no in &entry.officers {
         let Some(officer) = roster.get(no) else {
-            return Err((
-                "CERTIFICATE_UNKNOWN",
-                format!("执法证号 {no} 不在本机构的执法人员名册中"),
-            ));
+            let why = Ineligible::NotRegistered;
+            return Err((why.code(), why.message(no, "", day)));
         };
         if officer.agency != agency {
             return Err((
@@ -431,34 +430,14 @@ fn check_officers(
                 format!("执法证号 {no}（{}）不属于本设备登记的机构", officer.name),
             ));
         }
-        if let Some(revoked) = officer.revoked_on.as_deref().and_then(parse) {
-            if day >= revoked {
-                return Err((
-                    "CERTIFICATE_REVOKED",
-                    format!(
-                        "{}（{no}）的执法证已于 {revoked} 注销，不能用于 {day} 的记录",
-                        officer.name
-                    ),
-                ));
-            }
+        if let Some(why) = roadside_core::officer::reasons(officer, day).first() {
+            return Err((why.code(), why.message(no, &officer.name, day)));
         }
-        let from = parse(&officer.valid_from);
-        let to = parse(&officer.valid_to);
-        if from.is_none_or(|f| day < f) || to.is_none_or(|t| day > t) {
-            return Err((
-                "CERTIFICATE_NOT_VALID",
-                format!(
-                    "{}（{no}）的执法证有效期为 {} 至 {}，记录日期 {day} 不在有效期内",
-                    officer.name, officer.valid_from, officer.valid_to
-                ),
-            ));
-        }
-        may_enforce |= officer.role.may_enforce();
     }
-    if !may_enforce {
+    if entry.officers.is_empty() {
         return Err((
             "NO_ENFORCING_OFFICER",
-            "记录中没有具有执法资格的执法人员（辅助人员不能单独执法）".to_string(),
+            "记录中没有具有执法资格的执法人员".to_string(),
         ));
     }
     Ok(())

@@ -264,8 +264,8 @@ async fn suite(db: Option<String>) {
         loaded2
             .roster
             .officer("QH6325000102")
-            .and_then(|o| o.revoked_on.as_deref()),
-        Some("2026-11-29")
+            .and_then(|o| o.revoked_on),
+        roadside_core::day::parse_day("2026-11-29")
     );
     // The old roster stays fetchable (content-addressed, immutable).
     let old_roster = m1.component(ROSTER).expect("roster v1");
@@ -541,7 +541,7 @@ async fn concurrent_publishers(url: String) {
         .expect("key");
     assert_eq!(key0, key1, "one agency key for every replica");
 
-    roster[1].revoked_on = Some("2026-11-29".into());
+    roster[1].revoked_on = roadside_core::day::parse_day("2026-11-29");
     stores[1].put_officer(&roster[1]).await.expect("revoke");
     let mut tasks = Vec::new();
     for i in 0..8 {

@@ -76,7 +76,10 @@ async fn contract(s: DynStorage) {
         .await
         .expect("get")
         .expect("exists");
-    assert_eq!(revoked.revoked_on.as_deref(), Some("2025-06-30"));
+    assert_eq!(
+        revoked.revoked_on,
+        roadside_core::day::parse_day("2025-06-30")
+    );
     assert_eq!(
         s.officers_by_certificate(&["QH6325000101".into(), "NOPE".into()])
             .await

@@ -72,6 +72,11 @@ impl RoadsideCore {
         self.store.device_id()
     }
 
+    /// The officer roster as last imported (for the draft check).
+    pub fn roster(&self) -> Result<Vec<OfficerCertificate>> {
+        self.store.roster()
+    }
+
     /// Replace the officer roster used to check certificates offline.
     pub fn import_roster(&self, roster: Vec<OfficerCertificate>) -> Result<u32> {
         self.store.import_roster(&roster)

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use crate::error::{Result, RoadsideError};
+use crate::model::OfficerCertificate;
 use crate::rules::{
     DeadlineDue, DiscretionItem, DraftCheck, FileMeta, Guidance, GuidanceRequest, ImportReport,
     ItemSummary, PenaltyDraft, Policy, RuleBook,
@@ -93,9 +94,14 @@ impl RulesEngine {
         self.book()?.guide(&request)
     }
 
-    /// Checks a drafted penalty; `ok` is false when it breaks a rule (each error names the field).
-    pub fn check_draft(&self, draft: PenaltyDraft) -> Result<DraftCheck> {
-        self.book()?.check_draft(&draft)
+    /// Checks a drafted penalty against the officer roster (`RoadsideCore.roster()`); `ok` is
+    /// false when it breaks a rule (each error names the field).
+    pub fn check_draft(
+        &self,
+        draft: PenaltyDraft,
+        roster: Vec<OfficerCertificate>,
+    ) -> Result<DraftCheck> {
+        self.book()?.check_draft(&draft, &roster)
     }
 
     /// The deadlines that run from an event (`decision`, `service`, `filing`…) on `date`

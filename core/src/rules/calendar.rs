@@ -40,10 +40,10 @@ pub struct DeadlineDue {
     pub name: String,
     /// The event it runs from.
     pub from_event: String,
-    /// The event's date, `YYYY-MM-DD`.
-    pub start: String,
-    /// The last day, `YYYY-MM-DD`.
-    pub due: String,
+    /// The event's date.
+    pub start: NaiveDate,
+    /// The last day.
+    pub due: NaiveDate,
     pub days: u32,
     pub unit: DeadlineUnit,
     pub basis: String,
@@ -165,8 +165,8 @@ impl Calendar {
             id: rule.id.clone(),
             name: rule.name.clone(),
             from_event: rule.from.clone(),
-            start: start.to_string(),
-            due: due.to_string(),
+            start,
+            due,
             days: rule.days,
             unit: rule.unit,
             basis: rule.source.basis.clone(),

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::guidance::{ExemptionStatus, Facts, Guidance, GuidanceRequest, PartyType};
 use super::RuleBook;
 use crate::error::{Issue, Result};
+use crate::model::OfficerCertificate;
+use crate::officer::{self, MIN_OFFICERS};
 
 /// 简易程序 (当场处罚) or 普通程序.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,14 +36,14 @@ pub struct DraftViolation {
     pub amount_yuan: i64,
 }
 
-/// An officer named on the draft; `certified` = holds a valid enforcement certificate on the day.
+/// An officer named on the draft, looked up in the roster for a certificate in force on the
+/// decision date.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 #[serde(deny_unknown_fields)]
 pub struct DraftOfficer {
     pub name: String,
     pub certificate_no: String,
-    pub certified: bool,
 }
 
 /// A drafted penalty decision.
@@ -82,9 +84,14 @@ pub struct DraftCheck {
 }
 
 impl RuleBook {
-    /// Checks a drafted penalty. Bad input (unknown code, facts out of range) is an error; problems
-    /// with the draft itself are listed in the result.
-    pub fn check_draft(&self, d: &PenaltyDraft) -> Result<DraftCheck> {
+    /// Checks a drafted penalty; the officers are checked against `roster` on the decision date.
+    /// Bad input (unknown code, facts out of range) is an error; problems with the draft itself
+    /// are listed in the result.
+    pub fn check_draft(
+        &self,
+        d: &PenaltyDraft,
+        roster: &[OfficerCertificate],
+    ) -> Result<DraftCheck> {
         let req = GuidanceRequest {
             violations: d.violations.iter().map(|v| v.code.clone()).collect(),
             facts: d.facts.clone(),
@@ -95,17 +102,29 @@ impl RuleBook {
         let mut warnings = Vec::new();
         let has_just = !d.justification.trim().is_empty();
 
-        // Officers (处罚法 42).
-        let mut certs: Vec<&str> = d
-            .officers
-            .iter()
-            .filter(|o| o.certified)
-            .map(|o| o.certificate_no.trim())
-            .filter(|c| !c.is_empty())
-            .collect();
-        certs.sort_unstable();
-        certs.dedup();
-        if certs.len() < 2 {
+        // Officers (处罚法 42): each one on the roster, in an enforcement post, with a certificate
+        // in force on the decision date.
+        let mut certs: Vec<&str> = Vec::new();
+        for (i, o) in d.officers.iter().enumerate() {
+            let no = o.certificate_no.trim();
+            if no.is_empty() || certs.contains(&no) {
+                continue;
+            }
+            match officer::eligibility(roster, no, p.decision) {
+                Ok(_) => certs.push(no),
+                Err((entry, reasons)) => {
+                    let name = entry.map_or(o.name.as_str(), |e| e.name.as_str());
+                    for why in reasons {
+                        errors.push(Issue::new(
+                            format!("officers[{i}].certificate_no"),
+                            why.code(),
+                            why.message(no, name, p.decision),
+                        ));
+                    }
+                }
+            }
+        }
+        if certs.len() < MIN_OFFICERS {
             errors.push(Issue::new(
                 "officers",
                 "OFFICERS_TOO_FEW",

@@ -146,8 +146,8 @@ pub struct ViolationGuidance {
     pub basis: String,
     pub legal: String,
     /// The version applied.
-    pub version_valid_from: String,
-    pub version_valid_to: Option<String>,
+    pub version_valid_from: NaiveDate,
+    pub version_valid_to: Option<NaiveDate>,
     /// Which law applies and why (从旧兼从轻); empty when the rule has one version.
     pub law_choice: String,
     pub tier: Option<TierLevel>,
@@ -208,15 +208,15 @@ pub struct DeadlineNote {
     pub days: u32,
     pub unit: DeadlineUnit,
     pub basis: String,
-    pub due: Option<String>,
+    pub due: Option<NaiveDate>,
 }
 
 /// The whole guidance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct Guidance {
-    pub act_date: String,
-    pub decision_date: String,
+    pub act_date: NaiveDate,
+    pub decision_date: NaiveDate,
     pub violations: Vec<ViolationGuidance>,
     /// Sum of the recommended amounts (sum groups capped).
     pub total_recommended_yuan: i64,
@@ -233,7 +233,7 @@ pub struct Guidance {
 
 /// Parses a `YYYY-MM-DD` date of an input, refusing absurd years.
 pub fn parse_date(path: &str, s: &str) -> Result<NaiveDate> {
-    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| {
+    let d = crate::day::parse_day(s).ok_or_else(|| {
         RoadsideError::invalid_field(
             path,
             "DATE_INVALID",
@@ -248,11 +248,6 @@ pub fn parse_date(path: &str, s: &str) -> Result<NaiveDate> {
         ));
     }
     Ok(d)
-}
-
-fn today() -> NaiveDate {
-    // China Standard Time (UTC+8): the agency's day.
-    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
 }
 
 /// Validated facts with the derived values.
@@ -375,7 +370,7 @@ impl RuleBook {
         let act = parse_date("facts.act_date", &facts.act_date);
         let decision = match &facts.decision_date {
             Some(d) => parse_date("facts.decision_date", d),
-            None => Ok(today()),
+            None => Ok(crate::day::agency_today()),
         };
         if let Some(fd) = &facts.filing_date {
             if let Err(e) = parse_date("facts.filing_date", fd) {
@@ -505,8 +500,8 @@ impl RuleBook {
             reasoning.push(format!("以上合计建议罚款 {total_recommended_yuan} 元。"));
         }
         Ok(Guidance {
-            act_date: p.act.to_string(),
-            decision_date: p.decision.to_string(),
+            act_date: p.act,
+            decision_date: p.decision,
             violations,
             total_recommended_yuan,
             total_max_yuan,
@@ -772,8 +767,8 @@ impl RuleBook {
             violated: item.violated.clone(),
             basis: item.basis.clone(),
             legal: item.legal.clone(),
-            version_valid_from: item.valid_from.clone(),
-            version_valid_to: item.valid_to.clone(),
+            version_valid_from: item.valid_from,
+            version_valid_to: item.valid_to,
             law_choice,
             tier: tier_fields.0,
             tier_criteria: tier_fields.1,
@@ -1156,7 +1151,11 @@ impl RuleBook {
             ids.push("overload_notice");
         }
         ids.extend(["reconsideration", "litigation"]);
-        let filing = p.facts.filing_date.as_deref().and_then(super::load::ymd);
+        let filing = p
+            .facts
+            .filing_date
+            .as_deref()
+            .and_then(crate::day::parse_day);
         let mut out = Vec::new();
         for id in ids {
             let Some(r) = self.policy().deadlines.iter().find(|r| r.id == id) else {

@@ -112,8 +112,8 @@ impl Ctx<'_> {
         }
     }
     fn date(&mut self, path: &str, v: &str) -> Option<NaiveDate> {
-        match NaiveDate::parse_from_str(v, "%Y-%m-%d") {
-            Ok(d) if d.year() >= 1949 && d.year() <= 2100 => Some(d),
+        match crate::day::parse_day(v) {
+            Some(d) if d.year() >= 1949 && d.year() <= 2100 => Some(d),
             _ => {
                 self.err(
                     path,
@@ -383,7 +383,9 @@ fn check_dates(
     path: &str,
     from: &Option<String>,
     to: &Option<String>,
-) -> (String, Option<String>) {
+) -> (NaiveDate, Option<NaiveDate>) {
+    // A date that does not read is an error of the load (no book is built), so the placeholder
+    // `NaiveDate::MIN` never reaches a caller.
     let f = ctx.req_str(&format!("{path}.valid_from"), from);
     let fd = if f.is_empty() {
         None
@@ -391,20 +393,17 @@ fn check_dates(
         ctx.date(&format!("{path}.valid_from"), &f)
     };
     let t = to.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if let Some(t) = t {
-        if let Some(td) = ctx.date(&format!("{path}.valid_to"), t) {
-            if let Some(fd) = fd {
-                if td < fd {
-                    ctx.err(
-                        &format!("{path}.valid_to"),
-                        "REF_DATE_ORDER",
-                        "valid_to 早于 valid_from",
-                    );
-                }
-            }
+    let td = t.and_then(|t| ctx.date(&format!("{path}.valid_to"), t));
+    if let (Some(fd), Some(td)) = (fd, td) {
+        if td < fd {
+            ctx.err(
+                &format!("{path}.valid_to"),
+                "REF_DATE_ORDER",
+                "valid_to 早于 valid_from",
+            );
         }
     }
-    (f, t.map(str::to_string))
+    (fd.unwrap_or(NaiveDate::MIN), td)
 }
 
 fn check_flags(ctx: &mut Ctx, path: &str, flags: &[String]) {
@@ -1216,11 +1215,6 @@ fn check_calendar(ctx: &mut Ctx, years: Vec<RawYear>) -> Calendar {
     Calendar::new(out)
 }
 
-/// Parses a `YYYY-MM-DD` string (used for item dates already checked at load).
-pub(crate) fn ymd(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
-}
-
 fn item_pos(items: &[DiscretionItem], i: usize) -> usize {
     let f = &items[i].source_file;
     items[..i].iter().filter(|x| &x.source_file == f).count()
@@ -1238,14 +1232,10 @@ pub(crate) fn cross_check(items: &[DiscretionItem], exemptions: &[ExemptionItem]
     for (i, it) in items.iter().enumerate() {
         by_code.entry(&it.code).or_default().push(i);
     }
-    let overlaps = |a_from: &str, a_to: &Option<String>, b_from: &str, b_to: &Option<String>| {
-        let (Some(af), Some(bf)) = (ymd(a_from), ymd(b_from)) else {
-            return false;
+    let overlaps =
+        |af: &NaiveDate, a_to: &Option<NaiveDate>, bf: &NaiveDate, b_to: &Option<NaiveDate>| {
+            af <= &b_to.unwrap_or(NaiveDate::MAX) && bf <= &a_to.unwrap_or(NaiveDate::MAX)
         };
-        let at = a_to.as_deref().and_then(ymd).unwrap_or(NaiveDate::MAX);
-        let bt = b_to.as_deref().and_then(ymd).unwrap_or(NaiveDate::MAX);
-        af <= bt && bf <= at
-    };
     for (code, idx) in &by_code {
         for (x, &i) in idx.iter().enumerate() {
             for &j in &idx[x + 1..] {

@@ -4,6 +4,7 @@
 //! The index keeps, per code, the newest version's lower-cased text and the pinyin initials of its
 //! name and keywords, so a query is one substring scan over prepared strings.
 
+use chrono::NaiveDate;
 use pinyin::ToPinyin;
 use serde::Serialize;
 
@@ -22,8 +23,8 @@ pub struct ItemSummary {
     /// The statutory penalty in words.
     pub legal: String,
     /// `valid_from` of the newest version.
-    pub valid_from: String,
-    pub valid_to: Option<String>,
+    pub valid_from: NaiveDate,
+    pub valid_to: Option<NaiveDate>,
     /// How many versions of the code exist.
     pub versions: u32,
     pub verified: bool,
@@ -216,8 +217,8 @@ impl RuleBook {
             violated: it.violated.clone(),
             basis: it.basis.clone(),
             legal: it.legal.clone(),
-            valid_from: it.valid_from.clone(),
-            valid_to: it.valid_to.clone(),
+            valid_from: it.valid_from,
+            valid_to: it.valid_to,
             versions: self.version_indices(&it.code).len() as u32,
             verified: it.verified && it.tiers.iter().all(|t| t.verified),
             matched: matched.to_string(),

@@ -51,12 +51,9 @@ use crate::error::{Issue, Result, RoadsideError};
 #[derive(Debug, Clone)]
 pub struct RuleBook {
     items: Vec<DiscretionItem>,
-    /// Parsed `(valid_from, valid_to)` of each item.
-    item_dates: Vec<(NaiveDate, Option<NaiveDate>)>,
     /// Item indices per code, by `valid_from` ascending.
     by_code: HashMap<String, Vec<usize>>,
     exemptions: Vec<ExemptionItem>,
-    exemption_dates: Vec<(NaiveDate, Option<NaiveDate>)>,
     /// Exemption indices per discretion code they apply to.
     exemptions_for: HashMap<String, Vec<usize>>,
     policy: Policy,
@@ -156,27 +153,13 @@ impl RuleBook {
         if !issues.is_empty() {
             return Err(RoadsideError::invalid(issues));
         }
-        let dates = |from: &str, to: &Option<String>| {
-            (
-                load::ymd(from).unwrap_or(NaiveDate::MIN),
-                to.as_deref().and_then(load::ymd),
-            )
-        };
-        let item_dates: Vec<_> = items
-            .iter()
-            .map(|i| dates(&i.valid_from, &i.valid_to))
-            .collect();
         let mut by_code: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, it) in items.iter().enumerate() {
             by_code.entry(it.code.clone()).or_default().push(i);
         }
         for v in by_code.values_mut() {
-            v.sort_by_key(|&i| item_dates[i].0);
+            v.sort_by_key(|&i| items[i].valid_from);
         }
-        let exemption_dates = exemptions
-            .iter()
-            .map(|e| dates(&e.valid_from, &e.valid_to))
-            .collect();
         let mut exemptions_for: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in exemptions.iter().enumerate() {
             for c in &e.applies_to {
@@ -186,10 +169,8 @@ impl RuleBook {
         let index = SearchIndex::build(&items);
         Ok(RuleBook {
             items,
-            item_dates,
             by_code,
             exemptions,
-            exemption_dates,
             exemptions_for,
             policy,
             calendar,
@@ -239,8 +220,7 @@ impl RuleBook {
     }
 
     pub(crate) fn item_in_force(&self, i: usize, d: NaiveDate) -> bool {
-        let (f, t) = self.item_dates[i];
-        f <= d && t.is_none_or(|t| d <= t)
+        self.items[i].in_force_on(d)
     }
 
     /// The version of `code` in force on `date`.
@@ -257,10 +237,7 @@ impl RuleBook {
             .get(code)
             .map(|v| {
                 v.iter()
-                    .filter(|&&i| {
-                        let (f, t) = self.exemption_dates[i];
-                        f <= date && t.is_none_or(|t| date <= t)
-                    })
+                    .filter(|&&i| self.exemptions[i].in_force_on(date))
                     .map(|&i| &self.exemptions[i])
                     .collect()
             })

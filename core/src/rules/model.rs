@@ -2,6 +2,7 @@
 //! (轻微违法行为免予处罚清单), the procedure policy and the vocabulary of facts and circumstance
 //! flags that conditions may name. The file format is written down in `reference/FORMAT.md`.
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// 裁量档次.
@@ -231,10 +232,12 @@ pub struct DiscretionItem {
     pub sum_group: Option<String>,
     pub sum_cap_yuan: Option<i64>,
     pub hearing_required: bool,
-    /// First day in force, `YYYY-MM-DD`.
-    pub valid_from: String,
+    /// First day in force.
+    #[serde(with = "crate::day::serde_day")]
+    pub valid_from: NaiveDate,
     /// Last day in force (inclusive); `None` = still in force.
-    pub valid_to: Option<String>,
+    #[serde(default, with = "crate::day::serde_opt_day")]
+    pub valid_to: Option<NaiveDate>,
     pub verified: bool,
     pub note: String,
     pub tiers: Vec<Tier>,
@@ -291,8 +294,12 @@ pub struct ExemptionItem {
     /// 不予处罚决定书, 告知承诺书, 教育记录…
     pub documents: Vec<String>,
     pub conditions: Vec<ExemptionCondition>,
-    pub valid_from: String,
-    pub valid_to: Option<String>,
+    /// First day in force.
+    #[serde(with = "crate::day::serde_day")]
+    pub valid_from: NaiveDate,
+    /// Last day in force (inclusive); `None` = still in force.
+    #[serde(default, with = "crate::day::serde_opt_day")]
+    pub valid_to: Option<NaiveDate>,
     pub verified: bool,
     pub note: String,
     pub source_file: String,
@@ -564,6 +571,25 @@ pub fn is_valid_code(code: &str) -> bool {
                 && p.chars()
                     .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         })
+}
+
+/// Whether `[from, to]` (inclusive, `to` open when `None`) contains `day`.
+fn in_force(from: NaiveDate, to: Option<NaiveDate>, day: NaiveDate) -> bool {
+    from <= day && to.is_none_or(|t| day <= t)
+}
+
+impl DiscretionItem {
+    /// Whether this version is in force on `day`.
+    pub fn in_force_on(&self, day: NaiveDate) -> bool {
+        in_force(self.valid_from, self.valid_to, day)
+    }
+}
+
+impl ExemptionItem {
+    /// Whether this entry of the list is in force on `day`.
+    pub fn in_force_on(&self, day: NaiveDate) -> bool {
+        in_force(self.valid_from, self.valid_to, day)
+    }
 }
 
 #[cfg(test)]

@@ -551,8 +551,10 @@ fn tier_row(item: &DiscretionItem, t: &Tier) -> Vec<String> {
         item.sum_group.clone().unwrap_or_default(),
         opt(item.sum_cap_yuan),
         item.hearing_required.to_string(),
-        item.valid_from.clone(),
-        item.valid_to.clone().unwrap_or_default(),
+        crate::day::format_day(item.valid_from),
+        item.valid_to
+            .map(crate::day::format_day)
+            .unwrap_or_default(),
         item.verified.to_string(),
         item.note.clone(),
         t.level.as_str().to_string(),

@@ -292,7 +292,7 @@ fn old_article_63_vs_lighter_new_text() {
     f.illegal_income_yuan = Some(0);
     let v = &guide(&b, &["TDY-63-1"], f.clone()).violations[0];
     // Old: 30,000–100,000; new: 3,000–10,000 → the new, lighter text applies.
-    assert_eq!(v.version_valid_from, "2023-07-20");
+    assert_eq!(v.version_valid_from.to_string(), "2023-07-20");
     assert_eq!((v.min_yuan, v.max_yuan), (Some(3000), Some(10000)));
     assert!(v.law_choice.contains("第三十七条"), "{}", v.law_choice);
     // Income 50,000: old 2–10× = 100,000–500,000, new 1–5× = 50,000–250,000 → new.
@@ -419,17 +419,20 @@ fn deadlines_across_the_2026_spring_festival() {
     let b = book();
     // Decision Thu 2026-02-12: service within 7 working days → 02-13, 02-14 (调休), 02-24…02-27, 02-28 (调休).
     assert_eq!(
-        b.deadline("service", "2026-02-12").unwrap().due,
+        b.deadline("service", "2026-02-12").unwrap().due.to_string(),
         "2026-02-28"
     );
     // Payment 15 days from service 2026-02-05 → 02-20 is a holiday → next working day 02-24.
     assert_eq!(
-        b.deadline("payment", "2026-02-05").unwrap().due,
+        b.deadline("payment", "2026-02-05").unwrap().due.to_string(),
         "2026-02-24"
     );
     // Publication: 20 working days.
     assert_eq!(
-        b.deadline("publication", "2026-02-12").unwrap().due,
+        b.deadline("publication", "2026-02-12")
+            .unwrap()
+            .due
+            .to_string(),
         "2026-03-18"
     );
     let all = b.deadlines("decision", "2026-02-12").unwrap();
@@ -591,12 +594,10 @@ fn draft(amount: i64) -> PenaltyDraft {
             DraftOfficer {
                 name: "张三".into(),
                 certificate_no: "63250001".into(),
-                certified: true,
             },
             DraftOfficer {
                 name: "李四".into(),
                 certificate_no: "63250002".into(),
-                certified: true,
             },
         ],
         discovered_on: Some("2026-02-10".into()),
@@ -606,6 +607,27 @@ fn draft(amount: i64) -> PenaltyDraft {
     }
 }
 
+/// Two officers in force from 2020 to 2030, one whose certificate ended in 2021, one assistant.
+fn roster() -> Vec<crate::model::OfficerCertificate> {
+    use crate::model::{OfficerCertificate, OfficerRole};
+    let day = |s: &str| crate::day::parse_day(s).expect("a day");
+    let cert = |no: &str, name: &str, role, to: &str| OfficerCertificate {
+        certificate_no: no.into(),
+        name: name.into(),
+        agency: "632500".into(),
+        role,
+        valid_from: day("2020-01-01"),
+        valid_to: day(to),
+        revoked_on: None,
+    };
+    vec![
+        cert("63250001", "张三", OfficerRole::Officer, "2030-12-31"),
+        cert("63250002", "李四", OfficerRole::Officer, "2030-12-31"),
+        cert("63250003", "王五", OfficerRole::Officer, "2021-12-31"),
+        cert("63250004", "赵六", OfficerRole::Assistant, "2030-12-31"),
+    ]
+}
+
 fn codes(c: &DraftCheck) -> Vec<&str> {
     c.errors.iter().map(|i| i.code.as_str()).collect()
 }
@@ -613,40 +635,53 @@ fn codes(c: &DraftCheck) -> Vec<&str> {
 #[test]
 fn draft_checks() {
     let b = book();
-    let c = b.check_draft(&draft(1500)).unwrap();
+    let c = b.check_draft(&draft(1500), &roster()).unwrap();
     assert!(c.ok, "{:?}", c.errors);
     // Outside the range without, then with, a justification.
-    let c = b.check_draft(&draft(2500)).unwrap();
+    let c = b.check_draft(&draft(2500), &roster()).unwrap();
     assert_eq!(codes(&c), vec!["AMOUNT_OUTSIDE_RANGE_NO_JUSTIFICATION"]);
     let mut d = draft(2500);
     d.justification = "车辆改装，多次逃避检测".into();
-    let c = b.check_draft(&d).unwrap();
+    let c = b.check_draft(&d, &roster()).unwrap();
     assert!(c.ok && c.warnings.iter().any(|w| w.code == "AMOUNT_OUTSIDE_RANGE"));
     // Above the statutory maximum: never.
     d.violations[0].amount_yuan = 40_000;
-    assert!(codes(&b.check_draft(&d).unwrap()).contains(&"AMOUNT_ABOVE_LEGAL_MAX"));
+    assert!(codes(&b.check_draft(&d, &roster()).unwrap()).contains(&"AMOUNT_ABOVE_LEGAL_MAX"));
     // Summary procedure above 200 元 for a person.
     let mut d = draft(1500);
     d.procedure = ProcedureKind::Summary;
     assert_eq!(
-        codes(&b.check_draft(&d).unwrap()),
+        codes(&b.check_draft(&d, &roster()).unwrap()),
         vec!["SUMMARY_NOT_ALLOWED"]
     );
     // The same act fined twice.
     let mut d = draft(1500);
     d.already_fined_acts = vec!["r1".into()];
-    assert_eq!(codes(&b.check_draft(&d).unwrap()), vec!["DOUBLE_PENALTY"]);
+    assert_eq!(
+        codes(&b.check_draft(&d, &roster()).unwrap()),
+        vec!["DOUBLE_PENALTY"]
+    );
     // Limitation: found more than 2 years later.
     let mut d = draft(1500);
     d.facts.act_date = "2023-12-01".into();
     d.discovered_on = Some("2026-01-05".into());
-    assert!(codes(&b.check_draft(&d).unwrap()).contains(&"LIMITATION_EXPIRED"));
+    assert!(codes(&b.check_draft(&d, &roster()).unwrap()).contains(&"LIMITATION_EXPIRED"));
     d.facts.flags = vec!["harm_life_health_finance".into()];
-    assert!(!codes(&b.check_draft(&d).unwrap()).contains(&"LIMITATION_EXPIRED"));
-    // One certified officer.
-    let mut d = draft(1500);
-    d.officers[1].certified = false;
-    assert_eq!(codes(&b.check_draft(&d).unwrap()), vec!["OFFICERS_TOO_FEW"]);
+    assert!(!codes(&b.check_draft(&d, &roster()).unwrap()).contains(&"LIMITATION_EXPIRED"));
+    // One officer whose certificate has expired, one not on the roster, one assistant: one
+    // qualified officer is left each time.
+    for (no, code) in [
+        ("63250003", "OFFICER_CERTIFICATE_EXPIRED"),
+        ("99999999", "OFFICER_NOT_REGISTERED"),
+        ("63250004", "OFFICER_NOT_ENFORCER"),
+    ] {
+        let mut d = draft(1500);
+        d.officers[1].certificate_no = no.into();
+        assert_eq!(
+            codes(&b.check_draft(&d, &roster()).unwrap()),
+            vec![code, "OFFICERS_TOO_FEW"]
+        );
+    }
     // Several violations over the group cap.
     let mut d = draft(30_000);
     d.facts.gross_weight_kg = Some(110_000.0);
@@ -661,7 +696,7 @@ fn draft_checks() {
         warning: false,
         amount_yuan: 2000,
     });
-    assert!(codes(&b.check_draft(&d).unwrap()).contains(&"SUM_CAP_EXCEEDED"));
+    assert!(codes(&b.check_draft(&d, &roster()).unwrap()).contains(&"SUM_CAP_EXCEEDED"));
 }
 
 #[test]

@@ -20,7 +20,7 @@ pub mod sync;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use serde::Serialize;
 use serde_json::json;
@@ -627,20 +627,21 @@ impl Store {
         Ok(summary)
     }
 
-    /// Cases opened on a given local day (`YYYY-MM-DD`, China Standard Time), newest first.
+    /// Cases opened on a given day of the agency's calendar (`YYYY-MM-DD`), newest first.
     pub fn cases_on(&self, day: &str) -> Result<Vec<CaseSummary>> {
-        let start = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
-            .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .ok_or_else(|| {
-                RoadsideError::invalid_field(
-                    "day",
-                    "DAY_FORMAT",
-                    format!("日期 “{day}” 格式应为 YYYY-MM-DD"),
-                )
-            })?;
-        // Midnight in China Standard Time (UTC+8), as milliseconds since the epoch.
-        let from = start.and_utc().timestamp_millis() - 8 * 3_600_000;
+        let day = crate::day::parse_day(day).ok_or_else(|| {
+            RoadsideError::invalid_field(
+                "day",
+                "DAY_FORMAT",
+                format!("日期 “{day}” 格式应为 YYYY-MM-DD"),
+            )
+        })?;
+        self.cases_on_day(day)
+    }
+
+    /// Cases opened on a day of the agency's calendar, newest first.
+    pub fn cases_on_day(&self, day: NaiveDate) -> Result<Vec<CaseSummary>> {
+        let from = crate::day::agency_midnight(day).timestamp_millis();
         let (lo, hi) = (uuid7_prefix(from), uuid7_prefix(from + 86_400_000));
         let conn = lock(&self.reader);
         let mut stmt = conn
@@ -656,7 +657,7 @@ impl Store {
 
     /// Cases opened today (China Standard Time).
     pub fn cases_today(&self) -> Result<Vec<CaseSummary>> {
-        self.cases_on(&local_day((self.clock)()))
+        self.cases_on_day(crate::day::agency_day(&(self.clock)()))
     }
 
     /// A case with its current records and evidence.
@@ -812,14 +813,6 @@ impl Store {
 fn begin(conn: &mut Connection) -> Result<Transaction<'_>> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(db::store_err)
-}
-
-/// The calendar day in China Standard Time (UTC+8), which is what "today" means to an officer.
-pub fn local_day(t: DateTime<Utc>) -> String {
-    // China has no daylight saving time: CST is always UTC+8.
-    (t + chrono::Duration::hours(8))
-        .format("%Y-%m-%d")
-        .to_string()
 }
 
 fn officers_of(record: &InspectionRecord) -> Vec<String> {

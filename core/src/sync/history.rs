@@ -12,7 +12,6 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::http;
@@ -188,10 +187,9 @@ pub async fn first_offence(
             })
         }
         Err(e) => {
-            let since = (Utc::now() - chrono::Duration::days(LOOKBACK_DAYS))
-                .date_naive()
-                .format("%Y-%m-%d")
-                .to_string();
+            let since = crate::day::format_day(
+                crate::day::agency_today() - chrono::Duration::days(LOOKBACK_DAYS),
+            );
             let cases = on_device(store, &plate, party.as_deref(), &since)?;
             let n = u32::try_from(cases.len()).unwrap_or(u32::MAX);
             Ok(FirstOffence {

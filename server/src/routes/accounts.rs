@@ -191,15 +191,6 @@ pub async fn officers(
     Ok(Json(state.storage.officers(&scope).await?))
 }
 
-fn check_date(field: &str, value: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-        ApiError::bad_request(
-            "DATE_INVALID",
-            format!("{field} 应为 YYYY-MM-DD 格式的日期，实际为 “{value}”"),
-        )
-    })
-}
-
 /// `POST /api/v1/officers`: add or update an officer's certificate (admin).
 pub async fn put_officer(
     State(state): State<AppState>,
@@ -219,16 +210,11 @@ pub async fn put_officer(
     if officer.name.trim().is_empty() {
         return Err(ApiError::bad_request("NAME_MISSING", "姓名不能为空"));
     }
-    let from = check_date("valid_from", &officer.valid_from)?;
-    let to = check_date("valid_to", &officer.valid_to)?;
-    if to < from {
+    if officer.valid_to < officer.valid_from {
         return Err(ApiError::bad_request(
             "VALIDITY_INVERTED",
             "有效期结束日期早于开始日期",
         ));
-    }
-    if let Some(r) = &officer.revoked_on {
-        check_date("revoked_on", r)?;
     }
     let existing = state.storage.officer(&officer.certificate_no).await?;
     if let Some(existing) = &existing {
@@ -245,8 +231,9 @@ pub async fn put_officer(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Revoke {
-    /// First day the certificate no longer counts, `YYYY-MM-DD`.
-    pub on: String,
+    /// First day the certificate no longer counts (`YYYY-MM-DD`).
+    #[serde(with = "roadside_core::day::serde_day")]
+    pub on: NaiveDate,
 }
 
 /// `POST /api/v1/officers/{certificate_no}/revoke`: revoke a certificate (注销) from a date (admin).
@@ -257,7 +244,6 @@ pub async fn revoke_officer(
     ApiJson(req): ApiJson<Revoke>,
 ) -> Result<Json<OfficerCertificate>> {
     caller.require(&[OfficerRole::Admin])?;
-    check_date("on", &req.on)?;
     let mut officer = state
         .storage
         .officer(&certificate_no)

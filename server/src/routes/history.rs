@@ -17,7 +17,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::Json;
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, AccountCaller, DeviceCaller};
@@ -136,18 +136,20 @@ pub async fn history(
     }
     let now = Utc::now();
     let since = match p.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        Some(s) => roadside_core::day::parse_day(s).ok_or_else(|| {
             ApiError::bad_request(
                 "SINCE_INVALID",
                 format!("起始日期（since）“{s}”无效，应为 YYYY-MM-DD 格式的日期"),
             )
         })?,
-        None => (now - chrono::Duration::days(DEFAULT_LOOKBACK_DAYS)).date_naive(),
+        None => {
+            roadside_core::day::agency_day(&now) - chrono::Duration::days(DEFAULT_LOOKBACK_DAYS)
+        }
     };
     let q = HistoryQuery {
         plate: plate.clone(),
         party_id: party_id.clone(),
-        since: since.format("%Y-%m-%d").to_string(),
+        since: roadside_core::day::format_day(since),
     };
     // Never an answer from rows the self-audit found wrong: refuse while it has findings about
     // these agencies (or the whole log).

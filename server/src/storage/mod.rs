@@ -626,6 +626,13 @@ pub fn role_str(role: OfficerRole) -> &'static str {
     }
 }
 
+/// A `YYYY-MM-DD` day read back from a text column.
+pub fn day_from_db(text: &str) -> Result<chrono::NaiveDate> {
+    roadside_core::day::parse_day(text).ok_or_else(|| {
+        crate::error::ApiError::storage(format!("day {text:?} in database is not YYYY-MM-DD"))
+    })
+}
+
 pub fn parse_role(s: &str) -> Result<OfficerRole> {
     Ok(match s {
         "officer" => OfficerRole::Officer,

@@ -14,6 +14,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::*;
 use crate::error::{ApiError, Result};
+use roadside_core::day::format_day;
 
 const SCHEMA_V1: &str = r#"
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -249,9 +250,9 @@ fn officer_of(r: &Row) -> Result<OfficerCertificate> {
         name: r.get(1),
         agency: r.get(2),
         role: parse_role(r.get(3))?,
-        valid_from: r.get(4),
-        valid_to: r.get(5),
-        revoked_on: r.get(6),
+        valid_from: day_from_db(r.get(4))?,
+        valid_to: day_from_db(r.get(5))?,
+        revoked_on: r.get::<_, Option<&str>>(6).map(day_from_db).transpose()?,
     })
 }
 
@@ -670,7 +671,15 @@ impl Storage for PgStorage {
                  VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (certificate_no) DO UPDATE SET \
                  name = excluded.name, agency = excluded.agency, role = excluded.role, \
                  valid_from = excluded.valid_from, valid_to = excluded.valid_to, revoked_on = excluded.revoked_on",
-                &[&o.certificate_no, &o.name, &o.agency, &role_str(o.role), &o.valid_from, &o.valid_to, &o.revoked_on],
+                &[
+                    &o.certificate_no,
+                    &o.name,
+                    &o.agency,
+                    &role_str(o.role),
+                    &format_day(o.valid_from),
+                    &format_day(o.valid_to),
+                    &o.revoked_on.map(format_day),
+                ],
             )
             .await?;
         Ok(())

@@ -14,6 +14,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::*;
 use crate::error::{ApiError, Result};
+use roadside_core::day::format_day;
 
 const READERS: usize = 4;
 
@@ -436,6 +437,18 @@ fn in_list(n: usize) -> String {
         .join(",")
 }
 
+/// A `YYYY-MM-DD` text column as a day.
+fn day_column(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<chrono::NaiveDate> {
+    let text: String = r.get(i)?;
+    roadside_core::day::parse_day(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("not a YYYY-MM-DD day: {text}").into(),
+        )
+    })
+}
+
 fn officer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OfficerCertificate, String)> {
     let role: String = r.get(3)?;
     Ok((
@@ -444,9 +457,12 @@ fn officer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(OfficerCertificate, S
             name: r.get(1)?,
             agency: r.get(2)?,
             role: roadside_core::model::OfficerRole::Officer,
-            valid_from: r.get(4)?,
-            valid_to: r.get(5)?,
-            revoked_on: r.get(6)?,
+            valid_from: day_column(r, 4)?,
+            valid_to: day_column(r, 5)?,
+            revoked_on: match r.get_ref(6)? {
+                rusqlite::types::ValueRef::Null => None,
+                _ => Some(day_column(r, 6)?),
+            },
         },
         role,
     ))
@@ -719,7 +735,15 @@ impl Storage for SqliteStorage {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (certificate_no) DO UPDATE SET \
                  name = excluded.name, agency = excluded.agency, role = excluded.role, \
                  valid_from = excluded.valid_from, valid_to = excluded.valid_to, revoked_on = excluded.revoked_on",
-                params![o.certificate_no, o.name, o.agency, role_str(o.role), o.valid_from, o.valid_to, o.revoked_on],
+                params![
+                    o.certificate_no,
+                    o.name,
+                    o.agency,
+                    role_str(o.role),
+                    format_day(o.valid_from),
+                    format_day(o.valid_to),
+                    o.revoked_on.map(format_day)
+                ],
             )?;
             Ok(())
         })

@@ -75,7 +75,7 @@ class PenaltyDraftModel(
             _state.collectLatest { s ->
                 if (s.upToDate) return@collectLatest
                 val version = s.version
-                val result = runCatching { session.rules { it.checkDraft(s.draft) } }
+                val result = runCatching { session.rules { it.checkDraft(s.draft, session.core.roster()) } }
                 _state.update { cur ->
                     if (cur.version != version) return@update cur
                     result.fold(

@@ -29,8 +29,8 @@ class GuidanceTest {
     private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
     private val officers = listOf(
-        DraftOfficer("才让多杰", "QH6325000101", true),
-        DraftOfficer("李明", "QH6325000102", true),
+        DraftOfficer("才让多杰", "QH6325000101"),
+        DraftOfficer("李明", "QH6325000102"),
     )
 
     @BeforeEach
