@@ -427,6 +427,11 @@ uint32_t uniffi_roadside_core_fn_method_roadsidecore_import_roster(uint64_t ptr,
 uint64_t uniffi_roadside_core_fn_method_roadsidecore_outbox_len(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_ROSTER
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_ROSTER
+RustBuffer uniffi_roadside_core_fn_method_roadsidecore_roster(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_VALIDATE_RECORD
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_VALIDATE_RECORD
 RustBuffer uniffi_roadside_core_fn_method_roadsidecore_validate_record(uint64_t ptr, RustBuffer record, RustCallStatus *_Nonnull out_status
@@ -530,7 +535,7 @@ RustBuffer uniffi_roadside_core_fn_method_rulesengine_categories(uint64_t ptr, R
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_CHECK_DRAFT
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_CHECK_DRAFT
-RustBuffer uniffi_roadside_core_fn_method_rulesengine_check_draft(uint64_t ptr, RustBuffer draft, RustCallStatus *_Nonnull out_status
+RustBuffer uniffi_roadside_core_fn_method_rulesengine_check_draft(uint64_t ptr, RustBuffer draft, RustBuffer roster, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_DEADLINE
@@ -1078,6 +1083,12 @@ uint16_t uniffi_roadside_core_checksum_method_roadsidecore_import_roster(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_OUTBOX_LEN
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_OUTBOX_LEN
 uint16_t uniffi_roadside_core_checksum_method_roadsidecore_outbox_len(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ROSTER
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ROSTER
+uint16_t uniffi_roadside_core_checksum_method_roadsidecore_roster(void
     
 );
 #endif

@@ -1088,6 +1088,11 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
     func outboxLen() throws  -> UInt64
     
     /**
+     * The officer roster as last imported (for the draft check).
+     */
+    func roster() throws  -> [OfficerCertificate]
+    
+    /**
      * Live validation of a draft: every problem, each with its field path, code and message.
      */
     func validateRecord(record: InspectionRecord) throws  -> [Issue]
@@ -1410,6 +1415,18 @@ open func outboxLen()throws  -> UInt64  {
 }
     
     /**
+     * The officer roster as last imported (for the draft check).
+     */
+open func roster()throws  -> [OfficerCertificate]  {
+    return try  FfiConverterSequenceTypeOfficerCertificate.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_roster(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Live validation of a draft: every problem, each with its field path, code and message.
      */
 open func validateRecord(record: InspectionRecord)throws  -> [Issue]  {
@@ -1617,9 +1634,10 @@ public protocol RulesEngineProtocol: AnyObject, Sendable {
     func categories() throws  -> [CategoryCount]
     
     /**
-     * Checks a drafted penalty; `ok` is false when it breaks a rule (each error names the field).
+     * Checks a drafted penalty against the officer roster (`RoadsideCore.roster()`); `ok` is
+     * false when it breaks a rule (each error names the field).
      */
-    func checkDraft(draft: PenaltyDraft) throws  -> DraftCheck
+    func checkDraft(draft: PenaltyDraft, roster: [OfficerCertificate]) throws  -> DraftCheck
     
     /**
      * One deadline by id (`publication`, `payment`…).
@@ -1775,14 +1793,16 @@ open func categories()throws  -> [CategoryCount]  {
 }
     
     /**
-     * Checks a drafted penalty; `ok` is false when it breaks a rule (each error names the field).
+     * Checks a drafted penalty against the officer roster (`RoadsideCore.roster()`); `ok` is
+     * false when it breaks a rule (each error names the field).
      */
-open func checkDraft(draft: PenaltyDraft)throws  -> DraftCheck  {
+open func checkDraft(draft: PenaltyDraft, roster: [OfficerCertificate])throws  -> DraftCheck  {
     return try  FfiConverterTypeDraftCheck_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_check_draft(
             self.uniffiCloneHandle(),
-        FfiConverterTypePenaltyDraft_lower(draft),uniffiCallStatus
+        FfiConverterTypePenaltyDraft_lower(draft),
+        FfiConverterSequenceTypeOfficerCertificate.lower(roster),uniffiCallStatus
     )
 })
 }
@@ -3073,13 +3093,13 @@ public struct DeadlineDue: Equatable, Hashable {
      */
     public var fromEvent: String
     /**
-     * The event's date, `YYYY-MM-DD`.
+     * The event's date.
      */
-    public var start: String
+    public var start: NaiveDate
     /**
-     * The last day, `YYYY-MM-DD`.
+     * The last day.
      */
-    public var due: String
+    public var due: NaiveDate
     public var days: UInt32
     public var unit: DeadlineUnit
     public var basis: String
@@ -3093,11 +3113,11 @@ public struct DeadlineDue: Equatable, Hashable {
          * The event it runs from.
          */fromEvent: String, 
         /**
-         * The event's date, `YYYY-MM-DD`.
-         */start: String, 
+         * The event's date.
+         */start: NaiveDate, 
         /**
-         * The last day, `YYYY-MM-DD`.
-         */due: String, days: UInt32, unit: DeadlineUnit, basis: String, verified: Bool, note: String) {
+         * The last day.
+         */due: NaiveDate, days: UInt32, unit: DeadlineUnit, basis: String, verified: Bool, note: String) {
         self.id = id
         self.name = name
         self.fromEvent = fromEvent
@@ -3129,8 +3149,8 @@ public struct FfiConverterTypeDeadlineDue: FfiConverterRustBuffer {
                 id: FfiConverterString.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 fromEvent: FfiConverterString.read(from: &buf), 
-                start: FfiConverterString.read(from: &buf), 
-                due: FfiConverterString.read(from: &buf), 
+                start: FfiConverterTypeNaiveDate.read(from: &buf), 
+                due: FfiConverterTypeNaiveDate.read(from: &buf), 
                 days: FfiConverterUInt32.read(from: &buf), 
                 unit: FfiConverterTypeDeadlineUnit.read(from: &buf), 
                 basis: FfiConverterString.read(from: &buf), 
@@ -3143,8 +3163,8 @@ public struct FfiConverterTypeDeadlineDue: FfiConverterRustBuffer {
         FfiConverterString.write(value.id, into: &buf)
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.fromEvent, into: &buf)
-        FfiConverterString.write(value.start, into: &buf)
-        FfiConverterString.write(value.due, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.start, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.due, into: &buf)
         FfiConverterUInt32.write(value.days, into: &buf)
         FfiConverterTypeDeadlineUnit.write(value.unit, into: &buf)
         FfiConverterString.write(value.basis, into: &buf)
@@ -3179,11 +3199,11 @@ public struct DeadlineNote: Equatable, Hashable {
     public var days: UInt32
     public var unit: DeadlineUnit
     public var basis: String
-    public var due: String?
+    public var due: NaiveDate?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(id: String, name: String, fromEvent: String, days: UInt32, unit: DeadlineUnit, basis: String, due: String?) {
+    public init(id: String, name: String, fromEvent: String, days: UInt32, unit: DeadlineUnit, basis: String, due: NaiveDate?) {
         self.id = id
         self.name = name
         self.fromEvent = fromEvent
@@ -3215,7 +3235,7 @@ public struct FfiConverterTypeDeadlineNote: FfiConverterRustBuffer {
                 days: FfiConverterUInt32.read(from: &buf), 
                 unit: FfiConverterTypeDeadlineUnit.read(from: &buf), 
                 basis: FfiConverterString.read(from: &buf), 
-                due: FfiConverterOptionString.read(from: &buf)
+                due: FfiConverterOptionTypeNaiveDate.read(from: &buf)
         )
     }
 
@@ -3226,7 +3246,7 @@ public struct FfiConverterTypeDeadlineNote: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.days, into: &buf)
         FfiConverterTypeDeadlineUnit.write(value.unit, into: &buf)
         FfiConverterString.write(value.basis, into: &buf)
-        FfiConverterOptionString.write(value.due, into: &buf)
+        FfiConverterOptionTypeNaiveDate.write(value.due, into: &buf)
     }
 }
 
@@ -3362,13 +3382,13 @@ public struct DiscretionItem: Equatable, Hashable {
     public var sumCapYuan: Int64?
     public var hearingRequired: Bool
     /**
-     * First day in force, `YYYY-MM-DD`.
+     * First day in force.
      */
-    public var validFrom: String
+    public var validFrom: NaiveDate
     /**
      * Last day in force (inclusive); `None` = still in force.
      */
-    public var validTo: String?
+    public var validTo: NaiveDate?
     public var verified: Bool
     public var note: String
     public var tiers: [Tier]
@@ -3399,11 +3419,11 @@ public struct DiscretionItem: Equatable, Hashable {
          * Extra measures (其他措施), e.g. 责令改正.
          */measures: [String], keywords: [String], sumGroup: String?, sumCapYuan: Int64?, hearingRequired: Bool, 
         /**
-         * First day in force, `YYYY-MM-DD`.
-         */validFrom: String, 
+         * First day in force.
+         */validFrom: NaiveDate, 
         /**
          * Last day in force (inclusive); `None` = still in force.
-         */validTo: String?, verified: Bool, note: String, tiers: [Tier], 
+         */validTo: NaiveDate?, verified: Bool, note: String, tiers: [Tier], 
         /**
          * The reference file it came from, e.g. `discretion/chaoxian.toml`.
          */sourceFile: String) {
@@ -3457,8 +3477,8 @@ public struct FfiConverterTypeDiscretionItem: FfiConverterRustBuffer {
                 sumGroup: FfiConverterOptionString.read(from: &buf), 
                 sumCapYuan: FfiConverterOptionInt64.read(from: &buf), 
                 hearingRequired: FfiConverterBool.read(from: &buf), 
-                validFrom: FfiConverterString.read(from: &buf), 
-                validTo: FfiConverterOptionString.read(from: &buf), 
+                validFrom: FfiConverterTypeNaiveDate.read(from: &buf), 
+                validTo: FfiConverterOptionTypeNaiveDate.read(from: &buf), 
                 verified: FfiConverterBool.read(from: &buf), 
                 note: FfiConverterString.read(from: &buf), 
                 tiers: FfiConverterSequenceTypeTier.read(from: &buf), 
@@ -3480,8 +3500,8 @@ public struct FfiConverterTypeDiscretionItem: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.sumGroup, into: &buf)
         FfiConverterOptionInt64.write(value.sumCapYuan, into: &buf)
         FfiConverterBool.write(value.hearingRequired, into: &buf)
-        FfiConverterString.write(value.validFrom, into: &buf)
-        FfiConverterOptionString.write(value.validTo, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.validFrom, into: &buf)
+        FfiConverterOptionTypeNaiveDate.write(value.validTo, into: &buf)
         FfiConverterBool.write(value.verified, into: &buf)
         FfiConverterString.write(value.note, into: &buf)
         FfiConverterSequenceTypeTier.write(value.tiers, into: &buf)
@@ -3575,19 +3595,18 @@ public func FfiConverterTypeDraftCheck_lower(_ value: DraftCheck) -> RustBuffer 
 
 
 /**
- * An officer named on the draft; `certified` = holds a valid enforcement certificate on the day.
+ * An officer named on the draft, looked up in the roster for a certificate in force on the
+ * decision date.
  */
 public struct DraftOfficer: Equatable, Hashable {
     public var name: String
     public var certificateNo: String
-    public var certified: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(name: String, certificateNo: String, certified: Bool) {
+    public init(name: String, certificateNo: String) {
         self.name = name
         self.certificateNo = certificateNo
-        self.certified = certified
     }
 
     
@@ -3607,15 +3626,13 @@ public struct FfiConverterTypeDraftOfficer: FfiConverterRustBuffer {
         return
             try DraftOfficer(
                 name: FfiConverterString.read(from: &buf), 
-                certificateNo: FfiConverterString.read(from: &buf), 
-                certified: FfiConverterBool.read(from: &buf)
+                certificateNo: FfiConverterString.read(from: &buf)
         )
     }
 
     public static func write(_ value: DraftOfficer, into buf: inout [UInt8]) {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.certificateNo, into: &buf)
-        FfiConverterBool.write(value.certified, into: &buf)
     }
 }
 
@@ -4353,8 +4370,14 @@ public struct ExemptionItem: Equatable, Hashable {
      */
     public var documents: [String]
     public var conditions: [ExemptionCondition]
-    public var validFrom: String
-    public var validTo: String?
+    /**
+     * First day in force.
+     */
+    public var validFrom: NaiveDate
+    /**
+     * Last day in force (inclusive); `None` = still in force.
+     */
+    public var validTo: NaiveDate?
     public var verified: Bool
     public var note: String
     public var sourceFile: String
@@ -4367,7 +4390,13 @@ public struct ExemptionItem: Equatable, Hashable {
          */appliesTo: [String], basis: String, outcome: ExemptionOutcome, 
         /**
          * 不予处罚决定书, 告知承诺书, 教育记录…
-         */documents: [String], conditions: [ExemptionCondition], validFrom: String, validTo: String?, verified: Bool, note: String, sourceFile: String) {
+         */documents: [String], conditions: [ExemptionCondition], 
+        /**
+         * First day in force.
+         */validFrom: NaiveDate, 
+        /**
+         * Last day in force (inclusive); `None` = still in force.
+         */validTo: NaiveDate?, verified: Bool, note: String, sourceFile: String) {
         self.code = code
         self.violation = violation
         self.appliesTo = appliesTo
@@ -4405,8 +4434,8 @@ public struct FfiConverterTypeExemptionItem: FfiConverterRustBuffer {
                 outcome: FfiConverterTypeExemptionOutcome.read(from: &buf), 
                 documents: FfiConverterSequenceString.read(from: &buf), 
                 conditions: FfiConverterSequenceTypeExemptionCondition.read(from: &buf), 
-                validFrom: FfiConverterString.read(from: &buf), 
-                validTo: FfiConverterOptionString.read(from: &buf), 
+                validFrom: FfiConverterTypeNaiveDate.read(from: &buf), 
+                validTo: FfiConverterOptionTypeNaiveDate.read(from: &buf), 
                 verified: FfiConverterBool.read(from: &buf), 
                 note: FfiConverterString.read(from: &buf), 
                 sourceFile: FfiConverterString.read(from: &buf)
@@ -4421,8 +4450,8 @@ public struct FfiConverterTypeExemptionItem: FfiConverterRustBuffer {
         FfiConverterTypeExemptionOutcome.write(value.outcome, into: &buf)
         FfiConverterSequenceString.write(value.documents, into: &buf)
         FfiConverterSequenceTypeExemptionCondition.write(value.conditions, into: &buf)
-        FfiConverterString.write(value.validFrom, into: &buf)
-        FfiConverterOptionString.write(value.validTo, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.validFrom, into: &buf)
+        FfiConverterOptionTypeNaiveDate.write(value.validTo, into: &buf)
         FfiConverterBool.write(value.verified, into: &buf)
         FfiConverterString.write(value.note, into: &buf)
         FfiConverterString.write(value.sourceFile, into: &buf)
@@ -5018,8 +5047,8 @@ public func FfiConverterTypeGrossWeightLimit_lower(_ value: GrossWeightLimit) ->
  * The whole guidance.
  */
 public struct Guidance: Equatable, Hashable {
-    public var actDate: String
-    public var decisionDate: String
+    public var actDate: NaiveDate
+    public var decisionDate: NaiveDate
     public var violations: [ViolationGuidance]
     /**
      * Sum of the recommended amounts (sum groups capped).
@@ -5043,7 +5072,7 @@ public struct Guidance: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(actDate: String, decisionDate: String, violations: [ViolationGuidance], 
+    public init(actDate: NaiveDate, decisionDate: NaiveDate, violations: [ViolationGuidance], 
         /**
          * Sum of the recommended amounts (sum groups capped).
          */totalRecommendedYuan: Int64, 
@@ -5084,8 +5113,8 @@ public struct FfiConverterTypeGuidance: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Guidance {
         return
             try Guidance(
-                actDate: FfiConverterString.read(from: &buf), 
-                decisionDate: FfiConverterString.read(from: &buf), 
+                actDate: FfiConverterTypeNaiveDate.read(from: &buf), 
+                decisionDate: FfiConverterTypeNaiveDate.read(from: &buf), 
                 violations: FfiConverterSequenceTypeViolationGuidance.read(from: &buf), 
                 totalRecommendedYuan: FfiConverterInt64.read(from: &buf), 
                 totalMaxYuan: FfiConverterInt64.read(from: &buf), 
@@ -5098,8 +5127,8 @@ public struct FfiConverterTypeGuidance: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: Guidance, into buf: inout [UInt8]) {
-        FfiConverterString.write(value.actDate, into: &buf)
-        FfiConverterString.write(value.decisionDate, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.actDate, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.decisionDate, into: &buf)
         FfiConverterSequenceTypeViolationGuidance.write(value.violations, into: &buf)
         FfiConverterInt64.write(value.totalRecommendedYuan, into: &buf)
         FfiConverterInt64.write(value.totalMaxYuan, into: &buf)
@@ -5685,8 +5714,8 @@ public struct ItemSummary: Equatable, Hashable {
     /**
      * `valid_from` of the newest version.
      */
-    public var validFrom: String
-    public var validTo: String?
+    public var validFrom: NaiveDate
+    public var validTo: NaiveDate?
     /**
      * How many versions of the code exist.
      */
@@ -5705,7 +5734,7 @@ public struct ItemSummary: Equatable, Hashable {
          */legal: String, 
         /**
          * `valid_from` of the newest version.
-         */validFrom: String, validTo: String?, 
+         */validFrom: NaiveDate, validTo: NaiveDate?, 
         /**
          * How many versions of the code exist.
          */versions: UInt32, verified: Bool, 
@@ -5747,8 +5776,8 @@ public struct FfiConverterTypeItemSummary: FfiConverterRustBuffer {
                 violated: FfiConverterString.read(from: &buf), 
                 basis: FfiConverterString.read(from: &buf), 
                 legal: FfiConverterString.read(from: &buf), 
-                validFrom: FfiConverterString.read(from: &buf), 
-                validTo: FfiConverterOptionString.read(from: &buf), 
+                validFrom: FfiConverterTypeNaiveDate.read(from: &buf), 
+                validTo: FfiConverterOptionTypeNaiveDate.read(from: &buf), 
                 versions: FfiConverterUInt32.read(from: &buf), 
                 verified: FfiConverterBool.read(from: &buf), 
                 matched: FfiConverterString.read(from: &buf)
@@ -5762,8 +5791,8 @@ public struct FfiConverterTypeItemSummary: FfiConverterRustBuffer {
         FfiConverterString.write(value.violated, into: &buf)
         FfiConverterString.write(value.basis, into: &buf)
         FfiConverterString.write(value.legal, into: &buf)
-        FfiConverterString.write(value.validFrom, into: &buf)
-        FfiConverterOptionString.write(value.validTo, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.validFrom, into: &buf)
+        FfiConverterOptionTypeNaiveDate.write(value.validTo, into: &buf)
         FfiConverterUInt32.write(value.versions, into: &buf)
         FfiConverterBool.write(value.verified, into: &buf)
         FfiConverterString.write(value.matched, into: &buf)
@@ -5859,17 +5888,17 @@ public struct OfficerCertificate: Equatable, Hashable {
     public var agency: String
     public var role: OfficerRole
     /**
-     * First day of validity, `YYYY-MM-DD`.
+     * First day of validity (`YYYY-MM-DD` in JSON).
      */
-    public var validFrom: String
+    public var validFrom: NaiveDate
     /**
-     * Last day of validity, `YYYY-MM-DD`.
+     * Last day of validity.
      */
-    public var validTo: String
+    public var validTo: NaiveDate
     /**
      * Day the certificate was revoked (注销), if it was.
      */
-    public var revokedOn: String?
+    public var revokedOn: NaiveDate?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5878,14 +5907,14 @@ public struct OfficerCertificate: Equatable, Hashable {
          * Agency code, e.g. `632500` for 海南州.
          */agency: String, role: OfficerRole, 
         /**
-         * First day of validity, `YYYY-MM-DD`.
-         */validFrom: String, 
+         * First day of validity (`YYYY-MM-DD` in JSON).
+         */validFrom: NaiveDate, 
         /**
-         * Last day of validity, `YYYY-MM-DD`.
-         */validTo: String, 
+         * Last day of validity.
+         */validTo: NaiveDate, 
         /**
          * Day the certificate was revoked (注销), if it was.
-         */revokedOn: String?) {
+         */revokedOn: NaiveDate?) {
         self.certificateNo = certificateNo
         self.name = name
         self.agency = agency
@@ -5915,9 +5944,9 @@ public struct FfiConverterTypeOfficerCertificate: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 agency: FfiConverterString.read(from: &buf), 
                 role: FfiConverterTypeOfficerRole.read(from: &buf), 
-                validFrom: FfiConverterString.read(from: &buf), 
-                validTo: FfiConverterString.read(from: &buf), 
-                revokedOn: FfiConverterOptionString.read(from: &buf)
+                validFrom: FfiConverterTypeNaiveDate.read(from: &buf), 
+                validTo: FfiConverterTypeNaiveDate.read(from: &buf), 
+                revokedOn: FfiConverterOptionTypeNaiveDate.read(from: &buf)
         )
     }
 
@@ -5926,9 +5955,9 @@ public struct FfiConverterTypeOfficerCertificate: FfiConverterRustBuffer {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.agency, into: &buf)
         FfiConverterTypeOfficerRole.write(value.role, into: &buf)
-        FfiConverterString.write(value.validFrom, into: &buf)
-        FfiConverterString.write(value.validTo, into: &buf)
-        FfiConverterOptionString.write(value.revokedOn, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.validFrom, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.validTo, into: &buf)
+        FfiConverterOptionTypeNaiveDate.write(value.revokedOn, into: &buf)
     }
 }
 
@@ -7956,8 +7985,8 @@ public struct ViolationGuidance: Equatable, Hashable {
     /**
      * The version applied.
      */
-    public var versionValidFrom: String
-    public var versionValidTo: String?
+    public var versionValidFrom: NaiveDate
+    public var versionValidTo: NaiveDate?
     /**
      * Which law applies and why (从旧兼从轻); empty when the rule has one version.
      */
@@ -8011,7 +8040,7 @@ public struct ViolationGuidance: Equatable, Hashable {
     public init(code: String, name: String, category: String, violated: String, basis: String, legal: String, 
         /**
          * The version applied.
-         */versionValidFrom: String, versionValidTo: String?, 
+         */versionValidFrom: NaiveDate, versionValidTo: NaiveDate?, 
         /**
          * Which law applies and why (从旧兼从轻); empty when the rule has one version.
          */lawChoice: String, tier: TierLevel?, tierCriteria: String, tierBasis: String, minYuan: Int64?, maxYuan: Int64?, legalMinYuan: Int64?, legalMaxYuan: Int64?, warningAllowed: Bool, 
@@ -8091,8 +8120,8 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
                 violated: FfiConverterString.read(from: &buf), 
                 basis: FfiConverterString.read(from: &buf), 
                 legal: FfiConverterString.read(from: &buf), 
-                versionValidFrom: FfiConverterString.read(from: &buf), 
-                versionValidTo: FfiConverterOptionString.read(from: &buf), 
+                versionValidFrom: FfiConverterTypeNaiveDate.read(from: &buf), 
+                versionValidTo: FfiConverterOptionTypeNaiveDate.read(from: &buf), 
                 lawChoice: FfiConverterString.read(from: &buf), 
                 tier: FfiConverterOptionTypeTierLevel.read(from: &buf), 
                 tierCriteria: FfiConverterString.read(from: &buf), 
@@ -8126,8 +8155,8 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
         FfiConverterString.write(value.violated, into: &buf)
         FfiConverterString.write(value.basis, into: &buf)
         FfiConverterString.write(value.legal, into: &buf)
-        FfiConverterString.write(value.versionValidFrom, into: &buf)
-        FfiConverterOptionString.write(value.versionValidTo, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.versionValidFrom, into: &buf)
+        FfiConverterOptionTypeNaiveDate.write(value.versionValidTo, into: &buf)
         FfiConverterString.write(value.lawChoice, into: &buf)
         FfiConverterOptionTypeTierLevel.write(value.tier, into: &buf)
         FfiConverterString.write(value.tierCriteria, into: &buf)
@@ -10629,6 +10658,30 @@ fileprivate struct FfiConverterOptionTypeTierLevel: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeNaiveDate: FfiConverterRustBuffer {
+    typealias SwiftType = NaiveDate?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNaiveDate.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNaiveDate.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
     typealias SwiftType = [String]
 
@@ -11300,6 +11353,46 @@ fileprivate struct FfiConverterSequenceTypeViolationGuidance: FfiConverterRustBu
         return seq
     }
 }
+
+
+public typealias NaiveDate = String
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNaiveDate: FfiConverter {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NaiveDate {
+        return try FfiConverterString.read(from: &buf)
+    }
+
+    public static func write(_ value: NaiveDate, into buf: inout [UInt8]) {
+        return FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func lift(_ value: RustBuffer) throws -> NaiveDate {
+        return try FfiConverterString.lift(value)
+    }
+
+    public static func lower(_ value: NaiveDate) -> RustBuffer {
+        return FfiConverterString.lower(value)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNaiveDate_lift(_ value: RustBuffer) throws -> NaiveDate {
+    return try FfiConverterTypeNaiveDate.lift(value)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNaiveDate_lower(_ value: NaiveDate) -> RustBuffer {
+    return FfiConverterTypeNaiveDate.lower(value)
+}
+
 /**
  * Panics on purpose, so the shells can test that a core panic arrives as an exception.
  */
@@ -11481,6 +11574,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_roadsidecore_outbox_len() != 58020) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_roster() != 13269) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_roadside_core_checksum_method_roadsidecore_validate_record() != 32320) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -11520,7 +11616,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_rulesengine_categories() != 56906) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_check_draft() != 45436) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_check_draft() != 46449) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_rulesengine_deadline() != 51646) {

@@ -902,6 +902,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_outbox_len(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_roster(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_validate_record(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger(
@@ -1164,6 +1166,12 @@ internal object UniffiLib {
         uniffi_out_err.statusFromReturn(1)
         return uniffi_out_err.getLong(0)
     }
+    fun uniffi_roadside_core_fn_method_roadsidecore_roster(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_roster(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
     fun uniffi_roadside_core_fn_method_roadsidecore_validate_record(`ptr`: Long, `record`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
         uniffi_out_err.putLong(0, `ptr`)
         uniffi_out_err.putRustBuffer(1, `record`)
@@ -1287,9 +1295,10 @@ internal object UniffiLib {
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
-    fun uniffi_roadside_core_fn_method_rulesengine_check_draft(`ptr`: Long, `draft`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+    fun uniffi_roadside_core_fn_method_rulesengine_check_draft(`ptr`: Long, `draft`: RustBuffer.ByValue, `roster`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
         uniffi_out_err.putLong(0, `ptr`)
         uniffi_out_err.putRustBuffer(1, `draft`)
+        uniffi_out_err.putRustBuffer(4, `roster`)
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_check_draft(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
@@ -1679,6 +1688,7 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_finalize_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_import_roster(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_outbox_len(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_roster(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_validate_record(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_ledger(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_store(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -1869,6 +1879,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_outbox_len() and 0xFFFF) != 58020) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_roster() and 0xFFFF) != 13269) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_validate_record() and 0xFFFF) != 32320) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1908,7 +1921,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_categories() and 0xFFFF) != 56906) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_check_draft() and 0xFFFF) != 45436) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_check_draft() and 0xFFFF) != 46449) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadline() and 0xFFFF) != 51646) {
@@ -3169,6 +3182,11 @@ public interface RoadsideCoreInterface {
     fun `outboxLen`(): kotlin.ULong
     
     /**
+     * The officer roster as last imported (for the draft check).
+     */
+    fun `roster`(): List<OfficerCertificate>
+    
+    /**
      * Live validation of a draft: every problem, each with its field path, code and message.
      */
     fun `validateRecord`(`record`: InspectionRecord): List<Issue>
@@ -3596,6 +3614,23 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
 
     
     /**
+     * The officer roster as last imported (for the draft check).
+     */
+    @Throws(RoadsideException::class)override fun `roster`(): List<OfficerCertificate> {
+            return FfiConverterSequenceTypeOfficerCertificate.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_roster(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Live validation of a draft: every problem, each with its field path, code and message.
      */
     @Throws(RoadsideException::class)override fun `validateRecord`(`record`: InspectionRecord): List<Issue> {
@@ -3953,9 +3988,10 @@ public interface RulesEngineInterface {
     fun `categories`(): List<CategoryCount>
     
     /**
-     * Checks a drafted penalty; `ok` is false when it breaks a rule (each error names the field).
+     * Checks a drafted penalty against the officer roster (`RoadsideCore.roster()`); `ok` is
+     * false when it breaks a rule (each error names the field).
      */
-    fun `checkDraft`(`draft`: PenaltyDraft): DraftCheck
+    fun `checkDraft`(`draft`: PenaltyDraft, `roster`: List<OfficerCertificate>): DraftCheck
     
     /**
      * One deadline by id (`publication`, `payment`…).
@@ -4149,16 +4185,18 @@ open class RulesEngine: Disposable, AutoCloseable, RulesEngineInterface
 
     
     /**
-     * Checks a drafted penalty; `ok` is false when it breaks a rule (each error names the field).
+     * Checks a drafted penalty against the officer roster (`RoadsideCore.roster()`); `ok` is
+     * false when it breaks a rule (each error names the field).
      */
-    @Throws(RoadsideException::class)override fun `checkDraft`(`draft`: PenaltyDraft): DraftCheck {
+    @Throws(RoadsideException::class)override fun `checkDraft`(`draft`: PenaltyDraft, `roster`: List<OfficerCertificate>): DraftCheck {
             return FfiConverterTypeDraftCheck.lift(
     callWithHandle {
     uniffiRustCallWithError(RoadsideException) { _status ->
     UniffiLib.uniffi_roadside_core_fn_method_rulesengine_check_draft(
         it,
         
-        FfiConverterTypePenaltyDraft.lower(`draft`),_status)
+        FfiConverterTypePenaltyDraft.lower(`draft`),
+        FfiConverterSequenceTypeOfficerCertificate.lower(`roster`),_status)
 }
     }
     )
@@ -5760,14 +5798,14 @@ data class DeadlineDue (
     var `fromEvent`: kotlin.String
     , 
     /**
-     * The event's date, `YYYY-MM-DD`.
+     * The event's date.
      */
-    var `start`: kotlin.String
+    var `start`: NaiveDate
     , 
     /**
-     * The last day, `YYYY-MM-DD`.
+     * The last day.
      */
-    var `due`: kotlin.String
+    var `due`: NaiveDate
     , 
     var `days`: kotlin.UInt
     , 
@@ -5797,8 +5835,8 @@ public object FfiConverterTypeDeadlineDue: FfiConverterRustBuffer<DeadlineDue> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterTypeDeadlineUnit.read(buf),
             FfiConverterString.read(buf),
@@ -5811,8 +5849,8 @@ public object FfiConverterTypeDeadlineDue: FfiConverterRustBuffer<DeadlineDue> {
             FfiConverterString.allocationSize(value.`id`) +
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`fromEvent`) +
-            FfiConverterString.allocationSize(value.`start`) +
-            FfiConverterString.allocationSize(value.`due`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`start`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`due`) +
             FfiConverterUInt.allocationSize(value.`days`) +
             FfiConverterTypeDeadlineUnit.allocationSize(value.`unit`) +
             FfiConverterString.allocationSize(value.`basis`) +
@@ -5824,8 +5862,8 @@ public object FfiConverterTypeDeadlineDue: FfiConverterRustBuffer<DeadlineDue> {
             FfiConverterString.write(value.`id`, buf)
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`fromEvent`, buf)
-            FfiConverterString.write(value.`start`, buf)
-            FfiConverterString.write(value.`due`, buf)
+            FfiConverterTypeNaiveDate.write(value.`start`, buf)
+            FfiConverterTypeNaiveDate.write(value.`due`, buf)
             FfiConverterUInt.write(value.`days`, buf)
             FfiConverterTypeDeadlineUnit.write(value.`unit`, buf)
             FfiConverterString.write(value.`basis`, buf)
@@ -5852,7 +5890,7 @@ data class DeadlineNote (
     , 
     var `basis`: kotlin.String
     , 
-    var `due`: kotlin.String?
+    var `due`: NaiveDate?
     
 ){
     
@@ -5875,7 +5913,7 @@ public object FfiConverterTypeDeadlineNote: FfiConverterRustBuffer<DeadlineNote>
             FfiConverterUInt.read(buf),
             FfiConverterTypeDeadlineUnit.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
         )
     }
 
@@ -5886,7 +5924,7 @@ public object FfiConverterTypeDeadlineNote: FfiConverterRustBuffer<DeadlineNote>
             FfiConverterUInt.allocationSize(value.`days`) +
             FfiConverterTypeDeadlineUnit.allocationSize(value.`unit`) +
             FfiConverterString.allocationSize(value.`basis`) +
-            FfiConverterOptionalString.allocationSize(value.`due`)
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`due`)
     )
 
     override fun write(value: DeadlineNote, buf: ByteBuffer) {
@@ -5896,7 +5934,7 @@ public object FfiConverterTypeDeadlineNote: FfiConverterRustBuffer<DeadlineNote>
             FfiConverterUInt.write(value.`days`, buf)
             FfiConverterTypeDeadlineUnit.write(value.`unit`, buf)
             FfiConverterString.write(value.`basis`, buf)
-            FfiConverterOptionalString.write(value.`due`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`due`, buf)
     }
 }
 
@@ -6016,14 +6054,14 @@ data class DiscretionItem (
     var `hearingRequired`: kotlin.Boolean
     , 
     /**
-     * First day in force, `YYYY-MM-DD`.
+     * First day in force.
      */
-    var `validFrom`: kotlin.String
+    var `validFrom`: NaiveDate
     , 
     /**
      * Last day in force (inclusive); `None` = still in force.
      */
-    var `validTo`: kotlin.String?
+    var `validTo`: NaiveDate?
     , 
     var `verified`: kotlin.Boolean
     , 
@@ -6064,8 +6102,8 @@ public object FfiConverterTypeDiscretionItem: FfiConverterRustBuffer<DiscretionI
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterSequenceTypeTier.read(buf),
@@ -6087,8 +6125,8 @@ public object FfiConverterTypeDiscretionItem: FfiConverterRustBuffer<DiscretionI
             FfiConverterOptionalString.allocationSize(value.`sumGroup`) +
             FfiConverterOptionalLong.allocationSize(value.`sumCapYuan`) +
             FfiConverterBoolean.allocationSize(value.`hearingRequired`) +
-            FfiConverterString.allocationSize(value.`validFrom`) +
-            FfiConverterOptionalString.allocationSize(value.`validTo`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`validFrom`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`validTo`) +
             FfiConverterBoolean.allocationSize(value.`verified`) +
             FfiConverterString.allocationSize(value.`note`) +
             FfiConverterSequenceTypeTier.allocationSize(value.`tiers`) +
@@ -6109,8 +6147,8 @@ public object FfiConverterTypeDiscretionItem: FfiConverterRustBuffer<DiscretionI
             FfiConverterOptionalString.write(value.`sumGroup`, buf)
             FfiConverterOptionalLong.write(value.`sumCapYuan`, buf)
             FfiConverterBoolean.write(value.`hearingRequired`, buf)
-            FfiConverterString.write(value.`validFrom`, buf)
-            FfiConverterOptionalString.write(value.`validTo`, buf)
+            FfiConverterTypeNaiveDate.write(value.`validFrom`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`validTo`, buf)
             FfiConverterBoolean.write(value.`verified`, buf)
             FfiConverterString.write(value.`note`, buf)
             FfiConverterSequenceTypeTier.write(value.`tiers`, buf)
@@ -6177,14 +6215,13 @@ public object FfiConverterTypeDraftCheck: FfiConverterRustBuffer<DraftCheck> {
 
 
 /**
- * An officer named on the draft; `certified` = holds a valid enforcement certificate on the day.
+ * An officer named on the draft, looked up in the roster for a certificate in force on the
+ * decision date.
  */
 data class DraftOfficer (
     var `name`: kotlin.String
     , 
     var `certificateNo`: kotlin.String
-    , 
-    var `certified`: kotlin.Boolean
     
 ){
     
@@ -6203,20 +6240,17 @@ public object FfiConverterTypeDraftOfficer: FfiConverterRustBuffer<DraftOfficer>
         return DraftOfficer(
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterBoolean.read(buf),
         )
     }
 
     override fun allocationSize(value: DraftOfficer) = (
             FfiConverterString.allocationSize(value.`name`) +
-            FfiConverterString.allocationSize(value.`certificateNo`) +
-            FfiConverterBoolean.allocationSize(value.`certified`)
+            FfiConverterString.allocationSize(value.`certificateNo`)
     )
 
     override fun write(value: DraftOfficer, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`certificateNo`, buf)
-            FfiConverterBoolean.write(value.`certified`, buf)
     }
 }
 
@@ -6791,9 +6825,15 @@ data class ExemptionItem (
     , 
     var `conditions`: List<ExemptionCondition>
     , 
-    var `validFrom`: kotlin.String
+    /**
+     * First day in force.
+     */
+    var `validFrom`: NaiveDate
     , 
-    var `validTo`: kotlin.String?
+    /**
+     * Last day in force (inclusive); `None` = still in force.
+     */
+    var `validTo`: NaiveDate?
     , 
     var `verified`: kotlin.Boolean
     , 
@@ -6823,8 +6863,8 @@ public object FfiConverterTypeExemptionItem: FfiConverterRustBuffer<ExemptionIte
             FfiConverterTypeExemptionOutcome.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceTypeExemptionCondition.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
@@ -6839,8 +6879,8 @@ public object FfiConverterTypeExemptionItem: FfiConverterRustBuffer<ExemptionIte
             FfiConverterTypeExemptionOutcome.allocationSize(value.`outcome`) +
             FfiConverterSequenceString.allocationSize(value.`documents`) +
             FfiConverterSequenceTypeExemptionCondition.allocationSize(value.`conditions`) +
-            FfiConverterString.allocationSize(value.`validFrom`) +
-            FfiConverterOptionalString.allocationSize(value.`validTo`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`validFrom`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`validTo`) +
             FfiConverterBoolean.allocationSize(value.`verified`) +
             FfiConverterString.allocationSize(value.`note`) +
             FfiConverterString.allocationSize(value.`sourceFile`)
@@ -6854,8 +6894,8 @@ public object FfiConverterTypeExemptionItem: FfiConverterRustBuffer<ExemptionIte
             FfiConverterTypeExemptionOutcome.write(value.`outcome`, buf)
             FfiConverterSequenceString.write(value.`documents`, buf)
             FfiConverterSequenceTypeExemptionCondition.write(value.`conditions`, buf)
-            FfiConverterString.write(value.`validFrom`, buf)
-            FfiConverterOptionalString.write(value.`validTo`, buf)
+            FfiConverterTypeNaiveDate.write(value.`validFrom`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`validTo`, buf)
             FfiConverterBoolean.write(value.`verified`, buf)
             FfiConverterString.write(value.`note`, buf)
             FfiConverterString.write(value.`sourceFile`, buf)
@@ -7317,9 +7357,9 @@ public object FfiConverterTypeGrossWeightLimit: FfiConverterRustBuffer<GrossWeig
  * The whole guidance.
  */
 data class Guidance (
-    var `actDate`: kotlin.String
+    var `actDate`: NaiveDate
     , 
-    var `decisionDate`: kotlin.String
+    var `decisionDate`: NaiveDate
     , 
     var `violations`: List<ViolationGuidance>
     , 
@@ -7364,8 +7404,8 @@ data class Guidance (
 public object FfiConverterTypeGuidance: FfiConverterRustBuffer<Guidance> {
     override fun read(buf: ByteBuffer): Guidance {
         return Guidance(
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
             FfiConverterSequenceTypeViolationGuidance.read(buf),
             FfiConverterLong.read(buf),
             FfiConverterLong.read(buf),
@@ -7378,8 +7418,8 @@ public object FfiConverterTypeGuidance: FfiConverterRustBuffer<Guidance> {
     }
 
     override fun allocationSize(value: Guidance) = (
-            FfiConverterString.allocationSize(value.`actDate`) +
-            FfiConverterString.allocationSize(value.`decisionDate`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`actDate`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`decisionDate`) +
             FfiConverterSequenceTypeViolationGuidance.allocationSize(value.`violations`) +
             FfiConverterLong.allocationSize(value.`totalRecommendedYuan`) +
             FfiConverterLong.allocationSize(value.`totalMaxYuan`) +
@@ -7391,8 +7431,8 @@ public object FfiConverterTypeGuidance: FfiConverterRustBuffer<Guidance> {
     )
 
     override fun write(value: Guidance, buf: ByteBuffer) {
-            FfiConverterString.write(value.`actDate`, buf)
-            FfiConverterString.write(value.`decisionDate`, buf)
+            FfiConverterTypeNaiveDate.write(value.`actDate`, buf)
+            FfiConverterTypeNaiveDate.write(value.`decisionDate`, buf)
             FfiConverterSequenceTypeViolationGuidance.write(value.`violations`, buf)
             FfiConverterLong.write(value.`totalRecommendedYuan`, buf)
             FfiConverterLong.write(value.`totalMaxYuan`, buf)
@@ -7834,9 +7874,9 @@ data class ItemSummary (
     /**
      * `valid_from` of the newest version.
      */
-    var `validFrom`: kotlin.String
+    var `validFrom`: NaiveDate
     , 
-    var `validTo`: kotlin.String?
+    var `validTo`: NaiveDate?
     , 
     /**
      * How many versions of the code exist.
@@ -7871,8 +7911,8 @@ public object FfiConverterTypeItemSummary: FfiConverterRustBuffer<ItemSummary> {
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterUInt.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
@@ -7886,8 +7926,8 @@ public object FfiConverterTypeItemSummary: FfiConverterRustBuffer<ItemSummary> {
             FfiConverterString.allocationSize(value.`violated`) +
             FfiConverterString.allocationSize(value.`basis`) +
             FfiConverterString.allocationSize(value.`legal`) +
-            FfiConverterString.allocationSize(value.`validFrom`) +
-            FfiConverterOptionalString.allocationSize(value.`validTo`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`validFrom`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`validTo`) +
             FfiConverterUInt.allocationSize(value.`versions`) +
             FfiConverterBoolean.allocationSize(value.`verified`) +
             FfiConverterString.allocationSize(value.`matched`)
@@ -7900,8 +7940,8 @@ public object FfiConverterTypeItemSummary: FfiConverterRustBuffer<ItemSummary> {
             FfiConverterString.write(value.`violated`, buf)
             FfiConverterString.write(value.`basis`, buf)
             FfiConverterString.write(value.`legal`, buf)
-            FfiConverterString.write(value.`validFrom`, buf)
-            FfiConverterOptionalString.write(value.`validTo`, buf)
+            FfiConverterTypeNaiveDate.write(value.`validFrom`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`validTo`, buf)
             FfiConverterUInt.write(value.`versions`, buf)
             FfiConverterBoolean.write(value.`verified`, buf)
             FfiConverterString.write(value.`matched`, buf)
@@ -7972,19 +8012,19 @@ data class OfficerCertificate (
     var `role`: OfficerRole
     , 
     /**
-     * First day of validity, `YYYY-MM-DD`.
+     * First day of validity (`YYYY-MM-DD` in JSON).
      */
-    var `validFrom`: kotlin.String
+    var `validFrom`: NaiveDate
     , 
     /**
-     * Last day of validity, `YYYY-MM-DD`.
+     * Last day of validity.
      */
-    var `validTo`: kotlin.String
+    var `validTo`: NaiveDate
     , 
     /**
      * Day the certificate was revoked (注销), if it was.
      */
-    var `revokedOn`: kotlin.String?
+    var `revokedOn`: NaiveDate?
     
 ){
     
@@ -8005,9 +8045,9 @@ public object FfiConverterTypeOfficerCertificate: FfiConverterRustBuffer<Officer
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeOfficerRole.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
         )
     }
 
@@ -8016,9 +8056,9 @@ public object FfiConverterTypeOfficerCertificate: FfiConverterRustBuffer<Officer
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`agency`) +
             FfiConverterTypeOfficerRole.allocationSize(value.`role`) +
-            FfiConverterString.allocationSize(value.`validFrom`) +
-            FfiConverterString.allocationSize(value.`validTo`) +
-            FfiConverterOptionalString.allocationSize(value.`revokedOn`)
+            FfiConverterTypeNaiveDate.allocationSize(value.`validFrom`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`validTo`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`revokedOn`)
     )
 
     override fun write(value: OfficerCertificate, buf: ByteBuffer) {
@@ -8026,9 +8066,9 @@ public object FfiConverterTypeOfficerCertificate: FfiConverterRustBuffer<Officer
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`agency`, buf)
             FfiConverterTypeOfficerRole.write(value.`role`, buf)
-            FfiConverterString.write(value.`validFrom`, buf)
-            FfiConverterString.write(value.`validTo`, buf)
-            FfiConverterOptionalString.write(value.`revokedOn`, buf)
+            FfiConverterTypeNaiveDate.write(value.`validFrom`, buf)
+            FfiConverterTypeNaiveDate.write(value.`validTo`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`revokedOn`, buf)
     }
 }
 
@@ -9640,9 +9680,9 @@ data class ViolationGuidance (
     /**
      * The version applied.
      */
-    var `versionValidFrom`: kotlin.String
+    var `versionValidFrom`: NaiveDate
     , 
-    var `versionValidTo`: kotlin.String?
+    var `versionValidTo`: NaiveDate?
     , 
     /**
      * Which law applies and why (从旧兼从轻); empty when the rule has one version.
@@ -9735,8 +9775,8 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
-            FfiConverterString.read(buf),
-            FfiConverterOptionalString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalTypeTierLevel.read(buf),
             FfiConverterString.read(buf),
@@ -9770,8 +9810,8 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterString.allocationSize(value.`violated`) +
             FfiConverterString.allocationSize(value.`basis`) +
             FfiConverterString.allocationSize(value.`legal`) +
-            FfiConverterString.allocationSize(value.`versionValidFrom`) +
-            FfiConverterOptionalString.allocationSize(value.`versionValidTo`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`versionValidFrom`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`versionValidTo`) +
             FfiConverterString.allocationSize(value.`lawChoice`) +
             FfiConverterOptionalTypeTierLevel.allocationSize(value.`tier`) +
             FfiConverterString.allocationSize(value.`tierCriteria`) +
@@ -9804,8 +9844,8 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterString.write(value.`violated`, buf)
             FfiConverterString.write(value.`basis`, buf)
             FfiConverterString.write(value.`legal`, buf)
-            FfiConverterString.write(value.`versionValidFrom`, buf)
-            FfiConverterOptionalString.write(value.`versionValidTo`, buf)
+            FfiConverterTypeNaiveDate.write(value.`versionValidFrom`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`versionValidTo`, buf)
             FfiConverterString.write(value.`lawChoice`, buf)
             FfiConverterOptionalTypeTierLevel.write(value.`tier`, buf)
             FfiConverterString.write(value.`tierCriteria`, buf)
@@ -12011,6 +12051,38 @@ public object FfiConverterOptionalTypeTierLevel: FfiConverterRustBuffer<TierLeve
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeNaiveDate: FfiConverterRustBuffer<NaiveDate?> {
+    override fun read(buf: ByteBuffer): NaiveDate? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNaiveDate.read(buf)
+    }
+
+    override fun allocationSize(value: NaiveDate?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNaiveDate.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NaiveDate?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNaiveDate.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
     override fun read(buf: ByteBuffer): List<kotlin.String> {
         val len = buf.getInt()
@@ -12760,6 +12832,11 @@ public object FfiConverterSequenceTypeViolationGuidance: FfiConverterRustBuffer<
         }
     }
 }
+
+
+
+public typealias NaiveDate = kotlin.String
+public typealias FfiConverterTypeNaiveDate = FfiConverterString
         /**
          * Panics on purpose, so the shells can test that a core panic arrives as an exception.
          */
