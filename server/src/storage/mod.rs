@@ -22,6 +22,7 @@ mod cases;
 mod devices;
 mod log;
 mod media;
+pub mod migrate;
 pub mod postgres;
 mod settings;
 pub mod sqlite;

@@ -1,10 +1,10 @@
 //! SQLite backend: the embedded default. One writer connection (every write a transaction, the
 //! batch append `BEGIN IMMEDIATE`) and a few reader connections, WAL mode. Blocking calls run on
-//! tokio's blocking pool. Schema versioned through `PRAGMA user_version`. WAL checkpoints run on a
-//! thread of their own ([`Checkpointer`]), never inside a push.
+//! tokio's blocking pool. Schema versioned through `PRAGMA user_version` ([`migrate`]). WAL
+//! checkpoints run on a thread of their own ([`Checkpointer`]), never inside a push.
 //!
 //! One file per area, each implementing that area's trait (`accounts.rs` → [`AccountStore`], …);
-//! this one holds the connections, the schema and the row mappings the areas share.
+//! this one holds the connections, the schema's upgrade and the row mappings the areas share.
 
 mod accounts;
 mod audit;
@@ -27,99 +27,10 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use self::checkpoint::Checkpointer;
 use crate::error::{ApiError, Result};
+use crate::storage::migrate;
 use crate::storage::*;
 
 const READERS: usize = 4;
-
-const SCHEMA_V1: &str = r#"
-CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE agencies (code TEXT PRIMARY KEY, name TEXT NOT NULL, parent TEXT);
-CREATE TABLE officers (
-    certificate_no TEXT PRIMARY KEY, name TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL,
-    valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, revoked_on TEXT);
-CREATE INDEX officers_agency ON officers (agency);
-CREATE TABLE accounts (
-    login TEXT PRIMARY KEY, agency TEXT NOT NULL, role TEXT NOT NULL, certificate_no TEXT,
-    password_hash TEXT NOT NULL, disabled INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE sessions (
-    token_hash BLOB PRIMARY KEY, login TEXT NOT NULL, agency TEXT NOT NULL, role TEXT NOT NULL,
-    expires_at TEXT NOT NULL);
-CREATE TABLE enrolment_codes (
-    code_hash BLOB PRIMARY KEY, agency TEXT NOT NULL, certificate_no TEXT NOT NULL,
-    created_by TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT, device_id TEXT);
-CREATE TABLE devices (
-    id TEXT PRIMARY KEY, public_key TEXT NOT NULL UNIQUE, agency TEXT NOT NULL,
-    certificate_no TEXT NOT NULL, name TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE,
-    enrolled_at TEXT NOT NULL, revoked_at TEXT, head_seq INTEGER NOT NULL DEFAULT 0, head_hash BLOB);
-CREATE TABLE entries (
-    hash BLOB PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    leaf_index INTEGER NOT NULL UNIQUE, checkpoint_size INTEGER NOT NULL, agency TEXT NOT NULL,
-    kind TEXT NOT NULL, case_id TEXT, at TEXT NOT NULL, officers TEXT NOT NULL,
-    bytes BLOB NOT NULL, sig BLOB NOT NULL, UNIQUE (device_id, seq));
-CREATE TABLE cases (
-    id TEXT PRIMARY KEY, agency TEXT NOT NULL, status TEXT NOT NULL, opened_at TEXT);
-CREATE INDEX cases_agency ON cases (agency);
-CREATE TABLE records (
-    entry_hash BLOB PRIMARY KEY, case_id TEXT, agency TEXT NOT NULL, kind TEXT NOT NULL,
-    supersedes TEXT, superseded_by BLOB, body TEXT NOT NULL);
-CREATE TABLE evidence (
-    entry_hash BLOB PRIMARY KEY, case_id TEXT, agency TEXT NOT NULL, sha256 TEXT,
-    size INTEGER, voided_by BLOB, body TEXT NOT NULL);
-CREATE TABLE log_state (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL);
-INSERT INTO log_state (id, size) VALUES (1, 0);
-CREATE TABLE log_tiles (level INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL,
-    PRIMARY KEY (level, idx));
-CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
-"#;
-
-/// Version 2: resumable media uploads and the media objects each agency holds.
-const SCHEMA_V2_MEDIA: &str = r#"
-CREATE TABLE media_uploads (
-    id TEXT PRIMARY KEY, agency TEXT NOT NULL, device_id TEXT NOT NULL, sha256 TEXT NOT NULL,
-    length INTEGER NOT NULL, upload_offset INTEGER NOT NULL, hash_state BLOB NOT NULL,
-    parts TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
-CREATE INDEX media_uploads_expires ON media_uploads (expires_at);
-CREATE INDEX media_uploads_sha256 ON media_uploads (sha256, agency);
-CREATE TABLE media_objects (
-    sha256 TEXT NOT NULL, agency TEXT NOT NULL, size INTEGER NOT NULL, stored_at TEXT NOT NULL,
-    PRIMARY KEY (sha256, agency));
-CREATE INDEX evidence_sha256 ON evidence (sha256);
-"#;
-
-/// Reference bundles (`crate::bundles`): created if missing, independent of the numbered versions.
-const SCHEMA_BUNDLES: &str = r#"
-CREATE TABLE IF NOT EXISTS bundles (
-    agency TEXT NOT NULL, version INTEGER NOT NULL, manifest BLOB NOT NULL, signature BLOB NOT NULL,
-    created_at TEXT NOT NULL, PRIMARY KEY (agency, version));
-CREATE TABLE IF NOT EXISTS bundle_components (
-    agency TEXT NOT NULL, name TEXT NOT NULL, sha256 TEXT NOT NULL, bytes BLOB NOT NULL,
-    PRIMARY KEY (agency, name, sha256));
-"#;
-
-/// Entries a business check refused (`crate::ingest`): logged and chained, not materialised; the
-/// answer is kept to give it again. Created if missing, independent of the numbered versions.
-const SCHEMA_REFUSALS: &str = r#"
-CREATE TABLE IF NOT EXISTS entry_refusals (
-    entry_hash BLOB PRIMARY KEY, code TEXT NOT NULL, message TEXT NOT NULL);
-"#;
-
-/// Findings of the last completed self-audit (`crate::audit`), kept so the history query refuses to
-/// answer from rows found wrong. Created if missing, independent of the numbered versions.
-const SCHEMA_AUDIT: &str = r#"
-CREATE TABLE IF NOT EXISTS audit_holds (
-    id INTEGER PRIMARY KEY, code TEXT NOT NULL, agency TEXT, case_id TEXT, entry_hash TEXT,
-    detail TEXT NOT NULL, found_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_holds_agency ON audit_holds (agency);
-"#;
-
-/// Entries brought back after a log rollover (`crate::rollover`), with the receipt of the retired
-/// origin they carried. Created if missing, independent of the numbered versions.
-const SCHEMA_RECOVERED: &str = r#"
-CREATE TABLE IF NOT EXISTS log_recovered (
-    entry_hash BLOB PRIMARY KEY, device_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    leaf_index INTEGER NOT NULL UNIQUE, old_origin TEXT NOT NULL, old_leaf_index INTEGER NOT NULL,
-    old_tree_size INTEGER NOT NULL, old_checkpoint TEXT NOT NULL, recorded_at TEXT NOT NULL);
-"#;
 
 /// The SQLite storage.
 pub struct SqliteStorage {
@@ -202,25 +113,15 @@ fn private_files(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Create or upgrade the schema (`PRAGMA user_version`).
+/// Create or upgrade the schema ([`migrate`]): each version still needed applied in a
+/// transaction of its own, which records it in `PRAGMA user_version` (part of the transaction).
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    if version == 0 {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for m in migrate::pending(found, migrate::SQLITE)? {
         let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V1)?;
-        tx.pragma_update(None, "user_version", 1)?;
+        tx.execute_batch(m.sql)?;
+        tx.pragma_update(None, "user_version", m.version)?;
         tx.commit()?;
-    }
-    if version < 2 {
-        let tx = conn.transaction()?;
-        tx.execute_batch(SCHEMA_V2_MEDIA)?;
-        tx.pragma_update(None, "user_version", 2)?;
-        tx.commit()?;
-    } else if version > 2 {
-        return Err(ApiError::internal(
-            "SCHEMA_TOO_NEW",
-            format!("数据库结构版本 {version} 比本程序新，请升级服务器程序"),
-        ));
     }
     Ok(())
 }
@@ -233,10 +134,6 @@ impl SqliteStorage {
         }
         let mut writer = connect(path)?;
         migrate(&mut writer)?;
-        writer.execute_batch(SCHEMA_BUNDLES)?;
-        writer.execute_batch(SCHEMA_REFUSALS)?;
-        writer.execute_batch(SCHEMA_AUDIT)?;
-        writer.execute_batch(SCHEMA_RECOVERED)?;
         let readers = (0..READERS)
             .map(|_| connect(path))
             .collect::<Result<Vec<_>>>()?;
