@@ -86,6 +86,8 @@ impl Server {
         let metrics = Arc::new(metrics::Metrics::default());
         let tile_cache = Arc::new(tile_cache::TileCache::with_mib(config.tile_cache_mib));
         tile_cache.register(&metrics);
+        // Write-through: the tiles and checkpoint each push commits are the next proofs'.
+        storage.observe_commits(tile_cache.clone());
         let audit = Arc::new(audit::AuditMetrics::default());
         audit.register(&metrics);
         let state = AppState {

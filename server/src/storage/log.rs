@@ -2,6 +2,7 @@
 //! the entries brought back after a rollover.
 
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -94,16 +95,45 @@ pub struct RecoveredEntry {
 /// Decides a batch from its snapshot; runs inside the transaction, does no I/O.
 pub type Planner = Box<dyn FnOnce(BatchSnapshot) -> Result<BatchPlan> + Send>;
 
+/// Told of every batch a storage commits, once its transaction has committed: what the tile cache
+/// keeps (write-through, `crate::tile_cache`). Runs on the committing task, so it must not block.
+pub trait CommitObserver: Send + Sync + 'static {
+    fn committed(&self, plan: &BatchPlan);
+}
+
+/// The observers of one storage's commits (each backend holds one).
+#[derive(Default)]
+pub(crate) struct CommitObservers(RwLock<Vec<Arc<dyn CommitObserver>>>);
+
+impl CommitObservers {
+    pub(crate) fn add(&self, observer: Arc<dyn CommitObserver>) {
+        // An observer that panicked cannot have left the list half-changed: go on with it.
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(observer);
+    }
+
+    pub(crate) fn committed(&self, plan: &BatchPlan) {
+        for o in self.0.read().unwrap_or_else(PoisonError::into_inner).iter() {
+            o.committed(plan);
+        }
+    }
+}
+
 /// The log.
 #[async_trait]
 pub trait LogStore: Send + Sync + 'static {
-    /// Append a batch under the log's lock (see the module documentation).
+    /// Append a batch under the log's lock (see the module documentation); once committed, the
+    /// plan is handed to every [`CommitObserver`].
     async fn commit_batch(
         &self,
         device_id: &str,
         seqs: Vec<u64>,
         plan: Planner,
     ) -> Result<BatchPlan>;
+    /// Hand every batch committed from now on to `observer`.
+    fn observe_commits(&self, observer: Arc<dyn CommitObserver>);
 
     /// The log's size.
     async fn tree_size(&self) -> Result<u64>;

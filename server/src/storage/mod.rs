@@ -42,7 +42,11 @@ pub use bundles::{BundleStore, StoredBundle};
 pub(crate) use cases::opening_matches;
 pub use cases::{CaseRow, CaseStore, HistoryQuery, PriorCase};
 pub use devices::{Device, DeviceStore, EnrolOutcome, EnrolmentCode};
-pub use log::{BatchPlan, BatchSnapshot, LogStore, NewEntry, Planner, RecoveredEntry, StoredEntry};
+pub(crate) use log::CommitObservers;
+pub use log::{
+    BatchPlan, BatchSnapshot, CommitObserver, LogStore, NewEntry, Planner, RecoveredEntry,
+    StoredEntry,
+};
 pub(crate) use media::{parts_of, parts_text};
 pub use media::{MediaObject, MediaStore, MediaUpload};
 pub use settings::SettingsStore;

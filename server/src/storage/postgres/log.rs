@@ -1,6 +1,8 @@
 //! PostgreSQL: the log: batch appends, tiles, checkpoints, leaves, recovered entries.
 
 use super::cases::materialise_all;
+use std::sync::Arc;
+
 use super::*;
 use crate::tlog::{TileKey, TileSet};
 
@@ -104,14 +106,9 @@ async fn insert_entries(tx: &Tx<'_>, entries: &[NewEntry], checkpoint_size: i64)
     Ok(())
 }
 
-#[async_trait]
-impl LogStore for PgStorage {
-    async fn commit_batch(
-        &self,
-        device_id: &str,
-        seqs: Vec<u64>,
-        plan: Planner,
-    ) -> Result<BatchPlan> {
+impl PgStorage {
+    /// The append itself, in one transaction (see [`LogStore::commit_batch`]).
+    async fn append(&self, device_id: &str, seqs: Vec<u64>, plan: Planner) -> Result<BatchPlan> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         // The device's row first, locked: its pushes (from any replica) queue here, and its head
@@ -261,6 +258,24 @@ impl LogStore for PgStorage {
         crate::crash::point("push.commit");
         tx.commit().await?;
         Ok(plan)
+    }
+}
+
+#[async_trait]
+impl LogStore for PgStorage {
+    async fn commit_batch(
+        &self,
+        device_id: &str,
+        seqs: Vec<u64>,
+        plan: Planner,
+    ) -> Result<BatchPlan> {
+        let plan = self.append(device_id, seqs, plan).await?;
+        self.commits.committed(&plan);
+        Ok(plan)
+    }
+
+    fn observe_commits(&self, observer: Arc<dyn CommitObserver>) {
+        self.commits.add(observer);
     }
 
     async fn tree_size(&self) -> Result<u64> {

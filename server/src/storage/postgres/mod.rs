@@ -33,6 +33,7 @@ const MIGRATION_LOCK: i64 = 0x726f_6164_7369_6465;
 
 pub struct PgStorage {
     pool: Pool,
+    commits: CommitObservers,
 }
 
 impl PgStorage {
@@ -52,7 +53,10 @@ impl PgStorage {
             .max_size(16)
             .build()
             .map_err(|e| ApiError::internal("DATABASE_POOL_FAILED", e.to_string()))?;
-        let storage = PgStorage { pool };
+        let storage = PgStorage {
+            pool,
+            commits: CommitObservers::default(),
+        };
         storage.migrate().await?;
         Ok(storage)
     }

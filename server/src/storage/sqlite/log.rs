@@ -31,7 +31,7 @@ impl LogStore for SqliteStorage {
         plan: Planner,
     ) -> Result<BatchPlan> {
         let device_id = device_id.to_string();
-        self.write(move |c| {
+        let plan = self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1");
             let device = finish_device(tx.query_row(&sql, [&device_id], device_row)?)?;
@@ -149,7 +149,13 @@ impl LogStore for SqliteStorage {
             tx.commit()?;
             Ok(plan)
         })
-        .await
+        .await?;
+        self.commits.committed(&plan);
+        Ok(plan)
+    }
+
+    fn observe_commits(&self, observer: Arc<dyn CommitObserver>) {
+        self.commits.add(observer);
     }
 
     async fn tree_size(&self) -> Result<u64> {

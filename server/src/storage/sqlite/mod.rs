@@ -38,6 +38,7 @@ pub struct SqliteStorage {
     readers: Arc<Mutex<Vec<Connection>>>,
     path: String,
     checkpointer: Checkpointer,
+    commits: CommitObservers,
 }
 
 /// Page cache per connection, KiB (SQLite's default is 2,000 KiB): the indexes a push touches stay
@@ -142,6 +143,7 @@ impl SqliteStorage {
             readers: Arc::new(Mutex::new(readers)),
             path: path.to_string(),
             checkpointer: Checkpointer::start(path)?,
+            commits: CommitObservers::default(),
         })
     }
 
