@@ -54,12 +54,12 @@ use chrono::{FixedOffset, NaiveDate};
 use ed25519_dalek::{Signature, VerifyingKey};
 use roadside_core::ledger::{self, KnownDevice, LedgerEntry};
 use roadside_core::model::OfficerCertificate;
-use serde::Serialize;
 
 use crate::error::{ApiError, Result};
 use crate::metrics::Metrics;
 use crate::rollover::{check_old_receipt, OldPosition, OldReceipt};
 use crate::storage::{BatchPlan, BatchSnapshot, Device, DynStorage, NewEntry, RecoveredEntry};
+pub use crate::storage::{Outcome, Receipt, Refusal, Status};
 use crate::tlog::{self, LogSigner, TileSet, TreeHash};
 
 /// Largest entry accepted, in bytes (an entry-bundle leaf length is a u16; entries are small).
@@ -68,57 +68,6 @@ pub const MAX_ENTRY_BYTES: usize = 60 * 1024;
 pub const MAX_BATCH: usize = 1000;
 /// Batches at least this long are checked on every core.
 const PARALLEL_MIN: usize = 32;
-
-/// The answer for one entry (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Accepted,
-    Duplicate,
-    Refused,
-    Rejected,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Accepted => "accepted",
-            Status::Duplicate => "duplicate",
-            Status::Refused => "refused",
-            Status::Rejected => "rejected",
-        }
-    }
-}
-
-/// Receipt: the entry's inclusion proof and the signed checkpoint it verifies against.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Receipt {
-    pub leaf_index: u64,
-    pub tree_size: u64,
-    /// RFC 6962 audit path, base64 hashes, leaf to root.
-    pub inclusion_proof: Vec<String>,
-    /// C2SP signed note.
-    pub checkpoint: String,
-}
-
-/// One entry's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Outcome {
-    /// Lowercase hex SHA-256 of the entry's bytes.
-    pub hash: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
-    pub status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Receipt>,
-    /// (leaf index, checkpoint size) of a logged entry; size 0 until the batch's size is known.
-    #[serde(skip)]
-    pub position: Option<(u64, u64)>,
-}
 
 impl Outcome {
     fn rejected(hash: &[u8; 32], seq: Option<u64>, code: &str, message: impl Into<String>) -> Self {
@@ -149,13 +98,6 @@ impl Outcome {
             position: Some(position),
         }
     }
-}
-
-/// Why an authentic entry in its place was refused (stored with it, answered again on a repeat).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: String,
-    pub message: String,
 }
 
 /// An authentic entry (steps 1, 2) with the verdict of the business checks (step 4).

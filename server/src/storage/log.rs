@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use super::Device;
 use crate::error::Result;
-use crate::ingest::{Outcome, Refusal};
 use crate::tlog::{TileKey, TileSet};
 
 /// An entry already in the log.
@@ -94,6 +93,64 @@ pub struct RecoveredEntry {
 
 /// Decides a batch from its snapshot; runs inside the transaction, does no I/O.
 pub type Planner = Box<dyn FnOnce(BatchSnapshot) -> Result<BatchPlan> + Send>;
+
+/// The answer for one entry (what each status means: `crate::ingest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Accepted,
+    Duplicate,
+    Refused,
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accepted => "accepted",
+            Status::Duplicate => "duplicate",
+            Status::Refused => "refused",
+            Status::Rejected => "rejected",
+        }
+    }
+}
+
+/// Receipt: the entry's inclusion proof and the signed checkpoint it verifies against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Receipt {
+    pub leaf_index: u64,
+    pub tree_size: u64,
+    /// RFC 6962 audit path, base64 hashes, leaf to root.
+    pub inclusion_proof: Vec<String>,
+    /// C2SP signed note.
+    pub checkpoint: String,
+}
+
+/// One entry's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Outcome {
+    /// Lowercase hex SHA-256 of the entry's bytes.
+    pub hash: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+    /// (leaf index, checkpoint size) of a logged entry; size 0 until the batch's size is known.
+    #[serde(skip)]
+    pub position: Option<(u64, u64)>,
+}
+
+/// Why an authentic entry in its place was refused (stored with it, answered again on a repeat).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
 
 /// Told of every batch a storage commits, once its transaction has committed: what the tile cache
 /// keeps (write-through, `crate::tile_cache`). Runs on the committing task, so it must not block.

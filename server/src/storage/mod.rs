@@ -44,8 +44,8 @@ pub use cases::{CaseRow, CaseStore, HistoryQuery, PriorCase};
 pub use devices::{Device, DeviceStore, EnrolOutcome, EnrolmentCode};
 pub(crate) use log::CommitObservers;
 pub use log::{
-    BatchPlan, BatchSnapshot, CommitObserver, LogStore, NewEntry, Planner, RecoveredEntry,
-    StoredEntry,
+    BatchPlan, BatchSnapshot, CommitObserver, LogStore, NewEntry, Outcome, Planner, Receipt,
+    RecoveredEntry, Refusal, Status, StoredEntry,
 };
 pub(crate) use media::{parts_of, parts_text};
 pub use media::{MediaObject, MediaStore, MediaUpload};

@@ -140,7 +140,7 @@ impl PgStorage {
                 let hash: Vec<u8> = r.get(1);
                 let (code, message): (Option<String>, Option<String>) = (r.get(4), r.get(5));
                 if let (Some(code), Some(message)) = (code, message) {
-                    refusals.insert(u64_of(r.get(0))?, crate::ingest::Refusal { code, message });
+                    refusals.insert(u64_of(r.get(0))?, Refusal { code, message });
                 }
                 existing.insert(
                     u64_of(r.get(0))?,

@@ -52,7 +52,7 @@ impl LogStore for SqliteStorage {
                         .optional()?;
                     if let Some((hash, leaf, cp, code, message)) = row {
                         if let (Some(code), Some(message)) = (code, message) {
-                            refusals.insert(*seq, crate::ingest::Refusal { code, message });
+                            refusals.insert(*seq, Refusal { code, message });
                         }
                         existing.insert(
                             *seq,
