@@ -114,7 +114,7 @@ pub struct Checked {
 pub type PreChecked = std::result::Result<Checked, Box<Outcome>>;
 
 /// Steps 1, 2 and 4 for every entry of a batch (CPU-bound; run off the async threads). Long batches
-/// are split across every core; each part's signatures are batch-verified (see [`check_chunk`]).
+/// are split across every core; each part's signatures are batch-verified (see `check_chunk`).
 pub fn pre_check(
     device: &Device,
     entries: Vec<(Vec<u8>, Vec<u8>)>,

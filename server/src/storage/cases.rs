@@ -93,7 +93,7 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>>;
     /// Accepted (materialised, not refused) cases of `agencies` opened since `query.since` whose
     /// `case.open` entry names the plate or party, newest first. The plate and party are read from
-    /// the opening entry only ([`opening_matches`]): a plate changed later by `record.amend` is not
+    /// the opening entry only (`opening_matches`): a plate changed later by `record.amend` is not
     /// seen.
     async fn prior_cases(
         &self,

@@ -7,13 +7,15 @@
 //! area with the types it speaks. [`Storage`] is all of them together; callers hold a
 //! [`DynStorage`] and call any area's methods on it. Each backend is split the same way
 //! (`sqlite/<area>.rs`, `postgres/<area>.rs`), and both run the same test suite
-//! (`server/tests/storage.rs`).
+//! (`server/tests/storage.rs`). The schema is a numbered series of `.sql` files per backend,
+//! applied by [`migrate`].
 //!
 //! Appending a batch to the log is the one operation where two server processes could race. It runs
 //! as [`LogStore::commit_batch`]: the backend opens a transaction that holds the log's lock (SQLite:
 //! the single writer, `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the log's row), reads a
 //! [`BatchSnapshot`], hands it to a pure planner (`ingest::plan`) and writes the [`BatchPlan`] it
 //! returns before committing. Whatever the number of processes, each leaf index is given once.
+//! Once committed, the plan goes to the storage's [`CommitObserver`]s (the tile cache).
 
 mod accounts;
 mod audit;

@@ -1,4 +1,5 @@
-//! Server-wide settings (`name` → `value`): the log's origin, keys an earlier version kept.
+//! Server-wide settings (`name` → `value`): the log key each origin was first signed with, the
+//! rollovers declared, keys an earlier version kept in the database.
 
 use async_trait::async_trait;
 

@@ -1,4 +1,4 @@
-//! PostgreSQL: the log: batch appends, tiles, checkpoints, leaves, recovered entries.
+//! PostgreSQL: the log (batch appends, tiles, checkpoints, leaves, recovered entries).
 
 use super::cases::materialise_all;
 use std::sync::Arc;

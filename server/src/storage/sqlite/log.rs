@@ -1,4 +1,4 @@
-//! SQLite: the log: batch appends, tiles, checkpoints, leaves, recovered entries.
+//! SQLite: the log (batch appends, tiles, checkpoints, leaves, recovered entries).
 
 use super::cases::materialise;
 use super::*;

@@ -1,7 +1,7 @@
 //! SQLite backend: the embedded default. One writer connection (every write a transaction, the
 //! batch append `BEGIN IMMEDIATE`) and a few reader connections, WAL mode. Blocking calls run on
 //! tokio's blocking pool. Schema versioned through `PRAGMA user_version` ([`migrate`]). WAL
-//! checkpoints run on a thread of their own ([`Checkpointer`]), never inside a push.
+//! checkpoints run on a thread of their own (`checkpoint.rs`), never inside a push.
 //!
 //! One file per area, each implementing that area's trait (`accounts.rs` → [`AccountStore`], …);
 //! this one holds the connections, the schema's upgrade and the row mappings the areas share.
