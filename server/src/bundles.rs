@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use axum::extract::FromRef;
 use chrono::Utc;
 use ed25519_dalek::SigningKey;
 use roadside_core::bundle::{self, Manifest, ROSTER};
@@ -28,7 +29,6 @@ use roadside_core::rules::RuleBook;
 
 use crate::error::{ApiError, Result};
 use crate::keys::KeyDir;
-use crate::state::AppState;
 use crate::storage::{DynStorage, StoredBundle};
 
 /// A published bundle version.
@@ -247,15 +247,21 @@ fn poisoned<T>(_: T) -> ApiError {
 }
 
 /// After a roster change: publish the agencies' new bundles. A failure is logged, not returned (the
-/// roster change is stored; the next manifest request publishes the bundle).
-pub async fn roster_changed(state: &AppState, agencies: &[&str]) {
+/// roster change is stored; the next manifest request publishes the bundle). `state` is any state
+/// the bundler and the storage can be taken from (`FromRef`: the server's `AppState`).
+pub async fn roster_changed<S>(state: &S, agencies: &[&str])
+where
+    Arc<Bundler>: FromRef<S>,
+    DynStorage: FromRef<S>,
+{
+    let (bundler, storage) = (Arc::<Bundler>::from_ref(state), DynStorage::from_ref(state));
     let mut done: Vec<&str> = Vec::new();
     for &agency in agencies {
         if done.contains(&agency) {
             continue;
         }
         done.push(agency);
-        if let Err(e) = state.bundles.current(&state.storage, agency).await {
+        if let Err(e) = bundler.current(&storage, agency).await {
             tracing::error!(agency, code = %e.code, detail = %e.message, "bundle rebuild failed");
         }
     }

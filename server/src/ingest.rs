@@ -1,4 +1,6 @@
 //! Verified ingest: a device's batch of signed ledger entries, checked and appended to the log.
+//! [`push`] is the whole of it, from the entries as sent to the answer; the HTTP handler only
+//! extracts the request and answers.
 //!
 //! # The answer for each entry
 //!
@@ -45,6 +47,7 @@
 //! in; answers keep the batch's order.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use base64::Engine;
 use chrono::NaiveDate;
@@ -52,11 +55,12 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use roadside_core::ledger::{self, KnownDevice, LedgerEntry};
 use roadside_core::model::OfficerCertificate;
 use roadside_core::officer::Ineligible;
-use serde::Serialize;
 
 use crate::error::{ApiError, Result};
-use crate::rollover::OldPosition;
+use crate::metrics::Metrics;
+use crate::rollover::{check_old_receipt, OldPosition, OldReceipt};
 use crate::storage::{BatchPlan, BatchSnapshot, Device, DynStorage, NewEntry, RecoveredEntry};
+pub use crate::storage::{Outcome, Receipt, Refusal, Status};
 use crate::tlog::{self, LogSigner, TileSet, TreeHash};
 
 /// Largest entry accepted, in bytes (an entry-bundle leaf length is a u16; entries are small).
@@ -65,57 +69,6 @@ pub const MAX_ENTRY_BYTES: usize = 60 * 1024;
 pub const MAX_BATCH: usize = 1000;
 /// Batches at least this long are checked on every core.
 const PARALLEL_MIN: usize = 32;
-
-/// The answer for one entry (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Accepted,
-    Duplicate,
-    Refused,
-    Rejected,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Accepted => "accepted",
-            Status::Duplicate => "duplicate",
-            Status::Refused => "refused",
-            Status::Rejected => "rejected",
-        }
-    }
-}
-
-/// Receipt: the entry's inclusion proof and the signed checkpoint it verifies against.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Receipt {
-    pub leaf_index: u64,
-    pub tree_size: u64,
-    /// RFC 6962 audit path, base64 hashes, leaf to root.
-    pub inclusion_proof: Vec<String>,
-    /// C2SP signed note.
-    pub checkpoint: String,
-}
-
-/// One entry's answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Outcome {
-    /// Lowercase hex SHA-256 of the entry's bytes.
-    pub hash: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
-    pub status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Receipt>,
-    /// (leaf index, checkpoint size) of a logged entry; size 0 until the batch's size is known.
-    #[serde(skip)]
-    pub position: Option<(u64, u64)>,
-}
 
 impl Outcome {
     fn rejected(hash: &[u8; 32], seq: Option<u64>, code: &str, message: impl Into<String>) -> Self {
@@ -148,13 +101,6 @@ impl Outcome {
     }
 }
 
-/// Why an authentic entry in its place was refused (stored with it, answered again on a repeat).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub code: String,
-    pub message: String,
-}
-
 /// An authentic entry (steps 1, 2) with the verdict of the business checks (step 4).
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -169,7 +115,7 @@ pub struct Checked {
 pub type PreChecked = std::result::Result<Checked, Box<Outcome>>;
 
 /// Steps 1, 2 and 4 for every entry of a batch (CPU-bound; run off the async threads). Long batches
-/// are split across every core; each part's signatures are batch-verified (see [`check_chunk`]).
+/// are split across every core; each part's signatures are batch-verified (see `check_chunk`).
 pub fn pre_check(
     device: &Device,
     entries: Vec<(Vec<u8>, Vec<u8>)>,
@@ -679,6 +625,155 @@ pub async fn attach_receipts(
         });
     }
     Ok(())
+}
+
+/// One entry of a push as the device sent it.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The entry's exact canonical bytes, base64 (standard alphabet, padded).
+    pub bytes: String,
+    /// The Ed25519 signature over the bytes, base64 (64 bytes).
+    pub sig: String,
+    /// After a log rollover: the receipt a retired origin of the log gave this entry.
+    pub old_receipt: Option<OldReceipt>,
+}
+
+/// What a push answers: one [`Outcome`] per entry in the order sent, the count of each status
+/// (they add up to the number of entries sent), and the log right after the push.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    pub results: Vec<Outcome>,
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub refused: usize,
+    pub rejected: usize,
+    pub tree_size: u64,
+    pub checkpoint: Option<String>,
+}
+
+/// A device's push, from the entries as sent to the answer: the batch's size checked, the entries
+/// decoded, checked against the agency's roster (steps 1, 2 and 4, off the async threads), their
+/// old receipts verified, the batch planned and committed under the log's lock (step 3; the
+/// storage hands what it wrote to the tile cache), receipts attached and the outcomes counted in
+/// the metrics.
+pub async fn push(
+    storage: &DynStorage,
+    signer: &Arc<LogSigner>,
+    metrics: &Metrics,
+    device: &Device,
+    entries: Vec<Submitted>,
+) -> Result<Pushed> {
+    if entries.is_empty() {
+        return Err(ApiError::bad_request("BATCH_EMPTY", "没有要上传的记录"));
+    }
+    if entries.len() > MAX_BATCH {
+        return Err(ApiError::payload_too_large(
+            "BATCH_TOO_LARGE",
+            format!("一次最多上传 {MAX_BATCH} 条记录，本次 {} 条", entries.len()),
+        ));
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut raw = Vec::with_capacity(entries.len());
+    let mut old_receipts = Vec::with_capacity(entries.len());
+    for (i, e) in entries.into_iter().enumerate() {
+        let bytes = b64.decode(&e.bytes).map_err(|_| {
+            ApiError::bad_request(
+                "ENTRY_ENCODING",
+                format!("第 {} 条记录的 bytes 不是有效的 base64", i + 1),
+            )
+        })?;
+        let sig = b64.decode(&e.sig).map_err(|_| {
+            ApiError::bad_request(
+                "ENTRY_ENCODING",
+                format!("第 {} 条记录的 sig 不是有效的 base64", i + 1),
+            )
+        })?;
+        raw.push((bytes, sig));
+        old_receipts.push(e.old_receipt);
+    }
+    let roster: HashMap<_, _> = storage
+        .officers(std::slice::from_ref(&device.agency))
+        .await?
+        .into_iter()
+        .map(|o| (o.certificate_no.clone(), o))
+        .collect();
+    let pre_device = device.clone();
+    let mut checked = tokio::task::spawn_blocking(move || pre_check(&pre_device, raw, &roster))
+        .await
+        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    // Old receipts of re-submitted entries (after a log rollover): checked before the batch is
+    // planned; one that does not verify rejects its entry.
+    let mut old_positions = HashMap::new();
+    for (c, old) in checked.iter_mut().zip(&old_receipts) {
+        let (Ok(entry), Some(old)) = (&*c, old) else {
+            continue;
+        };
+        let (hash, seq) = (entry.hash, entry.entry.seq);
+        match check_old_receipt(signer, &hash, old) {
+            Ok(position) => {
+                old_positions.insert(hash, position);
+            }
+            Err(why) => {
+                *c = Err(Box::new(Outcome {
+                    hash: hex::encode(hash),
+                    seq: Some(seq),
+                    status: Status::Rejected,
+                    code: Some("OLD_RECEIPT_INVALID".to_string()),
+                    message: Some(format!("第 {seq} 条记录：{why}")),
+                    receipt: None,
+                    position: None,
+                }));
+            }
+        }
+    }
+    let seqs: Vec<u64> = checked
+        .iter()
+        .filter_map(|c| c.as_ref().ok().map(|c| c.entry.seq))
+        .collect();
+    let planner_signer = signer.clone();
+    let plan = storage
+        .commit_batch(
+            &device.id,
+            seqs,
+            Box::new(move |snapshot| plan(snapshot, checked, &planner_signer, &old_positions)),
+        )
+        .await?;
+    crate::crash::point("push.answer");
+    let fresh = plan.checkpoint.clone().map(|note| (plan.new_size, note));
+    let mut results = plan.outcomes;
+    attach_receipts(storage, &mut results, plan.working, fresh.clone()).await?;
+    let count = |s: Status| results.iter().filter(|o| o.status == s).count();
+    let (accepted, duplicates, refused, rejected) = (
+        count(Status::Accepted),
+        count(Status::Duplicate),
+        count(Status::Refused),
+        count(Status::Rejected),
+    );
+    for (n, status) in [
+        (accepted, Status::Accepted),
+        (duplicates, Status::Duplicate),
+        (refused, Status::Refused),
+        (rejected, Status::Rejected),
+    ] {
+        for _ in 0..n {
+            metrics.count_entry(status.as_str());
+        }
+    }
+    tracing::info!(device = %device.id, accepted, duplicates, refused, rejected, "push");
+    // The log right after this push: the batch's own checkpoint when it grew the log.
+    let latest = match fresh {
+        Some(f) => Some(f),
+        None => storage.checkpoint(None).await?,
+    };
+    Ok(Pushed {
+        results,
+        accepted,
+        duplicates,
+        refused,
+        rejected,
+        tree_size: latest.as_ref().map_or(0, |(s, _)| *s),
+        checkpoint: latest.map(|(_, n)| n),
+    })
 }
 
 pub fn b64(bytes: &[u8]) -> String {

@@ -4,13 +4,14 @@
 //! a transparency log; the back office signs in and reads its agency's cases.
 //!
 //! Modules, one concern each: [`config`] (flags and environment), [`error`] (errors → HTTP status,
-//! in one place), [`auth`] (passwords, tokens, agency scope), [`storage`] (the `Storage` trait, SQLite
-//! and PostgreSQL backends), [`ingest`] (verification and the append plan), [`tlog`] (the Merkle tree,
-//! tiles and checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`throttle`]
-//! (sign-in throttling), [`media`] (media objects, resumable uploads), [`crash`] (crash points for
-//! tests), [`routes`] (HTTP handlers per area), [`keys`] (custody of the signing keys) and [`hsm`]
-//! (the log key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`], [`audit`] (the
-//! database checked against the signed entries and log).
+//! in one place), [`auth`] (passwords, tokens, agency scope), [`storage`] (a trait per area, SQLite
+//! and PostgreSQL backends, schema migrations), [`ingest`] (a push from the entries as sent to the
+//! answer: verification, the append plan, receipts), [`tlog`] (the Merkle tree, tiles and
+//! checkpoints), [`tile_cache`] (the log's immutable tiles in memory), [`throttle`] (sign-in
+//! throttling), [`media`] (media objects, resumable uploads), [`crash`] (crash points for tests),
+//! [`routes`] (HTTP handlers per area), [`keys`] (custody of the signing keys) and [`hsm`] (the log
+//! key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`], [`audit`] (the database
+//! checked against the signed entries and log).
 
 pub mod audit;
 pub mod auth;
@@ -86,6 +87,8 @@ impl Server {
         let metrics = Arc::new(metrics::Metrics::default());
         let tile_cache = Arc::new(tile_cache::TileCache::with_mib(config.tile_cache_mib));
         tile_cache.register(&metrics);
+        // Write-through: the tiles and checkpoint each push commits are the next proofs'.
+        storage.observe_commits(tile_cache.clone());
         let audit = Arc::new(audit::AuditMetrics::default());
         audit.register(&metrics);
         let state = AppState {

@@ -1,6 +1,6 @@
 //! Prometheus metrics (`/metrics`, text exposition format) through `prometheus-client`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -11,8 +11,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-
-use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -129,8 +127,9 @@ fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// Middleware: count and time every request by its route template (not its raw path) and its
-/// method (a bounded set of labels whatever the requests).
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// method (a bounded set of labels whatever the requests). Installed with any state the metrics
+/// can be taken from (`FromRef`: the server's `AppState`).
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -139,15 +138,13 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = method_label(req.method()).to_string();
     let start = Instant::now();
     let response = next.run(req).await;
-    state
-        .metrics
+    metrics
         .durations
         .get_or_create(&RouteLabels {
             route: route.clone(),
         })
         .observe(start.elapsed().as_secs_f64());
-    state
-        .metrics
+    metrics
         .requests
         .get_or_create(&RequestLabels {
             method,

@@ -1,7 +1,12 @@
-//! What every handler shares.
+//! What every handler shares. The modules below it (metrics, bundles, the tile cache, storage)
+//! never name [`AppState`]: a handler or middleware that needs one of its parts takes that part
+//! (`FromRef`).
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
+
+use crate::bundles::Bundler;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::storage::DynStorage;
@@ -14,7 +19,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
     /// Reference bundles (per agency, signed).
-    pub bundles: Arc<crate::bundles::Bundler>,
+    pub bundles: Arc<Bundler>,
     /// Media objects and unfinished uploads.
     pub media: Arc<crate::media::Media>,
     /// Immutable log tiles, checkpoints and leaf indexes, shared by every request.
@@ -23,4 +28,22 @@ pub struct AppState {
     pub sign_in_throttle: Arc<crate::throttle::SignInThrottle>,
     /// The background self-audit's metrics.
     pub audit: Arc<crate::audit::AuditMetrics>,
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Bundler> {
+    fn from_ref(state: &AppState) -> Self {
+        state.bundles.clone()
+    }
+}
+
+impl FromRef<AppState> for DynStorage {
+    fn from_ref(state: &AppState) -> Self {
+        state.storage.clone()
+    }
 }

@@ -40,7 +40,7 @@ use tlog_tiles::{Hash, HashReader, HASH_SIZE};
 
 use crate::error::{ApiError, Result};
 use crate::metrics::Metrics;
-use crate::storage::{DynStorage, StoredEntry};
+use crate::storage::{BatchPlan, CommitObserver, DynStorage, StoredEntry};
 use crate::tlog::{hash_at, read_nodes, tree_node, TileKey, TILE_HEIGHT, TILE_WIDTH};
 
 /// Bytes counted for each entry on top of its data (map slot, clock slot, `Arc` header).
@@ -555,6 +555,17 @@ impl TileCache {
         if let Some((size, note)) = checkpoint {
             self.put_checkpoint(size, note);
         }
+    }
+}
+
+/// Write-through: the storage hands over every batch it commits (registered with
+/// [`LogStore::observe_commits`](crate::storage::LogStore::observe_commits) when the server starts).
+impl CommitObserver for TileCache {
+    fn committed(&self, plan: &BatchPlan) {
+        self.absorb_commit(
+            plan.tiles.iter().map(|(k, d)| (*k, &d[..])),
+            plan.checkpoint.as_deref().map(|n| (plan.new_size, n)),
+        );
     }
 }
 

@@ -349,3 +349,59 @@ async fn with_the_cache_off_everything_still_answers() {
     assert_eq!(cache_lookups(&metrics(&s).await, "hit"), 0);
     s.stop().await;
 }
+
+/// Lookups of one kind (`tile`, `checkpoint`, …) with one result (`hit`, `miss`).
+fn lookups_of(metrics: &str, kind: &str, result: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("roadside_tile_cache_lookups_total{")
+                && l.contains(&format!("kind=\"{kind}\""))
+                && l.contains(&format!("result=\"{result}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// The storage hands every committed batch to the cache (write-through): right after a push, the
+/// proofs at the push's size are served from memory, with no read of a tile or of that checkpoint
+/// from the database.
+async fn a_push_feeds_the_cache(db: Option<String>) {
+    let s = TestServer::start(db).await;
+    let admin = s.admin().await;
+    let (key, token, _) = s.enrol(&admin, "QH6325000101").await;
+    let mut dev = Device {
+        key,
+        token,
+        head: None,
+    };
+    let mut log = Log::default();
+    for e in dev.push(&s, 300).await {
+        log.entries.push(e.hash);
+    }
+    for i in [0, 255, 256, 299] {
+        assert_eq!(check_inclusion(&s, &log, i, Some(300)).await, 300);
+    }
+    let m = metrics(&s).await;
+    assert!(lookups_of(&m, "tile", "hit") > 0, "{m}");
+    assert_eq!(lookups_of(&m, "tile", "miss"), 0, "{m}");
+    assert!(lookups_of(&m, "checkpoint", "hit") > 0, "{m}");
+    assert_eq!(lookups_of(&m, "checkpoint", "miss"), 0, "{m}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_feeds_the_cache_on_sqlite() {
+    a_push_feeds_the_cache(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_feeds_the_cache_on_postgres() {
+    let Some(admin) = pg_admin_url() else {
+        eprintln!(
+            "skipped: ROADSIDE_TEST_PG_URL is not set (scripts/pg-test-server.sh starts one)"
+        );
+        return;
+    };
+    a_push_feeds_the_cache(Some(fresh_pg_database(&admin).await)).await;
+}

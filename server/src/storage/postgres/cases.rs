@@ -1,0 +1,238 @@
+//! PostgreSQL: cases and their materialisation from accepted entries, the history query.
+
+use super::*;
+
+#[async_trait]
+impl CaseStore for PgStorage {
+    async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT c.id, c.agency, c.status, c.opened_at, \
+                 (SELECT COUNT(*) FROM records r WHERE r.case_id = c.id AND r.agency = c.agency), \
+                 (SELECT COUNT(*) FROM evidence v WHERE v.case_id = c.id AND v.agency = c.agency) \
+                 FROM cases c WHERE c.agency = ANY($1) ORDER BY c.opened_at DESC",
+                &[&agencies],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseRow {
+                    id: r.get(0),
+                    agency: r.get(1),
+                    status: r.get(2),
+                    opened_at: r.get(3),
+                    records: u64_of(r.get(4))?,
+                    evidence: u64_of(r.get(5))?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prior_cases(
+        &self,
+        agencies: &[String],
+        query: &HistoryQuery,
+    ) -> Result<Vec<PriorCase>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT c.id, c.agency, c.status, c.opened_at, e.bytes \
+                 FROM entries e JOIN cases c ON c.id = e.case_id AND c.agency = e.agency \
+                 WHERE e.kind = 'case.open' AND c.opened_at >= $1 AND c.agency = ANY($2) \
+                 AND NOT EXISTS (SELECT 1 FROM entry_refusals r WHERE r.entry_hash = e.hash) \
+                 ORDER BY c.opened_at DESC",
+                &[&query.since, &agencies],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                let bytes: Vec<u8> = r.get(4);
+                let (plate, violations) = opening_matches(&bytes, query)?;
+                Some(PriorCase {
+                    case: r.get(0),
+                    agency: r.get(1),
+                    opened_at: r.get(3),
+                    status: r.get(2),
+                    plate,
+                    violations,
+                })
+            })
+            .collect())
+    }
+}
+
+async fn materialise(tx: &Tx<'_>, e: &NewEntry) -> Result<()> {
+    let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+    let hash = &e.hash[..];
+    let target = e.supersedes.as_deref().and_then(|s| hex::decode(s).ok());
+    match e.kind.as_str() {
+        "case.open" => {
+            exec(
+                tx,
+                "INSERT INTO cases (id, agency, status, opened_at) VALUES ($1, $2, 'draft', $3) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&e.case_id, &e.agency, &e.at],
+            )
+            .await?;
+        }
+        "case.finalize" => {
+            exec(
+                tx,
+                "UPDATE cases SET status = 'finalized' WHERE id = $1 AND agency = $2",
+                &[&e.case_id, &e.agency],
+            )
+            .await?;
+        }
+        "record.create" | "record.amend" => {
+            exec(
+                tx,
+                "INSERT INTO records (entry_hash, case_id, agency, kind, supersedes, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[
+                    &hash,
+                    &e.case_id,
+                    &e.agency,
+                    &e.kind,
+                    &e.supersedes,
+                    &e.body,
+                ],
+            )
+            .await?;
+            if let Some(target) = &target {
+                exec(
+                    tx,
+                    "UPDATE records SET superseded_by = $1 WHERE entry_hash = $2 AND agency = $3",
+                    &[&hash, target, &e.agency],
+                )
+                .await?;
+            }
+        }
+        "evidence.add" => {
+            let sha = body.get("sha256").and_then(|v| v.as_str());
+            let size = body.get("size").and_then(|v| v.as_i64());
+            exec(
+                tx,
+                "INSERT INTO evidence (entry_hash, case_id, agency, sha256, size, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&hash, &e.case_id, &e.agency, &sha, &size, &e.body],
+            )
+            .await?;
+        }
+        "entry.void" => {
+            if let Some(target) = &target {
+                exec(
+                    tx,
+                    "UPDATE records SET superseded_by = $1 WHERE entry_hash = $2 AND agency = $3",
+                    &[&hash, target, &e.agency],
+                )
+                .await?;
+                exec(
+                    tx,
+                    "UPDATE evidence SET voided_by = $1 WHERE entry_hash = $2 AND agency = $3",
+                    &[&hash, target, &e.agency],
+                )
+                .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Rows to insert for a run of entries, written together.
+#[derive(Default)]
+struct PendingRows<'a> {
+    cases: Vec<(&'a Option<String>, &'a str)>,
+    records: Vec<&'a NewEntry>,
+    evidence: Vec<(&'a NewEntry, Option<String>, Option<i64>)>,
+}
+
+impl PendingRows<'_> {
+    /// Write the pending rows: one statement per table.
+    async fn flush(&mut self, tx: &Tx<'_>, agency: &str) -> Result<()> {
+        if !self.cases.is_empty() {
+            let ids: Vec<Option<&str>> = self.cases.iter().map(|c| c.0.as_deref()).collect();
+            let ats: Vec<&str> = self.cases.iter().map(|c| c.1).collect();
+            exec(
+                tx,
+                "INSERT INTO cases (id, agency, status, opened_at) \
+                 SELECT i, $2, 'draft', a FROM UNNEST($1::TEXT[], $3::TEXT[]) AS t(i, a) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&ids, &agency, &ats],
+            )
+            .await?;
+        }
+        if !self.records.is_empty() {
+            let r = &self.records;
+            let hashes: Vec<&[u8]> = r.iter().map(|e| &e.hash[..]).collect();
+            let cases: Vec<Option<&str>> = r.iter().map(|e| e.case_id.as_deref()).collect();
+            let kinds: Vec<&str> = r.iter().map(|e| e.kind.as_str()).collect();
+            let sup: Vec<Option<&str>> = r.iter().map(|e| e.supersedes.as_deref()).collect();
+            let bodies: Vec<&str> = r.iter().map(|e| e.body.as_str()).collect();
+            exec(
+                tx,
+                "INSERT INTO records (entry_hash, case_id, agency, kind, supersedes, body) \
+                 SELECT h, c, $3, k, s, b FROM UNNEST($1::BYTEA[], $2::TEXT[], $4::TEXT[], \
+                 $5::TEXT[], $6::TEXT[]) AS t(h, c, k, s, b)",
+                &[&hashes, &cases, &agency, &kinds, &sup, &bodies],
+            )
+            .await?;
+        }
+        if !self.evidence.is_empty() {
+            let v = &self.evidence;
+            let hashes: Vec<&[u8]> = v.iter().map(|e| &e.0.hash[..]).collect();
+            let cases: Vec<Option<&str>> = v.iter().map(|e| e.0.case_id.as_deref()).collect();
+            let shas: Vec<Option<&str>> = v.iter().map(|e| e.1.as_deref()).collect();
+            let sizes: Vec<Option<i64>> = v.iter().map(|e| e.2).collect();
+            let bodies: Vec<&str> = v.iter().map(|e| e.0.body.as_str()).collect();
+            exec(
+                tx,
+                "INSERT INTO evidence (entry_hash, case_id, agency, sha256, size, body) \
+                 SELECT h, c, $3, s, z, b FROM UNNEST($1::BYTEA[], $2::TEXT[], $4::TEXT[], \
+                 $5::BIGINT[], $6::TEXT[]) AS t(h, c, s, z, b)",
+                &[&hashes, &cases, &agency, &shas, &sizes, &bodies],
+            )
+            .await?;
+        }
+        *self = PendingRows::default();
+        Ok(())
+    }
+}
+
+/// Materialise a batch's accepted entries (refused ones are only logged). Inserts are gathered
+/// and written a table at a time; before any update (finalize, amend, void) the rows gathered so
+/// far are written, so the result is the same as applying the entries one by one in order.
+pub(super) async fn materialise_all(tx: &Tx<'_>, entries: &[NewEntry]) -> Result<()> {
+    let Some(first) = entries.first() else {
+        return Ok(());
+    };
+    let agency = first.agency.as_str();
+    let mut pending = PendingRows::default();
+    for e in entries.iter().filter(|e| e.refusal.is_none()) {
+        match e.kind.as_str() {
+            "case.open" => pending.cases.push((&e.case_id, e.at.as_str())),
+            "record.create" => pending.records.push(e),
+            "evidence.add" => {
+                let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+                pending.evidence.push((
+                    e,
+                    body.get("sha256")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string),
+                    body.get("size").and_then(|v| v.as_i64()),
+                ));
+            }
+            _ => {
+                pending.flush(tx, agency).await?;
+                materialise(tx, e).await?;
+            }
+        }
+    }
+    pending.flush(tx, agency).await
+}
