@@ -26,6 +26,10 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use camino::Utf8PathBuf;
+use clap::Parser;
+use uniffi_bindgen::bindings::{GenerateOptions, TargetLanguage};
+
 /// One replacement in the generated Kotlin; `original` must occur exactly once.
 struct Patch {
     name: &'static str,
@@ -242,29 +246,48 @@ open class RustBuffer : Structure {
     },
 ];
 
+/// The one command this generator has: UniFFI's `generate`, in library mode.
+#[derive(Parser)]
+#[command(name = "uniffi-bindgen", version, about)]
+enum Cli {
+    /// Generate Kotlin and/or Swift bindings from the compiled core library.
+    Generate(GenerateArgs),
+}
+
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// Foreign language(s) to generate.
+    #[arg(short, long, value_enum, required = true)]
+    language: Vec<Language>,
+    /// Directory to write the bindings into.
+    #[arg(short, long)]
+    out_dir: Utf8PathBuf,
+    /// The binding configuration (`uniffi-bindgen/uniffi.toml`).
+    #[arg(short, long)]
+    config: Option<Utf8PathBuf>,
+    /// Do not run the generated code through a formatter.
+    #[arg(long)]
+    no_format: bool,
+    /// Accepted for compatibility with UniFFI's own command line: a library is the only source.
+    #[arg(long)]
+    library: bool,
+    /// Only the bindings of this crate.
+    #[arg(long = "crate")]
+    crate_name: Option<String>,
+    /// The compiled library (`libroadside_core.so` / `.dylib`).
+    source: Utf8PathBuf,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Language {
+    Kotlin,
+    Swift,
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    uniffi::uniffi_bindgen_main();
-    if args.get(1).map(String::as_str) != Some("generate") {
-        return ExitCode::SUCCESS;
-    }
-    let Some(out_dir) = flag_value(&args, &["--out-dir", "-o"]) else {
-        return ExitCode::SUCCESS;
-    };
-    let language = flag_value(&args, &["--language", "-l"]);
-    if language.is_some_and(|l| l != "kotlin") {
-        return ExitCode::SUCCESS;
-    }
-    let result = source(&args)
-        .ok_or_else(|| "no library to read the FFI-buffer twins from".to_string())
-        .and_then(|lib| ffibuffer::exported_symbols(Path::new(lib)))
-        .and_then(|symbols| patch_kotlin(Path::new(out_dir), &symbols));
-    match result {
-        Ok(0) if language.is_some() => {
-            eprintln!("uniffi-bindgen: no Kotlin file generated under {out_dir} to patch");
-            ExitCode::FAILURE
-        }
-        Ok(_) => ExitCode::SUCCESS,
+    let Cli::Generate(args) = Cli::parse();
+    match generate(&args) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("uniffi-bindgen: {e}");
             ExitCode::FAILURE
@@ -272,42 +295,33 @@ fn main() -> ExitCode {
     }
 }
 
-/// `generate`'s positional SOURCE (the library): the first argument after `generate` that is
-/// neither a flag nor the value of one of the flags that take a value.
-fn source(args: &[String]) -> Option<&str> {
-    const TAKES_VALUE: &[&str] = &[
-        "--language",
-        "-l",
-        "--out-dir",
-        "-o",
-        "--config",
-        "-c",
-        "--crate",
-    ];
-    let mut rest = args.iter().skip(2);
-    while let Some(a) = rest.next() {
-        if TAKES_VALUE.contains(&a.as_str()) {
-            rest.next();
-        } else if !a.starts_with('-') {
-            return Some(a);
-        }
+fn generate(args: &GenerateArgs) -> Result<(), String> {
+    let languages = args
+        .language
+        .iter()
+        .map(|l| match l {
+            Language::Kotlin => TargetLanguage::Kotlin,
+            Language::Swift => TargetLanguage::Swift,
+        })
+        .collect();
+    uniffi_bindgen::bindings::generate(GenerateOptions {
+        languages,
+        source: args.source.clone(),
+        out_dir: args.out_dir.clone(),
+        config_override: args.config.clone(),
+        format: !args.no_format,
+        crate_filter: args.crate_name.clone(),
+        metadata_no_deps: false,
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    if !args.language.contains(&Language::Kotlin) {
+        return Ok(());
     }
-    None
-}
-
-/// The value after the first of `names` (`--name value` or `--name=value`).
-fn flag_value<'a>(args: &'a [String], names: &[&str]) -> Option<&'a str> {
-    for (i, a) in args.iter().enumerate() {
-        for n in names {
-            if a == n {
-                return args.get(i + 1).map(String::as_str);
-            }
-            if let Some(v) = a.strip_prefix(n).and_then(|r| r.strip_prefix('=')) {
-                return Some(v);
-            }
-        }
+    let symbols = ffibuffer::exported_symbols(args.source.as_std_path())?;
+    match patch_kotlin(args.out_dir.as_std_path(), &symbols)? {
+        0 => Err(format!("no Kotlin file generated under {} to patch", args.out_dir)),
+        _ => Ok(()),
     }
-    None
 }
 
 /// Patches every generated `.kt` file under `dir`; returns how many were patched. `symbols` are
@@ -381,44 +395,5 @@ mod tests {
         assert!(apply_patches(&patched).is_err());
         assert!(apply_patches(&format!("{text}{}", KOTLIN_PATCHES[0].original)).is_err());
         assert!(apply_patches("header\n").is_err());
-    }
-
-    #[test]
-    fn reads_flags_in_both_spellings() {
-        let args: Vec<String> = ["x", "generate", "--language", "kotlin", "--out-dir=/tmp/o"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        assert_eq!(flag_value(&args, &["--language", "-l"]), Some("kotlin"));
-        assert_eq!(flag_value(&args, &["--out-dir", "-o"]), Some("/tmp/o"));
-        assert_eq!(flag_value(&args, &["--config"]), None);
-        assert_eq!(source(&args), None);
-    }
-
-    #[test]
-    fn finds_the_library_among_the_flags() {
-        let args = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
-        let a = args(&[
-            "x",
-            "generate",
-            "--library",
-            "lib.so",
-            "--config",
-            "u.toml",
-            "-l",
-            "kotlin",
-        ]);
-        assert_eq!(source(&a), Some("lib.so"));
-        let a = args(&[
-            "x",
-            "generate",
-            "--config",
-            "u.toml",
-            "--no-format",
-            "--out-dir",
-            "o",
-            "lib.so",
-        ]);
-        assert_eq!(source(&a), Some("lib.so"));
     }
 }
