@@ -191,6 +191,45 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> 
         .map(str::trim)
 }
 
+/// The start of every tus request but OPTIONS: the protocol version (checked first, so a client
+/// speaking another version learns that before anything else), then the device.
+fn tus_device(headers: &HeaderMap, device: Result<DeviceCaller, ApiError>) -> Result<Device, Fail> {
+    check_tus(headers)?;
+    let DeviceCaller(device) = device?;
+    Ok(device)
+}
+
+/// A tus request on one upload (HEAD, PATCH, DELETE), past the start they share: the protocol
+/// version, the device and a well-formed upload id.
+struct UploadRequest {
+    device: Device,
+    /// The upload's id, hyphenated lowercase.
+    id: String,
+}
+
+impl UploadRequest {
+    fn begin(
+        headers: &HeaderMap,
+        device: Result<DeviceCaller, ApiError>,
+        id: &str,
+    ) -> Result<Self, Fail> {
+        let device = tus_device(headers, device)?;
+        let id = upload_id(id)?;
+        Ok(UploadRequest { device, id })
+    }
+
+    /// The upload, once no other request is working on it (the lock is held until the guard is
+    /// dropped), if the device's agency owns it and it has not expired.
+    async fn claim(
+        &self,
+        state: &AppState,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, MediaUpload), Fail> {
+        let guard = locked(state, &self.id).await?;
+        let upload = owned_upload(state, &self.device, &self.id).await?;
+        Ok((guard, upload))
+    }
+}
+
 fn check_tus(headers: &HeaderMap) -> Result<(), Fail> {
     match header_str(headers, &TUS_RESUMABLE) {
         Some(TUS_VERSION) => Ok(()),
@@ -336,8 +375,7 @@ async fn create(
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
-    check_tus(&headers)?;
-    let DeviceCaller(device) = device?;
+    let device = tus_device(&headers, device)?;
     if headers.contains_key(UPLOAD_DEFER_LENGTH) {
         return Err(fail(
             StatusCode::BAD_REQUEST,
@@ -572,12 +610,9 @@ async fn status(
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
-    check_tus(&headers)?;
-    let DeviceCaller(device) = device?;
-    let id = upload_id(&id)?;
+    let request = UploadRequest::begin(&headers, device, &id)?;
     // Wait for a PATCH in flight (e.g. one whose connection was just cut) to record its bytes.
-    let _guard = locked(&state, &id).await?;
-    let upload = owned_upload(&state, &device, &id).await?;
+    let (_guard, upload) = request.claim(&state).await?;
     let (upload, open) = match settle(&state, upload).await? {
         Settled::Open(u) => (u, true),
         Settled::Stored(u) => (u, false),
@@ -600,11 +635,8 @@ async fn terminate(
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
-    check_tus(&headers)?;
-    let DeviceCaller(device) = device?;
-    let id = upload_id(&id)?;
-    let _guard = locked(&state, &id).await?;
-    let upload = owned_upload(&state, &device, &id).await?;
+    let request = UploadRequest::begin(&headers, device, &id)?;
+    let (_guard, upload) = request.claim(&state).await?;
     // Every byte of a complete upload is here and verified: keep the evidence, not the request.
     let Settled::Open(upload) = settle(&state, upload).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -693,9 +725,7 @@ async fn append_chunk(
     body_slot: &mut Option<Body>,
 ) -> Answer {
     let state = state.clone();
-    check_tus(headers)?;
-    let DeviceCaller(device) = device?;
-    let id = upload_id(&id)?;
+    let request = UploadRequest::begin(headers, device, &id)?;
     let content_type = header_str(headers, &header::CONTENT_TYPE).unwrap_or_default();
     if !content_type.eq_ignore_ascii_case(OFFSET_STREAM) {
         return Err(fail(
@@ -720,8 +750,7 @@ async fn append_chunk(
     if declared_len.is_some_and(|n| n > max_chunk) {
         return Err(chunk_too_large(max_chunk));
     }
-    let guard = locked(&state, &id).await?;
-    let upload = owned_upload(&state, &device, &id).await?;
+    let (guard, upload) = request.claim(&state).await?;
     let upload = match settle(&state, upload).await? {
         Settled::Open(u) => u,
         Settled::Stored(u) if offset == u.length && declared_len.unwrap_or(0) == 0 => {
