@@ -1,6 +1,7 @@
 //! The OpenAPI document (`GET /api/v1/openapi.json`) against the server that serves it: every
 //! route the router holds is described, every described operation is answered by a handler (not by
-//! the "no such route" fallback, not with 405), and no route answers a method it does not describe.
+//! the "no such route" fallback, not with 405), no route answers a method it does not describe, and
+//! the operations described as needing a token are the ones that refuse a request without one.
 //!
 //! The routes are read from the router itself, so a route added without a description (a plain
 //! `.route(...)` anywhere in the router's construction) fails this test.
@@ -112,22 +113,26 @@ async fn every_route_is_described_and_every_described_route_is_served() {
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().expect("paths");
 
-    // Described (route, method) pairs, each with a URL that reaches it.
-    let mut described: BTreeMap<&String, BTreeMap<String, String>> = BTreeMap::new();
+    // Described (route, method) pairs, each with a URL that reaches it and whether it is described
+    // as needing a token.
+    let mut described: BTreeMap<&String, BTreeMap<String, (String, bool)>> = BTreeMap::new();
     for (path, item) in paths {
         let route = route_for(&routes, path)
             .unwrap_or_else(|| panic!("{path} is described but no route serves it"));
-        let methods = item
+        let operations = item
             .as_object()
             .expect("path item")
-            .keys()
-            .filter(|k| *k != "parameters")
-            .map(|k| k.to_ascii_uppercase());
-        for m in methods {
+            .iter()
+            .filter(|(k, _)| *k != "parameters");
+        for (m, operation) in operations {
+            let m = m.to_ascii_uppercase();
+            let secured = operation["security"]
+                .as_array()
+                .is_some_and(|s| !s.is_empty());
             let previous = described
                 .entry(route)
                 .or_default()
-                .insert(m.clone(), concrete(path));
+                .insert(m.clone(), (concrete(path), secured));
             assert!(
                 previous.is_none(),
                 "{m} {route} is described under two paths"
@@ -144,19 +149,27 @@ async fn every_route_is_described_and_every_described_route_is_served() {
     );
 
     for (route, methods) in &described {
-        let url = methods.values().next().expect("one method at least");
+        let (url, _) = methods.values().next().expect("one method at least");
         for method in METHODS {
+            // With the tus header, so that a tus request gets as far as its token check.
             let resp = http
                 .request(
                     Method::from_bytes(method.as_bytes()).expect("method"),
                     format!("{base}{url}"),
                 )
+                .header("Tus-Resumable", "1.0.0")
                 .send()
                 .await
                 .expect("request sent");
             let status = resp.status().as_u16();
             let body: Value = resp.json().await.unwrap_or(Value::Null);
-            if methods.contains_key(method) {
+            if let Some((_, secured)) = methods.get(method) {
+                assert_eq!(
+                    status == 401,
+                    *secured,
+                    "{method} {url} ({route}) answers {status} {body} without a token, but is described as {}",
+                    if *secured { "needing one" } else { "open" }
+                );
                 assert_ne!(
                     status, 405,
                     "{method} {url} ({route}) is described but refused"
