@@ -175,6 +175,9 @@ pub enum Command {
     /// The transparency log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Print the OpenAPI 3.1 document of the HTTP API (the one served at /api/v1/openapi.json)
+    /// on stdout.
+    Openapi,
 }
 
 /// Commands on the transparency log.

@@ -35,10 +35,11 @@
 //!
 //! Business checks (failure: `refused`, logged with a receipt):
 //!
-//! 4. every officer named holds a certificate of the device's agency (`CERTIFICATE_UNKNOWN`,
-//!    `CERTIFICATE_OTHER_AGENCY`) valid on the entry's date in China Standard Time
-//!    (`CERTIFICATE_NOT_VALID`), not revoked by then (`CERTIFICATE_REVOKED`), and at least one of
-//!    them may enforce (`NO_ENFORCING_OFFICER`).
+//! 4. every officer named is on the roster of the device's agency (`OFFICER_NOT_REGISTERED`,
+//!    `CERTIFICATE_OTHER_AGENCY`) and may act on the entry's day in the agency's calendar — the
+//!    core's one answer, `roadside_core::officer`, with its codes (`OFFICER_NOT_ENFORCER`,
+//!    `OFFICER_CERTIFICATE_NOT_YET_VALID`, `OFFICER_CERTIFICATE_EXPIRED`,
+//!    `OFFICER_CERTIFICATE_REVOKED`) — and the entry names one at least (`NO_ENFORCING_OFFICER`).
 //!
 //! Steps 1, 2 and 4 use no lock and run on every core, the signatures of each core's part verified
 //! as one batch (`ed25519_dalek::verify_batch`, then one by one only if the batch fails; see

@@ -1,5 +1,5 @@
-//! `roadside-server`: parse the configuration and start (or run `roadside-server audit` or
-//! `roadside-server log rollover`).
+//! `roadside-server`: parse the configuration and start (or run `roadside-server audit`,
+//! `roadside-server log rollover` or `roadside-server openapi`).
 //! Everything else lives in the library.
 
 use clap::Parser;
@@ -18,6 +18,21 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let config = Config::parse();
+    if let Some(Command::Openapi) = &config.command {
+        return match roadside_server::routes::openapi_json() {
+            Ok(json) => {
+                println!("{json}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!(
+                    "{}",
+                    serde_json::json!({"code": e.code, "message": e.message})
+                );
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(Command::Audit { threads }) = &config.command {
         return audit_command(&config, *threads).await;
     }

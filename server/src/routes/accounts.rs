@@ -16,19 +16,24 @@ use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::storage::{role_str, Account, Agency, Session};
 use crate::throttle::{Locked, Outcome, ACCOUNT_FAILURES, ADDRESS_FAILURES, WINDOW};
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+use super::doc::{ErrorResponse, OfficerDoc, RoleDoc};
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub login: String,
     pub password: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SignedIn {
+    /// Bearer token for the `account` security scheme.
     pub token: String,
     pub login: String,
     pub agency: String,
+    #[schema(value_type = RoleDoc)]
     pub role: &'static str,
     pub expires_at: String,
 }
@@ -72,6 +77,21 @@ impl IntoResponse for SignInRefused {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/sessions",
+    tag = "accounts",
+    summary = "Password sign-in",
+    description = "Throttled: 5 failed sign-ins for a login, or 20 from a client address, within 15 minutes lock it for 15 minutes (429 SIGN_IN_THROTTLED, even with the right password).",
+    request_body = SignIn,
+    responses(
+        (status = 200, description = "OK", body = SignedIn),
+        (status = 429, description = "SIGN_IN_THROTTLED: too many failed sign-ins for this login or from this address",
+            headers(("Retry-After" = u64, description = "Seconds until the lock ends")),
+            body = super::doc::ErrorBody),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/sessions`: password sign-in; answers a bearer token. Throttled per login and per
 /// client address ([`crate::throttle`]): a locked login or address is refused before its password
 /// is looked at.
@@ -143,20 +163,44 @@ fn dummy_phc() -> &'static str {
     PHC.get_or_init(|| crate::auth::hash_password(&new_secret(16).0).unwrap_or_default())
 }
 
+#[utoipa::path(
+    delete,
+    path = "/sessions",
+    tag = "accounts",
+    summary = "Sign out",
+    security(("account" = [])),
+    responses(
+        (status = 204, description = "OK"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `DELETE /api/v1/sessions`: sign out (the token stops working).
 pub async fn sign_out(State(state): State<AppState>, caller: AccountCaller) -> Result<StatusCode> {
     state.storage.delete_session(&caller.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     pub login: String,
     pub agency: String,
+    #[schema(value_type = RoleDoc)]
     pub role: &'static str,
+    /// The agencies the caller may see: its own and those below it.
     pub scope: Vec<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "accounts",
+    summary = "The caller and its agency scope",
+    security(("account" = [])),
+    responses(
+        (status = 200, description = "OK", body = Me),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/me`: who the token belongs to and which agencies it may see.
 pub async fn me(State(state): State<AppState>, caller: AccountCaller) -> Result<Json<Me>> {
     let scope = caller.scope(&state).await?;
@@ -168,6 +212,17 @@ pub async fn me(State(state): State<AppState>, caller: AccountCaller) -> Result<
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/agencies",
+    tag = "accounts",
+    summary = "Agencies in scope",
+    security(("account" = [])),
+    responses(
+        (status = 200, description = "OK", body = [super::doc::AgencyDoc]),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/agencies`: the agencies in the caller's scope.
 pub async fn agencies(
     State(state): State<AppState>,
@@ -182,6 +237,17 @@ pub async fn agencies(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/officers",
+    tag = "accounts",
+    summary = "Officer roster in scope",
+    security(("account" = [])),
+    responses(
+        (status = 200, description = "OK", body = [OfficerDoc]),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/officers`: the roster of the caller's scope, with certificate status.
 pub async fn officers(
     State(state): State<AppState>,
@@ -191,6 +257,18 @@ pub async fn officers(
     Ok(Json(state.storage.officers(&scope).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/officers",
+    tag = "accounts",
+    summary = "Add or update an officer certificate (admin)",
+    security(("account" = [])),
+    request_body = OfficerDoc,
+    responses(
+        (status = 201, description = "OK", body = OfficerDoc),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/officers`: add or update an officer's certificate (admin).
 pub async fn put_officer(
     State(state): State<AppState>,
@@ -228,14 +306,28 @@ pub async fn put_officer(
     Ok((StatusCode::CREATED, Json(officer)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Revoke {
     /// First day the certificate no longer counts (`YYYY-MM-DD`).
     #[serde(with = "roadside_core::day::serde_day")]
+    #[schema(value_type = String, format = Date)]
     pub on: NaiveDate,
 }
 
+#[utoipa::path(
+    post,
+    path = "/officers/{certificate_no}/revoke",
+    tag = "accounts",
+    summary = "Revoke a certificate from a date (admin)",
+    security(("account" = [])),
+    params(("certificate_no" = String, Path, description = "执法证号")),
+    request_body = Revoke,
+    responses(
+        (status = 200, description = "OK", body = OfficerDoc),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/officers/{certificate_no}/revoke`: revoke a certificate (注销) from a date (admin).
 pub async fn revoke_officer(
     State(state): State<AppState>,
@@ -261,25 +353,43 @@ pub async fn revoke_officer(
     Ok(Json(officer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
+    /// Letters, digits and `- _ . @`, at most 64 characters.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
     pub login: String,
+    /// At least 10 characters.
+    #[schema(min_length = 10)]
     pub password: String,
     pub agency: String,
+    #[schema(value_type = RoleDoc)]
     pub role: OfficerRole,
     /// The officer whose account this is, if any (must be of the same agency).
     #[serde(default)]
     pub certificate_no: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AccountCreated {
     pub login: String,
     pub agency: String,
+    #[schema(value_type = RoleDoc)]
     pub role: &'static str,
 }
 
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    tag = "accounts",
+    summary = "Create an account (admin)",
+    security(("account" = [])),
+    request_body = NewAccount,
+    responses(
+        (status = 201, description = "OK", body = AccountCreated),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/accounts`: create a sign-in account in the caller's scope (admin).
 pub async fn create_account(
     State(state): State<AppState>,

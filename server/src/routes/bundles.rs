@@ -12,9 +12,13 @@ use super::ApiPath;
 use crate::auth::DeviceCaller;
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize)]
+use super::doc::ErrorResponse;
+
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ManifestQuery {
     /// The bundle version the device holds: 304 when it is the current one.
     #[serde(default)]
@@ -42,9 +46,45 @@ fn not_modified(etag: &str, cache: &'static str) -> Response {
     r
 }
 
+// The body is `crate::bundles::Current::envelope`'s JSON.
+/// The agency's current reference bundle manifest and its signature.
+#[derive(ToSchema)]
+#[schema(as = BundleManifest)]
+#[allow(dead_code)] // described, never built
+pub struct ManifestDoc {
+    /// the manifest's RFC 8785 canonical JSON bytes (roadside_core::bundle: type, v, agency,
+    /// version, issued_at, key, components[name, version, sha256, size])
+    #[schema(content_encoding = "base64")]
+    manifest: String,
+    /// Ed25519 signature (64 bytes) by the agency's bundle key over
+    /// "roadside/bundle-manifest/v1" NUL ‖ manifest bytes
+    #[schema(content_encoding = "base64")]
+    signature: String,
+}
+
 const MANIFEST_CACHE: &str = "private, no-cache";
 const COMPONENT_CACHE: &str = "private, max-age=31536000, immutable";
 
+#[utoipa::path(
+    get,
+    path = "/bundles/manifest",
+    tag = "bundles",
+    summary = "The device's agency's current reference bundle manifest, signed (304 when unchanged)",
+    security(("device" = [])),
+    params(
+        ManifestQuery,
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "ETag of the held manifest (\"<manifest sha256>\"): 304 when current"),
+    ),
+    responses(
+        (status = 200, description = "OK; headers ETag (\"<manifest sha256 hex>\") and Roadside-Bundle-Version", body = ManifestDoc,
+            headers(
+                ("ETag" = String, description = "\"<manifest sha256 hex>\""),
+                ("Roadside-Bundle-Version" = u64, description = "the manifest's bundle version"),
+            )),
+        (status = 304, description = "Not modified: the held manifest is the current one"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/bundles/manifest[?since=N]`: the device's agency's current bundle manifest as
 /// `{"manifest": base64, "signature": base64}`, `ETag: "<manifest sha256>"`; 304 when the
 /// `If-None-Match` ETag or `since` is the current one.
@@ -87,6 +127,26 @@ pub async fn manifest(
     Ok(r)
 }
 
+#[utoipa::path(
+    get,
+    path = "/bundles/components/{name}/{sha256}",
+    tag = "bundles",
+    summary = "A bundle component by name and SHA-256 (content-addressed, immutable)",
+    security(("device" = [])),
+    params(
+        ("name" = String, Path, description = "component name as in the manifest; may contain '/', e.g. discretion/chaoxian.toml or roster.json"),
+        ("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "lowercase hex SHA-256 from the manifest"),
+    ),
+    responses(
+        (status = 200, description = "The component's bytes (Cache-Control: private, max-age=31536000, immutable; ETag \"<sha256>\")",
+            content(
+                (String = "application/toml"),
+                (String = "application/json"),
+            )),
+        (status = 304, description = "Not modified (If-None-Match)"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/bundles/components/{name}/{sha256}` (`name` may hold `/`): a component of one of
 /// the device's agency's bundles; immutable.
 pub async fn component(

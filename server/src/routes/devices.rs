@@ -12,18 +12,22 @@ use crate::auth::{new_secret, secret_hash, AccountCaller};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::storage::{Device, EnrolOutcome, EnrolmentCode};
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+use super::doc::{DeviceDoc, ErrorResponse};
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCode {
     /// The officer the device will belong to.
     pub certificate_no: String,
     /// Hours the code stays usable (default 24, at most 168).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 168, default = 24)]
     pub valid_hours: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CodeIssued {
     /// Shown once; give it to the officer (or show it as a QR code).
     pub code: String,
@@ -32,6 +36,18 @@ pub struct CodeIssued {
     pub expires_at: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/enrolment-codes",
+    tag = "devices",
+    summary = "One-time device enrolment code (admin, supervisor)",
+    security(("account" = [])),
+    request_body = NewCode,
+    responses(
+        (status = 201, description = "OK", body = CodeIssued),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/enrolment-codes`: a one-time code that enrols one device for an officer
 /// (admin or supervisor of the officer's agency).
 pub async fn create_enrolment_code(
@@ -87,18 +103,19 @@ pub async fn create_enrolment_code(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Enrol {
     pub code: String,
     /// The device's Ed25519 public key, 64 lowercase hex digits (the `device` of its entries).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub public_key: String,
     /// A name for the device, e.g. "李明的执法终端".
     #[serde(default)]
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Enrolled {
     pub device_id: String,
     /// The device's bearer token, shown once.
@@ -109,10 +126,22 @@ pub struct Enrolled {
     pub log_origin: String,
     pub log_verifier_key: String,
     /// The agency's reference-bundle key (Ed25519 public key, 64 lowercase hex): the device pins it
-    /// and verifies every bundle manifest with it (`roadside_core::bundle`).
+    /// and verifies every bundle manifest with it.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub bundle_key: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/devices/enrol",
+    tag = "devices",
+    summary = "Enrol a device key with a code",
+    request_body = Enrol,
+    responses(
+        (status = 201, description = "OK", body = Enrolled),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/devices/enrol`: bind a device key to the code's officer and agency (no token
 /// needed: the code is the credential, usable once).
 pub async fn enrol(
@@ -192,6 +221,17 @@ pub async fn enrol(
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/devices",
+    tag = "devices",
+    summary = "Devices in scope (admin, supervisor)",
+    security(("account" = [])),
+    responses(
+        (status = 200, description = "OK", body = [DeviceDoc]),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/devices`: devices of the caller's scope (admin or supervisor).
 pub async fn list(
     State(state): State<AppState>,
@@ -202,6 +242,18 @@ pub async fn list(
     Ok(Json(state.storage.devices(&scope).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/devices/{id}/revoke",
+    tag = "devices",
+    summary = "Revoke a device (admin)",
+    security(("account" = [])),
+    params(("id" = String, Path, description = "device id")),
+    responses(
+        (status = 204, description = "OK"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/devices/{id}/revoke`: the device's token and key stop working (admin).
 pub async fn revoke(
     State(state): State<AppState>,

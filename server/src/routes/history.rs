@@ -24,6 +24,9 @@ use crate::auth::{self, AccountCaller, DeviceCaller};
 use crate::error::{ApiError, Result};
 use crate::state::AppState;
 use crate::storage::{HistoryQuery, PriorCase};
+use utoipa::{IntoParams, ToSchema};
+
+use super::doc::{ErrorBody, ErrorResponse, PriorCaseDoc};
 
 /// Default lookback when `since` is absent: one year.
 pub const DEFAULT_LOOKBACK_DAYS: i64 = 365;
@@ -52,25 +55,36 @@ impl FromRequestParts<AppState> for HistoryCaller {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
+    /// 号牌号码，如 青E12345；按核心 codes 模块校验并规范化。plate 与 party_id 至少给出一个。
     #[serde(default)]
     pub plate: Option<String>,
+    /// 当事人统一社会信用代码或居民身份证号码
     #[serde(default)]
     pub party_id: Option<String>,
+    /// YYYY-MM-DD；缺省为一年前
     #[serde(default)]
+    #[param(format = Date)]
     pub since: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = History)]
 pub struct HistoryAnswer {
+    /// 规范化后的号牌号码
     pub plate: Option<String>,
     pub party_id: Option<String>,
+    #[schema(format = Date)]
     pub since: String,
+    #[schema(value_type = Vec<PriorCaseDoc>)]
     pub prior_cases: Vec<PriorCase>,
+    #[schema(minimum = 0)]
     pub count: usize,
-    /// Server time of the check, RFC 3339.
+    /// 服务器核查时间
+    #[schema(format = DateTime)]
     pub checked_at: String,
 }
 
@@ -91,6 +105,21 @@ fn party_key(raw: &str) -> Result<String> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/history",
+    tag = "sync",
+    summary = "Prior accepted cases of a vehicle or party (first-offence check)",
+    description = "初次违法核查：调用方（设备令牌或账号令牌）所属机构及下级机构中，自 since 起已被接受（已物化、未被拒收）的案件，其立案记录（case.open）的号牌号码等于 plate，或当事人证件号码等于 party_id。since 缺省为服务器日期前一年（免罚清单未规定回溯期，取一年）。号牌以立案记录为准，之后以 record.amend 更正的号牌不计入。",
+    security(("device" = []), ("account" = [])),
+    params(HistoryParams),
+    responses(
+        (status = 200, description = "OK", body = HistoryAnswer),
+        (status = 400, description = "PLATE_*（号牌无效）、PARTY_ID_INVALID、SINCE_INVALID、HISTORY_QUERY_EMPTY、QUERY_INVALID", body = ErrorBody),
+        (status = 409, description = "HISTORY_UNDER_AUDIT：服务器自检（roadside-server audit 或后台自检）发现调用方机构（或整个日志）的数据与已签名记录不符，修复并重新自检通过前不回答", body = ErrorBody),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/history?plate=…[&party_id=…][&since=YYYY-MM-DD]`.
 pub async fn history(
     State(state): State<AppState>,

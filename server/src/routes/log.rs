@@ -17,7 +17,20 @@ use crate::error::{ApiError, Result};
 use crate::ingest::b64;
 use crate::state::AppState;
 use crate::tlog::{self, TilePath, TILE_WIDTH};
+use utoipa::{IntoParams, ToSchema};
 
+use super::doc::{ErrorResponse, RecoveredEntryDoc};
+
+#[utoipa::path(
+    get,
+    path = "/log/checkpoint",
+    tag = "log",
+    summary = "Newest signed checkpoint (C2SP tlog-checkpoint in a signed note)",
+    responses(
+        (status = 200, description = "OK", body = String, content_type = "text/plain"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /log/checkpoint`: the newest signed checkpoint (text/plain, C2SP signed note).
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response> {
     let note = match state.tile_cache.checkpoint(&state.storage, None).await? {
@@ -37,25 +50,38 @@ pub async fn checkpoint(State(state): State<AppState>) -> Result<Response> {
 /// Most recovered entries in one answer of [`rollovers`].
 const RECOVERED_PAGE: u32 = 1000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RolloversQuery {
-    /// Recovered entries after this leaf of the current log (for the next page).
+    /// recovered entries after this leaf of the current log (next page; 1000 per page)
     pub after: Option<u64>,
 }
 
 /// The log's rollovers and what devices brought back.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Rollovers {
     /// The current origin.
     pub origin: String,
-    /// Signed rollover statements (C2SP signed notes, each signed under the origin it ends),
-    /// oldest first.
+    /// Signed rollover statements roadside-log-rollover/v1 (C2SP signed notes, each signed under
+    /// the origin it ends), oldest first.
     pub statements: Vec<String>,
     /// Entries the log had lost and devices re-submitted with a verified receipt of a retired
     /// origin, by leaf in the current log (at most 1000; `after` pages on).
+    #[schema(value_type = Vec<RecoveredEntryDoc>)]
     pub recovered: Vec<crate::storage::RecoveredEntry>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/log/rollovers",
+    tag = "log",
+    summary = "Log rollovers after a restore from backup: signed rollover statements (oldest first) and the entries devices brought back with receipts of a retired origin",
+    params(RolloversQuery),
+    responses(
+        (status = 200, description = "OK", body = Rollovers),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/log/rollovers`: what a device follows after a restore, and an auditor reads
 /// (`crate::rollover`).
 pub async fn rollovers(
@@ -81,6 +107,17 @@ fn tile_not_found() -> ApiError {
     ApiError::not_found("TILE_NOT_FOUND", "该瓦片尚不存在")
 }
 
+#[utoipa::path(
+    get,
+    path = "/log/tile/{path}",
+    tag = "log",
+    summary = "Hash tiles tile/<L>/<N>[.p/<W>] and entry bundles tile/entries/<N>[.p/<W>] (C2SP tlog-tiles)",
+    params(("path" = String, Path, description = "tile coordinates (may contain '/')")),
+    responses(
+        (status = 200, description = "OK", body = super::doc::Binary, content_type = "application/octet-stream"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /log/tile/…`: hash tiles and entry bundles (C2SP tlog-tiles).
 pub async fn tile(
     State(state): State<AppState>,
@@ -128,13 +165,23 @@ pub async fn tile(
         .into_response())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct LogKey {
     pub origin: String,
     /// signed-note verifier key.
     pub verifier_key: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/log/key",
+    tag = "log",
+    summary = "The log's origin and signed-note verifier key",
+    responses(
+        (status = 200, description = "OK", body = LogKey),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/log/key`: the key checkpoints are signed with.
 pub async fn key(State(state): State<AppState>) -> Json<LogKey> {
     Json(LogKey {
@@ -143,21 +190,27 @@ pub async fn key(State(state): State<AppState>) -> Json<LogKey> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
-    /// Entry hash, lowercase hex.
+    /// entry SHA-256, hex
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     pub hash: String,
-    /// Tree size to prove against; default: the newest checkpoint.
+    /// tree size (default: newest checkpoint)
     #[serde(default)]
     pub size: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+/// An entry's receipt: its inclusion proof and the signed checkpoint it verifies against.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Receipt)]
 pub struct InclusionProof {
     pub leaf_index: u64,
     pub tree_size: u64,
+    /// RFC 6962 audit path, base64 hashes, leaf to root
     pub inclusion_proof: Vec<String>,
+    /// C2SP signed note
     pub checkpoint: String,
 }
 
@@ -174,6 +227,17 @@ async fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<(u64, Stri
         })
 }
 
+#[utoipa::path(
+    get,
+    path = "/log/inclusion",
+    tag = "log",
+    summary = "Inclusion proof of an entry",
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "OK", body = InclusionProof),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/log/inclusion?hash=…[&size=…]`: inclusion proof of an entry.
 pub async fn inclusion(
     State(state): State<AppState>,
@@ -216,23 +280,40 @@ pub async fn inclusion(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
+    /// older size
+    #[param(minimum = 1)]
     pub from: u64,
-    /// Default: the newest checkpoint.
+    /// newer size (default: newest)
     #[serde(default)]
     pub to: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Consistency)]
 pub struct ConsistencyProof {
     pub from: u64,
     pub to: u64,
+    /// base64 hashes
     pub consistency_proof: Vec<String>,
+    /// C2SP signed note
     pub checkpoint: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/log/consistency",
+    tag = "log",
+    summary = "Consistency proof between two tree sizes",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "OK", body = ConsistencyProof),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/log/consistency?from=…[&to=…]`: proof that the tree of `to` extends the tree of
 /// `from`.
 pub async fn consistency(

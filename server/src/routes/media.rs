@@ -63,14 +63,18 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use futures_util::StreamExt;
 use object_store::ObjectStoreExt;
+use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::doc::{Binary, ErrorBody, ErrorResponse, TusResumable};
 use super::ApiPath;
 use crate::auth::{scope, AccountCaller, DeviceCaller};
 use crate::error::ApiError;
@@ -91,20 +95,19 @@ const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
 const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 
-/// The media routes, with their own time limit (a chunk may take longer than a JSON call) and
-/// `Tus-Resumable` on every answer. Merged into the application by `routes::router`.
-pub fn router(state: &AppState) -> Router<AppState> {
+/// The media routes and their descriptions (`routes::described` lists them with the others).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(create, options))
+        .routes(routes!(status, append, terminate, upload_options))
+        .routes(routes!(download, confirm))
+}
+
+/// The media routes' own layers: their own time limit (a chunk may take longer than a JSON call)
+/// and `Tus-Resumable` on every answer. Applied by `routes::router`.
+pub fn layered(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     let timeout = std::time::Duration::from_secs(state.config.media_timeout_secs);
-    Router::new()
-        .route("/api/v1/media", post(create).options(options))
-        .route(
-            "/api/v1/media/uploads/{id}",
-            axum::routing::head(status)
-                .patch(append)
-                .delete(terminate)
-                .options(options),
-        )
-        .route("/api/v1/media/{sha256}", get(download).head(confirm))
+    routes
         .layer(axum::middleware::map_response(tus_header))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -191,6 +194,45 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> 
         .map(str::trim)
 }
 
+/// The start of every tus request but OPTIONS: the protocol version (checked first, so a client
+/// speaking another version learns that before anything else), then the device.
+fn tus_device(headers: &HeaderMap, device: Result<DeviceCaller, ApiError>) -> Result<Device, Fail> {
+    check_tus(headers)?;
+    let DeviceCaller(device) = device?;
+    Ok(device)
+}
+
+/// A tus request on one upload (HEAD, PATCH, DELETE), past the start they share: the protocol
+/// version, the device and a well-formed upload id.
+struct UploadRequest {
+    device: Device,
+    /// The upload's id, hyphenated lowercase.
+    id: String,
+}
+
+impl UploadRequest {
+    fn begin(
+        headers: &HeaderMap,
+        device: Result<DeviceCaller, ApiError>,
+        id: &str,
+    ) -> Result<Self, Fail> {
+        let device = tus_device(headers, device)?;
+        let id = upload_id(id)?;
+        Ok(UploadRequest { device, id })
+    }
+
+    /// The upload, once no other request is working on it (the lock is held until the guard is
+    /// dropped), if the device's agency owns it and it has not expired.
+    async fn claim(
+        &self,
+        state: &AppState,
+    ) -> Result<(tokio::sync::OwnedMutexGuard<()>, MediaUpload), Fail> {
+        let guard = locked(state, &self.id).await?;
+        let upload = owned_upload(state, &self.device, &self.id).await?;
+        Ok((guard, upload))
+    }
+}
+
 fn check_tus(headers: &HeaderMap) -> Result<(), Fail> {
     match header_str(headers, &TUS_RESUMABLE) {
         Some(TUS_VERSION) => Ok(()),
@@ -237,6 +279,21 @@ fn metadata_value(upload: &MediaUpload) -> String {
     )
 }
 
+#[utoipa::path(
+    options,
+    path = "/api/v1/media",
+    tag = "media",
+    summary = "tus 1.0 discovery: Tus-Version, Tus-Extension (creation,checksum,termination,expiration), Tus-Max-Size, Tus-Checksum-Algorithm (sha256)",
+    responses(
+        (status = 204, description = "Supported protocol", headers(
+            ("Tus-Resumable" = String, description = "1.0.0"),
+            ("Tus-Version" = String, description = "1.0.0"),
+            ("Tus-Extension" = String, description = "creation,checksum,termination,expiration"),
+            ("Tus-Max-Size" = u64, description = "bytes"),
+            ("Tus-Checksum-Algorithm" = String, description = "sha256"),
+        )),
+    )
+)]
 /// `OPTIONS /api/v1/media`: what this server supports.
 async fn options(State(state): State<AppState>) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
@@ -245,6 +302,27 @@ async fn options(State(state): State<AppState>) -> Response {
     set(&mut r, TUS_MAX_SIZE, state.media.max_size);
     set(&mut r, TUS_CHECKSUM_ALGORITHM, "sha256");
     r
+}
+
+#[utoipa::path(
+    options,
+    path = "/api/v1/media/uploads/{id}",
+    tag = "media",
+    summary = "tus 1.0 discovery: Tus-Version, Tus-Extension (creation,checksum,termination,expiration), Tus-Max-Size, Tus-Checksum-Algorithm (sha256)",
+    params(("id" = String, Path, format = Uuid)),
+    responses(
+        (status = 204, description = "Supported protocol", headers(
+            ("Tus-Resumable" = String, description = "1.0.0"),
+            ("Tus-Version" = String, description = "1.0.0"),
+            ("Tus-Extension" = String, description = "creation,checksum,termination,expiration"),
+            ("Tus-Max-Size" = u64, description = "bytes"),
+            ("Tus-Checksum-Algorithm" = String, description = "sha256"),
+        )),
+    )
+)]
+/// `OPTIONS /api/v1/media/uploads/{id}`: the same as `OPTIONS /api/v1/media`.
+async fn upload_options(state: State<AppState>) -> Response {
+    options(state).await
 }
 
 /// The SHA-256 named in `Upload-Metadata` (`sha256 <base64 of the hex>`).
@@ -288,6 +366,35 @@ async fn sweep_expired(state: &AppState) {
     }
 }
 
+/// What became of a creation request.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum UploadStatus {
+    /// A new upload: send from offset 0.
+    Created,
+    /// An unfinished upload of this file by this agency: continue from `offset`.
+    Resume,
+    /// The agency already holds the object: nothing to send.
+    Stored,
+}
+
+/// The body of a creation answer (the headers say the same).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MediaUpload)]
+struct UploadAnswer {
+    status: UploadStatus,
+    /// Where to send the bytes (absent from a `stored` answer).
+    #[schema(required = true)]
+    upload_url: Option<String>,
+    offset: u64,
+    length: u64,
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    sha256: String,
+    /// RFC 3339 (absent from a `stored` answer).
+    #[schema(required = true)]
+    expires_at: Option<String>,
+}
+
 fn created_answer(
     status: StatusCode,
     upload: Option<&MediaUpload>,
@@ -303,20 +410,20 @@ fn created_answer(
         None => (length, None, None),
     };
     let kind = match (status, upload) {
-        (StatusCode::CREATED, _) => "created",
-        (_, Some(_)) => "resume",
-        (_, None) => "stored",
+        (StatusCode::CREATED, _) => UploadStatus::Created,
+        (_, Some(_)) => UploadStatus::Resume,
+        (_, None) => UploadStatus::Stored,
     };
     let mut r = (
         status,
-        axum::Json(json!({
-            "status": kind,
-            "upload_url": url,
-            "offset": offset,
-            "length": length,
-            "sha256": sha256,
-            "expires_at": expires,
-        })),
+        axum::Json(UploadAnswer {
+            status: kind,
+            upload_url: url.clone(),
+            offset,
+            length,
+            sha256: sha256.to_string(),
+            expires_at: expires.clone(),
+        }),
     )
         .into_response();
     set(&mut r, UPLOAD_OFFSET, offset);
@@ -330,14 +437,39 @@ fn created_answer(
     r
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/media",
+    tag = "media",
+    summary = "tus creation: start a resumable upload of a declared evidence file (Upload-Metadata `sha256 <base64 of the hex SHA-256>`; Upload-Length must equal the declared size)",
+    security(("device" = [])),
+    params(
+        TusResumable,
+        ("Upload-Length" = u64, Header, description = "The file's size in bytes (≤ Tus-Max-Size)"),
+        ("Upload-Metadata" = String, Header, description = "`sha256 <base64 of the 64-char hex SHA-256>` (other keys ignored)"),
+    ),
+    responses(
+        (status = 201, description = "Upload created: continue at Location from Upload-Offset 0", body = UploadAnswer, headers(
+            ("Location" = String, description = "/api/v1/media/uploads/{id}"),
+            ("Upload-Offset" = u64, description = "0"),
+            ("Upload-Length" = u64, description = "Upload-Length as sent"),
+            ("Upload-Expires" = String, description = "HTTP-date"),
+        )),
+        (status = 200, description = "An unfinished upload of this file exists (Location + Upload-Offset: resume there), or the object is already stored (no Location, Upload-Offset = Upload-Length: nothing to send)", body = UploadAnswer),
+        (status = 400, description = "UPLOAD_METADATA_INVALID, UPLOAD_LENGTH_INVALID or UPLOAD_DEFER_UNSUPPORTED", body = ErrorBody),
+        (status = 412, response = ErrorResponse),
+        (status = 413, response = ErrorResponse),
+        (status = 422, description = "EVIDENCE_NOT_DECLARED or UPLOAD_LENGTH_MISMATCH", body = ErrorBody),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/media`: create an upload (tus creation).
 async fn create(
     State(state): State<AppState>,
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
-    check_tus(&headers)?;
-    let DeviceCaller(device) = device?;
+    let device = tus_device(&headers, device)?;
     if headers.contains_key(UPLOAD_DEFER_LENGTH) {
         return Err(fail(
             StatusCode::BAD_REQUEST,
@@ -565,6 +697,28 @@ async fn locked(state: &AppState, id: &str) -> Result<tokio::sync::OwnedMutexGua
         })
 }
 
+#[utoipa::path(
+    head,
+    path = "/api/v1/media/uploads/{id}",
+    tag = "media",
+    summary = "tus core: the upload's offset (where to resume)",
+    security(("device" = [])),
+    params(("id" = String, Path, format = Uuid), TusResumable),
+    responses(
+        (status = 200, description = "Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Cache-Control: no-store", headers(
+            ("Upload-Offset" = u64),
+            ("Upload-Length" = u64),
+            ("Upload-Expires" = String, description = "HTTP-date; absent once every byte is stored"),
+            ("Upload-Metadata" = String),
+        )),
+        (status = 403, response = ErrorResponse),
+        (status = 404, response = ErrorResponse),
+        (status = 410, description = "UPLOAD_EXPIRED (the upload was removed)"),
+        (status = 412, response = ErrorResponse),
+        (status = 423, response = ErrorResponse),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `HEAD /api/v1/media/uploads/{id}`: where to resume.
 async fn status(
     State(state): State<AppState>,
@@ -572,12 +726,9 @@ async fn status(
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
-    check_tus(&headers)?;
-    let DeviceCaller(device) = device?;
-    let id = upload_id(&id)?;
+    let request = UploadRequest::begin(&headers, device, &id)?;
     // Wait for a PATCH in flight (e.g. one whose connection was just cut) to record its bytes.
-    let _guard = locked(&state, &id).await?;
-    let upload = owned_upload(&state, &device, &id).await?;
+    let (_guard, upload) = request.claim(&state).await?;
     let (upload, open) = match settle(&state, upload).await? {
         Settled::Open(u) => (u, true),
         Settled::Stored(u) => (u, false),
@@ -593,6 +744,22 @@ async fn status(
     Ok(r)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/v1/media/uploads/{id}",
+    tag = "media",
+    summary = "tus termination: delete the upload and its bytes",
+    security(("device" = [])),
+    params(("id" = String, Path, format = Uuid), TusResumable),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, response = ErrorResponse),
+        (status = 404, response = ErrorResponse),
+        (status = 412, response = ErrorResponse),
+        (status = 423, response = ErrorResponse),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `DELETE /api/v1/media/uploads/{id}`: termination.
 async fn terminate(
     State(state): State<AppState>,
@@ -600,11 +767,8 @@ async fn terminate(
     headers: HeaderMap,
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
-    check_tus(&headers)?;
-    let DeviceCaller(device) = device?;
-    let id = upload_id(&id)?;
-    let _guard = locked(&state, &id).await?;
-    let upload = owned_upload(&state, &device, &id).await?;
+    let request = UploadRequest::begin(&headers, device, &id)?;
+    let (_guard, upload) = request.claim(&state).await?;
     // Every byte of a complete upload is here and verified: keep the evidence, not the request.
     let Settled::Open(upload) = settle(&state, upload).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -641,6 +805,33 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Fail> {
         })
 }
 
+#[utoipa::path(
+    patch,
+    path = "/api/v1/media/uploads/{id}",
+    tag = "media",
+    summary = "tus core + checksum: append a chunk at Upload-Offset; completing the file checks its whole SHA-256 before the object is stored",
+    security(("device" = [])),
+    params(
+        ("id" = String, Path, format = Uuid),
+        TusResumable,
+        ("Upload-Offset" = u64, Header, description = "Must equal the server's offset (409 otherwise)"),
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, description = "`sha256 <base64 of the chunk's SHA-256>` (460 on mismatch)"),
+    ),
+    request_body(content = Binary, content_type = "application/offset+octet-stream"),
+    responses(
+        (status = 204, description = "Chunk recorded; Upload-Offset is the new offset (= Upload-Length: object stored)", headers(
+            ("Upload-Offset" = u64),
+            ("Upload-Expires" = String, description = "HTTP-date; while the upload is unfinished"),
+        )),
+        (status = 409, description = "UPLOAD_OFFSET_MISMATCH (Upload-Offset header: the server's offset)", body = ErrorBody),
+        (status = 413, response = ErrorResponse),
+        (status = 415, response = ErrorResponse),
+        (status = 422, description = "MEDIA_HASH_MISMATCH: the complete file does not hash to the declared SHA-256; the upload is deleted, nothing stored", body = ErrorBody),
+        (status = 423, response = ErrorResponse),
+        (status = 460, description = "CHECKSUM_MISMATCH: chunk discarded, offset unchanged", body = ErrorBody),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `PATCH /api/v1/media/uploads/{id}`: append a chunk.
 async fn append(
     State(state): State<AppState>,
@@ -693,9 +884,7 @@ async fn append_chunk(
     body_slot: &mut Option<Body>,
 ) -> Answer {
     let state = state.clone();
-    check_tus(headers)?;
-    let DeviceCaller(device) = device?;
-    let id = upload_id(&id)?;
+    let request = UploadRequest::begin(headers, device, &id)?;
     let content_type = header_str(headers, &header::CONTENT_TYPE).unwrap_or_default();
     if !content_type.eq_ignore_ascii_case(OFFSET_STREAM) {
         return Err(fail(
@@ -720,8 +909,7 @@ async fn append_chunk(
     if declared_len.is_some_and(|n| n > max_chunk) {
         return Err(chunk_too_large(max_chunk));
     }
-    let guard = locked(&state, &id).await?;
-    let upload = owned_upload(&state, &device, &id).await?;
+    let (guard, upload) = request.claim(&state).await?;
     let upload = match settle(&state, upload).await? {
         Settled::Open(u) => u,
         Settled::Stored(u) if offset == u.length && declared_len.unwrap_or(0) == 0 => {
@@ -952,6 +1140,22 @@ async fn held_object(
         .ok_or_else(missing)
 }
 
+#[utoipa::path(
+    head,
+    path = "/api/v1/media/{sha256}",
+    tag = "media",
+    summary = "Whether a stored evidence object is held by an agency in the caller's scope and present in the store (a device counts a file as uploaded only after this)",
+    security(("account" = []), ("device" = [])),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$")),
+    responses(
+        (status = 200, description = "Recorded and present in the store", headers(
+            ("ETag" = String, description = "\"<sha256>\""),
+            ("Content-Length" = u64, description = "the object's size"),
+        )),
+        (status = 404, description = "MEDIA_NOT_FOUND"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `HEAD /api/v1/media/{sha256}`: whether the object is stored, for a device to confirm an upload
 /// before it counts the file as uploaded. **200** with `ETag: "<sha256>"` and `Content-Length`
 /// only when the record exists and the store holds the object with that size (its bytes were
@@ -985,6 +1189,21 @@ async fn confirm(
     Ok(r)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/media/{sha256}",
+    tag = "media",
+    summary = "A stored evidence object held by an agency in the caller's scope",
+    security(("account" = []), ("device" = [])),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$")),
+    responses(
+        (status = 200, description = "The object's bytes", body = Binary, content_type = "application/octet-stream", headers(
+            ("ETag" = String, description = "\"<sha256>\""),
+        )),
+        (status = 404, response = ErrorResponse),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/media/{sha256}`: a stored object, for the agencies in the caller's scope.
 async fn download(
     State(state): State<AppState>,

@@ -1,9 +1,15 @@
 //! The HTTP surface: one module per area, assembled here with the tower layers every request
 //! passes (request id, tracing span, metrics, timeout, body limit, panic catching).
+//!
+//! Every route is registered in [`described`] through `utoipa_axum::routes!`, which takes the
+//! handler's own `#[utoipa::path]` description: the OpenAPI document ([`openapi`], served at
+//! `/api/v1/openapi.json`) and the router come from that one list, so a route cannot be added
+//! without its description.
 
 mod accounts;
 mod bundles;
 mod devices;
+mod doc;
 mod history;
 mod log;
 mod media;
@@ -14,61 +20,112 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, StatusCode};
-use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use crate::error::{no_route, ApiError};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Every route with its description, from one list. The media routes are kept apart because
+/// [`router`] gives them their own layers.
+struct Described {
+    json: OpenApiRouter<AppState>,
+    media: OpenApiRouter<AppState>,
+}
+
+fn described() -> Described {
+    let api = OpenApiRouter::default()
+        .routes(routes!(accounts::sign_in, accounts::sign_out))
+        .routes(routes!(accounts::me))
+        .routes(routes!(accounts::create_account))
+        .routes(routes!(accounts::agencies))
+        .routes(routes!(accounts::officers, accounts::put_officer))
+        .routes(routes!(accounts::revoke_officer))
+        .routes(routes!(devices::create_enrolment_code))
+        .routes(routes!(devices::list))
+        .routes(routes!(devices::enrol))
+        .routes(routes!(devices::revoke))
+        .routes(routes!(sync::push))
+        .routes(routes!(sync::cases))
+        .routes(routes!(history::history))
+        .routes(routes!(bundles::manifest))
+        .merge(rest_of_path(
+            "/bundles/components/{*path}",
+            routes!(bundles::component),
+        ))
+        .routes(routes!(log::key))
+        .routes(routes!(log::inclusion))
+        .routes(routes!(log::consistency))
+        .routes(routes!(log::rollovers))
+        .routes(routes!(ops::openapi));
+    let json = OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+        .nest("/api/v1", api)
+        .routes(routes!(log::checkpoint))
+        .merge(rest_of_path("/log/{*path}", routes!(log::tile)));
+    Described {
+        json,
+        media: media::routes(),
+    }
+}
+
+/// A route whose last parameter takes the rest of the path, slashes included (`{*rest}`): tile
+/// coordinates, a bundle component's name and hash. OpenAPI has no such parameter, so the
+/// handler's description names the parts (e.g. `/log/tile/{path}`) and `route` is where the
+/// handler is served; the described path begins with the route's fixed part.
+fn rest_of_path(
+    route: &str,
+    (schemas, paths, method_router): UtoipaMethodRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let fixed = route.split("{*").next().unwrap_or(route);
+    debug_assert!(
+        paths.paths.keys().all(|p| p.starts_with(fixed)),
+        "{route} does not serve {:?}",
+        paths.paths.keys().collect::<Vec<_>>()
+    );
+    let mut described = OpenApiRouter::default().route(route, method_router);
+    let doc = described.get_openapi_mut();
+    doc.paths = paths;
+    doc.components
+        .get_or_insert_with(utoipa::openapi::Components::new)
+        .schemas
+        .extend(schemas);
+    described
+}
+
+/// The OpenAPI 3.1 document of every route, derived from the handlers' descriptions.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let Described { json, media } = described();
+    let mut doc = json.into_openapi();
+    doc.merge(media.into_openapi());
+    doc
+}
+
+/// [`openapi`] as indented JSON.
+pub fn openapi_json() -> Result<String, ApiError> {
+    openapi()
+        .to_pretty_json()
+        .map_err(|e| ApiError::internal("OPENAPI_FAILED", format!("无法生成 OpenAPI 文档：{e}")))
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route(
-            "/sessions",
-            post(accounts::sign_in).delete(accounts::sign_out),
-        )
-        .route("/me", get(accounts::me))
-        .route("/accounts", post(accounts::create_account))
-        .route("/agencies", get(accounts::agencies))
-        .route(
-            "/officers",
-            get(accounts::officers).post(accounts::put_officer),
-        )
-        .route(
-            "/officers/{certificate_no}/revoke",
-            post(accounts::revoke_officer),
-        )
-        .route("/enrolment-codes", post(devices::create_enrolment_code))
-        .route("/devices", get(devices::list))
-        .route("/devices/enrol", post(devices::enrol))
-        .route("/devices/{id}/revoke", post(devices::revoke))
-        .route("/sync/push", post(sync::push))
-        .route("/cases", get(sync::cases))
-        .route("/history", get(history::history))
-        .route("/bundles/manifest", get(bundles::manifest))
-        .route("/bundles/components/{*path}", get(bundles::component))
-        .route("/log/key", get(log::key))
-        .route("/log/inclusion", get(log::inclusion))
-        .route("/log/consistency", get(log::consistency))
-        .route("/log/rollovers", get(log::rollovers))
-        .route("/openapi.json", get(ops::openapi));
-
+    let Described { json, media } = described();
+    let (json, _) = json.split_for_parts();
+    let (media, _) = media.split_for_parts();
     let timeout = state.config.request_timeout();
     let body_limit = state.config.body_limit;
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/log/checkpoint", get(log::checkpoint))
-        .route("/log/{*path}", get(log::tile))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .fallback(no_route)
+    json.fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
@@ -79,7 +136,7 @@ pub fn router(state: AppState) -> Router {
             timeout,
         ))
         // Media uploads: their own time limit and per-chunk size limit (not the JSON body limit).
-        .merge(media::router(&state))
+        .merge(media::layered(media, &state))
         .layer(CatchPanicLayer::custom(panic_answer))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -189,6 +246,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
 mod tests {
     use axum::body::Body;
     use axum::http::Request;
+    use axum::routing::get;
     use tower::ServiceExt;
 
     use super::*;

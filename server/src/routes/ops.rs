@@ -1,17 +1,46 @@
 //! Operations: health, metrics, the OpenAPI document.
 
+use std::sync::OnceLock;
+
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
+use super::doc::ErrorResponse;
+use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The OpenAPI 3.1 document, written by hand (`server/openapi.json`); a test checks that every
-/// route is in it.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
+// The JSON `healthz` answers with.
+/// Whether the server can serve: `ok` with the storage backend, or `unavailable` with the
+/// database's error code.
+#[derive(ToSchema)]
+#[schema(as = Health)]
+#[allow(dead_code)] // described, never built
+pub struct HealthDoc {
+    /// `ok` or `unavailable`
+    status: String,
+    /// `sqlite` or `postgres` (when ok)
+    storage: Option<String>,
+    /// Stable code of the database's error (when unavailable)
+    code: Option<String>,
+    /// 数据库不可用 (when unavailable)
+    message: Option<String>,
+}
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    summary = "Health (database reachable)",
+    responses(
+        (status = 200, description = "OK", body = HealthDoc),
+        (status = 503, description = "The database does not answer", body = HealthDoc),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /healthz`: 200 when the database answers, 503 otherwise.
 pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     match state.storage.ping().await {
@@ -26,6 +55,16 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>)
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "OK", body = String, content_type = "application/openmetrics-text"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
@@ -38,7 +77,26 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// `GET /api/v1/openapi.json`.
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    summary = "This document",
+    responses(
+        (status = 200, description = "OK (OpenAPI 3.1, derived from the server's handlers)", body = Object, content_type = "application/json"),
+        (status = "default", response = ErrorResponse),
+    )
+)]
+/// `GET /api/v1/openapi.json`: the document [`super::openapi`] derives from the handlers, made
+/// once.
+pub async fn openapi() -> Result<Response, ApiError> {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let json = match DOCUMENT.get() {
+        Some(json) => json,
+        None => {
+            let made = super::openapi_json()?;
+            DOCUMENT.get_or_init(|| made)
+        }
+    };
+    Ok(([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response())
 }

@@ -11,25 +11,31 @@ use crate::ingest::{self, Outcome, Submitted};
 use crate::rollover::OldReceipt;
 use crate::state::AppState;
 use crate::storage::CaseRow;
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+use super::doc::{CaseDoc, ErrorResponse, OldReceiptDoc, OutcomeDoc};
+
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushEntry {
     /// The entry's exact canonical bytes, base64 (standard alphabet, padded).
     pub bytes: String,
     /// The Ed25519 signature over the bytes, base64 (64 bytes).
     pub sig: String,
+    // Checked and recorded by `crate::rollover`.
     /// After a log rollover: the receipt a retired origin of the log gave this entry, sent with an
-    /// entry the server lost. Checked, and recorded with the entry when it is logged again
-    /// (`crate::rollover`); an old receipt that does not verify rejects the entry
-    /// (`OLD_RECEIPT_INVALID`).
+    /// entry the server lost. Checked, and recorded with the entry when it is logged again; an old
+    /// receipt that does not verify rejects the entry (`OLD_RECEIPT_INVALID`).
     #[serde(default)]
+    #[schema(value_type = Option<OldReceiptDoc>)]
     pub old_receipt: Option<OldReceipt>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Push {
+    /// At most 1000 (`BATCH_TOO_LARGE` otherwise), at least one (`BATCH_EMPTY`).
+    #[schema(min_items = 1, max_items = 1000)]
     pub entries: Vec<PushEntry>,
 }
 
@@ -37,20 +43,39 @@ pub struct Push {
 /// `crate::ingest`: `accepted` (logged and materialised), `duplicate` (accepted before; same
 /// receipt), `refused` (logged with a receipt but failing a business check; a repeat is counted
 /// here again), `rejected` (not stored). The four counts add up to the number of entries sent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(
+    description = "The answer to a push: one result per entry, in the order sent, and four counts that add up to the number of entries sent."
+)]
 pub struct PushAnswer {
     /// One answer per entry, in the order sent.
+    #[schema(value_type = Vec<OutcomeDoc>)]
     pub results: Vec<Outcome>,
     pub accepted: usize,
     pub duplicates: usize,
+    /// Logged but refused by a business check (a repeat of a refused entry counts here again).
     pub refused: usize,
+    /// Not stored; accepted + duplicates + refused + rejected = entries sent.
     pub rejected: usize,
     /// The log's size and signed checkpoint after this push.
     pub tree_size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub checkpoint: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/sync/push",
+    tag = "sync",
+    summary = "Push signed ledger entries; per-entry answers (accepted, duplicate, refused, rejected) with receipts for every logged entry",
+    security(("device" = [])),
+    request_body = Push,
+    responses(
+        (status = 200, description = "OK", body = PushAnswer),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `POST /api/v1/sync/push`: a batch of signed ledger entries from an enrolled device.
 pub async fn push(
     State(state): State<AppState>,
@@ -85,6 +110,17 @@ pub async fn push(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/cases",
+    tag = "sync",
+    summary = "Cases materialised from accepted entries, in scope",
+    security(("account" = [])),
+    responses(
+        (status = 200, description = "OK", body = [CaseDoc]),
+        (status = "default", response = ErrorResponse),
+    )
+)]
 /// `GET /api/v1/cases`: the cases of the caller's scope.
 pub async fn cases(
     State(state): State<AppState>,
