@@ -37,7 +37,6 @@ use roadside_core::ledger::{self, KnownDevice, LedgerEntry};
 use serde::Serialize;
 
 use crate::error::{ApiError, Result};
-use crate::state::AppState;
 use crate::storage::{AuditEntry, AuditHold, Device, DynStorage};
 use crate::tlog::{self, TileKey, TileSet, TreeHash, TILE_WIDTH};
 
@@ -1336,12 +1335,12 @@ impl AuditMetrics {
 /// Run the audit every `interval` (the first right away) until the server stops: each finding
 /// logged at error level, the metrics updated, the findings kept for the history query. One
 /// thread verifies signatures, so pushes keep the other cores.
-pub fn spawn_background(state: &AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
-    let (storage, signer, metrics) = (
-        state.storage.clone(),
-        state.signer.clone(),
-        state.audit.clone(),
-    );
+pub fn spawn_background(
+    storage: DynStorage,
+    signer: Arc<tlog::LogSigner>,
+    metrics: Arc<AuditMetrics>,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match run(&storage, signer.verifier_key(), Options { threads: 1 }).await {

@@ -38,9 +38,9 @@ compile_error!(
     "roadside-server keeps its signing keys in files protected by Unix modes and owners"
 );
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::SigningKey;
@@ -289,15 +289,7 @@ pub fn check_private_file(path: &Path) -> Result<()> {
     .check_file(path)
 }
 
-/// Create a directory (and any missing parents) readable by the owner only, and make the entry
-/// durable in its parent.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        sync_dir(parent)?;
-    }
-    Ok(())
-}
+pub use crate::fsutil::create_private_dir;
 
 /// The server's data directory: created 0700 if missing. An existing one that others can enter is
 /// left as the operator set it, with a warning (the key directory inside is checked on its own).
@@ -327,9 +319,7 @@ pub fn prepare_data_dir(dir: &Path) -> Result<()> {
     }
 }
 
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    File::open(dir)?.sync_all()
-}
+use crate::fsutil::sync_dir;
 
 /// `origin` or an agency code as a file name part: `[A-Za-z0-9.-]` kept, every other byte `_xx`.
 fn file_stem(name: &str) -> String {
@@ -410,14 +400,13 @@ pub async fn move_keys_out_of_database(storage: &DynStorage, keys: &KeyDir) -> R
 }
 
 /// Where the log's private key is.
-#[derive(Debug, Clone, Copy)]
 pub enum LogKeySource<'a> {
     /// Its file in the key directory (made on a new database's first start).
     KeyDir,
     /// Given in the configuration (`ROADSIDE_LOG_KEY`).
     Configured(&'a str),
-    /// In a PKCS#11 token.
-    Token(&'a crate::hsm::TokenKey),
+    /// Held elsewhere (a PKCS#11 token) and already opened; `place` says where, for messages.
+    Held { signer: LogSigner, place: String },
 }
 
 /// The log's signer for `origin` from `source`; from the key directory, for a log that never had a
@@ -436,10 +425,7 @@ pub async fn log_signer(
             Some(LogSigner::new(origin, k.trim())?),
             "ROADSIDE_LOG_KEY".to_string(),
         ),
-        LogKeySource::Token(t) => (
-            Some(crate::hsm::TokenSigner::open_log_signer(origin, t)?),
-            format!("PKCS#11 令牌 {} 中标签为 {} 的密钥", t.token, t.key_label),
-        ),
+        LogKeySource::Held { signer, place } => (Some(signer), place),
         LogKeySource::KeyDir => (
             keys.log_key(origin)?
                 .map(|private| LogSigner::new(origin, &private))

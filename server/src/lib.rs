@@ -20,6 +20,7 @@ pub mod bundles;
 pub mod config;
 pub mod crash;
 pub mod error;
+pub mod fsutil;
 pub mod hsm;
 pub mod ingest;
 pub mod keys;
@@ -130,7 +131,12 @@ impl Server {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let interval = self.state.config.audit_interval_secs;
         let auditor = (interval > 0).then(|| {
-            audit::spawn_background(&self.state, std::time::Duration::from_secs(interval))
+            audit::spawn_background(
+                self.state.storage.clone(),
+                self.state.signer.clone(),
+                self.state.audit.clone(),
+                std::time::Duration::from_secs(interval),
+            )
         });
         // With each connection's peer address: sign-in throttling counts per client address.
         let app = routes::router(self.state)
@@ -162,7 +168,10 @@ async fn log_signer_in(
     keys::move_keys_out_of_database(storage, key_dir).await?;
     let token = config.token_key()?;
     let source = match (&token, &config.log_key) {
-        (Some(t), _) => keys::LogKeySource::Token(t),
+        (Some(t), _) => keys::LogKeySource::Held {
+            signer: hsm::TokenSigner::open_log_signer(&config.log_origin, t)?,
+            place: format!("PKCS#11 令牌 {} 中标签为 {} 的密钥", t.token, t.key_label),
+        },
         (None, Some(k)) => keys::LogKeySource::Configured(k),
         (None, None) => keys::LogKeySource::KeyDir,
     };

@@ -13,7 +13,6 @@
 
 use base64::Engine;
 use roadside_core::rollover::{next_origin, RolloverStatement};
-use serde::Serialize;
 
 use crate::error::{ApiError, Result};
 use crate::storage::DynStorage;
@@ -22,16 +21,7 @@ use crate::tlog::{self, LogSigner, TileSet};
 /// Most rollovers followed at start (a guard against a cycle in a damaged database).
 const MAX_CHAIN: usize = 1000;
 
-/// An origin the log had before, ended by a rollover statement.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Retired {
-    /// The signed statement (C2SP signed note, signed under `statement.old_origin`).
-    pub note: String,
-    #[serde(skip)]
-    pub statement: RolloverStatement,
-    /// The log key's verifier under the old origin's name.
-    pub verifier_key: String,
-}
+pub use crate::tlog::Retired;
 
 fn setting_name(origin: &str) -> String {
     format!("log_rollover:{origin}")

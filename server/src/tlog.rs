@@ -381,7 +381,7 @@ pub struct LogSigner {
     signer: Arc<dyn signed_note::Signer + Send + Sync>,
     verifier_key: String,
     /// Origins this log had before, oldest first, ended by rollover statements.
-    retired: Vec<crate::rollover::Retired>,
+    retired: Vec<Retired>,
 }
 
 impl std::fmt::Debug for LogSigner {
@@ -446,7 +446,7 @@ impl LogSigner {
     /// The same key signing as `origin` (the next origin after a rollover), with `retired` as the
     /// origins before it. Works for a key file and a PKCS#11 token alike: an Ed25519 signature does
     /// not depend on the note's key name, only the name and key id on the signature line change.
-    pub fn renamed(&self, origin: &str, retired: Vec<crate::rollover::Retired>) -> Result<Self> {
+    pub fn renamed(&self, origin: &str, retired: Vec<Retired>) -> Result<Self> {
         let bad = || ApiError::internal("LOG_KEY_INVALID", "透明日志验证密钥格式错误");
         // <name>+<id>+<base64 of the algorithm byte and the public key>
         let encoded = self.verifier_key.splitn(3, '+').nth(2).ok_or_else(bad)?;
@@ -466,7 +466,7 @@ impl LogSigner {
     }
 
     /// Origins this log had before the current one, oldest first.
-    pub fn retired(&self) -> &[crate::rollover::Retired] {
+    pub fn retired(&self) -> &[Retired] {
         &self.retired
     }
 
@@ -562,6 +562,30 @@ pub fn verify_checkpoint(note: &str, verifier_key: &str) -> Option<Checkpoint> {
     let list = signed_note::VerifierList::new(vec![Box::new(verifier)]);
     note.verify(&list).ok()?;
     Checkpoint::from_bytes(note.text()).ok()
+}
+
+/// An origin the log had before, ended by a rollover statement.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Retired {
+    /// The signed statement (C2SP signed note, signed under `statement.old_origin`).
+    pub note: String,
+    #[serde(skip)]
+    pub statement: roadside_core::rollover::RolloverStatement,
+    /// The log key's verifier under the old origin's name.
+    pub verifier_key: String,
+}
+
+/// The Merkle tree hash of RFC 6962 §2.1 computed straight from its definition (split at the largest
+/// power of two below the size, recursively): the reference the tiled tree is checked against.
+pub fn reference_root(leaves: &[TreeHash]) -> TreeHash {
+    match leaves.len() {
+        0 => tlog_tiles::EMPTY_HASH,
+        1 => leaves[0],
+        n => {
+            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            tlog_tiles::node_hash(reference_root(&leaves[..k]), reference_root(&leaves[k..]))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -698,18 +722,6 @@ mod tests {
         }
     }
 
-    /// Naive RFC 6962 MTH, to check the tiled tree across tile boundaries.
-    fn mth(leaves: &[Hash]) -> Hash {
-        match leaves.len() {
-            0 => tlog_tiles::EMPTY_HASH,
-            1 => leaves[0],
-            n => {
-                let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-                tlog_tiles::node_hash(mth(&leaves[..k]), mth(&leaves[k..]))
-            }
-        }
-    }
-
     #[test]
     fn tiled_tree_agrees_with_naive_tree_across_tile_levels() {
         let leaves: Vec<Hash> = (0u32..70_000)
@@ -743,7 +755,7 @@ mod tests {
         }
         for size in [1u64, 255, 256, 257, 65_535, 65_536, 65_537, 70_000] {
             let n = size as usize;
-            let want = mth(&leaves[..n]);
+            let want = reference_root(&leaves[..n]);
             assert_eq!(root(&stored, size).expect("root"), want, "size {size}");
             let index = size / 3;
             let proof = inclusion_proof(&stored, size, index).expect("proof");
@@ -752,7 +764,14 @@ mod tests {
             assert!(keys.len() <= 6, "{keys:?}");
         }
         let p = consistency_proof(&stored, 70_000, 300).expect("consistency");
-        check_tree(&p, 70_000, mth(&leaves), 300, mth(&leaves[..300])).expect("consistent");
+        check_tree(
+            &p,
+            70_000,
+            reference_root(&leaves),
+            300,
+            reference_root(&leaves[..300]),
+        )
+        .expect("consistent");
     }
 
     #[test]

@@ -66,23 +66,14 @@ impl Log {
     fn level1_tile(&self, size: usize) -> Vec<u8> {
         (0..size / 256)
             .flat_map(|k| {
-                mth(&(k * 256..k * 256 + 256)
-                    .map(|i| self.leaf(i))
-                    .collect::<Vec<_>>())
+                tlog::reference_root(
+                    &(k * 256..k * 256 + 256)
+                        .map(|i| self.leaf(i))
+                        .collect::<Vec<_>>(),
+                )
                 .0
             })
             .collect()
-    }
-}
-
-fn mth(leaves: &[TreeHash]) -> TreeHash {
-    match leaves.len() {
-        0 => tlog_tiles::EMPTY_HASH,
-        1 => leaves[0],
-        n => {
-            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-            tlog_tiles::node_hash(mth(&leaves[..k]), mth(&leaves[k..]))
-        }
     }
 }
 
@@ -133,7 +124,12 @@ async fn check_inclusion(s: &TestServer, log: &Log, i: usize, size: Option<usize
     )
     .unwrap_or_else(|e| panic!("{path}: proof does not verify at {}: {e}", cp.size()));
     let all: Vec<_> = (0..cp.size() as usize).map(|k| log.leaf(k)).collect();
-    assert_eq!(*cp.hash(), mth(&all), "signed root at {}", cp.size());
+    assert_eq!(
+        *cp.hash(),
+        tlog::reference_root(&all),
+        "signed root at {}",
+        cp.size()
+    );
     cp.size()
 }
 
@@ -143,7 +139,7 @@ async fn check_consistency(s: &TestServer, log: &Log, from: usize, to: usize) {
     let cp = tlog::verify_checkpoint(body["checkpoint"].as_str().expect("cp"), &s.verifier_key)
         .expect("checkpoint verifies");
     assert_eq!(cp.size(), to as u64);
-    let old = mth(&(0..from).map(|k| log.leaf(k)).collect::<Vec<_>>());
+    let old = tlog::reference_root(&(0..from).map(|k| log.leaf(k)).collect::<Vec<_>>());
     tlog::check_tree(
         &hashes(&body["consistency_proof"]),
         to as u64,

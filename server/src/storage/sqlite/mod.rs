@@ -80,7 +80,7 @@ fn private_files(path: &Path) -> Result<()> {
     };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
-            crate::keys::create_private_dir(dir).map_err(|e| failed(dir, e))?;
+            crate::fsutil::create_private_dir(dir).map_err(|e| failed(dir, e))?;
         }
     }
     std::fs::OpenOptions::new()
