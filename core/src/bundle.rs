@@ -1,6 +1,6 @@
 //! Reference bundles: the agency's reference data (discretion benchmark, exemption list, procedure
 //! policy, calendar) and officer roster, versioned, signed with the agency's key and fetched
-//! incrementally by devices (design.md, Sync → Pull).
+//! incrementally by devices (the pull half of sync).
 //!
 //! Pure domain, no I/O: the server builds and signs bundles with this module, the device's sync
 //! client verifies them with it before use. Builds without the device layer.

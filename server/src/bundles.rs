@@ -1,4 +1,4 @@
-//! Reference bundles (design.md, Sync → Pull): per agency, the reference files and the officer
+//! Reference bundles (the pull half of sync): per agency, the reference files and the officer
 //! roster as one versioned manifest signed with the agency's key; the format is
 //! `roadside_core::bundle`.
 //!
