@@ -180,7 +180,7 @@ impl EvidenceHasher {
 
 /// Hash a file by path with constant memory.
 ///
-/// Errors (all [`RoadsideError::Evidence`]): `EVIDENCE_NOT_FOUND`, `EVIDENCE_NOT_A_FILE`,
+/// Errors (all [`crate::ErrorKind::Evidence`]): `EVIDENCE_NOT_FOUND`, `EVIDENCE_NOT_A_FILE`,
 /// `EVIDENCE_UNREADABLE`, and `EVIDENCE_CHANGED` when the file vanished, was replaced or was modified
 /// while it was hashed (size, modification time or identity differ before and after, or the bytes read
 /// do not add up to the size).
@@ -797,7 +797,7 @@ mod tests {
         let path = dir.path().join("nope.mp4");
         let e = hash_file(&path).unwrap_err();
         assert_eq!(e.code(), EVIDENCE_NOT_FOUND);
-        assert!(matches!(e, RoadsideError::Evidence { .. }));
+        assert_eq!(e.kind(), crate::ErrorKind::Evidence);
         assert!(e.message().contains("nope.mp4"), "{}", e.message());
     }
 
@@ -945,7 +945,7 @@ mod tests {
             })
             .unwrap_err();
             assert_eq!(e.code(), EVIDENCE_CANCELLED);
-            assert!(matches!(e, RoadsideError::Evidence { .. }));
+            assert_eq!(e.kind(), crate::ErrorKind::Evidence);
             assert_eq!(calls, want_calls);
         }
         // Cancelled before the first byte.
