@@ -9,6 +9,11 @@
 //! Across UniFFI the error is an object thrown as an exception (`RoadsideException` in Kotlin,
 //! `RoadsideError` in Swift) with `kind()`, `code()`, `reason()` and `issues()`: one place to read
 //! the code, whatever the category.
+//!
+//! A failure that comes from a library gets its stable code in one place per module, through
+//! `From`: JSON here (`JSON_MALFORMED`, `JSON_SCHEMA`, `JSON_IO`), SQLite / SQLCipher in
+//! `store::db` (`STORE_CORRUPT`, `STORE_DISK_FULL`…), the file system while hashing evidence through
+//! `evidence`'s own error enum (`EVIDENCE_NOT_FOUND`, `EVIDENCE_CHANGED`…).
 
 use serde::ser::SerializeStruct;
 use serde::Serialize;
@@ -246,6 +251,32 @@ mod tests {
         assert!(e.message().contains("vehicle.plate"));
         assert!(e.message().contains("另有 1 处问题"));
         assert_eq!(e.issues().len(), 2);
+    }
+
+    #[test]
+    fn serialises_kind_code_message_and_issues_only_when_invalid() {
+        let store = serde_json::to_value(RoadsideError::store("STORE_BUSY", "忙")).unwrap();
+        assert_eq!(
+            store,
+            serde_json::json!({"kind": "store", "code": "STORE_BUSY", "message": "忙"})
+        );
+        let not_found = RoadsideError::not_found("CASE_NOT_FOUND", "无");
+        assert_eq!(not_found.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            serde_json::to_value(&not_found).unwrap()["kind"],
+            "not_found"
+        );
+        let invalid = RoadsideError::invalid_field("vehicle.plate", "PLATE_LENGTH", "太短");
+        assert_eq!(invalid.kind(), ErrorKind::Invalid);
+        assert_eq!(
+            serde_json::to_value(&invalid).unwrap(),
+            serde_json::json!({
+                "kind": "invalid",
+                "code": "PLATE_LENGTH",
+                "message": "vehicle.plate：太短",
+                "issues": [{"path": "vehicle.plate", "code": "PLATE_LENGTH", "message": "太短"}],
+            })
+        );
     }
 
     #[test]
