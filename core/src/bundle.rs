@@ -107,8 +107,9 @@
 //!
 //! # Error codes
 //!
-//! All failures are [`RoadsideError::Rules`] with a code in [`code`], except an invalid rule set in
-//! [`load_bundle`], which is the rules module's validation error with every issue.
+//! All failures are rules errors ([`crate::ErrorKind::Rules`]) with a code in [`code`], except an
+//! invalid rule set in [`load_bundle`], which is the rules module's validation error with every
+//! issue.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,9 +1,21 @@
 //! The one error type every public operation returns.
 //!
-//! Each error carries a **stable code** (`SCREAMING_SNAKE_CASE`, never renamed once shipped; programs
-//! match on it) and a **Chinese message** for the officer. Validation failures also carry every
-//! problem found, each with the path of the field it concerns.
+//! Each error carries a **category** ([`ErrorKind`]: invalid input, not found, conflict, key,
+//! store, evidence, ledger, rules, network, internal), a **stable code** (`SCREAMING_SNAKE_CASE`,
+//! never renamed once shipped; programs match on it; every code is listed in `docs/errors.md`) and a
+//! **Chinese message** for the officer. Validation failures also carry every problem found, each
+//! with the path of the field it concerns.
+//!
+//! Across UniFFI the error is an object thrown as an exception (`RoadsideException` in Kotlin,
+//! `RoadsideError` in Swift) with `kind()`, `code()`, `reason()` and `issues()`: one place to read
+//! the code, whatever the category.
+//!
+//! A failure that comes from a library gets its stable code in one place per module, through
+//! `From`: JSON here (`JSON_MALFORMED`, `JSON_SCHEMA`, `JSON_IO`), SQLite / SQLCipher in
+//! `store::db` (`STORE_CORRUPT`, `STORE_DISK_FULL`…), the file system while hashing evidence through
+//! `evidence`'s own error enum (`EVIDENCE_NOT_FOUND`, `EVIDENCE_CHANGED`…).
 
+use serde::ser::SerializeStruct;
 use serde::Serialize;
 
 /// One problem with one field of an input, e.g. `parties[0].id_number`.
@@ -28,61 +40,67 @@ impl Issue {
     }
 }
 
-/// Every error Roadside's core can raise. The variant is the category; `code` is the stable detail.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
-#[cfg_attr(feature = "ffi", derive(uniffi::Error))]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RoadsideError {
+/// The category of an error: what kind of thing went wrong, and so what the caller can do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
     /// The input is not acceptable; `issues` lists every problem found.
-    #[error("{message}")]
-    Invalid {
-        code: String,
-        message: String,
-        issues: Vec<Issue>,
-    },
+    Invalid,
     /// The thing asked for does not exist (case, evidence, reference item).
-    #[error("{message}")]
-    NotFound { code: String, message: String },
+    NotFound,
     /// The action conflicts with the current state (finalized case, chain fork, duplicate).
-    #[error("{message}")]
-    Conflict { code: String, message: String },
+    Conflict,
     /// The encrypted store could not be opened with the supplied key, or the key could not be had.
-    #[error("{message}")]
-    Key { code: String, message: String },
+    Key,
     /// The local database failed (disk full, corrupt file, I/O error).
-    #[error("{message}")]
-    Store { code: String, message: String },
+    Store,
     /// An evidence file could not be hashed (missing, changed while hashed, unreadable).
-    #[error("{message}")]
-    Evidence { code: String, message: String },
+    Evidence,
     /// The signed ledger does not verify.
-    #[error("{message}")]
-    Ledger { code: String, message: String },
+    Ledger,
     /// Reference data (benchmark, exemption list, policy, calendar) is missing or invalid.
-    #[error("{message}")]
-    Rules { code: String, message: String },
+    Rules,
     /// Talking to the server failed; the outbox is intact and the action can be retried.
-    #[error("{message}")]
-    Network { code: String, message: String },
+    Network,
     /// A bug or a failed platform callback; never the officer's fault.
-    #[error("{message}")]
-    Internal { code: String, message: String },
+    Internal,
+}
+
+/// Every error Roadside's core can raise: a category, a stable code, a Chinese message and, for
+/// invalid input, every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Object))]
+#[cfg_attr(feature = "ffi", uniffi::export(Debug, Display))]
+#[error("{message}")]
+pub struct RoadsideError {
+    kind: ErrorKind,
+    code: String,
+    message: String,
+    issues: Vec<Issue>,
 }
 
 pub type Result<T, E = RoadsideError> = std::result::Result<T, E>;
 
 macro_rules! ctor {
-    ($fn:ident, $variant:ident) => {
+    ($fn:ident, $kind:ident) => {
         pub fn $fn(code: &str, message: impl Into<String>) -> Self {
-            RoadsideError::$variant {
-                code: code.to_string(),
-                message: message.into(),
-            }
+            RoadsideError::new(ErrorKind::$kind, code, message)
         }
     };
 }
 
 impl RoadsideError {
+    /// An error of any category but `Invalid` (which is built from its issues by [`Self::invalid`]).
+    pub fn new(kind: ErrorKind, code: &str, message: impl Into<String>) -> Self {
+        RoadsideError {
+            kind,
+            code: code.to_string(),
+            message: message.into(),
+            issues: Vec::new(),
+        }
+    }
+
     ctor!(not_found, NotFound);
     ctor!(conflict, Conflict);
     ctor!(key, Key);
@@ -110,7 +128,8 @@ impl RoadsideError {
         } else {
             "VALIDATION_FAILED".to_string()
         };
-        RoadsideError::Invalid {
+        RoadsideError {
+            kind: ErrorKind::Invalid,
             code,
             message,
             issues,
@@ -122,44 +141,74 @@ impl RoadsideError {
         Self::invalid(vec![Issue::new(path, code, message)])
     }
 
+    /// The category.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
     /// The stable code.
     pub fn code(&self) -> &str {
-        match self {
-            RoadsideError::Invalid { code, .. }
-            | RoadsideError::NotFound { code, .. }
-            | RoadsideError::Conflict { code, .. }
-            | RoadsideError::Key { code, .. }
-            | RoadsideError::Store { code, .. }
-            | RoadsideError::Evidence { code, .. }
-            | RoadsideError::Ledger { code, .. }
-            | RoadsideError::Rules { code, .. }
-            | RoadsideError::Network { code, .. }
-            | RoadsideError::Internal { code, .. } => code,
-        }
+        &self.code
     }
 
     /// The Chinese message.
     pub fn message(&self) -> &str {
-        match self {
-            RoadsideError::Invalid { message, .. }
-            | RoadsideError::NotFound { message, .. }
-            | RoadsideError::Conflict { message, .. }
-            | RoadsideError::Key { message, .. }
-            | RoadsideError::Store { message, .. }
-            | RoadsideError::Evidence { message, .. }
-            | RoadsideError::Ledger { message, .. }
-            | RoadsideError::Rules { message, .. }
-            | RoadsideError::Network { message, .. }
-            | RoadsideError::Internal { message, .. } => message,
-        }
+        &self.message
     }
 
     /// Validation issues, empty for other categories.
     pub fn issues(&self) -> &[Issue] {
-        match self {
-            RoadsideError::Invalid { issues, .. } => issues,
-            _ => &[],
+        &self.issues
+    }
+
+    /// The validation issues, taken out of the error (empty for other categories).
+    pub fn into_issues(self) -> Vec<Issue> {
+        self.issues
+    }
+}
+
+/// What the shells read. The Rust accessors above borrow; these hand out copies, as UniFFI needs.
+#[cfg(feature = "ffi")]
+#[uniffi::export]
+impl RoadsideError {
+    /// The category: `INVALID`, `NOT_FOUND`, `CONFLICT`, `KEY`, `STORE`, `EVIDENCE`, `LEDGER`,
+    /// `RULES`, `NETWORK` or `INTERNAL`.
+    #[uniffi::method(name = "kind")]
+    pub fn ffi_kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The stable code (`STORE_WRONG_KEY`, `EVIDENCE_CANCELLED`…); `docs/errors.md` lists them all.
+    #[uniffi::method(name = "code")]
+    pub fn ffi_code(&self) -> String {
+        self.code.clone()
+    }
+
+    /// The Chinese message for the officer.
+    #[uniffi::method(name = "reason")]
+    pub fn ffi_reason(&self) -> String {
+        self.message.clone()
+    }
+
+    /// Every problem of a validation failure, each with its field path; empty for other categories.
+    #[uniffi::method(name = "issues")]
+    pub fn ffi_issues(&self) -> Vec<Issue> {
+        self.issues.clone()
+    }
+}
+
+/// `{"kind": "invalid", "code", "message", "issues": […]}`; the other categories have no `issues`.
+impl Serialize for RoadsideError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let invalid = self.kind == ErrorKind::Invalid;
+        let mut st = s.serialize_struct("RoadsideError", if invalid { 4 } else { 3 })?;
+        st.serialize_field("kind", &self.kind)?;
+        st.serialize_field("code", &self.code)?;
+        st.serialize_field("message", &self.message)?;
+        if invalid {
+            st.serialize_field("issues", &self.issues)?;
         }
+        st.end()
     }
 }
 
@@ -188,17 +237,6 @@ impl From<serde_json::Error> for RoadsideError {
     }
 }
 
-#[cfg(feature = "ffi")]
-impl From<uniffi::UnexpectedUniFFICallbackError> for RoadsideError {
-    /// A platform callback (Keystore, Keychain, an observer) threw something Rust did not expect.
-    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        RoadsideError::internal(
-            "PLATFORM_CALLBACK_FAILED",
-            format!("平台回调失败：{}", e.reason),
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +251,32 @@ mod tests {
         assert!(e.message().contains("vehicle.plate"));
         assert!(e.message().contains("另有 1 处问题"));
         assert_eq!(e.issues().len(), 2);
+    }
+
+    #[test]
+    fn serialises_kind_code_message_and_issues_only_when_invalid() {
+        let store = serde_json::to_value(RoadsideError::store("STORE_BUSY", "忙")).unwrap();
+        assert_eq!(
+            store,
+            serde_json::json!({"kind": "store", "code": "STORE_BUSY", "message": "忙"})
+        );
+        let not_found = RoadsideError::not_found("CASE_NOT_FOUND", "无");
+        assert_eq!(not_found.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            serde_json::to_value(&not_found).unwrap()["kind"],
+            "not_found"
+        );
+        let invalid = RoadsideError::invalid_field("vehicle.plate", "PLATE_LENGTH", "太短");
+        assert_eq!(invalid.kind(), ErrorKind::Invalid);
+        assert_eq!(
+            serde_json::to_value(&invalid).unwrap(),
+            serde_json::json!({
+                "kind": "invalid",
+                "code": "PLATE_LENGTH",
+                "message": "vehicle.plate：太短",
+                "issues": [{"path": "vehicle.plate", "code": "PLATE_LENGTH", "message": "太短"}],
+            })
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@
 
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use serde::{Deserialize, Serialize};
@@ -180,7 +180,7 @@ impl EvidenceHasher {
 
 /// Hash a file by path with constant memory.
 ///
-/// Errors (all [`RoadsideError::Evidence`]): `EVIDENCE_NOT_FOUND`, `EVIDENCE_NOT_A_FILE`,
+/// Errors (all [`crate::ErrorKind::Evidence`]): `EVIDENCE_NOT_FOUND`, `EVIDENCE_NOT_A_FILE`,
 /// `EVIDENCE_UNREADABLE`, and `EVIDENCE_CHANGED` when the file vanished, was replaced or was modified
 /// while it was hashed (size, modification time or identity differ before and after, or the bytes read
 /// do not add up to the size).
@@ -484,17 +484,21 @@ impl<'p, 'f> Source<'p, 'f> {
         progress: &'f mut dyn FnMut(u64, u64) -> bool,
     ) -> Result<Self> {
         // Look before opening: opening a FIFO would block, and a directory opens but cannot be read.
-        let meta = std::fs::metadata(path).map_err(|e| open_error(path, &e))?;
+        let meta = std::fs::metadata(path).map_err(|e| FileError::open(path, e))?;
         if !meta.is_file() {
-            return Err(RoadsideError::evidence(
-                EVIDENCE_NOT_A_FILE,
-                format!("证据路径不是普通文件：{}", path.display()),
-            ));
+            return Err(FileError::NotAFile {
+                path: path.to_path_buf(),
+            }
+            .into());
         }
-        let file = File::open(path).map_err(|e| open_error(path, &e))?;
-        let before = Stamp::of(&file.metadata().map_err(|e| read_error(path, &e))?);
+        let file = File::open(path).map_err(|e| FileError::open(path, e))?;
+        let before = Stamp::of(
+            &file
+                .metadata()
+                .map_err(|e| FileError::unreadable(path, e))?,
+        );
         if !Stamp::of(&meta).same_file(&before) {
-            return Err(changed(path, "文件在打开时被替换为另一个文件"));
+            return Err(FileError::changed(path, "文件在打开时被替换为另一个文件").into());
         }
         let mut source = Source {
             path,
@@ -515,10 +519,10 @@ impl<'p, 'f> Source<'p, 'f> {
         if (self.progress)(self.done, self.expected) {
             Ok(())
         } else {
-            Err(RoadsideError::evidence(
-                EVIDENCE_CANCELLED,
-                format!("已取消计算证据文件的哈希：{}", self.path.display()),
-            ))
+            Err(FileError::Cancelled {
+                path: self.path.to_path_buf(),
+            }
+            .into())
         }
     }
 
@@ -532,15 +536,16 @@ impl<'p, 'f> Source<'p, 'f> {
                 Ok(0) => break,
                 Ok(k) => n += k,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(read_error(self.path, &e)),
+                Err(e) => return Err(FileError::unreadable(self.path, e).into()),
             }
         }
         self.done += n as u64;
         if self.done > self.expected {
-            return Err(changed(
+            return Err(FileError::changed(
                 self.path,
-                &format!("大小由 {} 变为至少 {} 字节", self.expected, self.done),
-            ));
+                format!("大小由 {} 变为至少 {} 字节", self.expected, self.done),
+            )
+            .into());
         }
         self.chunk_fill += n;
         Ok(n)
@@ -562,58 +567,97 @@ impl<'p, 'f> Source<'p, 'f> {
     /// the open handle and by path, is the same file with the same size and times as when opened.
     fn check_unchanged(&self) -> Result<()> {
         if self.done != self.expected {
-            return Err(changed(
+            return Err(FileError::changed(
                 self.path,
-                &format!("大小由 {} 变为 {} 字节", self.expected, self.done),
-            ));
+                format!("大小由 {} 变为 {} 字节", self.expected, self.done),
+            )
+            .into());
         }
         // By path first: a file moved away or replaced also has its status-change time updated, and
         // "deleted or moved" says more than "status changed".
         let by_path = match std::fs::metadata(self.path) {
             Ok(meta) => Stamp::of(&meta),
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(changed(self.path, "文件已被删除或移动"));
+                return Err(FileError::changed(self.path, "文件已被删除或移动").into());
             }
-            Err(e) => return Err(read_error(self.path, &e)),
+            Err(e) => return Err(FileError::unreadable(self.path, e).into()),
         };
         let handle = Stamp::of(
             &self
                 .file
                 .metadata()
-                .map_err(|e| read_error(self.path, &e))?,
+                .map_err(|e| FileError::unreadable(self.path, e))?,
         );
         for now in [by_path, handle] {
             if let Some(what) = self.before.change_since(&now) {
-                return Err(changed(self.path, &what));
+                return Err(FileError::changed(self.path, what).into());
             }
         }
         Ok(())
     }
 }
 
-fn open_error(path: &Path, e: &std::io::Error) -> RoadsideError {
-    if e.kind() == ErrorKind::NotFound {
-        RoadsideError::evidence(
-            EVIDENCE_NOT_FOUND,
-            format!("证据文件不存在：{}", path.display()),
-        )
-    } else {
-        read_error(path, e)
+/// Why a file could not be hashed, with the path it concerns. `From<FileError> for RoadsideError`
+/// is the one place these become stable codes; the messages are the officer's.
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error("证据文件不存在：{}", .path.display())]
+    NotFound { path: PathBuf },
+    #[error("证据路径不是普通文件：{}", .path.display())]
+    NotAFile { path: PathBuf },
+    #[error("无法读取证据文件 {}：{source}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file vanished, was replaced or was modified while it was hashed.
+    #[error("证据文件 {} 在计算哈希期间被修改（{what}）", .path.display())]
+    Changed { path: PathBuf, what: String },
+    #[error("已取消计算证据文件的哈希：{}", .path.display())]
+    Cancelled { path: PathBuf },
+}
+
+impl FileError {
+    /// Looking at or opening `path` failed: a missing file is named as such.
+    fn open(path: &Path, e: std::io::Error) -> Self {
+        if e.kind() == ErrorKind::NotFound {
+            FileError::NotFound {
+                path: path.to_path_buf(),
+            }
+        } else {
+            FileError::unreadable(path, e)
+        }
+    }
+
+    fn unreadable(path: &Path, source: std::io::Error) -> Self {
+        FileError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    fn changed(path: &Path, what: impl Into<String>) -> Self {
+        FileError::Changed {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            FileError::NotFound { .. } => EVIDENCE_NOT_FOUND,
+            FileError::NotAFile { .. } => EVIDENCE_NOT_A_FILE,
+            FileError::Unreadable { .. } => EVIDENCE_UNREADABLE,
+            FileError::Changed { .. } => EVIDENCE_CHANGED,
+            FileError::Cancelled { .. } => EVIDENCE_CANCELLED,
+        }
     }
 }
 
-fn read_error(path: &Path, e: &std::io::Error) -> RoadsideError {
-    RoadsideError::evidence(
-        EVIDENCE_UNREADABLE,
-        format!("无法读取证据文件 {}：{e}", path.display()),
-    )
-}
-
-fn changed(path: &Path, what: &str) -> RoadsideError {
-    RoadsideError::evidence(
-        EVIDENCE_CHANGED,
-        format!("证据文件 {} 在计算哈希期间被修改（{what}）", path.display()),
-    )
+impl From<FileError> for RoadsideError {
+    fn from(e: FileError) -> Self {
+        RoadsideError::evidence(e.code(), e.to_string())
+    }
 }
 
 #[cfg(test)]
@@ -797,7 +841,7 @@ mod tests {
         let path = dir.path().join("nope.mp4");
         let e = hash_file(&path).unwrap_err();
         assert_eq!(e.code(), EVIDENCE_NOT_FOUND);
-        assert!(matches!(e, RoadsideError::Evidence { .. }));
+        assert_eq!(e.kind(), crate::ErrorKind::Evidence);
         assert!(e.message().contains("nope.mp4"), "{}", e.message());
     }
 
@@ -945,7 +989,7 @@ mod tests {
             })
             .unwrap_err();
             assert_eq!(e.code(), EVIDENCE_CANCELLED);
-            assert!(matches!(e, RoadsideError::Evidence { .. }));
+            assert_eq!(e.kind(), crate::ErrorKind::Evidence);
             assert_eq!(calls, want_calls);
         }
         // Cancelled before the first byte.

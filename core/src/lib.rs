@@ -34,7 +34,7 @@ pub mod store;
 #[cfg(feature = "sync")]
 pub mod sync;
 
-pub use error::{Issue, Result, RoadsideError};
+pub use error::{ErrorKind, Issue, Result, RoadsideError};
 
 #[cfg(feature = "ffi")]
 uniffi::setup_scaffolding!("roadside_core");

@@ -8,21 +8,12 @@ struct ShellError: Error, Equatable {
     var issues: [Issue] = []
 
     init(_ error: Error) {
-        switch error {
-        case let RoadsideError.Invalid(code, message, issues): self.code = code; self.message = message; self.issues = issues
-        case let RoadsideError.NotFound(code, message),
-             let RoadsideError.Conflict(code, message),
-             let RoadsideError.Key(code, message),
-             let RoadsideError.Store(code, message),
-             let RoadsideError.Evidence(code, message),
-             let RoadsideError.Ledger(code, message),
-             let RoadsideError.Rules(code, message),
-             let RoadsideError.Network(code, message),
-             let RoadsideError.Internal(code, message):
-            self.code = code; self.message = message
-        default:
+        if let e = error as? RoadsideError {
+            // Every core error, whatever its category (e.kind()), carries its code in one place.
+            code = e.code(); message = e.reason(); issues = e.issues()
+        } else {
             // A panic in the core arrives as an unexpected error, never a crash.
-            self.code = "CORE_PANIC"; self.message = "程序内部错误，请重试；如仍出现请联系技术支持（\(error)）"
+            code = "CORE_PANIC"; message = "程序内部错误，请重试；如仍出现请联系技术支持（\(error)）"
         }
     }
 }

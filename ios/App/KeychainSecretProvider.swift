@@ -24,7 +24,7 @@ final class KeychainSecretProvider: SecretProvider, @unchecked Sendable {
         var bytes = Data(count: 32)
         let rc = bytes.withUnsafeMutableBytes { SecRandomCopyBytes(kSecRandomDefault, 32, $0.baseAddress!) }
         guard rc == errSecSuccess else {
-            throw RoadsideError.Key(code: "KEYCHAIN_RANDOM_FAILED", message: "无法生成数据库密钥（SecRandomCopyBytes \(rc)）")
+            throw PlatformError.Key(code: "KEYCHAIN_RANDOM_FAILED", message: "无法生成数据库密钥（SecRandomCopyBytes \(rc)）")
         }
         try store(bytes)
         return bytes
@@ -47,15 +47,15 @@ final class KeychainSecretProvider: SecretProvider, @unchecked Sendable {
         switch status {
         case errSecSuccess:
             guard let data = out as? Data, data.count == 32 else {
-                throw RoadsideError.Key(code: "KEYCHAIN_KEY_CORRUPT", message: "钥匙串中的数据库密钥已损坏")
+                throw PlatformError.Key(code: "KEYCHAIN_KEY_CORRUPT", message: "钥匙串中的数据库密钥已损坏")
             }
             return data
         case errSecItemNotFound:
             return nil
         case errSecInteractionNotAllowed:
-            throw RoadsideError.Key(code: "KEYCHAIN_LOCKED", message: "设备重启后尚未解锁，无法读取数据库密钥；请解锁后重试")
+            throw PlatformError.Key(code: "KEYCHAIN_LOCKED", message: "设备重启后尚未解锁，无法读取数据库密钥；请解锁后重试")
         default:
-            throw RoadsideError.Key(code: "KEYCHAIN_READ_FAILED", message: "读取钥匙串失败（OSStatus \(status)）")
+            throw PlatformError.Key(code: "KEYCHAIN_READ_FAILED", message: "读取钥匙串失败（OSStatus \(status)）")
         }
     }
 
@@ -66,7 +66,7 @@ final class KeychainSecretProvider: SecretProvider, @unchecked Sendable {
         q[kSecAttrSynchronizable as String] = false
         let status = SecItemAdd(q as CFDictionary, nil)
         guard status == errSecSuccess else {
-            throw RoadsideError.Key(code: "KEYCHAIN_WRITE_FAILED", message: "写入钥匙串失败（OSStatus \(status)）")
+            throw PlatformError.Key(code: "KEYCHAIN_WRITE_FAILED", message: "写入钥匙串失败（OSStatus \(status)）")
         }
     }
 }

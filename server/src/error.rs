@@ -7,7 +7,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use roadside_core::RoadsideError;
+use roadside_core::{ErrorKind as CoreKind, RoadsideError};
 use serde::Serialize;
 
 /// What went wrong, as a category that decides the HTTP status.
@@ -121,17 +121,15 @@ impl IntoResponse for ApiError {
 impl From<RoadsideError> for ApiError {
     /// Core errors are the caller's input failing the domain's rules, except the internal ones.
     fn from(e: RoadsideError) -> Self {
-        let kind = match &e {
-            RoadsideError::Invalid { .. }
-            | RoadsideError::Ledger { .. }
-            | RoadsideError::Rules { .. }
-            | RoadsideError::Evidence { .. } => ErrorKind::BadRequest,
-            RoadsideError::NotFound { .. } => ErrorKind::NotFound,
-            RoadsideError::Conflict { .. } => ErrorKind::Conflict,
-            RoadsideError::Key { .. }
-            | RoadsideError::Store { .. }
-            | RoadsideError::Network { .. }
-            | RoadsideError::Internal { .. } => ErrorKind::Internal,
+        let kind = match e.kind() {
+            CoreKind::Invalid | CoreKind::Ledger | CoreKind::Rules | CoreKind::Evidence => {
+                ErrorKind::BadRequest
+            }
+            CoreKind::NotFound => ErrorKind::NotFound,
+            CoreKind::Conflict => ErrorKind::Conflict,
+            CoreKind::Key | CoreKind::Store | CoreKind::Network | CoreKind::Internal => {
+                ErrorKind::Internal
+            }
         };
         ApiError {
             kind,

@@ -86,7 +86,10 @@ fn kotlin_bindings_expose_the_core() {
         "fun `finalizeCase`",
         "fun `verifyLedger`",
         "class EvidenceRecorder",
-        "sealed class RoadsideException",
+        "open class RoadsideException : kotlin.Exception",
+        "fun `code`(): kotlin.String",
+        "enum class ErrorKind",
+        "sealed class PlatformException",
         "data class InspectionRecord",
     ] {
         assert!(kt.contains(name), "Kotlin bindings lack {name}");
@@ -103,7 +106,9 @@ fn swift_bindings_expose_the_core() {
         "protocol SecretProvider",
         "func createCase(",
         "func verifyLedger(",
-        "enum RoadsideError",
+        "class RoadsideError: RoadsideErrorProtocol",
+        "enum ErrorKind",
+        "enum PlatformError",
         "struct InspectionRecord",
     ] {
         assert!(swift.contains(name), "Swift bindings lack {name}");

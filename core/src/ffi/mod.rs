@@ -28,7 +28,41 @@ use crate::store::{
 #[uniffi::export(foreign)]
 pub trait SecretProvider: Send + Sync {
     /// The database key: exactly 32 bytes, the same on every call for the same device.
-    fn database_key(&self) -> Result<Vec<u8>>;
+    fn database_key(&self) -> std::result::Result<Vec<u8>, PlatformError>;
+}
+
+/// What a platform service (Keystore, Keychain) throws when it cannot do its part. The core
+/// passes it on as a [`RoadsideError`] with the same code and message. (A UniFFI error thrown by
+/// foreign code must cross as a serialised enum, which the core's exported error object cannot.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum PlatformError {
+    /// The key cannot be had: the device is locked, the key store refused, the wrapped key is
+    /// damaged (`KEYSTORE_LOCKED`, `KEYCHAIN_READ_FAILED`…). Raised as a key error.
+    #[error("{message}")]
+    Key { code: String, message: String },
+    /// The platform service failed in a way that is nobody's input: a bug, or an exception UniFFI
+    /// did not expect (`PLATFORM_CALLBACK_FAILED`). Raised as an internal error.
+    #[error("{message}")]
+    Failed { code: String, message: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for PlatformError {
+    /// The platform callback threw something other than a `PlatformError`.
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        PlatformError::Failed {
+            code: "PLATFORM_CALLBACK_FAILED".to_string(),
+            message: format!("平台回调失败：{}", e.reason),
+        }
+    }
+}
+
+impl From<PlatformError> for RoadsideError {
+    fn from(e: PlatformError) -> Self {
+        match e {
+            PlatformError::Key { code, message } => RoadsideError::key(&code, message),
+            PlatformError::Failed { code, message } => RoadsideError::internal(&code, message),
+        }
+    }
 }
 
 /// Observer of long-running work (hashing, sync): bytes/records done out of a total.

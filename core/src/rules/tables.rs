@@ -11,7 +11,7 @@ use toml::{Table, Value};
 
 use super::model::*;
 use super::RuleBook;
-use crate::error::{Issue, Result, RoadsideError};
+use crate::error::{ErrorKind, Issue, Result, RoadsideError};
 
 /// The columns, in export order.
 pub const COLUMNS: &[&str] = &[
@@ -435,9 +435,9 @@ pub type RowMap = Vec<(usize, Vec<usize>)>;
 
 /// Maps the issues of an error that concern the table's generated file to rows and columns.
 pub fn map_error(e: RoadsideError, relpath: &str, rowmap: &RowMap) -> RoadsideError {
-    match e {
-        RoadsideError::Invalid { issues, .. } => RoadsideError::invalid(
-            issues
+    match e.kind() {
+        ErrorKind::Invalid => RoadsideError::invalid(
+            e.into_issues()
                 .into_iter()
                 .map(|i| {
                     if i.path.starts_with(relpath) {
@@ -448,7 +448,7 @@ pub fn map_error(e: RoadsideError, relpath: &str, rowmap: &RowMap) -> RoadsideEr
                 })
                 .collect(),
         ),
-        other => other,
+        _ => e,
     }
 }
 

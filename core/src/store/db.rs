@@ -66,31 +66,39 @@ pub const KEY_CHECK_FILE: &str = "roadside.keycheck";
 /// Label hashed in front of the key for the key check; a new format gets a new label.
 const KEY_CHECK_LABEL: &[u8] = b"roadside device store key check v1\0";
 
-/// Map a SQLite failure to the store error category. Used once the key has been proven, so a page
-/// that fails SQLCipher's HMAC (`SQLITE_NOTADB`) is damage, not a wrong key.
+/// A SQLite failure as a store error, for `.map_err(store_err)`: the same conversion as `?`.
 pub(crate) fn store_err(e: rusqlite::Error) -> RoadsideError {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase) => RoadsideError::store(
-            "STORE_CORRUPT",
-            format!("数据库文件已损坏：有页面未通过 SQLCipher 的完整性校验（{e}）"),
-        ),
-        Some(ErrorCode::DiskFull) => RoadsideError::store(
-            "STORE_DISK_FULL",
-            "存储空间已满，操作未保存，请清理空间后重试",
-        ),
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
-            RoadsideError::store("STORE_BUSY", "数据库正被另一个进程使用，请稍后重试")
+    RoadsideError::from(e)
+}
+
+/// The one place a SQLite / SQLCipher failure becomes a stable store code, so `?` on a rusqlite
+/// result converts it. Used once the key has been proven (a wrong key is decided when the store is
+/// opened), so a page that fails SQLCipher's HMAC (`SQLITE_NOTADB`) is damage, not a wrong key.
+impl From<rusqlite::Error> for RoadsideError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => RoadsideError::store(
+                "STORE_CORRUPT",
+                format!("数据库文件已损坏：有页面未通过 SQLCipher 的完整性校验（{e}）"),
+            ),
+            Some(ErrorCode::DiskFull) => RoadsideError::store(
+                "STORE_DISK_FULL",
+                "存储空间已满，操作未保存，请清理空间后重试",
+            ),
+            Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+                RoadsideError::store("STORE_BUSY", "数据库正被另一个进程使用，请稍后重试")
+            }
+            Some(ErrorCode::ReadOnly) => {
+                RoadsideError::store("STORE_READ_ONLY", "数据库为只读，无法保存")
+            }
+            Some(ErrorCode::DatabaseCorrupt) => {
+                RoadsideError::store("STORE_CORRUPT", format!("数据库文件已损坏：{e}"))
+            }
+            Some(ErrorCode::ConstraintViolation) => {
+                RoadsideError::store("STORE_CONSTRAINT", format!("数据库拒绝了这次写入：{e}"))
+            }
+            _ => RoadsideError::store("STORE_FAILED", format!("数据库操作失败：{e}")),
         }
-        Some(ErrorCode::ReadOnly) => {
-            RoadsideError::store("STORE_READ_ONLY", "数据库为只读，无法保存")
-        }
-        Some(ErrorCode::DatabaseCorrupt) => {
-            RoadsideError::store("STORE_CORRUPT", format!("数据库文件已损坏：{e}"))
-        }
-        Some(ErrorCode::ConstraintViolation) => {
-            RoadsideError::store("STORE_CONSTRAINT", format!("数据库拒绝了这次写入：{e}"))
-        }
-        _ => RoadsideError::store("STORE_FAILED", format!("数据库操作失败：{e}")),
     }
 }
 

@@ -726,7 +726,7 @@ open func bytesSeen() -> UInt64  {
      * The digest of everything pushed. The recorder cannot be used afterwards.
      */
 open func finish()throws  -> EvidenceDigest  {
-    return try  FfiConverterTypeEvidenceDigest_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeEvidenceDigest_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_evidencerecorder_finish(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -737,7 +737,7 @@ open func finish()throws  -> EvidenceDigest  {
     /**
      * Feed the next bytes of the recording.
      */
-open func push(bytes: Data)throws   {try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+open func push(bytes: Data)throws   {try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_evidencerecorder_push(
             self.uniffiCloneHandle(),
@@ -1213,7 +1213,7 @@ open class RoadsideCore: RoadsideCoreProtocol, @unchecked Sendable {
      * the key is known to fit (by the key check beside it) fails with `STORE_CORRUPT`.
      */
 public static func `open`(dataDir: String, secrets: SecretProvider)throws  -> RoadsideCore  {
-    return try  FfiConverterTypeRoadsideCore_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeRoadsideCore_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_constructor_roadsidecore_open(
         FfiConverterString.lower(dataDir),
@@ -1228,7 +1228,7 @@ public static func `open`(dataDir: String, secrets: SecretProvider)throws  -> Ro
      * Add another record (e.g. a 勘验笔录) to an open case.
      */
 open func addRecord(caseId: String, record: InspectionRecord)throws  -> RecordVersion  {
-    return try  FfiConverterTypeRecordVersion_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeRecordVersion_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_add_record(
             self.uniffiCloneHandle(),
@@ -1242,7 +1242,7 @@ open func addRecord(caseId: String, record: InspectionRecord)throws  -> RecordVe
      * Amend a record: a new version whose ledger entry names the one it supersedes.
      */
 open func amendRecord(caseId: String, recordId: String, record: InspectionRecord)throws  -> RecordVersion  {
-    return try  FfiConverterTypeRecordVersion_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeRecordVersion_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_amend_record(
             self.uniffiCloneHandle(),
@@ -1258,7 +1258,7 @@ open func amendRecord(caseId: String, recordId: String, record: InspectionRecord
      * bytes hashed and may cancel (`EVIDENCE_CANCELLED`); nothing is stored then.
      */
 open func attachEvidence(caseId: String, path: String, kind: EvidenceKind, meta: EvidenceMeta, observer: ProgressObserver?)throws  -> EvidenceInfo  {
-    return try  FfiConverterTypeEvidenceInfo_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeEvidenceInfo_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_attach_evidence(
             self.uniffiCloneHandle(),
@@ -1275,7 +1275,7 @@ open func attachEvidence(caseId: String, path: String, kind: EvidenceKind, meta:
      * A case with its current records and evidence.
      */
 open func caseDetail(caseId: String)throws  -> CaseDetail  {
-    return try  FfiConverterTypeCaseDetail_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeCaseDetail_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_case_detail(
             self.uniffiCloneHandle(),
@@ -1288,7 +1288,7 @@ open func caseDetail(caseId: String)throws  -> CaseDetail  {
      * Cases opened on a day (`YYYY-MM-DD`, China Standard Time).
      */
 open func casesOn(day: String)throws  -> [CaseSummary]  {
-    return try  FfiConverterSequenceTypeCaseSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeCaseSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_cases_on(
             self.uniffiCloneHandle(),
@@ -1301,7 +1301,7 @@ open func casesOn(day: String)throws  -> [CaseSummary]  {
      * Cases opened today.
      */
 open func casesToday()throws  -> [CaseSummary]  {
-    return try  FfiConverterSequenceTypeCaseSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeCaseSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_cases_today(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1313,7 +1313,7 @@ open func casesToday()throws  -> [CaseSummary]  {
      * [`Self::verify_store`] plus SQLCipher's HMAC of every page and SQLite's integrity check.
      */
 open func checkStore()throws  -> StoreCheckReport  {
-    return try  FfiConverterTypeStoreCheckReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeStoreCheckReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_check_store(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1325,7 +1325,7 @@ open func checkStore()throws  -> StoreCheckReport  {
      * Open a case with its first record (one signed ledger entry, one transaction).
      */
 open func createCase(record: InspectionRecord)throws  -> CaseSummary  {
-    return try  FfiConverterTypeCaseSummary_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeCaseSummary_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_create_case(
             self.uniffiCloneHandle(),
@@ -1338,7 +1338,7 @@ open func createCase(record: InspectionRecord)throws  -> CaseSummary  {
      * Declare evidence hashed while it was being recorded (see [`EvidenceRecorder`]).
      */
 open func declareEvidence(caseId: String, path: String, kind: EvidenceKind, meta: EvidenceMeta, digest: EvidenceDigest)throws  -> EvidenceInfo  {
-    return try  FfiConverterTypeEvidenceInfo_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeEvidenceInfo_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_declare_evidence(
             self.uniffiCloneHandle(),
@@ -1367,7 +1367,7 @@ open func deviceId() -> String  {
      * Every ledger entry with its exact signed bytes.
      */
 open func exportLedger()throws  -> [ExportedEntry]  {
-    return try  FfiConverterSequenceTypeExportedEntry.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeExportedEntry.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_export_ledger(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1380,7 +1380,7 @@ open func exportLedger()throws  -> [ExportedEntry]  {
      * confirmation, an AV record for a coercive measure).
      */
 open func finalizeCase(caseId: String)throws  -> CaseSummary  {
-    return try  FfiConverterTypeCaseSummary_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeCaseSummary_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_finalize_case(
             self.uniffiCloneHandle(),
@@ -1393,7 +1393,7 @@ open func finalizeCase(caseId: String)throws  -> CaseSummary  {
      * Replace the officer roster used to check certificates offline.
      */
 open func importRoster(roster: [OfficerCertificate])throws  -> UInt32  {
-    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterUInt32.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_import_roster(
             self.uniffiCloneHandle(),
@@ -1406,7 +1406,7 @@ open func importRoster(roster: [OfficerCertificate])throws  -> UInt32  {
      * Entries not yet acknowledged by the server.
      */
 open func outboxLen()throws  -> UInt64  {
-    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_outbox_len(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1418,7 +1418,7 @@ open func outboxLen()throws  -> UInt64  {
      * The officer roster as last imported (for the draft check).
      */
 open func roster()throws  -> [OfficerCertificate]  {
-    return try  FfiConverterSequenceTypeOfficerCertificate.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeOfficerCertificate.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_roster(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1430,7 +1430,7 @@ open func roster()throws  -> [OfficerCertificate]  {
      * Live validation of a draft: every problem, each with its field path, code and message.
      */
 open func validateRecord(record: InspectionRecord)throws  -> [Issue]  {
-    return try  FfiConverterSequenceTypeIssue.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeIssue.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_validate_record(
             self.uniffiCloneHandle(),
@@ -1443,7 +1443,7 @@ open func validateRecord(record: InspectionRecord)throws  -> [Issue]  {
      * Verify the device ledger; the report names the first broken entry.
      */
 open func verifyLedger()throws  -> ChainReport  {
-    return try  FfiConverterTypeChainReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeChainReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_verify_ledger(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1457,7 +1457,7 @@ open func verifyLedger()throws  -> ChainReport  {
      * (code, table, row, entry); `ok` is false if there is any.
      */
 open func verifyStore()throws  -> VerifyReport  {
-    return try  FfiConverterTypeVerifyReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeVerifyReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_verify_store(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1469,7 +1469,7 @@ open func verifyStore()throws  -> VerifyReport  {
      * Void a case, with the reason; it stays in the ledger.
      */
 open func voidCase(caseId: String, reason: String)throws  -> CaseSummary  {
-    return try  FfiConverterTypeCaseSummary_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeCaseSummary_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_void_case(
             self.uniffiCloneHandle(),
@@ -1486,7 +1486,7 @@ open func voidCase(caseId: String, reason: String)throws  -> CaseSummary  {
      * `NETWORK_UNREACHABLE`, `CHECKPOINT_SIGNATURE`…
      */
 open func enrol(serverUrl: String, enrolmentCode: String, deviceName: String)throws  -> Enrolment  {
-    return try  FfiConverterTypeEnrolment_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeEnrolment_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_enrol(
             self.uniffiCloneHandle(),
@@ -1504,7 +1504,7 @@ open func enrol(serverUrl: String, enrolmentCode: String, deviceName: String)thr
      * Blocking (network); call off the UI thread. Errors only for a bad plate (`PLATE_*`).
      */
 open func firstOffence(plate: String, partyId: String?)throws  -> FirstOffence  {
-    return try  FfiConverterTypeFirstOffence_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeFirstOffence_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_first_offence(
             self.uniffiCloneHandle(),
@@ -1518,7 +1518,7 @@ open func firstOffence(plate: String, partyId: String?)throws  -> FirstOffence  
      * The stored receipt of ledger entry `seq`, if the server has given one.
      */
 open func receipt(seq: UInt64)throws  -> StoredReceipt?  {
-    return try  FfiConverterOptionTypeStoredReceipt.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterOptionTypeStoredReceipt.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_receipt(
             self.uniffiCloneHandle(),
@@ -1532,7 +1532,7 @@ open func receipt(seq: UInt64)throws  -> StoredReceipt?  {
      * `options`: `null` for the defaults. Progress goes to `observer`. Returns at once.
      */
 open func startSync(options: SyncOptions?, observer: SyncObserver?)throws  -> SyncHandle  {
-    return try  FfiConverterTypeSyncHandle_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeSyncHandle_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_start_sync(
             self.uniffiCloneHandle(),
@@ -1546,7 +1546,7 @@ open func startSync(options: SyncOptions?, observer: SyncObserver?)throws  -> Sy
      * Sync and wait (blocking), for shells and tools that do not need to cancel.
      */
 open func syncNow(options: SyncOptions?)throws  -> SyncReport  {
-    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_sync_now(
             self.uniffiCloneHandle(),
@@ -1560,7 +1560,7 @@ open func syncNow(options: SyncOptions?)throws  -> SyncReport  {
      * last checkpoint, last sync time, last error, clock warning, log alarms.
      */
 open func syncStatus()throws  -> SyncStatus  {
-    return try  FfiConverterTypeSyncStatus_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeSyncStatus_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_roadsidecore_sync_status(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1614,6 +1614,256 @@ public func FfiConverterTypeRoadsideCore_lower(_ value: RoadsideCore) -> UInt64 
 }
 
 
+
+
+
+
+/**
+ * Every error Roadside's core can raise: a category, a stable code, a Chinese message and, for
+ * invalid input, every problem found.
+ */
+public protocol RoadsideErrorProtocol: AnyObject, Sendable {
+    
+    /**
+     * The stable code (`STORE_WRONG_KEY`, `EVIDENCE_CANCELLED`…); `docs/errors.md` lists them all.
+     */
+    func code()  -> String
+    
+    /**
+     * Every problem of a validation failure, each with its field path; empty for other categories.
+     */
+    func issues()  -> [Issue]
+    
+    /**
+     * The category: `INVALID`, `NOT_FOUND`, `CONFLICT`, `KEY`, `STORE`, `EVIDENCE`, `LEDGER`,
+     * `RULES`, `NETWORK` or `INTERNAL`.
+     */
+    func kind()  -> ErrorKind
+    
+    /**
+     * The Chinese message for the officer.
+     */
+    func reason()  -> String
+    
+}
+/**
+ * Every error Roadside's core can raise: a category, a stable code, a Chinese message and, for
+ * invalid input, every problem found.
+ */
+open class RoadsideError: RoadsideErrorProtocol, @unchecked Sendable, Swift.Error, Foundation.LocalizedError, CustomDebugStringConvertible, CustomStringConvertible {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_roadside_core_fn_clone_roadsideerror(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_roadside_core_fn_free_roadsideerror(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The stable code (`STORE_WRONG_KEY`, `EVIDENCE_CANCELLED`…); `docs/errors.md` lists them all.
+     */
+open func code() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsideerror_code(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Every problem of a validation failure, each with its field path; empty for other categories.
+     */
+open func issues() -> [Issue]  {
+    return try!  FfiConverterSequenceTypeIssue.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsideerror_issues(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The category: `INVALID`, `NOT_FOUND`, `CONFLICT`, `KEY`, `STORE`, `EVIDENCE`, `LEDGER`,
+     * `RULES`, `NETWORK` or `INTERNAL`.
+     */
+open func kind() -> ErrorKind  {
+    return try!  FfiConverterTypeErrorKind_lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsideerror_kind(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The Chinese message for the officer.
+     */
+open func reason() -> String  {
+    return try!  FfiConverterString.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsideerror_reason(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+// The local Rust `Debug` implementation.
+public var debugDescription: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsideerror_uniffi_trait_debug(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+// The local Rust `Display` implementation.
+public var description: String {
+    return try!  FfiConverterString.lift(
+        try! rustCall() {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsideerror_uniffi_trait_display(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+}
+    )
+}
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoadsideError: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = RoadsideError
+
+    public static func lift(_ handle: UInt64) throws -> RoadsideError {
+        return RoadsideError(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: RoadsideError) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoadsideError {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: RoadsideError, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoadsideError_lift(_ handle: UInt64) throws -> RoadsideError {
+    return try FfiConverterTypeRoadsideError.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoadsideError_lower(_ value: RoadsideError) -> UInt64 {
+    return FfiConverterTypeRoadsideError.lower(value)
+}
+
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeRoadsideError__as_error: FfiConverterRustBuffer {
+    public static func lift(_ buf: RustBuffer) throws -> RoadsideError {
+        var reader = createReader(data: Data(rustBuffer: buf))
+        return try FfiConverterTypeRoadsideError.read(from: &reader)
+    }
+
+    public static func lower(_ value: RoadsideError) -> RustBuffer {
+        fatalError("not implemented")
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoadsideError {
+        fatalError("not implemented")
+    }
+
+    public static func write(_ value: RoadsideError, into buf: inout [UInt8]) {
+        fatalError("not implemented")
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoadsideError__as_error_lift(_ buf: RustBuffer) throws -> RoadsideError {
+    return try FfiConverterTypeRoadsideError__as_error.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeRoadsideError__as_error_lower(_ value: RoadsideError) -> RustBuffer {
+    return FfiConverterTypeRoadsideError__as_error.lower(value)
+}
 
 
 
@@ -1746,7 +1996,7 @@ open class RulesEngine: RulesEngineProtocol, @unchecked Sendable {
      * The reference data shipped with the app (works offline from first start).
      */
 public static func bundled()throws  -> RulesEngine  {
-    return try  FfiConverterTypeRulesEngine_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeRulesEngine_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_constructor_rulesengine_bundled(uniffiCallStatus
     )
@@ -1757,7 +2007,7 @@ public static func bundled()throws  -> RulesEngine  {
      * The shipped data with the files imported into `<data_dir>/reference/` laid over it.
      */
 public static func `open`(dataDir: String)throws  -> RulesEngine  {
-    return try  FfiConverterTypeRulesEngine_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeRulesEngine_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_constructor_rulesengine_open(
         FfiConverterString.lower(dataDir),uniffiCallStatus
@@ -1771,7 +2021,7 @@ public static func `open`(dataDir: String)throws  -> RulesEngine  {
      * The violations of one category.
      */
 open func byCategory(category: String)throws  -> [ItemSummary]  {
-    return try  FfiConverterSequenceTypeItemSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeItemSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_by_category(
             self.uniffiCloneHandle(),
@@ -1784,7 +2034,7 @@ open func byCategory(category: String)throws  -> [ItemSummary]  {
      * The categories of the benchmark.
      */
 open func categories()throws  -> [CategoryCount]  {
-    return try  FfiConverterSequenceTypeCategoryCount.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeCategoryCount.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_categories(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1797,7 +2047,7 @@ open func categories()throws  -> [CategoryCount]  {
      * false when it breaks a rule (each error names the field).
      */
 open func checkDraft(draft: PenaltyDraft, roster: [OfficerCertificate])throws  -> DraftCheck  {
-    return try  FfiConverterTypeDraftCheck_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeDraftCheck_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_check_draft(
             self.uniffiCloneHandle(),
@@ -1811,7 +2061,7 @@ open func checkDraft(draft: PenaltyDraft, roster: [OfficerCertificate])throws  -
      * One deadline by id (`publication`, `payment`…).
      */
 open func deadline(id: String, date: String)throws  -> DeadlineDue  {
-    return try  FfiConverterTypeDeadlineDue_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeDeadlineDue_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_deadline(
             self.uniffiCloneHandle(),
@@ -1826,7 +2076,7 @@ open func deadline(id: String, date: String)throws  -> DeadlineDue  {
      * (`YYYY-MM-DD`). A year the calendar does not cover is an error.
      */
 open func deadlines(event: String, date: String)throws  -> [DeadlineDue]  {
-    return try  FfiConverterSequenceTypeDeadlineDue.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeDeadlineDue.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_deadlines(
             self.uniffiCloneHandle(),
@@ -1840,7 +2090,7 @@ open func deadlines(event: String, date: String)throws  -> [DeadlineDue]  {
      * The files the data was built from (title, source, version).
      */
 open func files()throws  -> [FileMeta]  {
-    return try  FfiConverterSequenceTypeFileMeta.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeFileMeta.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_files(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1853,7 +2103,7 @@ open func files()throws  -> [FileMeta]  {
      * exemption, deadlines.
      */
 open func guide(request: GuidanceRequest)throws  -> Guidance  {
-    return try  FfiConverterTypeGuidance_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeGuidance_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_guide(
             self.uniffiCloneHandle(),
@@ -1867,7 +2117,7 @@ open func guide(request: GuidanceRequest)throws  -> Guidance  {
      * valid; the current data is kept on any error.
      */
 open func importFile(path: String)throws  -> ImportReport  {
-    return try  FfiConverterTypeImportReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeImportReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_import_file(
             self.uniffiCloneHandle(),
@@ -1880,7 +2130,7 @@ open func importFile(path: String)throws  -> ImportReport  {
      * The newest version of a discretion item.
      */
 open func item(code: String)throws  -> DiscretionItem  {
-    return try  FfiConverterTypeDiscretionItem_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeDiscretionItem_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_item(
             self.uniffiCloneHandle(),
@@ -1893,7 +2143,7 @@ open func item(code: String)throws  -> DiscretionItem  {
      * The procedure policy in force.
      */
 open func policy()throws  -> Policy  {
-    return try  FfiConverterTypePolicy_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypePolicy_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_policy(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -1905,7 +2155,7 @@ open func policy()throws  -> Policy  {
      * Keyword search: code prefix, Chinese text, or pinyin initials (`cx` finds 超限).
      */
 open func search(query: String, limit: UInt32)throws  -> [ItemSummary]  {
-    return try  FfiConverterSequenceTypeItemSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeItemSummary.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_search(
             self.uniffiCloneHandle(),
@@ -1919,7 +2169,7 @@ open func search(query: String, limit: UInt32)throws  -> [ItemSummary]  {
      * Every version of a code, oldest first.
      */
 open func versions(code: String)throws  -> [DiscretionItem]  {
-    return try  FfiConverterSequenceTypeDiscretionItem.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterSequenceTypeDiscretionItem.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_versions(
             self.uniffiCloneHandle(),
@@ -2051,7 +2301,7 @@ open class SecretProviderImpl: SecretProvider, @unchecked Sendable {
      * The database key: exactly 32 bytes, the same on every call for the same device.
      */
 open func databaseKey()throws  -> Data  {
-    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypePlatformError_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_secretprovider_database_key(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -2107,7 +2357,7 @@ fileprivate struct UniffiCallbackInterfaceSecretProvider {
                 callStatus: uniffiCallStatus,
                 makeCall: makeCall,
                 writeReturn: writeReturn,
-                lowerError: FfiConverterTypeRoadsideError_lower
+                lowerError: FfiConverterTypePlatformError_lower
             )
         }
     )
@@ -2295,7 +2545,7 @@ open func isFinished() -> Bool  {
      * May be called again: answers the same result.
      */
 open func join()throws  -> SyncReport  {
-    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeSyncReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_synchandle_join(
             self.uniffiCloneHandle(),uniffiCallStatus
@@ -8634,6 +8884,161 @@ public func FfiConverterTypeEntryKind_lower(_ value: EntryKind) -> RustBuffer {
 
 
 /**
+ * The category of an error: what kind of thing went wrong, and so what the caller can do about it.
+ */
+
+public enum ErrorKind: Equatable, Hashable {
+    
+    /**
+     * The input is not acceptable; `issues` lists every problem found.
+     */
+    case invalid
+    /**
+     * The thing asked for does not exist (case, evidence, reference item).
+     */
+    case notFound
+    /**
+     * The action conflicts with the current state (finalized case, chain fork, duplicate).
+     */
+    case conflict
+    /**
+     * The encrypted store could not be opened with the supplied key, or the key could not be had.
+     */
+    case key
+    /**
+     * The local database failed (disk full, corrupt file, I/O error).
+     */
+    case store
+    /**
+     * An evidence file could not be hashed (missing, changed while hashed, unreadable).
+     */
+    case evidence
+    /**
+     * The signed ledger does not verify.
+     */
+    case ledger
+    /**
+     * Reference data (benchmark, exemption list, policy, calendar) is missing or invalid.
+     */
+    case rules
+    /**
+     * Talking to the server failed; the outbox is intact and the action can be retried.
+     */
+    case network
+    /**
+     * A bug or a failed platform callback; never the officer's fault.
+     */
+    case `internal`
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ErrorKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeErrorKind: FfiConverterRustBuffer {
+    typealias SwiftType = ErrorKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ErrorKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .invalid
+        
+        case 2: return .notFound
+        
+        case 3: return .conflict
+        
+        case 4: return .key
+        
+        case 5: return .store
+        
+        case 6: return .evidence
+        
+        case 7: return .ledger
+        
+        case 8: return .rules
+        
+        case 9: return .network
+        
+        case 10: return .`internal`
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ErrorKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .invalid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .notFound:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .conflict:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .key:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .store:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .evidence:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .ledger:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .rules:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .network:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .`internal`:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorKind_lift(_ buf: RustBuffer) throws -> ErrorKind {
+    return try FfiConverterTypeErrorKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeErrorKind_lower(_ value: ErrorKind) -> RustBuffer {
+    return FfiConverterTypeErrorKind.lower(value)
+}
+
+
+
+/**
  * The kind of an evidence file.
  */
 
@@ -9435,6 +9840,108 @@ public func FfiConverterTypePartyType_lower(_ value: PartyType) -> RustBuffer {
 
 
 /**
+ * What a platform service (Keystore, Keychain) throws when it cannot do its part. The core
+ * passes it on as a [`RoadsideError`] with the same code and message. (A UniFFI error thrown by
+ * foreign code must cross as a serialised enum, which the core's exported error object cannot.)
+ */
+public 
+enum PlatformError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
+
+    
+    
+    /**
+     * The key cannot be had: the device is locked, the key store refused, the wrapped key is
+     * damaged (`KEYSTORE_LOCKED`, `KEYCHAIN_READ_FAILED`…). Raised as a key error.
+     */
+    case Key(code: String, message: String
+    )
+    /**
+     * The platform service failed in a way that is nobody's input: a bug, or an exception UniFFI
+     * did not expect (`PLATFORM_CALLBACK_FAILED`). Raised as an internal error.
+     */
+    case Failed(code: String, message: String
+    )
+
+    
+
+    
+
+    
+    public var errorDescription: String? {
+        String(reflecting: self)
+    }
+    
+}
+
+#if compiler(>=6)
+extension PlatformError: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlatformError: FfiConverterRustBuffer {
+    typealias SwiftType = PlatformError
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlatformError {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+
+        
+
+        
+        case 1: return .Key(
+            code: try FfiConverterString.read(from: &buf), 
+            message: try FfiConverterString.read(from: &buf)
+            )
+        case 2: return .Failed(
+            code: try FfiConverterString.read(from: &buf), 
+            message: try FfiConverterString.read(from: &buf)
+            )
+
+         default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PlatformError, into buf: inout [UInt8]) {
+        switch value {
+
+        
+
+        
+        
+        case let .Key(code,message):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(message, into: &buf)
+            
+        
+        case let .Failed(code,message):
+            writeInt(&buf, Int32(2))
+            FfiConverterString.write(code, into: &buf)
+            FfiConverterString.write(message, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatformError_lift(_ buf: RustBuffer) throws -> PlatformError {
+    return try FfiConverterTypePlatformError.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatformError_lower(_ value: PlatformError) -> RustBuffer {
+    return FfiConverterTypePlatformError.lower(value)
+}
+
+
+/**
  * 简易程序 (当场处罚) or 普通程序.
  */
 
@@ -9661,226 +10168,6 @@ public func FfiConverterTypeRecordKind_lower(_ value: RecordKind) -> RustBuffer 
     return FfiConverterTypeRecordKind.lower(value)
 }
 
-
-
-/**
- * Every error Roadside's core can raise. The variant is the category; `code` is the stable detail.
- */
-public 
-enum RoadsideError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError {
-
-    
-    
-    /**
-     * The input is not acceptable; `issues` lists every problem found.
-     */
-    case Invalid(code: String, message: String, issues: [Issue]
-    )
-    /**
-     * The thing asked for does not exist (case, evidence, reference item).
-     */
-    case NotFound(code: String, message: String
-    )
-    /**
-     * The action conflicts with the current state (finalized case, chain fork, duplicate).
-     */
-    case Conflict(code: String, message: String
-    )
-    /**
-     * The encrypted store could not be opened with the supplied key, or the key could not be had.
-     */
-    case Key(code: String, message: String
-    )
-    /**
-     * The local database failed (disk full, corrupt file, I/O error).
-     */
-    case Store(code: String, message: String
-    )
-    /**
-     * An evidence file could not be hashed (missing, changed while hashed, unreadable).
-     */
-    case Evidence(code: String, message: String
-    )
-    /**
-     * The signed ledger does not verify.
-     */
-    case Ledger(code: String, message: String
-    )
-    /**
-     * Reference data (benchmark, exemption list, policy, calendar) is missing or invalid.
-     */
-    case Rules(code: String, message: String
-    )
-    /**
-     * Talking to the server failed; the outbox is intact and the action can be retried.
-     */
-    case Network(code: String, message: String
-    )
-    /**
-     * A bug or a failed platform callback; never the officer's fault.
-     */
-    case Internal(code: String, message: String
-    )
-
-    
-
-    
-
-    
-    public var errorDescription: String? {
-        String(reflecting: self)
-    }
-    
-}
-
-#if compiler(>=6)
-extension RoadsideError: Sendable {}
-#endif
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public struct FfiConverterTypeRoadsideError: FfiConverterRustBuffer {
-    typealias SwiftType = RoadsideError
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> RoadsideError {
-        let variant: Int32 = try readInt(&buf)
-        switch variant {
-
-        
-
-        
-        case 1: return .Invalid(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf), 
-            issues: try FfiConverterSequenceTypeIssue.read(from: &buf)
-            )
-        case 2: return .NotFound(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 3: return .Conflict(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 4: return .Key(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 5: return .Store(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 6: return .Evidence(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 7: return .Ledger(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 8: return .Rules(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 9: return .Network(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-        case 10: return .Internal(
-            code: try FfiConverterString.read(from: &buf), 
-            message: try FfiConverterString.read(from: &buf)
-            )
-
-         default: throw UniffiInternalError.unexpectedEnumCase
-        }
-    }
-
-    public static func write(_ value: RoadsideError, into buf: inout [UInt8]) {
-        switch value {
-
-        
-
-        
-        
-        case let .Invalid(code,message,issues):
-            writeInt(&buf, Int32(1))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            FfiConverterSequenceTypeIssue.write(issues, into: &buf)
-            
-        
-        case let .NotFound(code,message):
-            writeInt(&buf, Int32(2))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Conflict(code,message):
-            writeInt(&buf, Int32(3))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Key(code,message):
-            writeInt(&buf, Int32(4))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Store(code,message):
-            writeInt(&buf, Int32(5))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Evidence(code,message):
-            writeInt(&buf, Int32(6))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Ledger(code,message):
-            writeInt(&buf, Int32(7))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Rules(code,message):
-            writeInt(&buf, Int32(8))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Network(code,message):
-            writeInt(&buf, Int32(9))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        
-        case let .Internal(code,message):
-            writeInt(&buf, Int32(10))
-            FfiConverterString.write(code, into: &buf)
-            FfiConverterString.write(message, into: &buf)
-            
-        }
-    }
-}
-
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeRoadsideError_lift(_ buf: RustBuffer) throws -> RoadsideError {
-    return try FfiConverterTypeRoadsideError.lift(buf)
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
-public func FfiConverterTypeRoadsideError_lower(_ value: RoadsideError) -> RustBuffer {
-    return FfiConverterTypeRoadsideError.lower(value)
-}
 
 
 /**
@@ -11396,7 +11683,7 @@ public func FfiConverterTypeNaiveDate_lower(_ value: NaiveDate) -> RustBuffer {
 /**
  * Panics on purpose, so the shells can test that a core panic arrives as an exception.
  */
-public func debugPanic(message: String)throws   {try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+public func debugPanic(message: String)throws   {try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_func_debug_panic(
         FfiConverterString.lower(message),uniffiCallStatus
@@ -11428,7 +11715,7 @@ public func demoRoster() -> [OfficerCertificate]  {
  * Hash a file by path (streaming, constant memory) without declaring it.
  */
 public func hashEvidenceFile(path: String, observer: ProgressObserver?)throws  -> EvidenceDigest  {
-    return try  FfiConverterTypeEvidenceDigest_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeEvidenceDigest_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_func_hash_evidence_file(
         FfiConverterString.lower(path),
@@ -11440,7 +11727,7 @@ public func hashEvidenceFile(path: String, observer: ProgressObserver?)throws  -
  * Parse a record from its JSON form (unknown fields refused), for shells that keep drafts as JSON.
  */
 public func recordFromJson(json: String)throws  -> InspectionRecord  {
-    return try  FfiConverterTypeInspectionRecord_lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterTypeInspectionRecord_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_func_record_from_json(
         FfiConverterString.lower(json),uniffiCallStatus
@@ -11451,7 +11738,7 @@ public func recordFromJson(json: String)throws  -> InspectionRecord  {
  * The JSON form of a record.
  */
 public func recordToJson(record: InspectionRecord)throws  -> String  {
-    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRoadsideError_lift) {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_func_record_to_json(
         FfiConverterTypeInspectionRecord_lower(record),uniffiCallStatus
@@ -11496,7 +11783,7 @@ private let initializationResult: InitializationResult = {
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
     }
-    if (uniffi_roadside_core_checksum_func_debug_panic() != 64374) {
+    if (uniffi_roadside_core_checksum_func_debug_panic() != 48936) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_func_demo_record() != 42440) {
@@ -11505,13 +11792,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_func_demo_roster() != 8922) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_func_hash_evidence_file() != 27238) {
+    if (uniffi_roadside_core_checksum_func_hash_evidence_file() != 14896) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_func_record_from_json() != 28143) {
+    if (uniffi_roadside_core_checksum_func_record_from_json() != 2276) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_func_record_to_json() != 1753) {
+    if (uniffi_roadside_core_checksum_func_record_to_json() != 46565) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_func_validate_record_with() != 24386) {
@@ -11520,130 +11807,142 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_func_default_sync_options() != 35804) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_roadside_core_checksum_method_roadsideerror_code() != 5164) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsideerror_issues() != 29994) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsideerror_kind() != 55138) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsideerror_reason() != 56709) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_roadside_core_checksum_method_evidencerecorder_bytes_seen() != 14484) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_evidencerecorder_finish() != 27515) {
+    if (uniffi_roadside_core_checksum_method_evidencerecorder_finish() != 59398) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_evidencerecorder_push() != 8116) {
+    if (uniffi_roadside_core_checksum_method_evidencerecorder_push() != 17115) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_progressobserver_on_progress() != 22228) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_add_record() != 21334) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_add_record() != 12792) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_amend_record() != 18152) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_amend_record() != 32737) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_attach_evidence() != 15516) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_attach_evidence() != 60398) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_case_detail() != 31017) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_case_detail() != 21035) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_cases_on() != 56308) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_cases_on() != 49845) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_cases_today() != 36946) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_cases_today() != 6539) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_check_store() != 5626) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_check_store() != 5672) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_create_case() != 49336) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_create_case() != 47447) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_declare_evidence() != 16973) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_declare_evidence() != 4130) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_device_id() != 45689) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_export_ledger() != 34883) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_export_ledger() != 58830) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_finalize_case() != 21947) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_finalize_case() != 61509) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_import_roster() != 24016) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_import_roster() != 41873) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_outbox_len() != 58020) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_outbox_len() != 39671) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_roster() != 13269) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_roster() != 58512) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_validate_record() != 32320) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_validate_record() != 22851) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger() != 3037) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger() != 6793) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_verify_store() != 55933) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_verify_store() != 15846) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_void_case() != 38806) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_void_case() != 27015) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_enrol() != 16353) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_enrol() != 23350) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_first_offence() != 10216) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_first_offence() != 32866) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_receipt() != 14966) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_receipt() != 3975) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_start_sync() != 5047) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_start_sync() != 15962) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_sync_now() != 26429) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_sync_now() != 31739) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_roadsidecore_sync_status() != 20269) {
+    if (uniffi_roadside_core_checksum_method_roadsidecore_sync_status() != 60647) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_secretprovider_database_key() != 14903) {
+    if (uniffi_roadside_core_checksum_method_secretprovider_database_key() != 29505) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_by_category() != 10421) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_by_category() != 58396) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_categories() != 56906) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_categories() != 61214) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_check_draft() != 46449) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_check_draft() != 22315) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_deadline() != 51646) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_deadline() != 41135) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_deadlines() != 18867) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_deadlines() != 23753) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_files() != 5138) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_files() != 29280) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_guide() != 22235) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_guide() != 48690) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_import_file() != 61009) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_import_file() != 64278) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_item() != 49568) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_item() != 11539) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_policy() != 63066) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_policy() != 14977) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_search() != 61759) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_search() != 52738) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_versions() != 9116) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_versions() != 30714) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_synchandle_cancel() != 27669) {
@@ -11652,7 +11951,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_synchandle_is_finished() != 28307) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_synchandle_join() != 59548) {
+    if (uniffi_roadside_core_checksum_method_synchandle_join() != 60487) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_syncobserver_on_progress() != 8492) {
@@ -11661,13 +11960,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_constructor_evidencerecorder_new() != 53397) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_constructor_roadsidecore_open() != 5253) {
+    if (uniffi_roadside_core_checksum_constructor_roadsidecore_open() != 48100) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_constructor_rulesengine_bundled() != 57378) {
+    if (uniffi_roadside_core_checksum_constructor_rulesengine_bundled() != 13023) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_constructor_rulesengine_open() != 27110) {
+    if (uniffi_roadside_core_checksum_constructor_rulesengine_open() != 19651) {
         return InitializationResult.apiChecksumMismatch
     }
 

@@ -866,6 +866,14 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_func_default_sync_options(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsideerror_code(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsideerror_issues(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsideerror_kind(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsideerror_reason(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_evidencerecorder_bytes_seen(
     ): Int
     external fun uniffi_roadside_core_checksum_method_evidencerecorder_finish(
@@ -993,6 +1001,51 @@ internal object UniffiLib {
         
     // Patched by roadside's uniffi-bindgen (uniffi-bindgen/src/ffibuffer.rs): Kotlin wrappers
     // over UniffiNative, through each function's FFI-buffer twin where the library has one.
+    fun uniffi_roadside_core_fn_clone_roadsideerror(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_roadsideerror(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_roadsideerror(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_roadsideerror(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_method_roadsideerror_code(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_code(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsideerror_issues(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_issues(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsideerror_kind(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_kind(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsideerror_reason(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_reason(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsideerror_uniffi_trait_debug(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_uniffi_trait_debug(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsideerror_uniffi_trait_display(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_uniffi_trait_display(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
     fun uniffi_roadside_core_fn_clone_evidencerecorder(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
         val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_evidencerecorder(`handle`, uniffi_out_err.statusPointer)
         uniffi_out_err.statusFromPointer()
@@ -1661,6 +1714,14 @@ internal object UniffiNative {
     }
 
     internal fun ensureInitialized() = Unit
+    external fun uniffi_roadside_core_fn_clone_roadsideerror(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_roadsideerror(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_code(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_issues(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_kind(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_reason(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_uniffi_trait_debug(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsideerror_uniffi_trait_display(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_roadside_core_fn_clone_evidencerecorder(`handle`: Long, uniffi_out_err: Pointer): Long
     external fun uniffi_roadside_core_fn_free_evidencerecorder(`handle`: Long, uniffi_out_err: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_constructor_evidencerecorder_new(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -1801,7 +1862,7 @@ private fun uniffiCheckContractApiVersion(lib: IntegrityCheckingUniffiLib) {
 }
 @Suppress("UNUSED_PARAMETER")
 private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
-    if ((lib.uniffi_roadside_core_checksum_func_debug_panic() and 0xFFFF) != 64374) {
+    if ((lib.uniffi_roadside_core_checksum_func_debug_panic() and 0xFFFF) != 48936) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_func_demo_record() and 0xFFFF) != 42440) {
@@ -1810,13 +1871,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_func_demo_roster() and 0xFFFF) != 8922) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_func_hash_evidence_file() and 0xFFFF) != 27238) {
+    if ((lib.uniffi_roadside_core_checksum_func_hash_evidence_file() and 0xFFFF) != 14896) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_func_record_from_json() and 0xFFFF) != 28143) {
+    if ((lib.uniffi_roadside_core_checksum_func_record_from_json() and 0xFFFF) != 2276) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_func_record_to_json() and 0xFFFF) != 1753) {
+    if ((lib.uniffi_roadside_core_checksum_func_record_to_json() and 0xFFFF) != 46565) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_func_validate_record_with() and 0xFFFF) != 24386) {
@@ -1825,130 +1886,142 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_func_default_sync_options() and 0xFFFF) != 35804) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsideerror_code() and 0xFFFF) != 5164) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsideerror_issues() and 0xFFFF) != 29994) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsideerror_kind() and 0xFFFF) != 55138) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsideerror_reason() and 0xFFFF) != 56709) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_roadside_core_checksum_method_evidencerecorder_bytes_seen() and 0xFFFF) != 14484) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_evidencerecorder_finish() and 0xFFFF) != 27515) {
+    if ((lib.uniffi_roadside_core_checksum_method_evidencerecorder_finish() and 0xFFFF) != 59398) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_evidencerecorder_push() and 0xFFFF) != 8116) {
+    if ((lib.uniffi_roadside_core_checksum_method_evidencerecorder_push() and 0xFFFF) != 17115) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_progressobserver_on_progress() and 0xFFFF) != 22228) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_add_record() and 0xFFFF) != 21334) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_add_record() and 0xFFFF) != 12792) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_amend_record() and 0xFFFF) != 18152) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_amend_record() and 0xFFFF) != 32737) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_attach_evidence() and 0xFFFF) != 15516) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_attach_evidence() and 0xFFFF) != 60398) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_case_detail() and 0xFFFF) != 31017) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_case_detail() and 0xFFFF) != 21035) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_cases_on() and 0xFFFF) != 56308) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_cases_on() and 0xFFFF) != 49845) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_cases_today() and 0xFFFF) != 36946) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_cases_today() and 0xFFFF) != 6539) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_check_store() and 0xFFFF) != 5626) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_check_store() and 0xFFFF) != 5672) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_create_case() and 0xFFFF) != 49336) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_create_case() and 0xFFFF) != 47447) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_declare_evidence() and 0xFFFF) != 16973) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_declare_evidence() and 0xFFFF) != 4130) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_device_id() and 0xFFFF) != 45689) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_export_ledger() and 0xFFFF) != 34883) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_export_ledger() and 0xFFFF) != 58830) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_finalize_case() and 0xFFFF) != 21947) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_finalize_case() and 0xFFFF) != 61509) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_import_roster() and 0xFFFF) != 24016) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_import_roster() and 0xFFFF) != 41873) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_outbox_len() and 0xFFFF) != 58020) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_outbox_len() and 0xFFFF) != 39671) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_roster() and 0xFFFF) != 13269) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_roster() and 0xFFFF) != 58512) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_validate_record() and 0xFFFF) != 32320) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_validate_record() and 0xFFFF) != 22851) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger() and 0xFFFF) != 3037) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_verify_ledger() and 0xFFFF) != 6793) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_verify_store() and 0xFFFF) != 55933) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_verify_store() and 0xFFFF) != 15846) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_void_case() and 0xFFFF) != 38806) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_void_case() and 0xFFFF) != 27015) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_enrol() and 0xFFFF) != 16353) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_enrol() and 0xFFFF) != 23350) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_first_offence() and 0xFFFF) != 10216) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_first_offence() and 0xFFFF) != 32866) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_receipt() and 0xFFFF) != 14966) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_receipt() and 0xFFFF) != 3975) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_start_sync() and 0xFFFF) != 5047) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_start_sync() and 0xFFFF) != 15962) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_sync_now() and 0xFFFF) != 26429) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_sync_now() and 0xFFFF) != 31739) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_sync_status() and 0xFFFF) != 20269) {
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_sync_status() and 0xFFFF) != 60647) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_secretprovider_database_key() and 0xFFFF) != 14903) {
+    if ((lib.uniffi_roadside_core_checksum_method_secretprovider_database_key() and 0xFFFF) != 29505) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_by_category() and 0xFFFF) != 10421) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_by_category() and 0xFFFF) != 58396) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_categories() and 0xFFFF) != 56906) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_categories() and 0xFFFF) != 61214) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_check_draft() and 0xFFFF) != 46449) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_check_draft() and 0xFFFF) != 22315) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadline() and 0xFFFF) != 51646) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadline() and 0xFFFF) != 41135) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadlines() and 0xFFFF) != 18867) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadlines() and 0xFFFF) != 23753) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_files() and 0xFFFF) != 5138) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_files() and 0xFFFF) != 29280) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_guide() and 0xFFFF) != 22235) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_guide() and 0xFFFF) != 48690) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_import_file() and 0xFFFF) != 61009) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_import_file() and 0xFFFF) != 64278) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_item() and 0xFFFF) != 49568) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_item() and 0xFFFF) != 11539) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_policy() and 0xFFFF) != 63066) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_policy() and 0xFFFF) != 14977) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_search() and 0xFFFF) != 61759) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_search() and 0xFFFF) != 52738) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_versions() and 0xFFFF) != 9116) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_versions() and 0xFFFF) != 30714) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_synchandle_cancel() and 0xFFFF) != 27669) {
@@ -1957,7 +2030,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_synchandle_is_finished() and 0xFFFF) != 28307) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_synchandle_join() and 0xFFFF) != 59548) {
+    if ((lib.uniffi_roadside_core_checksum_method_synchandle_join() and 0xFFFF) != 60487) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_syncobserver_on_progress() and 0xFFFF) != 8492) {
@@ -1966,13 +2039,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_constructor_evidencerecorder_new() and 0xFFFF) != 53397) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_constructor_roadsidecore_open() and 0xFFFF) != 5253) {
+    if ((lib.uniffi_roadside_core_checksum_constructor_roadsidecore_open() and 0xFFFF) != 48100) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_constructor_rulesengine_bundled() and 0xFFFF) != 57378) {
+    if ((lib.uniffi_roadside_core_checksum_constructor_rulesengine_bundled() and 0xFFFF) != 13023) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_constructor_rulesengine_open() and 0xFFFF) != 27110) {
+    if ((lib.uniffi_roadside_core_checksum_constructor_rulesengine_open() and 0xFFFF) != 19651) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -3973,6 +4046,359 @@ public object FfiConverterTypeRoadsideCore: FfiConverter<RoadsideCore, Long> {
 
 
 /**
+ * Every error Roadside's core can raise: a category, a stable code, a Chinese message and, for
+ * invalid input, every problem found.
+ */
+public interface RoadsideExceptionInterface {
+    
+    /**
+     * The stable code (`STORE_WRONG_KEY`, `EVIDENCE_CANCELLED`…); `docs/errors.md` lists them all.
+     */
+    fun `code`(): kotlin.String
+    
+    /**
+     * Every problem of a validation failure, each with its field path; empty for other categories.
+     */
+    fun `issues`(): List<Issue>
+    
+    /**
+     * The category: `INVALID`, `NOT_FOUND`, `CONFLICT`, `KEY`, `STORE`, `EVIDENCE`, `LEDGER`,
+     * `RULES`, `NETWORK` or `INTERNAL`.
+     */
+    fun `kind`(): ErrorKind
+    
+    /**
+     * The Chinese message for the officer.
+     */
+    fun `reason`(): kotlin.String
+    
+    companion object
+}
+
+/**
+ * Every error Roadside's core can raise: a category, a stable code, a Chinese message and, for
+ * invalid input, every problem found.
+ */
+
+open class RoadsideException : kotlin.Exception, Disposable, AutoCloseable, RoadsideExceptionInterface {
+
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_roadside_core_fn_free_roadsideerror(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_roadside_core_fn_clone_roadsideerror(handle, status)
+        }
+    }
+
+    
+    /**
+     * The stable code (`STORE_WRONG_KEY`, `EVIDENCE_CANCELLED`…); `docs/errors.md` lists them all.
+     */override fun `code`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsideerror_code(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Every problem of a validation failure, each with its field path; empty for other categories.
+     */override fun `issues`(): List<Issue> {
+            return FfiConverterSequenceTypeIssue.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsideerror_issues(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The category: `INVALID`, `NOT_FOUND`, `CONFLICT`, `KEY`, `STORE`, `EVIDENCE`, `LEDGER`,
+     * `RULES`, `NETWORK` or `INTERNAL`.
+     */override fun `kind`(): ErrorKind {
+            return FfiConverterTypeErrorKind.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsideerror_kind(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The Chinese message for the officer.
+     */override fun `reason`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsideerror_reason(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+    // The local Rust `Display`/`Debug` implementation.
+    override fun toString(): String {
+        return FfiConverterString.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsideerror_uniffi_trait_display(
+        it,
+        _status)
+}
+    }
+    )
+    }
+
+    
+    
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<RoadsideException> {
+        override fun lift(error_buf: RustBuffer.ByValue): RoadsideException {
+            // Due to some mismatches in the ffi converter mechanisms, errors are a RustBuffer.
+            val bb = error_buf.asByteBuffer()
+            if (bb == null) {
+                throw InternalException("?")
+            }
+            return FfiConverterTypeRoadsideError.read(bb)
+        }
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeRoadsideError: FfiConverter<RoadsideException, Long> {
+    override fun lower(value: RoadsideException): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): RoadsideException {
+        return RoadsideException(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): RoadsideException {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: RoadsideException) = 8UL
+
+    override fun write(value: RoadsideException, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * The rules engine over one validated set of reference data.
  */
 public interface RulesEngineInterface {
@@ -4655,10 +5081,10 @@ open class SecretProviderImpl: Disposable, AutoCloseable, SecretProvider
     /**
      * The database key: exactly 32 bytes, the same on every call for the same device.
      */
-    @Throws(RoadsideException::class)override fun `databaseKey`(): kotlin.ByteArray {
+    @Throws(PlatformException::class)override fun `databaseKey`(): kotlin.ByteArray {
             return FfiConverterByteArray.lift(
     callWithHandle {
-    uniffiRustCallWithError(RoadsideException) { _status ->
+    uniffiRustCallWithError(PlatformException) { _status ->
     UniffiLib.uniffi_roadside_core_fn_method_secretprovider_database_key(
         it,
         _status)
@@ -4698,7 +5124,7 @@ internal object uniffiCallbackInterfaceSecretProvider {
                 uniffiCallStatus,
                 makeCall,
                 writeReturn,
-                { e: RoadsideException -> FfiConverterTypeRoadsideError.lower(e) }
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
             )
         }
     }
@@ -10107,6 +10533,81 @@ public object FfiConverterTypeEntryKind: FfiConverterRustBuffer<EntryKind> {
 
 
 /**
+ * The category of an error: what kind of thing went wrong, and so what the caller can do about it.
+ */
+
+enum class ErrorKind {
+    
+    /**
+     * The input is not acceptable; `issues` lists every problem found.
+     */
+    INVALID,
+    /**
+     * The thing asked for does not exist (case, evidence, reference item).
+     */
+    NOT_FOUND,
+    /**
+     * The action conflicts with the current state (finalized case, chain fork, duplicate).
+     */
+    CONFLICT,
+    /**
+     * The encrypted store could not be opened with the supplied key, or the key could not be had.
+     */
+    KEY,
+    /**
+     * The local database failed (disk full, corrupt file, I/O error).
+     */
+    STORE,
+    /**
+     * An evidence file could not be hashed (missing, changed while hashed, unreadable).
+     */
+    EVIDENCE,
+    /**
+     * The signed ledger does not verify.
+     */
+    LEDGER,
+    /**
+     * Reference data (benchmark, exemption list, policy, calendar) is missing or invalid.
+     */
+    RULES,
+    /**
+     * Talking to the server failed; the outbox is intact and the action can be retried.
+     */
+    NETWORK,
+    /**
+     * A bug or a failed platform callback; never the officer's fault.
+     */
+    INTERNAL;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeErrorKind: FfiConverterRustBuffer<ErrorKind> {
+    override fun read(buf: ByteBuffer) = try {
+        ErrorKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ErrorKind) = 4UL
+
+    override fun write(value: ErrorKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * The kind of an evidence file.
  */
 
@@ -10766,6 +11267,112 @@ public object FfiConverterTypePartyType: FfiConverterRustBuffer<PartyType> {
 
 
 
+
+
+/**
+ * What a platform service (Keystore, Keychain) throws when it cannot do its part. The core
+ * passes it on as a [`RoadsideError`] with the same code and message. (A UniFFI error thrown by
+ * foreign code must cross as a serialised enum, which the core's exported error object cannot.)
+ */
+sealed class PlatformException: kotlin.Exception() {
+    
+    /**
+     * The key cannot be had: the device is locked, the key store refused, the wrapped key is
+     * damaged (`KEYSTORE_LOCKED`, `KEYCHAIN_READ_FAILED`…). Raised as a key error.
+     */
+    class Key(
+        
+        val `code`: kotlin.String, 
+        
+        val `reason`: kotlin.String
+        ) : PlatformException() {
+        override val message
+            get() = "code=${ `code` }, reason=${ `reason` }"
+    }
+    
+    /**
+     * The platform service failed in a way that is nobody's input: a bug, or an exception UniFFI
+     * did not expect (`PLATFORM_CALLBACK_FAILED`). Raised as an internal error.
+     */
+    class Failed(
+        
+        val `code`: kotlin.String, 
+        
+        val `reason`: kotlin.String
+        ) : PlatformException() {
+        override val message
+            get() = "code=${ `code` }, reason=${ `reason` }"
+    }
+    
+
+    
+
+
+    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<PlatformException> {
+        override fun lift(error_buf: RustBuffer.ByValue): PlatformException = FfiConverterTypePlatformError.lift(error_buf)
+    }
+
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlatformError : FfiConverterRustBuffer<PlatformException> {
+    override fun read(buf: ByteBuffer): PlatformException {
+        
+
+        return when(buf.getInt()) {
+            1 -> PlatformException.Key(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            2 -> PlatformException.Failed(
+                FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
+                )
+            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: PlatformException): ULong {
+        return when(value) {
+            is PlatformException.Key -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+            is PlatformException.Failed -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`code`)
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
+        }
+    }
+
+    override fun write(value: PlatformException, buf: ByteBuffer) {
+        when(value) {
+            is PlatformException.Key -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+            is PlatformException.Failed -> {
+                buf.putInt(2)
+                FfiConverterString.write(value.`code`, buf)
+                FfiConverterString.write(value.`reason`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+
+}
+
+
+
 /**
  * 简易程序 (当场处罚) or 普通程序.
  */
@@ -10890,345 +11497,6 @@ public object FfiConverterTypeRecordKind: FfiConverterRustBuffer<RecordKind> {
 }
 
 
-
-
-
-
-
-/**
- * Every error Roadside's core can raise. The variant is the category; `code` is the stable detail.
- */
-sealed class RoadsideException: kotlin.Exception() {
-    
-    /**
-     * The input is not acceptable; `issues` lists every problem found.
-     */
-    class Invalid(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String, 
-        
-        val `issues`: List<Issue>
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }, issues=${ `issues` }"
-    }
-    
-    /**
-     * The thing asked for does not exist (case, evidence, reference item).
-     */
-    class NotFound(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * The action conflicts with the current state (finalized case, chain fork, duplicate).
-     */
-    class Conflict(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * The encrypted store could not be opened with the supplied key, or the key could not be had.
-     */
-    class Key(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * The local database failed (disk full, corrupt file, I/O error).
-     */
-    class Store(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * An evidence file could not be hashed (missing, changed while hashed, unreadable).
-     */
-    class Evidence(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * The signed ledger does not verify.
-     */
-    class Ledger(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * Reference data (benchmark, exemption list, policy, calendar) is missing or invalid.
-     */
-    class Rules(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * Talking to the server failed; the outbox is intact and the action can be retried.
-     */
-    class Network(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-    /**
-     * A bug or a failed platform callback; never the officer's fault.
-     */
-    class Internal(
-        
-        val `code`: kotlin.String, 
-        
-        val `reason`: kotlin.String
-        ) : RoadsideException() {
-        override val message
-            get() = "code=${ `code` }, reason=${ `reason` }"
-    }
-    
-
-    
-
-
-    companion object ErrorHandler : UniffiRustCallStatusErrorHandler<RoadsideException> {
-        override fun lift(error_buf: RustBuffer.ByValue): RoadsideException = FfiConverterTypeRoadsideError.lift(error_buf)
-    }
-
-    
-}
-
-/**
- * @suppress
- */
-public object FfiConverterTypeRoadsideError : FfiConverterRustBuffer<RoadsideException> {
-    override fun read(buf: ByteBuffer): RoadsideException {
-        
-
-        return when(buf.getInt()) {
-            1 -> RoadsideException.Invalid(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                FfiConverterSequenceTypeIssue.read(buf),
-                )
-            2 -> RoadsideException.NotFound(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            3 -> RoadsideException.Conflict(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            4 -> RoadsideException.Key(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            5 -> RoadsideException.Store(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            6 -> RoadsideException.Evidence(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            7 -> RoadsideException.Ledger(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            8 -> RoadsideException.Rules(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            9 -> RoadsideException.Network(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            10 -> RoadsideException.Internal(
-                FfiConverterString.read(buf),
-                FfiConverterString.read(buf),
-                )
-            else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
-        }
-    }
-
-    override fun allocationSize(value: RoadsideException): ULong {
-        return when(value) {
-            is RoadsideException.Invalid -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-                + FfiConverterSequenceTypeIssue.allocationSize(value.`issues`)
-            )
-            is RoadsideException.NotFound -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Conflict -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Key -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Store -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Evidence -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Ledger -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Rules -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Network -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-            is RoadsideException.Internal -> (
-                // Add the size for the Int that specifies the variant plus the size needed for all fields
-                4UL
-                + FfiConverterString.allocationSize(value.`code`)
-                + FfiConverterString.allocationSize(value.`reason`)
-            )
-        }
-    }
-
-    override fun write(value: RoadsideException, buf: ByteBuffer) {
-        when(value) {
-            is RoadsideException.Invalid -> {
-                buf.putInt(1)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                FfiConverterSequenceTypeIssue.write(value.`issues`, buf)
-                Unit
-            }
-            is RoadsideException.NotFound -> {
-                buf.putInt(2)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Conflict -> {
-                buf.putInt(3)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Key -> {
-                buf.putInt(4)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Store -> {
-                buf.putInt(5)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Evidence -> {
-                buf.putInt(6)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Ledger -> {
-                buf.putInt(7)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Rules -> {
-                buf.putInt(8)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Network -> {
-                buf.putInt(9)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-            is RoadsideException.Internal -> {
-                buf.putInt(10)
-                FfiConverterString.write(value.`code`, buf)
-                FfiConverterString.write(value.`reason`, buf)
-                Unit
-            }
-        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
-    }
-
-}
 
 
 

@@ -9,7 +9,7 @@ import javax.crypto.Cipher
 import javax.crypto.KeyGenerator
 import javax.crypto.SecretKey
 import javax.crypto.spec.GCMParameterSpec
-import uniffi.roadside_core.RoadsideException
+import uniffi.roadside_core.PlatformException
 import uniffi.roadside_core.SecretProvider
 
 /**
@@ -28,17 +28,17 @@ class KeystoreSecretProvider(
     override fun databaseKey(): ByteArray = synchronized(lock) {
         try {
             if (wrappedKeyFile.exists()) unwrap(wrappedKeyFile.readBytes()) else createKey()
-        } catch (e: RoadsideException) {
+        } catch (e: PlatformException) {
             throw e
         } catch (e: android.security.keystore.UserNotAuthenticatedException) {
-            throw RoadsideException.Key("KEYSTORE_LOCKED", "设备尚未解锁，无法读取数据库密钥；请解锁后重试")
+            throw PlatformException.Key("KEYSTORE_LOCKED", "设备尚未解锁，无法读取数据库密钥；请解锁后重试")
         } catch (e: java.security.GeneralSecurityException) {
-            throw RoadsideException.Key(
+            throw PlatformException.Key(
                 "KEYSTORE_UNWRAP_FAILED",
                 "无法用密钥库解开数据库密钥（${e.javaClass.simpleName}）；如刚恢复过系统，请联系管理员重新登记设备",
             )
         } catch (e: java.io.IOException) {
-            throw RoadsideException.Key("KEY_FILE_UNREADABLE", "读取数据库密钥文件失败：${wrappedKeyFile.path}（${e.message}）")
+            throw PlatformException.Key("KEY_FILE_UNREADABLE", "读取数据库密钥文件失败：${wrappedKeyFile.path}（${e.message}）")
         }
     }
 
@@ -56,7 +56,7 @@ class KeystoreSecretProvider(
 
     private fun unwrap(sealed: ByteArray): ByteArray {
         if (sealed.size != 1 + IV_BYTES + 32 + TAG_BYTES || sealed[0] != VERSION) {
-            throw RoadsideException.Key("KEY_FILE_CORRUPT", "数据库密钥文件已损坏：${wrappedKeyFile.path}")
+            throw PlatformException.Key("KEY_FILE_CORRUPT", "数据库密钥文件已损坏：${wrappedKeyFile.path}")
         }
         val cipher = Cipher.getInstance(TRANSFORMATION)
         cipher.init(
@@ -71,7 +71,7 @@ class KeystoreSecretProvider(
 
     private fun existingWrappingKey(): SecretKey =
         (keyStore().getEntry(alias, null) as? KeyStore.SecretKeyEntry)?.secretKey
-            ?: throw RoadsideException.Key(
+            ?: throw PlatformException.Key(
                 "KEYSTORE_KEY_MISSING",
                 "密钥库中没有数据库包装密钥（应用数据可能是从其他设备恢复的）；请联系管理员重新登记设备",
             )

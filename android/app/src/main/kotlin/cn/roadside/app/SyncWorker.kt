@@ -5,7 +5,7 @@ import androidx.work.CoroutineWorker
 import androidx.work.WorkerParameters
 import androidx.work.workDataOf
 import cn.roadside.shell.await
-import cn.roadside.shell.code
+import uniffi.roadside_core.ErrorKind
 import uniffi.roadside_core.RoadsideException
 import uniffi.roadside_core.SyncObserver
 import uniffi.roadside_core.SyncProgress
@@ -23,7 +23,7 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
             app.session()
         } catch (e: RoadsideException) {
             // The store cannot be opened (device locked, key problem): not something a retry fixes now.
-            return Result.failure(workDataOf("code" to e.code))
+            return Result.failure(workDataOf("code" to e.code()))
         }
         if (session.call { it.syncStatus() }.enrolment == null) return Result.success()
 
@@ -45,10 +45,8 @@ class SyncWorker(context: Context, params: WorkerParameters) : CoroutineWorker(c
                 val report = h.await(session)
                 Result.success(workDataOf("receipts" to report.receipts.toLong(), "outboxLeft" to report.outboxLeft.toLong()))
             }
-        } catch (e: RoadsideException.Network) {
-            Result.retry()
         } catch (e: RoadsideException) {
-            Result.failure(workDataOf("code" to e.code))
+            if (e.kind() == ErrorKind.NETWORK) Result.retry() else Result.failure(workDataOf("code" to e.code()))
         }
     }
 

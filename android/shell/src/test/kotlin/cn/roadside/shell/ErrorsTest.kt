@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir
 import uniffi.roadside_core.GuidanceRequest
 import uniffi.roadside_core.InternalException
 import uniffi.roadside_core.RoadsideCore
+import uniffi.roadside_core.ErrorKind
 import uniffi.roadside_core.RoadsideException
 import uniffi.roadside_core.RulesEngine
 import uniffi.roadside_core.debugPanic
@@ -33,34 +34,34 @@ class ErrorsTest {
     fun `Invalid carries every issue with its field path`() {
         openSession(dir).use { s ->
             val bad = demoRecord(45u).let { it.copy(vehicle = it.vehicle!!.copy(plate = "X"), recorder = "") }
-            val e = assertThrows<RoadsideException.Invalid> { s.core.createCase(bad) }
-            assertEquals("VALIDATION_FAILED", e.code)
-            val paths = e.issues.map { it.path }.toSet()
+            val e = assertCoreError(ErrorKind.INVALID) { s.core.createCase(bad) }
+            assertEquals("VALIDATION_FAILED", e.code())
+            val paths = e.issues().map { it.path }.toSet()
             assertTrue("vehicle.plate" in paths && "recorder" in paths, "$paths")
-            assertChinese(e.reason)
+            assertChinese(e.reason())
             assertEquals(0uL, s.core.outboxLen(), "nothing stored")
-            assertEquals(ShellError(e.code, e.reason, e.issues), e.toShellError())
+            assertEquals(ShellError(e.code(), e.reason(), e.issues()), e.toShellError())
         }
-        val json = assertThrows<RoadsideException.Invalid> { recordFromJson("{\n  \"kind\": ,\n}") }
-        assertEquals("JSON_MALFORMED", json.code)
-        assertTrue(json.reason.contains("第 2 行"), json.reason)
-        val unknown = assertThrows<RoadsideException.Invalid> {
+        val json = assertCoreError(ErrorKind.INVALID) { recordFromJson("{\n  \"kind\": ,\n}") }
+        assertEquals("JSON_MALFORMED", json.code())
+        assertTrue(json.reason().contains("第 2 行"), json.reason())
+        val unknown = assertCoreError(ErrorKind.INVALID) {
             recordFromJson(recordToJson(demoRecord(45u)).replaceFirst("{", "{\"colour\":\"red\","))
         }
-        assertEquals("JSON_SCHEMA", unknown.code)
+        assertEquals("JSON_SCHEMA", unknown.code())
         assertEquals(demoRecord(45u).vehicle, recordFromJson(recordToJson(demoRecord(45u))).vehicle)
     }
 
     @Test
     fun `NotFound`() {
         openSession(dir).use { s ->
-            val e = assertThrows<RoadsideException.NotFound> { s.core.caseDetail("no-such-case") }
-            assertEquals("CASE_NOT_FOUND", e.code)
-            assertChinese(e.reason)
+            val e = assertCoreError(ErrorKind.NOT_FOUND) { s.core.caseDetail("no-such-case") }
+            assertEquals("CASE_NOT_FOUND", e.code())
+            assertChinese(e.reason())
         }
         RulesEngine.bundled().use { rules ->
             val e = assertThrows<RoadsideException> { rules.item("NO-SUCH-CODE") }
-            assertEquals("RULE_NOT_FOUND", e.code)
+            assertEquals("RULE_NOT_FOUND", e.code())
         }
     }
 
@@ -69,22 +70,22 @@ class ErrorsTest {
         openSession(dir).use { s ->
             val case = s.core.createCase(demoRecord(30u))
             s.core.finalizeCase(case.id)
-            val e = assertThrows<RoadsideException.Conflict> { s.core.voidCase(case.id, "测试") .let { s.core.addRecord(case.id, demoRecord(45u)) } }
-            assertTrue(e.code == "CASE_FINALIZED" || e.code == "CASE_VOIDED", e.code)
-            assertChinese(e.reason)
+            val e = assertCoreError(ErrorKind.CONFLICT) { s.core.voidCase(case.id, "测试") .let { s.core.addRecord(case.id, demoRecord(45u)) } }
+            assertTrue(e.code() == "CASE_FINALIZED" || e.code() == "CASE_VOIDED", e.code())
+            assertChinese(e.reason())
         }
     }
 
     @Test
     fun `Key and Internal from the secret provider`() {
         RoadsideCore.open(dir.toString(), FixedKey.random()).close()
-        assertEquals("STORE_WRONG_KEY", assertThrows<RoadsideException.Key> { RoadsideCore.open(dir.toString(), FixedKey.random()) }.code)
+        assertEquals("STORE_WRONG_KEY", assertCoreError(ErrorKind.KEY) { RoadsideCore.open(dir.toString(), FixedKey.random()) }.code())
         val failing = object : uniffi.roadside_core.SecretProvider {
             override fun databaseKey(): ByteArray = error("no key")
         }
-        val e = assertThrows<RoadsideException.Internal> { RoadsideCore.open(dir.toString(), failing) }
-        assertEquals("PLATFORM_CALLBACK_FAILED", e.code)
-        assertChinese(e.reason)
+        val e = assertCoreError(ErrorKind.INTERNAL) { RoadsideCore.open(dir.toString(), failing) }
+        assertEquals("PLATFORM_CALLBACK_FAILED", e.code())
+        assertChinese(e.reason())
     }
 
     /**
@@ -100,7 +101,7 @@ class ErrorsTest {
             val reentrant = object : uniffi.roadside_core.SecretProvider {
                 override fun databaseKey(): ByteArray {
                     // Inside the core's call to us: a failing and a succeeding core call.
-                    nested += assertThrows<RoadsideException> { rules.item("NO-SUCH-CODE") }.code
+                    nested += assertThrows<RoadsideException> { rules.item("NO-SUCH-CODE") }.code()
                     nested += rules.item("CX-43-2").code
                     return FixedKey.random().databaseKey()
                 }
@@ -108,7 +109,7 @@ class ErrorsTest {
             RoadsideCore.open(dir.toString(), reentrant).use { it.deviceId() }
             assertEquals(listOf("RULE_NOT_FOUND", "CX-43-2"), nested)
             repeat(3) {
-                assertEquals("RULE_NOT_FOUND", assertThrows<RoadsideException> { rules.item("NO-SUCH-CODE") }.code)
+                assertEquals("RULE_NOT_FOUND", assertThrows<RoadsideException> { rules.item("NO-SUCH-CODE") }.code())
                 assertEquals("CX-43-2", rules.item("CX-43-2").code)
                 assertThrows<InternalException> { debugPanic("after an error") }
                 assertEquals("CX-43-2", rules.item("CX-43-2").code)
@@ -119,36 +120,36 @@ class ErrorsTest {
     @Test
     fun `Store when the data directory cannot be created`() {
         val file = Files.writeString(dir.resolve("not-a-dir"), "x")
-        val e = assertThrows<RoadsideException.Store> { RoadsideCore.open(file.resolve("sub").toString(), FixedKey.random()) }
-        assertEquals("STORE_DIR", e.code)
-        assertTrue(e.reason.contains("not-a-dir"), "the message names the path: ${e.reason}")
+        val e = assertCoreError(ErrorKind.STORE) { RoadsideCore.open(file.resolve("sub").toString(), FixedKey.random()) }
+        assertEquals("STORE_DIR", e.code())
+        assertTrue(e.reason().contains("not-a-dir"), "the message names the path: ${e.reason()}")
     }
 
     @Test
     fun `Evidence`() {
-        val e = assertThrows<RoadsideException.Evidence> { hashEvidenceFile(dir.resolve("missing.mp4").toString(), null) }
-        assertEquals("EVIDENCE_NOT_FOUND", e.code)
-        assertTrue(e.reason.contains("missing.mp4"), e.reason)
-        val d = assertThrows<RoadsideException.Evidence> { hashEvidenceFile(dir.toString(), null) }
-        assertEquals("EVIDENCE_NOT_A_FILE", d.code)
+        val e = assertCoreError(ErrorKind.EVIDENCE) { hashEvidenceFile(dir.resolve("missing.mp4").toString(), null) }
+        assertEquals("EVIDENCE_NOT_FOUND", e.code())
+        assertTrue(e.reason().contains("missing.mp4"), e.reason())
+        val d = assertCoreError(ErrorKind.EVIDENCE) { hashEvidenceFile(dir.toString(), null) }
+        assertEquals("EVIDENCE_NOT_A_FILE", d.code())
     }
 
     @Test
     fun `Rules`() {
         RulesEngine.bundled().use { rules ->
-            val e = assertThrows<RoadsideException.Rules> { rules.importFile(dir.resolve("x.toml").toString()) }
-            assertEquals("RULES_NO_DATA_DIR", e.code)
-            assertChinese(e.reason)
+            val e = assertCoreError(ErrorKind.RULES) { rules.importFile(dir.resolve("x.toml").toString()) }
+            assertEquals("RULES_NO_DATA_DIR", e.code())
+            assertChinese(e.reason())
             val facts = Drafts.facts("2026-02-10").copy(grossWeightKg = -1.0)
-            val bad = assertThrows<RoadsideException.Invalid> { rules.guide(GuidanceRequest(listOf("CX-43-2"), facts)) }
-            assertTrue(bad.issues.any { it.path == "facts.gross_weight_kg" }, "${bad.issues}")
+            val bad = assertCoreError(ErrorKind.INVALID) { rules.guide(GuidanceRequest(listOf("CX-43-2"), facts)) }
+            assertTrue(bad.issues().any { it.path == "facts.gross_weight_kg" }, "${bad.issues()}")
         }
         // An agency file that does not parse is refused and the current data is kept.
         val ref = Files.createDirectories(dir.resolve("data"))
         RulesEngine.open(ref.toString()).use { rules ->
             val broken = Files.writeString(dir.resolve("broken.toml"), "[meta\nkind = ")
             val e = assertThrows<RoadsideException> { rules.importFile(broken.toString()) }
-            assertTrue(e.code.isNotBlank())
+            assertTrue(e.code().isNotBlank())
             assertTrue(rules.search("超限", 5u).isNotEmpty(), "current data kept")
         }
     }

@@ -11,12 +11,11 @@ import kotlinx.coroutines.cancel
 import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
 import uniffi.roadside_core.EvidenceKind
 import uniffi.roadside_core.EvidenceRecorder
 import uniffi.roadside_core.ProgressObserver
-import uniffi.roadside_core.RoadsideException
+import uniffi.roadside_core.ErrorKind
 import uniffi.roadside_core.demoRecord
 import uniffi.roadside_core.hashEvidenceFile
 
@@ -61,15 +60,15 @@ class EvidenceTest {
             assertEquals(bytes.size.toULong(), rec.bytesSeen())
             val d = rec.finish()
             assertEquals(hashEvidenceFile(file.toString(), null), d)
-            val e = assertThrows<RoadsideException.Conflict> { rec.push(byteArrayOf(1)) }
-            assertEquals("RECORDER_FINISHED", e.code)
+            val e = assertCoreError(ErrorKind.CONFLICT) { rec.push(byteArrayOf(1)) }
+            assertEquals("RECORDER_FINISHED", e.code())
         }
     }
 
     @Test
     fun `cancelling from the observer stops hashing with EVIDENCE_CANCELLED`() {
         val file = randomFile(dir, "big.bin", 8 * 1024 * 1024)
-        val e = assertThrows<RoadsideException.Evidence> {
+        val e = assertCoreError(ErrorKind.EVIDENCE) {
             hashEvidenceFile(
                 file.toString(),
                 object : ProgressObserver {
@@ -77,7 +76,7 @@ class EvidenceTest {
                 },
             )
         }
-        assertEquals("EVIDENCE_CANCELLED", e.code)
+        assertEquals("EVIDENCE_CANCELLED", e.code())
     }
 
     @Test

@@ -48,7 +48,7 @@ class FfiCallTest {
                             try {
                                 if (i % 7 == t % 7) {
                                     val e = assertThrows<RoadsideException> { rules.guide(request(w, "NO-SUCH-$t")) }
-                                    if (e.code.isBlank()) failures.add("thread $t: error without a code")
+                                    if (e.code().isBlank()) failures.add("thread $t: error without a code")
                                 } else {
                                     val g = rules.guide(request(w))
                                     if (g != expected[t]) failures.add("thread $t call $i: another thread's answer (${g.totalRecommendedYuan})")

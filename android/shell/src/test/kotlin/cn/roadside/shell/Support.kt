@@ -6,7 +6,11 @@ import java.security.SecureRandom
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.runBlocking
 import kotlinx.coroutines.withTimeout
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.assertThrows
+import uniffi.roadside_core.ErrorKind
 import uniffi.roadside_core.RoadsideCore
+import uniffi.roadside_core.RoadsideException
 import uniffi.roadside_core.RulesEngine
 import uniffi.roadside_core.SecretProvider
 import uniffi.roadside_core.demoRoster
@@ -22,6 +26,13 @@ class FixedKey(private val key: ByteArray) : SecretProvider {
     companion object {
         fun random(): FixedKey = FixedKey(ByteArray(32).also { SecureRandom().nextBytes(it) })
     }
+}
+
+/** Runs [call], which must fail with a core error of category [kind]; returns the error. */
+fun assertCoreError(kind: ErrorKind, call: () -> Unit): RoadsideException {
+    val e = assertThrows<RoadsideException> { call() }
+    assertEquals(kind, e.kind(), "category of ${e.code()}: ${e.reason()}")
+    return e
 }
 
 /** Opens a real encrypted store in a temp directory, with the demo roster imported. */

@@ -13,6 +13,7 @@ import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.assertThrows
 import org.junit.jupiter.api.io.TempDir
+import uniffi.roadside_core.ErrorKind
 import uniffi.roadside_core.RoadsideException
 import uniffi.roadside_core.defaultSyncOptions
 import uniffi.roadside_core.demoRecord
@@ -79,10 +80,10 @@ class SyncTest {
         openSession(dir.resolve("device")).use { session ->
             val port = RealServer.freePort() // nothing listens there
             val e = assertThrows<RoadsideException> { session.core.enrol("http://127.0.0.1:$port", "ABCDEFGHIJKLMNO", "测试终端") }
-            assertTrue(e is RoadsideException.Network, "$e")
-            assertTrue(e.code.isNotBlank())
+            assertEquals(ErrorKind.NETWORK, e.kind(), "$e")
+            assertTrue(e.code().isNotBlank())
             val notEnrolled = assertThrows<RoadsideException> { session.core.syncNow(null) }
-            assertNotNull(notEnrolled.code)
+            assertNotNull(notEnrolled.code())
         }
     }
 }
