@@ -4,12 +4,22 @@
 //! with [`backend_tests!`].
 #![allow(dead_code, unused_macros)]
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use chrono::{Duration, Utc};
+use object_store::ObjectStoreExt;
+use reqwest::header::{self, HeaderMap};
+use reqwest::{Method, StatusCode};
+use roadside_core::bundle::{self, HeldBundle, HeldComponent, Manifest, Update};
 use roadside_core::ledger::{self, DeviceKey, EntryKind, Head, SignedEntry};
+use roadside_core::rules::{GuidanceRequest, RuleBook};
 use roadside_server::config::Config;
+use roadside_server::media::Media;
 use roadside_server::Server;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 /// `ROADSIDE_TEST_PG_URL`: a PostgreSQL server the tests may create databases on
 /// (`scripts/pg-test-server.sh` starts one and prints it). `None` when it is not set, after a note
@@ -240,7 +250,7 @@ impl TestServer {
     pub async fn sign_in(&self, login: &str, password: &str) -> String {
         let (status, body) = self
             .call(
-                reqwest::Method::POST,
+                Method::POST,
                 "/api/v1/sessions",
                 None,
                 Some(json!({"login": login, "password": password})),
@@ -263,7 +273,7 @@ impl TestServer {
     ) -> (DeviceKey, String, String) {
         let (status, body) = self
             .call(
-                reqwest::Method::POST,
+                Method::POST,
                 "/api/v1/enrolment-codes",
                 Some(admin_token),
                 Some(json!({"certificate_no": certificate_no})),
@@ -274,7 +284,7 @@ impl TestServer {
         let key = DeviceKey::generate();
         let (status, body) = self
             .call(
-                reqwest::Method::POST,
+                Method::POST,
                 "/api/v1/devices/enrol",
                 None,
                 Some(json!({"code": code, "public_key": key.public_hex(), "name": "测试终端"})),
@@ -290,7 +300,7 @@ impl TestServer {
 
     pub async fn push(&self, token: &str, entries: &[SignedEntry]) -> (u16, Value) {
         self.call(
-            reqwest::Method::POST,
+            Method::POST,
             "/api/v1/sync/push",
             Some(token),
             Some(push_body(entries)),
@@ -583,7 +593,7 @@ impl TestServer {
     pub async fn gonghe_admin(&self, admin: &str) -> String {
         let (status, body) = self
             .call(
-                reqwest::Method::POST,
+                Method::POST,
                 "/api/v1/accounts",
                 Some(admin),
                 Some(json!({"login": "gonghe-admin", "password": "共和县管理员密码-2026", "agency": "632521", "role": "admin"})),
@@ -596,11 +606,6 @@ impl TestServer {
 
 // ---- Reference bundles (`bundles.rs`): a device that checks what it fetches as the core does. ----
 
-use reqwest::{header, StatusCode};
-use roadside_core::bundle::{self, HeldBundle, HeldComponent, Manifest, Update};
-use roadside_core::rules::{GuidanceRequest, RuleBook};
-use std::collections::BTreeMap;
-
 /// A device as the test drives it: token, agency and the bundle key pinned at enrolment.
 pub struct BundleDevice {
     pub token: String,
@@ -611,7 +616,7 @@ pub struct BundleDevice {
 pub async fn enrol_for_bundles(s: &TestServer, admin: &str, certificate_no: &str) -> BundleDevice {
     let (status, body) = s
         .call(
-            reqwest::Method::POST,
+            Method::POST,
             "/api/v1/enrolment-codes",
             Some(admin),
             Some(json!({"certificate_no": certificate_no})),
@@ -621,7 +626,7 @@ pub async fn enrol_for_bundles(s: &TestServer, admin: &str, certificate_no: &str
     let key = roadside_core::ledger::DeviceKey::generate();
     let (status, body) = s
         .call(
-            reqwest::Method::POST,
+            Method::POST,
             "/api/v1/devices/enrol",
             None,
             Some(json!({"code": body["code"], "public_key": key.public_hex()})),
@@ -801,7 +806,7 @@ impl BundleSite {
         let (status, body) = self
             .s
             .call(
-                reqwest::Method::POST,
+                Method::POST,
                 "/api/v1/officers/QH6325000102/revoke",
                 Some(&self.admin),
                 Some(json!({"on": "2026-11-29"})),
@@ -826,5 +831,396 @@ impl BundleSite {
         let (m2, id2, f2) = pull(&self.s, &self.dev, Some(&held1)).await;
         let (held2, fetched) = fetch_plan(&self.s, &self.dev, &m2, &self.held1).await;
         (m2, id2, f2, held2, fetched)
+    }
+}
+
+// ---- Media (`media.rs`): resumable uploads (tus 1.0) by a device that declared its evidence. ----
+
+pub const TUS: &str = "1.0.0";
+pub const OFFSET_STREAM: &str = "application/offset+octet-stream";
+
+pub fn bytes_of(len: usize, seed: u8) -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9 ^ u32::from(seed);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+pub fn sha_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+pub fn b64(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+pub fn metadata(sha: &str) -> String {
+    format!(
+        "filename {},sha256 {}",
+        b64("现场视频.mp4".as_bytes()),
+        b64(sha.as_bytes())
+    )
+}
+
+pub fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
+    h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// A device that declares evidence in its ledger.
+pub struct MediaDevice {
+    pub key: DeviceKey,
+    pub token: String,
+    pub head: Option<Head>,
+    pub case: String,
+}
+
+impl MediaDevice {
+    pub async fn enrol(s: &TestServer, admin: &str, cert: &str) -> Self {
+        let (key, token, _) = s.enrol(admin, cert).await;
+        MediaDevice {
+            key,
+            token,
+            head: None,
+            case: uuid::Uuid::now_v7().to_string(),
+        }
+    }
+
+    /// Push (a case opening first, then) one `evidence.add` per file; all must be accepted.
+    pub async fn declare(&mut self, s: &TestServer, officers: &[&str], files: &[(&str, u64)]) {
+        let mut out = Vec::new();
+        let mut kinds = Vec::new();
+        if self.head.is_none() {
+            kinds.push((
+                EntryKind::CaseOpen,
+                json!({"reason": "超限运输", "plate": "青E12345"}),
+            ));
+        }
+        for (sha, size) in files {
+            kinds.push((
+                EntryKind::EvidenceAdd,
+                json!({"evidence_id": uuid::Uuid::now_v7().to_string(), "kind": "video", "sha256": sha, "size": size}),
+            ));
+        }
+        for (kind, body) in kinds {
+            let entry = ledger::next_entry(
+                &self.key,
+                self.head,
+                Utc::now() - Duration::minutes(5),
+                officers.iter().map(|s| s.to_string()).collect(),
+                kind,
+                Some(self.case.clone()),
+                body,
+            );
+            let signed = ledger::seal(&entry, &self.key).expect("seal");
+            self.head = Some(Head {
+                seq: entry.seq,
+                hash: signed.hash,
+            });
+            out.push(signed);
+        }
+        let (status, answer) = s.push(&self.token, &out).await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(
+            answer["accepted"].as_u64(),
+            Some(out.len() as u64),
+            "{answer}"
+        );
+    }
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+pub async fn tus(
+    s: &TestServer,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, String)],
+    body: Option<Vec<u8>>,
+) -> Resp {
+    let mut req = s.http.request(method, s.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    Resp {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+pub async fn create(s: &TestServer, token: &str, sha: &str, len: u64) -> Resp {
+    tus(
+        s,
+        Method::POST,
+        "/api/v1/media",
+        Some(token),
+        &[
+            ("Tus-Resumable", TUS.into()),
+            ("Upload-Length", len.to_string()),
+            ("Upload-Metadata", metadata(sha)),
+        ],
+        None,
+    )
+    .await
+}
+
+pub async fn patch(
+    s: &TestServer,
+    token: &str,
+    url: &str,
+    offset: u64,
+    chunk: &[u8],
+    checksum: Option<[u8; 32]>,
+) -> Resp {
+    let mut h = vec![
+        ("Tus-Resumable", TUS.to_string()),
+        ("Content-Type", OFFSET_STREAM.to_string()),
+        ("Upload-Offset", offset.to_string()),
+    ];
+    if let Some(c) = checksum {
+        h.push(("Upload-Checksum", format!("sha256 {}", b64(&c))));
+    }
+    tus(s, Method::PATCH, url, Some(token), &h, Some(chunk.to_vec())).await
+}
+
+pub async fn head(s: &TestServer, token: &str, url: &str) -> Resp {
+    tus(
+        s,
+        Method::HEAD,
+        url,
+        Some(token),
+        &[("Tus-Resumable", TUS.into())],
+        None,
+    )
+    .await
+}
+
+pub fn offset_of(r: &Resp) -> u64 {
+    header(&r.headers, "upload-offset")
+        .parse()
+        .expect("Upload-Offset")
+}
+
+pub async fn get_object(s: &TestServer, token: &str, sha: &str) -> (u16, Vec<u8>) {
+    let resp = s
+        .http
+        .get(s.url(&format!("/api/v1/media/{sha}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("get");
+    let status = resp.status().as_u16();
+    (status, resp.bytes().await.expect("bytes").to_vec())
+}
+
+/// Whether the object store (not the API) holds `evidence/<sha>`.
+pub async fn in_store(config: &Config, sha: &str) -> bool {
+    let media = Media::from_config(config).expect("media store");
+    media.store.head(&Media::object_key(sha)).await.is_ok()
+}
+
+/// A PATCH whose connection is cut after `sent` of the chunk's `declared` bytes.
+pub async fn cut_patch(
+    s: &TestServer,
+    token: &str,
+    url: &str,
+    offset: u64,
+    declared: usize,
+    sent: &[u8],
+) {
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let mut tcp = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "PATCH {url} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: {OFFSET_STREAM}\r\nUpload-Offset: {offset}\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await.expect("write head");
+    tcp.write_all(sent).await.expect("write part of body");
+    tcp.flush().await.expect("flush");
+    drop(tcp);
+}
+
+/// Point a configuration at the objects' store — the S3 store under `prefix`, or the local media
+/// directory — with chunks of at most 4 MiB.
+pub fn media_config(c: &mut Config, objects: &Objects, prefix: &str) {
+    c.media_max_chunk = 4 * 1024 * 1024;
+    if let Objects::S3(s3) = objects {
+        c.media_url = Some(format!("{}/{prefix}", s3.url));
+        c.s3_endpoint = s3.endpoint.clone();
+        c.s3_access_key_id = s3.access_key_id.clone();
+        c.s3_secret_access_key = s3.secret_access_key.clone();
+        c.s3_region = s3.region.clone().unwrap_or_else(|| "us-east-1".into());
+    }
+}
+
+/// A file of 9 MiB and a bit: more than two chunks of the 4 MiB limit.
+pub fn video() -> Vec<u8> {
+    bytes_of(9 * 1024 * 1024 + 12_345, 1)
+}
+
+/// A server on a database and an object store (S3 under a prefix of its own), its administrator
+/// and an enrolled device of 632500.
+pub struct MediaSite {
+    pub s: TestServer,
+    pub objects: Objects,
+    pub admin: String,
+    pub dev: MediaDevice,
+    db_url: Option<String>,
+    prefix: String,
+    tweak: fn(&mut Config),
+}
+
+/// A file the site's device declared, and its upload.
+pub struct Upload {
+    pub bytes: Vec<u8>,
+    pub sha: String,
+    pub url: String,
+}
+
+impl MediaSite {
+    pub async fn on(db: &Db, objects: &Objects) -> MediaSite {
+        Self::on_with(db, objects, |_| {}).await
+    }
+
+    /// [`MediaSite::on`] with the configuration adjusted by `tweak` (on every start).
+    pub async fn on_with(db: &Db, objects: &Objects, tweak: fn(&mut Config)) -> MediaSite {
+        let prefix = format!("r{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let db_url = db.new_database().await;
+        let (o, p) = (objects.clone(), prefix.clone());
+        let s = TestServer::start_with(db_url.clone(), move |c| {
+            media_config(c, &o, &p);
+            tweak(c);
+        })
+        .await;
+        let admin = s.admin().await;
+        let dev = MediaDevice::enrol(&s, &admin, "QH6325000101").await;
+        MediaSite {
+            s,
+            objects: objects.clone(),
+            admin,
+            dev,
+            db_url,
+            prefix,
+            tweak,
+        }
+    }
+
+    /// The server's configuration (to look into its object store).
+    pub fn config(&self) -> Config {
+        let mut c = Config::for_data_dir(self.s.dir.path());
+        media_config(&mut c, &self.objects, &self.prefix);
+        (self.tweak)(&mut c);
+        c
+    }
+
+    /// Stop the server and start it again on the same data, database and objects.
+    pub async fn restart(self) -> MediaSite {
+        let MediaSite {
+            s,
+            objects,
+            admin,
+            dev,
+            db_url,
+            prefix,
+            tweak,
+        } = self;
+        let dir = s.stop_keeping_dir().await;
+        let (o, p) = (objects.clone(), prefix.clone());
+        let s = TestServer::start_in(dir, db_url.clone(), move |c| {
+            media_config(c, &o, &p);
+            tweak(c);
+        })
+        .await;
+        MediaSite {
+            s,
+            objects,
+            admin,
+            dev,
+            db_url,
+            prefix,
+            tweak,
+        }
+    }
+
+    /// Declare `bytes` as evidence of the device's case and create its upload (201, offset 0).
+    pub async fn upload_of(&mut self, bytes: Vec<u8>) -> Upload {
+        let sha = sha_hex(&bytes);
+        self.dev
+            .declare(&self.s, &TWO_OFFICERS, &[(&sha, bytes.len() as u64)])
+            .await;
+        let r = create(&self.s, &self.dev.token, &sha, bytes.len() as u64).await;
+        assert_eq!((r.status, offset_of(&r)), (201, 0), "{}", r.body);
+        let url = header(&r.headers, "location").to_string();
+        Upload { bytes, sha, url }
+    }
+
+    /// Send the upload's bytes from `at` on in chunks of up to 4 MiB, each with its checksum and
+    /// each answered 204 with the new offset; the last one completes the file.
+    pub async fn send_from(&self, upload: &Upload, mut at: usize) {
+        while at < upload.bytes.len() {
+            let end = (at + 4 * 1024 * 1024).min(upload.bytes.len());
+            let chunk = &upload.bytes[at..end];
+            let r = patch(
+                &self.s,
+                &self.dev.token,
+                &upload.url,
+                at as u64,
+                chunk,
+                Some(Sha256::digest(chunk).into()),
+            )
+            .await;
+            assert_eq!(r.status, 204, "{}", r.body);
+            at = end;
+            assert_eq!(offset_of(&r), at as u64);
+        }
+    }
+
+    /// The upload is where it was: HEAD answers its offset `at`, its length, and no caching.
+    pub async fn assert_unchanged(&self, upload: &Upload, at: usize) {
+        let r = head(&self.s, &self.dev.token, &upload.url).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(offset_of(&r), at as u64, "refused chunks change nothing");
+        assert_eq!(
+            header(&r.headers, "upload-length"),
+            upload.bytes.len().to_string()
+        );
+        assert_eq!(header(&r.headers, "cache-control"), "no-store");
+    }
+
+    /// The file is complete: in the object store, and the device reads back exactly its bytes.
+    pub async fn assert_stored(&self, upload: &Upload) {
+        assert!(in_store(&self.config(), &upload.sha).await);
+        let (status, got) = get_object(&self.s, &self.dev.token, &upload.sha).await;
+        assert_eq!(status, 200);
+        assert!(got == upload.bytes, "stored bytes equal the file");
+    }
+
+    /// A device of another agency (共和县, 632521) with a case of its own.
+    pub async fn other_agencys_device(&self) -> MediaDevice {
+        let mut other = MediaDevice::enrol(&self.s, &self.admin, "QH6325210201").await;
+        other.declare(&self.s, &["QH6325210201"], &[]).await;
+        other
     }
 }
