@@ -2,6 +2,7 @@
 //! port, its administrator API, a device (the real core's store) and a fault-injecting TCP proxy.
 
 pub mod backends;
+pub mod cli;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader, Write};
