@@ -61,11 +61,7 @@ async fn options_answer_what_the_server_supports(db: Db, objects: Objects) {
 /// Protocol version wrong or missing → 412 with Tus-Version.
 async fn a_wrong_or_missing_protocol_version_is_refused(db: Db, objects: Objects) {
     let mut m = MediaSite::on(&db, &objects).await;
-    let video = video();
-    let sha = sha_hex(&video);
-    m.dev
-        .declare(&m.s, &TWO_OFFICERS, &[(&sha, video.len() as u64)])
-        .await;
+    let (video, sha) = m.declare_video().await;
     for v in [Some("0.2.2"), None] {
         let mut h = vec![
             ("Upload-Length", video.len().to_string()),
@@ -108,11 +104,7 @@ async fn undeclared_evidence_cannot_be_uploaded(db: Db, objects: Objects) {
 
 async fn a_length_other_than_the_declared_size_is_refused(db: Db, objects: Objects) {
     let mut m = MediaSite::on(&db, &objects).await;
-    let video = video();
-    let sha = sha_hex(&video);
-    m.dev
-        .declare(&m.s, &TWO_OFFICERS, &[(&sha, video.len() as u64)])
-        .await;
+    let (video, sha) = m.declare_video().await;
     let r = create(&m.s, &m.dev.token, &sha, video.len() as u64 - 1).await;
     assert_eq!(
         (r.status, r.body["code"].as_str()),
@@ -144,11 +136,7 @@ async fn an_upload_without_metadata_is_refused(db: Db, objects: Objects) {
 
 async fn an_upload_over_the_maximum_size_is_refused(db: Db, objects: Objects) {
     let mut m = MediaSite::on(&db, &objects).await;
-    let video = video();
-    let sha = sha_hex(&video);
-    m.dev
-        .declare(&m.s, &TWO_OFFICERS, &[(&sha, video.len() as u64)])
-        .await;
+    let (video, sha) = m.declare_video().await;
     let r = create(&m.s, &m.dev.token, &sha, (4u64 << 30) + 1).await;
     assert_eq!(
         (r.status, r.body["code"].as_str()),
@@ -159,11 +147,7 @@ async fn an_upload_over_the_maximum_size_is_refused(db: Db, objects: Objects) {
 
 async fn creating_an_upload_needs_a_token(db: Db, objects: Objects) {
     let mut m = MediaSite::on(&db, &objects).await;
-    let video = video();
-    let sha = sha_hex(&video);
-    m.dev
-        .declare(&m.s, &TWO_OFFICERS, &[(&sha, video.len() as u64)])
-        .await;
+    let (video, sha) = m.declare_video().await;
     let r = tus(
         &m.s,
         Method::POST,
@@ -188,11 +172,7 @@ async fn creating_an_upload_answers_where_it_is_and_creating_it_again_resumes_it
     objects: Objects,
 ) {
     let mut m = MediaSite::on(&db, &objects).await;
-    let video = video();
-    let sha = sha_hex(&video);
-    m.dev
-        .declare(&m.s, &TWO_OFFICERS, &[(&sha, video.len() as u64)])
-        .await;
+    let (video, sha) = m.declare_video().await;
     let r = create(&m.s, &m.dev.token, &sha, video.len() as u64).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let url = header(&r.headers, "location").to_string();

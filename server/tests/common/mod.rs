@@ -265,12 +265,8 @@ impl TestServer {
         self.sign_in("admin", &password).await
     }
 
-    /// Issue a code for `certificate_no` and enrol a fresh key with it: (key, device token, device id).
-    pub async fn enrol(
-        &self,
-        admin_token: &str,
-        certificate_no: &str,
-    ) -> (DeviceKey, String, String) {
+    /// A new enrolment code for `certificate_no`, issued by `admin_token`.
+    pub async fn enrolment_code_for(&self, admin_token: &str, certificate_no: &str) -> String {
         let (status, body) = self
             .call(
                 Method::POST,
@@ -280,7 +276,16 @@ impl TestServer {
             )
             .await;
         assert_eq!(status, 201, "{body}");
-        let code = body["code"].as_str().expect("code").to_string();
+        body["code"].as_str().expect("code").to_string()
+    }
+
+    /// Issue a code for `certificate_no` and enrol a fresh key with it: (key, device token, device id).
+    pub async fn enrol(
+        &self,
+        admin_token: &str,
+        certificate_no: &str,
+    ) -> (DeviceKey, String, String) {
+        let code = self.enrolment_code_for(admin_token, certificate_no).await;
         let key = DeviceKey::generate();
         let (status, body) = self
             .call(
@@ -614,22 +619,14 @@ pub struct BundleDevice {
 }
 
 pub async fn enrol_for_bundles(s: &TestServer, admin: &str, certificate_no: &str) -> BundleDevice {
-    let (status, body) = s
-        .call(
-            Method::POST,
-            "/api/v1/enrolment-codes",
-            Some(admin),
-            Some(json!({"certificate_no": certificate_no})),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let code = s.enrolment_code_for(admin, certificate_no).await;
     let key = roadside_core::ledger::DeviceKey::generate();
     let (status, body) = s
         .call(
             Method::POST,
             "/api/v1/devices/enrol",
             None,
-            Some(json!({"code": body["code"], "public_key": key.public_hex()})),
+            Some(json!({"code": code, "public_key": key.public_hex()})),
         )
         .await;
     assert_eq!(status, 201, "{body}");
@@ -1162,6 +1159,16 @@ impl MediaSite {
             prefix,
             tweak,
         }
+    }
+
+    /// Declare the [`video`] as evidence of the device's case (no upload yet): its bytes and hash.
+    pub async fn declare_video(&mut self) -> (Vec<u8>, String) {
+        let video = video();
+        let sha = sha_hex(&video);
+        self.dev
+            .declare(&self.s, &TWO_OFFICERS, &[(&sha, video.len() as u64)])
+            .await;
+        (video, sha)
     }
 
     /// Declare `bytes` as evidence of the device's case and create its upload (201, offset 0).
