@@ -136,7 +136,7 @@ async fn an_upload_without_metadata_is_refused(db: Db, objects: Objects) {
 
 async fn an_upload_over_the_maximum_size_is_refused(db: Db, objects: Objects) {
     let mut m = MediaSite::on(&db, &objects).await;
-    let (video, sha) = m.declare_video().await;
+    let (_, sha) = m.declare_video().await;
     let r = create(&m.s, &m.dev.token, &sha, (4u64 << 30) + 1).await;
     assert_eq!(
         (r.status, r.body["code"].as_str()),
