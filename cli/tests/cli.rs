@@ -1,36 +1,18 @@
 //! The `roadside` binary end to end: real processes, a real encrypted SQLite file.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use roadside_core::demo;
+use roadside_tests::cli::{err, ok, Cli};
 use serde_json::Value;
 
 const KEY_HEX: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 
 fn roadside(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roadside"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("ROADSIDE_DB_KEY", KEY_HEX)
-        .env_remove("ROADSIDE_DATA")
-        .output()
-        .expect("run roadside")
-}
-
-fn ok(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "roadside failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
-
-fn err(out: &Output) -> Value {
-    assert!(!out.status.success(), "expected a failure");
-    serde_json::from_slice(&out.stderr).expect("stderr is JSON")
+    Cli::new(env!("CARGO_BIN_EXE_roadside"), data)
+        .key(KEY_HEX)
+        .run(args)
 }
 
 fn ledger_len(data: &Path) -> usize {
@@ -226,15 +208,11 @@ fn the_key_file_made_by_init_opens_the_store_and_a_wrong_key_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let run = |args: &[&str], key: Option<&str>| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_roadside"));
-        c.arg("--data")
-            .arg(&data)
-            .args(args)
-            .env_remove("ROADSIDE_DB_KEY");
-        if let Some(k) = key {
-            c.env("ROADSIDE_DB_KEY", k);
+        let cli = Cli::new(env!("CARGO_BIN_EXE_roadside"), &data);
+        match key {
+            Some(k) => cli.key(k).run(args),
+            None => cli.run(args),
         }
-        c.output().unwrap()
     };
     let out = ok(&run(&["init"], None));
     assert_eq!(out["key_created"], true);
@@ -253,13 +231,7 @@ fn the_key_file_made_by_init_opens_the_store_and_a_wrong_key_is_refused() {
     let e = err(&run(&["ledger", "verify"], Some("xyz")));
     assert_eq!(e["code"], "KEY_FORMAT");
     let other = tmp.path().join("other");
-    let e = err(&Command::new(env!("CARGO_BIN_EXE_roadside"))
-        .arg("--data")
-        .arg(&other)
-        .args(["ledger", "verify"])
-        .env_remove("ROADSIDE_DB_KEY")
-        .output()
-        .unwrap());
+    let e = err(&Cli::new(env!("CARGO_BIN_EXE_roadside"), &other).run(&["ledger", "verify"]));
     assert_eq!(e["code"], "KEY_MISSING");
 }
 
@@ -358,16 +330,7 @@ fn init_makes_a_private_data_directory_and_a_readable_key_file_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_roadside"))
-            .arg("--data")
-            .arg(&data)
-            .args(args)
-            .env_remove("ROADSIDE_DB_KEY")
-            .env_remove("ROADSIDE_DATA")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| Cli::new(env!("CARGO_BIN_EXE_roadside"), &data).run(args);
     ok(&run(&["init"]));
     let mode = |name: &str| {
         std::fs::metadata(data.join(name))

@@ -1,32 +1,18 @@
 //! `roadside enrol`, `roadside sync`, `roadside status` against the real server binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use roadside_tests::cli::{ok, Cli};
 use roadside_tests::ServerProcess;
 use serde_json::Value;
 
 const KEY_HEX: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 
 fn roadside(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_roadside"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env("ROADSIDE_DB_KEY", KEY_HEX)
-        .env_remove("ROADSIDE_DATA")
-        .env_remove("ROADSIDE_SERVER")
-        .output()
-        .expect("run roadside")
-}
-
-fn ok(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "roadside failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+    Cli::new(env!("CARGO_BIN_EXE_roadside"), data)
+        .key(KEY_HEX)
+        .run(args)
 }
 
 #[test]

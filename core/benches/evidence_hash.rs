@@ -5,11 +5,12 @@
 //! ```
 //!
 //! Writes a 1 GiB file of pseudo-random bytes (and a 4 GiB one, see below) under `target/tmp`, warms the
-//! page cache, then alternates rounds of `openssl dgst -sha256 FILE` and `hash_file` (whole-file hash
-//! plus the 1 MiB chunk manifest). Both are timed from process spawn to exit: `hash_file` runs in a
-//! child process (this binary re-executed with a hidden argument) so that its peak RSS (`VmHWM`) can be
-//! reported on its own. Every round checks that both give the same whole-file digest. Prints the
-//! medians and the single-threaded `sha2` throughput for reference, then deletes the files.
+//! page cache, then criterion times `hash_file` (whole-file hash plus the 1 MiB chunk manifest), each
+//! call interleaved with `openssl dgst -sha256 FILE` on the same file (which goes first alternates).
+//! Both are timed from process spawn to exit: `hash_file` runs in a child process (this binary
+//! re-executed with a hidden argument) so that its peak RSS (`VmHWM`) can be reported on its own.
+//! Every round checks that both give the same whole-file digest. Prints the medians and the
+//! single-threaded `sha2` throughput for reference, then deletes the files.
 //!
 //! `hash_file` needs two cores to keep up with one SHA-256 (it hashes every byte twice). On a busy
 //! machine it gets less than that, so the table also gives a CPU-bound ratio: openssl's CPU time over
@@ -18,12 +19,15 @@
 //! Environment:
 //! - `ROADSIDE_BENCH_4G`: `1` always adds the 4 GiB file, `0` never does; unset, it is added when the
 //!   disk has room for it and enough memory is available to keep it in the page cache.
-//! - `ROADSIDE_BENCH_ROUNDS`: rounds per file (default 5 for 1 GiB, 3 for 4 GiB).
 
+use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use roadside_bench::criterion::Criterion;
+use roadside_bench::{configured, Figures};
 
 use roadside_core::evidence::{hash_file, EvidenceHasher};
 use sha2::{Digest, Sha256};
@@ -58,14 +62,16 @@ fn main() {
     );
     reference_sha2();
 
-    let mut sizes = vec![(GIB, rounds(5))];
+    let mut sizes = vec![GIB];
     if want_4g(dir.path()) {
-        sizes.push((4 * GIB, rounds(3)));
+        sizes.push(4 * GIB);
     }
+    let mut c = configured();
+    let figures = Figures::new();
     let mut rows = Vec::new();
-    for (size, rounds) in sizes {
+    for size in sizes {
         let path = dir.path().join(format!("evidence-{}g.bin", size / GIB));
-        rows.push(bench_file(&path, size, rounds));
+        rows.push(bench_file(&mut c, &figures, &path, size));
         std::fs::remove_file(&path).expect("delete benchmark file");
     }
 
@@ -101,6 +107,7 @@ fn main() {
         load_average()
     );
     drop(dir);
+    c.final_summary();
 }
 
 /// The child: hash one file, report digest, time and peak resident memory.
@@ -135,14 +142,6 @@ fn vm_hwm_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn rounds(default: usize) -> usize {
-    std::env::var("ROADSIDE_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(default)
 }
 
 /// Whether to run the 4 GiB file: forced either way by `ROADSIDE_BENCH_4G`, else only when the disk
@@ -236,7 +235,7 @@ struct Row {
     peak_rss_kib: u64,
 }
 
-fn bench_file(path: &Path, size: u64, rounds: usize) -> Row {
+fn bench_file(c: &mut Criterion, figures: &Figures, path: &Path, size: u64) -> Row {
     print!("\n{} GiB: writing {} ... ", size / GIB, path.display());
     std::io::stdout().flush().ok();
     write_random_file(path, size);
@@ -247,52 +246,71 @@ fn bench_file(path: &Path, size: u64, rounds: usize) -> Row {
     println!("done");
 
     let mb = size as f64 / 1e6;
-    let mut row = Row {
+    let row = RefCell::new(Row {
         size,
-        rounds,
+        rounds: 0,
         openssl: vec![],
         roadside: vec![],
         ratio: vec![],
         in_process: vec![],
         cpu_ratio: vec![],
         peak_rss_kib: 0,
-    };
-    for round in 0..rounds {
-        // Alternate which goes first so that drift in machine load hits both alike.
-        let (o, r) = if round % 2 == 0 {
-            let o = run_openssl(path);
-            (o, run_child(path))
-        } else {
-            let r = run_child(path);
-            (run_openssl(path), r)
-        };
-        let (o_digest, o_wall, o_cpu) = o;
-        assert_eq!(
-            o_digest,
-            r.digest,
-            "openssl and hash_file disagree on {}",
-            path.display()
-        );
-        let (o_mbps, r_mbps) = (mb / o_wall, mb / r.wall);
-        let cpu_ratio = o_cpu / r.critical_path();
-        println!(
-            "  round {}: openssl {o_mbps:>5.0} MB/s ({o_cpu:.2} s CPU)   roadside {r_mbps:>5.0} MB/s \
-             (reader {:.2} s + hasher {:.2} s CPU)   ratio {:.3}   CPU-bound ratio {cpu_ratio:.3}   \
-             peak RSS {:.1} MiB",
-            round + 1,
-            r.cpu_main,
-            r.cpu_total - r.cpu_main,
-            r_mbps / o_mbps,
-            r.vm_hwm_kib as f64 / 1024.0
-        );
-        row.openssl.push(o_mbps);
-        row.roadside.push(r_mbps);
-        row.ratio.push(r_mbps / o_mbps);
-        row.in_process.push(mb / r.in_process);
-        row.cpu_ratio.push(cpu_ratio);
-        row.peak_rss_kib = row.peak_rss_kib.max(r.vm_hwm_kib);
-    }
-    row
+    });
+    let subject = format!(
+        "hash_file {} GiB (child process, spawn to exit)",
+        size / GIB
+    );
+    let reference = format!("reference: openssl dgst -sha256 {} GiB", size / GIB);
+    let mut g = c.benchmark_group(format!("evidence-hash-{}g", size / GIB));
+    g.sample_size(10);
+    figures.bench_timed(&mut g, &subject, |n| {
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..n {
+            let mut row = row.borrow_mut();
+            let round = row.rounds;
+            row.rounds += 1;
+            // Alternate which goes first so that drift in machine load hits both alike.
+            let (o, r) = if round.is_multiple_of(2) {
+                let o = run_openssl(path);
+                (o, run_child(path))
+            } else {
+                let r = run_child(path);
+                (run_openssl(path), r)
+            };
+            let (o_digest, o_wall, o_cpu) = o;
+            assert_eq!(
+                o_digest,
+                r.digest,
+                "openssl and hash_file disagree on {}",
+                path.display()
+            );
+            let (o_mbps, r_mbps) = (mb / o_wall, mb / r.wall);
+            let cpu_ratio = o_cpu / r.critical_path();
+            println!(
+                "  round {}: openssl {o_mbps:>5.0} MB/s ({o_cpu:.2} s CPU)   roadside {r_mbps:>5.0} MB/s \
+                 (reader {:.2} s + hasher {:.2} s CPU)   ratio {:.3}   CPU-bound ratio {cpu_ratio:.3}   \
+                 peak RSS {:.1} MiB",
+                round + 1,
+                r.cpu_main,
+                r.cpu_total - r.cpu_main,
+                r_mbps / o_mbps,
+                r.vm_hwm_kib as f64 / 1024.0
+            );
+            row.openssl.push(o_mbps);
+            row.roadside.push(r_mbps);
+            row.ratio.push(r_mbps / o_mbps);
+            row.in_process.push(mb / r.in_process);
+            row.cpu_ratio.push(cpu_ratio);
+            row.peak_rss_kib = row.peak_rss_kib.max(r.vm_hwm_kib);
+            ours.push(Duration::from_secs_f64(r.wall));
+            theirs.push(Duration::from_secs_f64(o_wall));
+        }
+        figures.record(&reference, &theirs);
+        ours
+    });
+    g.finish();
+    row.into_inner()
 }
 
 /// `openssl dgst -sha256 FILE`: (hex digest, wall seconds, CPU seconds).

@@ -1,8 +1,9 @@
-//! Rules engine figures (printed, never asserted; the lead copies them to BENCHMARKS.md):
+//! Rules engine figures, each beside a reference measured in the same run (criterion; the ratios
+//! are printed at the end):
 //!
-//! - guidance for one violation (CX-43-2, 2-axle truck at 21,350 kg), p50/p99, against a
-//!   reference in the same run: building the rule book from its files (what a naive engine that
-//!   re-reads its data per request would pay);
+//! - guidance for one violation (CX-43-2, 2-axle truck at 21,350 kg), p50/p99, against building
+//!   the rule book from its files and then guiding (what a naive engine that re-reads its data per
+//!   request would pay);
 //! - keyword search over a generated set of 5,000 items, p50/p99, against a naive linear scan that
 //!   prepares every string (lower-case, pinyin initials) on each query.
 //!
@@ -10,20 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use roadside_bench::{configured, print_ratio, Figures};
 use roadside_core::rules::lookup::naive_search;
 use roadside_core::rules::{bundled, Facts, GuidanceRequest, RuleBook};
-
-fn percentiles(mut v: Vec<Duration>) -> (Duration, Duration) {
-    v.sort_unstable();
-    let p = |q: f64| v[((v.len() as f64 - 1.0) * q).round() as usize];
-    (p(0.50), p(0.99))
-}
-
-fn fmt(d: Duration) -> String {
-    format!("{:>9.2} µs", d.as_secs_f64() * 1e6)
-}
 
 const WORDS: &[&str] = &[
     "超限",
@@ -96,7 +88,14 @@ fn generated_book(n: usize) -> RuleBook {
     }
 }
 
+const GUIDE: &str = "one violation (CX-43-2)";
+const GUIDE_REF: &str = "reference: load the rule book from files + guidance";
+const SEARCH: &str = "5,000 items (index)";
+const SEARCH_REF: &str = "reference: naive linear scan (strings prepared per query)";
+
 fn main() {
+    let mut c = configured();
+    let figures = Figures::new();
     let book = match RuleBook::bundled() {
         Ok(b) => b,
         Err(e) => panic!("bundled data invalid: {e:?}"),
@@ -112,46 +111,21 @@ fn main() {
             ..Default::default()
         },
     };
-    // Guidance.
-    for _ in 0..1_000 {
-        black_box(book.guide(&req).ok());
-    }
-    let mut g = Vec::with_capacity(20_000);
-    for _ in 0..20_000 {
-        let t = Instant::now();
-        black_box(book.guide(black_box(&req)).ok());
-        g.push(t.elapsed());
-    }
-    let (g50, g99) = percentiles(g);
     let files: BTreeMap<String, String> = bundled::FILES
         .iter()
         .map(|(p, t)| (p.to_string(), t.to_string()))
         .collect();
-    let mut r = Vec::with_capacity(200);
-    for _ in 0..200 {
-        let t = Instant::now();
+    let mut g = c.benchmark_group("guidance");
+    figures.bench(&mut g, GUIDE, || {
+        black_box(book.guide(black_box(&req)).ok());
+    });
+    figures.bench(&mut g, GUIDE_REF, || {
         let b = RuleBook::from_files(files.clone()).ok();
         black_box(b.and_then(|b| b.guide(&req).ok()));
-        r.push(t.elapsed());
-    }
-    let (r50, r99) = percentiles(r);
-    println!("rules benchmark ({} bundled items)", book.items().len());
-    println!("{:<58} {:>12} {:>12}", "", "p50", "p99");
-    println!(
-        "{:<58} {} {}",
-        "guidance, 1 violation (CX-43-2)",
-        fmt(g50),
-        fmt(g99)
-    );
-    println!(
-        "{:<58} {} {}   (ratio p99 {:.0}×)",
-        "reference: load rule book from files + guidance",
-        fmt(r50),
-        fmt(r99),
-        r99.as_secs_f64() / g99.as_secs_f64()
-    );
+    });
+    g.finish();
 
-    // Search over 5,000 generated items.
+    // Search over 5,000 generated items, the queries in turn.
     let big = generated_book(5_000);
     let queries = [
         "超限",
@@ -163,44 +137,42 @@ fn main() {
         "危险货物运输",
         "xyz",
     ];
-    let mut idx = Vec::new();
-    let mut naive = Vec::new();
-    for _ in 0..50 {
-        for q in &queries {
-            let t = Instant::now();
-            black_box(big.search(black_box(q), 20));
-            idx.push(t.elapsed());
-            let t = Instant::now();
-            black_box(naive_search(big.items(), black_box(q), 20));
-            naive.push(t.elapsed());
-        }
-    }
-    let (s50, s99) = percentiles(idx);
-    let (n50, n99) = percentiles(naive);
-    println!(
-        "{:<58} {} {}",
-        "search, 5,000 items (index)",
-        fmt(s50),
-        fmt(s99)
+    let mut g = c.benchmark_group("search");
+    let mut i = 0;
+    figures.bench(&mut g, SEARCH, || {
+        i += 1;
+        black_box(big.search(black_box(queries[i % queries.len()]), 20));
+    });
+    let mut i = 0;
+    figures.bench(&mut g, SEARCH_REF, || {
+        i += 1;
+        black_box(naive_search(
+            big.items(),
+            black_box(queries[i % queries.len()]),
+            20,
+        ));
+    });
+    g.finish();
+
+    println!("rules benchmark ({} bundled items)", book.items().len());
+    figures.print(&[GUIDE, GUIDE_REF, SEARCH, SEARCH_REF]);
+    print_ratio(
+        "reference / guidance, p99",
+        figures.time_ratio(GUIDE_REF, GUIDE, 0.99),
     );
-    println!(
-        "{:<58} {} {}   (ratio p99 {:.1}×)",
-        "reference: naive linear scan (prepare strings per query)",
-        fmt(n50),
-        fmt(n99),
-        n99.as_secs_f64() / s99.as_secs_f64()
+    print_ratio(
+        "naive scan / index search, p99",
+        figures.time_ratio(SEARCH_REF, SEARCH, 0.99),
     );
+    let met = |id: &str, limit: Duration| match figures.quantile(id, 0.99) {
+        Some(p99) if p99 <= limit => "met",
+        Some(_) => "NOT met",
+        None => "not run",
+    };
     println!(
         "targets: guidance p99 ≤ 20 µs: {}; search p99 ≤ 1 ms: {}",
-        if g99 <= Duration::from_micros(20) {
-            "met"
-        } else {
-            "NOT met"
-        },
-        if s99 <= Duration::from_millis(1) {
-            "met"
-        } else {
-            "NOT met"
-        }
+        met(GUIDE, Duration::from_micros(20)),
+        met(SEARCH, Duration::from_millis(1))
     );
+    c.final_summary();
 }

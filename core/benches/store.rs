@@ -1,4 +1,5 @@
-//! Device-store figures (issue: core foundation), each beside a reference measured in the same run:
+//! Device-store figures, each beside a reference measured in the same run (criterion; the ratios are
+//! printed at the end):
 //!
 //! 1. Device actions per second — validate + sign + one transaction (`create_case`), at the
 //!    durability the store ships with (`Normal`) and at `Full` — against a bare SQLite
@@ -11,9 +12,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
+use roadside_bench::criterion::Criterion;
+use roadside_bench::{configured, print_ratio, Figures};
 use roadside_core::demo;
 use roadside_core::store::{Durability, Store};
 use rusqlite::Connection;
@@ -28,39 +31,27 @@ fn bench_clock() -> DateTime<Utc> {
 
 fn main() {
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target");
-    actions(&target);
-    open_and_list(&target);
+    let mut c = configured();
+    let figures = Figures::new();
+    actions(&mut c, &figures, &target);
+    open_and_list(&mut c, &figures, &target);
+    c.final_summary();
 }
 
-fn per_sec(n: usize, d: Duration) -> f64 {
-    n as f64 / d.as_secs_f64()
-}
-
-fn actions(target: &Path) {
-    println!("== device actions (validate + sign + one transaction)");
+fn actions(c: &mut Criterion, figures: &Figures, target: &Path) {
     let dir = tempfile::tempdir_in(target).expect("temp dir");
     let record = demo::on_site_record(Utc::now() - chrono::Duration::hours(1));
     let bytes = serde_json::to_vec(&record).expect("encode");
-
     let mut rows = Vec::new();
-    for (label, durability, n) in [
-        ("normal (shipped)", Durability::Normal, 4000usize),
-        ("full", Durability::Full, 300),
+    for (label, durability) in [
+        ("normal (shipped)", Durability::Normal),
+        ("full", Durability::Full),
     ] {
-        let store_dir = dir.path().join(label.split(' ').next().unwrap_or("x"));
-        let store = Store::open(&store_dir, &KEY, durability).expect("open");
+        let name = label.split(' ').next().unwrap_or("x");
+        let store = Store::open(&dir.path().join(name), &KEY, durability).expect("open");
         store.import_roster(&demo::roster()).expect("roster");
-        for _ in 0..50 {
-            store.create_case(&record).expect("warm-up");
-        }
-        let t = Instant::now();
-        for _ in 0..n {
-            store.create_case(&record).expect("create");
-        }
-        let roadside = per_sec(n, t.elapsed());
-        assert!(store.verify_ledger().expect("verify").ok);
 
-        let plain = dir.path().join(format!("plain-{}.db", rows.len()));
+        let plain = dir.path().join(format!("plain-{name}.db"));
         let conn = Connection::open(&plain).expect("plain db");
         let sync = if durability == Durability::Full {
             "FULL"
@@ -72,30 +63,41 @@ fn actions(target: &Path) {
              CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL);"
         ))
         .expect("plain schema");
-        let t = Instant::now();
-        for _ in 0..n {
+
+        let subject = format!("device action, {label}");
+        let reference = format!("reference: bare SQLite insert-and-commit, {label}");
+        let mut g = c.benchmark_group(format!("actions-{name}"));
+        figures.bench(&mut g, &subject, || {
+            store.create_case(&record).expect("create");
+        });
+        figures.bench(&mut g, &reference, || {
             conn.execute_batch("BEGIN IMMEDIATE").expect("begin");
             conn.execute("INSERT INTO t (body) VALUES (?1)", [&bytes])
                 .expect("insert");
             conn.execute_batch("COMMIT").expect("commit");
-        }
-        let bare = per_sec(n, t.elapsed());
-        rows.push((label, roadside, bare));
+        });
+        g.finish();
+        assert!(store.verify_ledger().expect("verify").ok);
+        rows.push((subject, reference));
     }
-    println!(
-        "{:<18} {:>14} {:>22} {:>8}",
-        "durability", "roadside/s", "bare sqlite insert/s", "ratio"
-    );
-    for (label, roadside, bare) in rows {
-        println!(
-            "{label:<18} {roadside:>14.0} {bare:>22.0} {:>8.2}",
-            roadside / bare
+    println!("== device actions (validate + sign + one transaction)");
+    for (subject, reference) in &rows {
+        figures.print(&[subject, reference]);
+        let per_sec = |id: &str| figures.quantile(id, 0.5).map(|d| 1.0 / d.as_secs_f64());
+        if let (Some(a), Some(b)) = (per_sec(subject), per_sec(reference)) {
+            println!("actions/s (median) {a:.0}, bare inserts/s {b:.0}");
+        }
+        print_ratio(
+            "roadside actions/s over bare inserts/s (median)",
+            figures.time_ratio(reference, subject, 0.5),
         );
     }
 }
 
-fn open_and_list(target: &Path) {
-    println!("== open a store of 100,000 records and list today's cases");
+const OPEN: &str = "roadside Store::open + cases_today() (100,000 cases)";
+const OPEN_REF: &str = "reference: bare keyed open + one SELECT";
+
+fn open_and_list(c: &mut Criterion, figures: &Figures, target: &Path) {
     let dir = target.join("bench-store-100k");
     let ready = dir.join("ready");
     if !ready.exists() {
@@ -118,44 +120,39 @@ fn open_and_list(target: &Path) {
         std::fs::write(&ready, b"ok").expect("marker");
     }
 
-    let mut roadside = Vec::new();
-    let mut bare = Vec::new();
+    // The two interleaved, call by call, so that drift in the machine's load hits both alike.
     let mut listed = 0;
-    for _ in 0..15 {
-        let t = Instant::now();
-        let store = Store::open(&dir, &KEY, Durability::Normal).expect("open");
-        listed = store.cases_today().expect("list").len();
-        roadside.push(t.elapsed());
-        drop(store);
+    let mut g = c.benchmark_group("open-and-list");
+    figures.bench_timed(&mut g, OPEN, |n| {
+        let mut roadside = Vec::new();
+        let mut bare = Vec::new();
+        for _ in 0..n {
+            let t = Instant::now();
+            let store = Store::open(&dir, &KEY, Durability::Normal).expect("open");
+            listed = store.cases_today().expect("list").len();
+            roadside.push(t.elapsed());
+            drop(store);
 
-        let t = Instant::now();
-        let conn = Connection::open(dir.join(roadside_core::store::DB_FILE)).expect("open");
-        conn.execute_batch(&format!(
-            "PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;",
-            hex::encode(KEY)
-        ))
-        .expect("key");
-        let _: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
-            .expect("select");
-        bare.push(t.elapsed());
-    }
-    roadside.sort();
-    bare.sort();
-    let med = |v: &[Duration]| v[v.len() / 2].as_secs_f64() * 1e3;
-    let max = |v: &[Duration]| v[v.len() - 1].as_secs_f64() * 1e3;
-    println!("{:<34} {:>10} {:>10}", "", "median ms", "max ms");
-    println!(
-        "{:<34} {:>10.2} {:>10.2}",
-        format!("roadside open + list ({listed} today)"),
-        med(&roadside),
-        max(&roadside)
+            let t = Instant::now();
+            let conn = Connection::open(dir.join(roadside_core::store::DB_FILE)).expect("open");
+            conn.execute_batch(&format!(
+                "PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;",
+                hex::encode(KEY)
+            ))
+            .expect("key");
+            let _: i64 = conn
+                .query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))
+                .expect("select");
+            bare.push(t.elapsed());
+        }
+        figures.record(OPEN_REF, &bare);
+        roadside
+    });
+    g.finish();
+    println!("== open a store of 100,000 records and list today's cases ({listed} today)");
+    figures.print(&[OPEN, OPEN_REF]);
+    print_ratio(
+        "roadside open + list over bare open (median)",
+        figures.time_ratio(OPEN, OPEN_REF, 0.5),
     );
-    println!(
-        "{:<34} {:>10.2} {:>10.2}",
-        "bare keyed open + 1 select",
-        med(&bare),
-        max(&bare)
-    );
-    println!("ratio (median) {:.2}", med(&roadside) / med(&bare));
 }

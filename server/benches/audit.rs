@@ -1,9 +1,10 @@
 //! `roadside-server audit` throughput (goal: at least 0.5× the raw `verify_strict` rate), on SQLite
 //! with 1,000,000 entries by default (`ROADSIDE_AUDIT_BENCH_ENTRIES` to change it). The database is
 //! built through the storage layer's batch commit (the ingest planner, no HTTP, signatures not
-//! checked while building: the entries are made here). Reference measured in the same run: the raw
-//! Ed25519 verification rate (`verify_strict`) over 50,000 of the same entries, on one thread and
-//! on every core. With `ROADSIDE_TEST_PG_URL` set, PostgreSQL is measured too.
+//! checked while building: the entries are made here). Criterion times whole audits of that database
+//! (at least ten: criterion's least sample). Reference measured in the same run: raw Ed25519
+//! verification (`verify_strict`) of 50,000 of the same entries, on one thread and on every core.
+//! With `ROADSIDE_TEST_PG_URL` set, PostgreSQL is measured too.
 //!
 //!   nice -n 10 cargo bench -p roadside-server --bench audit
 
@@ -12,6 +13,9 @@ mod common;
 
 use std::sync::Arc;
 use std::time::Instant;
+
+use roadside_bench::criterion::{Criterion, Throughput};
+use roadside_bench::{configured, print_ratio, Figures};
 
 use chrono::{Duration, Utc};
 use common::*;
@@ -191,16 +195,20 @@ async fn build(storage: &DynStorage, signer: &Arc<LogSigner>, total: usize) -> V
     reference
 }
 
-/// Raw `verify_strict` rate (entries/s): (one thread, every core).
-fn raw_rates(entries: &[SignedEntry]) -> (f64, f64) {
-    let keys: Vec<ed25519_dalek::VerifyingKey> = entries
+/// Each entry's device key, parsed once.
+fn device_keys(entries: &[SignedEntry]) -> Vec<ed25519_dalek::VerifyingKey> {
+    entries
         .iter()
         .map(|e| {
             let hex = e.entry().expect("entry").device;
             let bytes: [u8; 32] = hex::decode(hex).expect("hex").try_into().expect("32");
             ed25519_dalek::VerifyingKey::from_bytes(&bytes).expect("key")
         })
-        .collect();
+        .collect()
+}
+
+/// `verify_strict` of `entries` on `threads` threads.
+fn raw_verify(keys: &[ed25519_dalek::VerifyingKey], entries: &[SignedEntry], threads: usize) {
     let verify = |range: std::ops::Range<usize>| {
         range
             .filter(|&i| {
@@ -210,14 +218,9 @@ fn raw_rates(entries: &[SignedEntry]) -> (f64, f64) {
             })
             .count()
     };
-    let start = Instant::now();
-    assert_eq!(verify(0..entries.len()), entries.len());
-    let single = entries.len() as f64 / start.elapsed().as_secs_f64();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per = entries.len().div_ceil(cores);
-    let start = Instant::now();
+    let per = entries.len().div_ceil(threads);
     let ok: usize = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..cores)
+        let handles: Vec<_> = (0..threads)
             .map(|c| {
                 let range = c * per..((c + 1) * per).min(entries.len());
                 s.spawn(move || verify(range))
@@ -226,37 +229,71 @@ fn raw_rates(entries: &[SignedEntry]) -> (f64, f64) {
         handles.into_iter().map(|h| h.join().expect("join")).sum()
     });
     assert_eq!(ok, entries.len());
-    (single, entries.len() as f64 / start.elapsed().as_secs_f64())
 }
 
-async fn run(backend: &str, url: String, total: usize) {
-    let storage = storage::open(&url).await.expect("storage");
+fn run(
+    c: &mut Criterion,
+    figures: &Figures,
+    rt: &tokio::runtime::Runtime,
+    backend: &str,
+    url: String,
+    total: usize,
+) {
+    let storage = rt.block_on(storage::open(&url)).expect("storage");
     let (private, _) = LogSigner::generate_key("roadside.local/log");
     let signer = Arc::new(LogSigner::new("roadside.local/log", &private).expect("signer"));
     let start = Instant::now();
-    let reference = build(&storage, &signer, total).await;
+    let reference = rt.block_on(build(&storage, &signer, total));
     eprintln!(
         "{backend}: {total} entries built in {:.0} s",
         start.elapsed().as_secs_f64()
     );
-    let (single, cores) = raw_rates(&reference);
-    let report = audit::run(&storage, signer.verifier_key(), audit::Options::default())
-        .await
-        .expect("audit");
-    assert!(report.clean, "{:#?}", report.findings);
-    assert_eq!(report.entries as usize, total);
-    let rate = report.entries_per_second();
-    // The reference again after the audit, so a machine busier in one half shows.
-    let (single_after, cores_after) = raw_rates(&reference);
-    println!(
-        "{backend:<10} audit of {total} entries ({} cases, {} records, {} evidence): {:.1} s, {rate:>6.0} entries/s | raw verify_strict 1 thread {single:>6.0}/s (after {single_after:.0}/s), all cores {cores:>6.0}/s (after {cores_after:.0}/s) | ratio to 1 thread {:.2}, to all cores {:.2}",
-        report.cases,
-        report.records,
-        report.evidence,
-        report.seconds,
-        rate / single.max(single_after),
-        rate / cores.max(cores_after),
-    );
+    let keys = device_keys(&reference);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let subject = format!("{backend}: audit of {total} entries");
+    let single = format!("{backend}: reference: verify_strict of {REFERENCE}, 1 thread");
+    let all = format!("{backend}: reference: verify_strict of {REFERENCE}, every core");
+    let mut last = None;
+    let mut g = c.benchmark_group(format!("audit-{backend}"));
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(REFERENCE as u64));
+    figures.bench(&mut g, &single, || raw_verify(&keys, &reference, 1));
+    figures.bench(&mut g, &all, || raw_verify(&keys, &reference, cores));
+    g.throughput(Throughput::Elements(total as u64));
+    figures.bench(&mut g, &subject, || {
+        let report = rt
+            .block_on(audit::run(
+                &storage,
+                signer.verifier_key(),
+                audit::Options::default(),
+            ))
+            .expect("audit");
+        assert!(report.clean, "{:#?}", report.findings);
+        assert_eq!(report.entries as usize, total);
+        last = Some(report);
+    });
+    g.finish();
+    println!("== {backend}");
+    if let Some(report) = last {
+        println!(
+            "audit of {total} entries ({} cases, {} records, {} evidence): {:.1} s, {:.0} entries/s (the last)",
+            report.cases,
+            report.records,
+            report.evidence,
+            report.seconds,
+            report.entries_per_second()
+        );
+    }
+    figures.print(&[&subject, &single, &all]);
+    // Audit entries/s over raw verification entries/s, at the median.
+    let rate = |id: &str, n: usize| {
+        figures
+            .quantile(id, 0.5)
+            .map(|d| n as f64 / d.as_secs_f64())
+    };
+    let ratio = |reference: &str| Some(rate(&subject, total)? / rate(reference, REFERENCE)?);
+    print_ratio("audit rate to verify_strict on 1 thread", ratio(&single));
+    print_ratio("audit rate to verify_strict on every core", ratio(&all));
 }
 
 fn main() {
@@ -269,17 +306,18 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(async {
-        println!(
-            "audit: {total} signed entries of {DEVICES} devices, every entry re-hashed and its signature re-verified, the tree recomputed, every materialised row compared; {} cores",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("roadside.sqlite3").display().to_string();
-        run("SQLite", path, total).await;
-        match pg_admin_url() {
-            Some(url) => run("PostgreSQL", fresh_pg_database(&url).await, total).await,
-            None => println!("PostgreSQL: skipped (ROADSIDE_TEST_PG_URL not set)"),
-        }
-    });
+    let mut c = configured();
+    let figures = Figures::new();
+    println!(
+        "audit: {total} signed entries of {DEVICES} devices, every entry re-hashed and its signature re-verified, the tree recomputed, every materialised row compared; {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("roadside.sqlite3").display().to_string();
+    run(&mut c, &figures, &rt, "SQLite", path, total);
+    if let Some(url) = pg_admin_url() {
+        let db = rt.block_on(fresh_pg_database(&url));
+        run(&mut c, &figures, &rt, "PostgreSQL", db, total);
+    }
+    c.final_summary();
 }

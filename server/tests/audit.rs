@@ -350,7 +350,6 @@ async fn audit_catches_each_tampering_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_catches_each_tampering_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!("ROADSIDE_TEST_PG_URL not set: PostgreSQL audit test skipped");
         return;
     };
     suite(Some(fresh_pg_database(&admin).await)).await;
@@ -425,7 +424,6 @@ async fn background_audit_raises_the_alarm_and_holds_the_history_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_audit_raises_the_alarm_and_holds_the_history_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!("ROADSIDE_TEST_PG_URL not set: PostgreSQL background audit test skipped");
         return;
     };
     background(Some(fresh_pg_database(&admin).await)).await;

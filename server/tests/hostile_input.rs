@@ -140,7 +140,6 @@ async fn tile_paths_out_of_range_are_refused_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tile_paths_out_of_range_are_refused_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!("ROADSIDE_TEST_PG_URL not set: PostgreSQL test skipped");
         return;
     };
     tile_paths_out_of_range_are_refused(Some(fresh_pg_database(&admin).await)).await;
@@ -210,7 +209,6 @@ async fn proof_sizes_past_the_database_are_refused_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proof_sizes_past_the_database_are_refused_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!("ROADSIDE_TEST_PG_URL not set: PostgreSQL test skipped");
         return;
     };
     proof_sizes_past_the_database_are_refused(Some(fresh_pg_database(&admin).await)).await;
@@ -254,7 +252,6 @@ async fn other_public_paths_refuse_bad_input_in_json_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_public_paths_refuse_bad_input_in_json_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!("ROADSIDE_TEST_PG_URL not set: PostgreSQL test skipped");
         return;
     };
     other_public_paths_refuse_bad_input_in_json(Some(fresh_pg_database(&admin).await)).await;
@@ -398,7 +395,6 @@ fn no_generated_tile_path_or_proof_query_answers_a_server_error_sqlite() {
 #[test]
 fn no_generated_tile_path_or_proof_query_answers_a_server_error_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!("ROADSIDE_TEST_PG_URL not set: PostgreSQL test skipped");
         return;
     };
     let rt = tokio::runtime::Runtime::new().expect("runtime");

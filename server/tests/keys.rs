@@ -57,13 +57,7 @@ async fn database(backend: &str, dir: &Path) -> String {
 }
 
 fn postgres_or_skip() -> bool {
-    if pg_admin_url().is_none() {
-        eprintln!(
-            "skipped: ROADSIDE_TEST_PG_URL is not set (scripts/pg-test-server.sh starts one)"
-        );
-        return false;
-    }
-    true
+    pg_admin_url().is_some()
 }
 
 /// A first start in a data directory that does not exist yet: every directory it makes is 0700,
@@ -185,8 +179,11 @@ async fn readable_keys_are_refused_with_the_fix() {
 /// A key file owned by another user is refused (needs root to make one; skipped otherwise).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_file_of_another_user_is_refused() {
-    if own_uid() != 0 {
-        eprintln!("skipped: making a file owned by another user needs root");
+    if !roadside_tests::backends::condition(
+        "running as root",
+        "only root may make a file owned by another user",
+        own_uid() == 0,
+    ) {
         return;
     }
     let s = TestServer::start(None).await;

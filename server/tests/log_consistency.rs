@@ -193,9 +193,6 @@ async fn two_servers_on_one_sqlite_file_make_one_log() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_servers_on_one_postgres_make_one_log() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!(
-            "skipped: ROADSIDE_TEST_PG_URL is not set (scripts/pg-test-server.sh starts one)"
-        );
         return;
     };
     two_servers(fresh_pg_database(&admin).await).await;

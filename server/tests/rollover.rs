@@ -265,9 +265,6 @@ async fn restore_then_rollover_on_sqlite() {
 #[tokio::test]
 async fn restore_then_rollover_on_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!(
-            "skipped: ROADSIDE_TEST_PG_URL is not set (scripts/pg-test-server.sh starts one)"
-        );
         return;
     };
     let url = fresh_pg_database(&admin).await;

@@ -314,9 +314,6 @@ async fn warm_cache_survives_appends_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_cache_survives_appends_on_postgres() {
     let Some(admin) = pg_admin_url() else {
-        eprintln!(
-            "skipped: ROADSIDE_TEST_PG_URL is not set (scripts/pg-test-server.sh starts one)"
-        );
         return;
     };
     warm_cache_survives_appends(fresh_pg_database(&admin).await).await;

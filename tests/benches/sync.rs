@@ -6,14 +6,20 @@
 //! 2. a media upload through the core's tus client (8 MiB chunks, per-chunk SHA-256) against a plain
 //!    HTTP PUT of the same file to a tiny receiver here that writes and hashes it like the server.
 //!
+//! Criterion times the core's sync, each call on a device of its own made before the clock starts,
+//! its reference run just before it in the same loop.
+//!
 //! Run: `cargo build --release -p roadside-server && cargo bench -p roadside-tests --bench sync`
-//! (`ROADSIDE_BENCH_RECORDS`, `ROADSIDE_BENCH_MEDIA_MB` change the sizes).
+//! (`ROADSIDE_BENCH_RECORDS`, `ROADSIDE_BENCH_MEDIA_MB` change the sizes; a criterion filter,
+//! `backlog` or `media`, picks one).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
+use roadside_bench::criterion::{Criterion, Throughput};
+use roadside_bench::{configured, print_ratio, Figures};
 use roadside_core::model::EvidenceKind;
 use roadside_core::store::EvidenceMeta;
 use roadside_core::sync::SyncOptions;
@@ -28,64 +34,80 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn backlog() {
-    let n = env_u64("ROADSIDE_BENCH_RECORDS", 10_000) as usize;
-    let dev = Device::new();
-    let t = Instant::now();
-    dev.capture_cases(n);
-    println!(
-        "backlog: captured {n} records in {:.2} s",
-        t.elapsed().as_secs_f64()
-    );
+const BACKLOG: &str = "backlog: core sync, receipts verified and stored";
+const BACKLOG_REF: &str = "backlog reference: raw push of the same signed entries";
 
-    // Reference: the same signed entries pushed raw (500 per request) to a second server.
+fn backlog(c: &mut Criterion, figures: &Figures) {
+    let n = env_u64("ROADSIDE_BENCH_RECORDS", 10_000) as usize;
     let ref_dir = tempfile::tempdir().unwrap();
     let reference = ServerProcess::start(ref_dir.path(), "127.0.0.1:0");
-    let code = reference.enrolment_code("QH6325000101");
-    let (status, enrolled) = call(
-        "POST",
-        &reference.url("/api/v1/devices/enrol"),
-        None,
-        Some(json!({"code": code, "public_key": dev.store.device_id()})),
-    );
-    assert_eq!(status, 201, "{enrolled}");
-    let token = enrolled["token"].as_str().unwrap().to_string();
-    let entries = dev.store.export_ledger().unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let client = reqwest::blocking::Client::new();
-    let t = Instant::now();
-    for batch in entries.chunks(500) {
-        let body = json!({"entries": batch.iter().map(|e| json!({
-            "bytes": b64.encode(e.bytes.as_bytes()),
-            "sig": b64.encode(hex::decode(&e.sig).unwrap()),
-        })).collect::<Vec<_>>()});
-        let resp = client
-            .post(reference.url("/api/v1/sync/push"))
-            .bearer_auth(&token)
-            .json(&body)
-            .send()
-            .unwrap();
-        assert!(resp.status().is_success());
-        let _ = resp.bytes().unwrap();
-    }
-    let raw = t.elapsed().as_secs_f64();
-
-    // The core's sync of the same backlog.
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), "127.0.0.1:0");
-    enrol(
-        &dev.store,
-        &server.base,
-        &server.enrolment_code("QH6325000101"),
-    );
-    let t = Instant::now();
-    let report = sync(&dev.store, &SyncOptions::default()).unwrap();
-    let core = t.elapsed().as_secs_f64();
-    assert_eq!(report.receipts as usize, n);
-    println!(
-        "backlog: {n} records — core sync {core:.2} s ({:.0} records/s), raw push {raw:.2} s; ratio core/raw {:.2}",
-        n as f64 / core,
-        core / raw
+    let client = reqwest::blocking::Client::new();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut g = c.benchmark_group("backlog");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(n as u64));
+    figures.bench_timed(&mut g, BACKLOG, |calls| {
+        let (mut core, mut raw) = (Vec::new(), Vec::new());
+        for _ in 0..calls {
+            let dev = Device::new();
+            dev.capture_cases(n);
+
+            // Reference: the same signed entries pushed raw (500 per request) to a second server.
+            let code = reference.enrolment_code("QH6325000101");
+            let (status, enrolled) = call(
+                "POST",
+                &reference.url("/api/v1/devices/enrol"),
+                None,
+                Some(json!({"code": code, "public_key": dev.store.device_id()})),
+            );
+            assert_eq!(status, 201, "{enrolled}");
+            let token = enrolled["token"].as_str().unwrap().to_string();
+            let entries = dev.store.export_ledger().unwrap();
+            let t = Instant::now();
+            for batch in entries.chunks(500) {
+                let body = json!({"entries": batch.iter().map(|e| json!({
+                    "bytes": b64.encode(e.bytes.as_bytes()),
+                    "sig": b64.encode(hex::decode(&e.sig).unwrap()),
+                })).collect::<Vec<_>>()});
+                let resp = client
+                    .post(reference.url("/api/v1/sync/push"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .unwrap();
+                assert!(resp.status().is_success());
+                let _ = resp.bytes().unwrap();
+            }
+            raw.push(t.elapsed());
+
+            // The core's sync of the same backlog.
+            enrol(
+                &dev.store,
+                &server.base,
+                &server.enrolment_code("QH6325000101"),
+            );
+            let t = Instant::now();
+            let report = sync(&dev.store, &SyncOptions::default()).unwrap();
+            core.push(t.elapsed());
+            assert_eq!(report.receipts as usize, n);
+        }
+        figures.record(BACKLOG_REF, &raw);
+        core
+    });
+    g.finish();
+    println!("== backlog of {n} records");
+    figures.print(&[BACKLOG, BACKLOG_REF]);
+    if let Some(d) = figures.quantile(BACKLOG, 0.5) {
+        println!(
+            "core sync {:.0} records/s (median)",
+            n as f64 / d.as_secs_f64()
+        );
+    }
+    print_ratio(
+        "core sync time / raw push time (median)",
+        figures.time_ratio(BACKLOG, BACKLOG_REF, 0.5),
     );
 }
 
@@ -142,72 +164,96 @@ fn put_receiver(dir: std::path::PathBuf) -> std::net::SocketAddr {
     addr
 }
 
-fn media() {
+const MEDIA: &str = "media: core tus upload, 8 MiB chunks with checksums";
+const MEDIA_REF: &str = "media reference: plain HTTP PUT of the same file";
+
+fn media(c: &mut Criterion, figures: &Figures) {
     let mb = env_u64("ROADSIDE_BENCH_MEDIA_MB", 256);
     let size = mb << 20;
-    let dev = Device::new();
-    let case = dev.capture_cases(1).remove(0);
-    let path = dev.dir.path().join("clip.mp4");
-    random_file(&path, size, 12345);
-    dev.store
-        .attach_evidence(&case, &path, EvidenceKind::Video, &EvidenceMeta::default())
-        .unwrap();
-
     let dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(dir.path(), "127.0.0.1:0");
-    enrol(
-        &dev.store,
-        &server.base,
-        &server.enrolment_code("QH6325000101"),
-    );
-    sync(
-        &dev.store,
-        &SyncOptions {
-            upload_media: false,
-            ..SyncOptions::default()
-        },
-    )
-    .unwrap();
-
-    // Reference: one plain PUT of the same file.
     let put_dir = tempfile::tempdir().unwrap();
     let addr = put_receiver(put_dir.path().to_path_buf());
     let client = reqwest::blocking::Client::builder()
         .timeout(None)
         .build()
         .unwrap();
-    let t = Instant::now();
-    let file = std::fs::File::open(&path).unwrap();
-    let resp = client
-        .put(format!("http://{addr}/clip"))
-        .body(reqwest::blocking::Body::sized(file, size))
-        .send()
-        .unwrap();
-    assert!(resp.status().is_success());
-    let _ = resp.text().unwrap();
-    let put = t.elapsed().as_secs_f64();
+    let mut g = c.benchmark_group("media");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(size));
+    let mut seed = 12345;
+    figures.bench_timed(&mut g, MEDIA, |calls| {
+        let (mut core, mut put) = (Vec::new(), Vec::new());
+        for _ in 0..calls {
+            let dev = Device::new();
+            let case = dev.capture_cases(1).remove(0);
+            let path = dev.dir.path().join("clip.mp4");
+            // A file of its own each call (`random_file` ignores the seed's lowest bit), so that
+            // the server never holds it already.
+            seed += 2;
+            random_file(&path, size, seed);
+            dev.store
+                .attach_evidence(&case, &path, EvidenceKind::Video, &EvidenceMeta::default())
+                .unwrap();
+            enrol(
+                &dev.store,
+                &server.base,
+                &server.enrolment_code("QH6325000101"),
+            );
+            sync(
+                &dev.store,
+                &SyncOptions {
+                    upload_media: false,
+                    ..SyncOptions::default()
+                },
+            )
+            .unwrap();
 
-    let t = Instant::now();
-    let report = sync(&dev.store, &SyncOptions::default()).unwrap();
-    let core = t.elapsed().as_secs_f64();
-    assert_eq!(report.bytes_uploaded, size);
-    let mbs = |secs: f64| size as f64 / (1 << 20) as f64 / secs;
-    println!(
-        "media: {mb} MiB — core tus upload {core:.2} s ({:.0} MiB/s), plain PUT {put:.2} s ({:.0} MiB/s); throughput ratio core/PUT {:.2}",
-        mbs(core),
-        mbs(put),
-        put / core
+            // Reference: one plain PUT of the same file.
+            let t = Instant::now();
+            let file = std::fs::File::open(&path).unwrap();
+            let resp = client
+                .put(format!("http://{addr}/clip"))
+                .body(reqwest::blocking::Body::sized(file, size))
+                .send()
+                .unwrap();
+            assert!(resp.status().is_success());
+            let _ = resp.text().unwrap();
+            put.push(t.elapsed());
+
+            let t = Instant::now();
+            let report = sync(&dev.store, &SyncOptions::default()).unwrap();
+            core.push(t.elapsed());
+            assert_eq!(report.bytes_uploaded, size);
+        }
+        figures.record(MEDIA_REF, &put);
+        core
+    });
+    g.finish();
+    println!("== media upload of {mb} MiB");
+    figures.print(&[MEDIA, MEDIA_REF]);
+    let mbs = |d: Duration| size as f64 / (1 << 20) as f64 / d.as_secs_f64();
+    if let (Some(core), Some(put)) = (
+        figures.quantile(MEDIA, 0.5),
+        figures.quantile(MEDIA_REF, 0.5),
+    ) {
+        println!(
+            "core {:.0} MiB/s, plain PUT {:.0} MiB/s (medians)",
+            mbs(core),
+            mbs(put)
+        );
+    }
+    // Throughput ratio: the PUT's time over the core's.
+    print_ratio(
+        "core throughput / plain PUT throughput (median)",
+        figures.time_ratio(MEDIA_REF, MEDIA, 0.5),
     );
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument picks one benchmark.
-    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let want = |name: &str| filter.as_deref().is_none_or(|f| name.contains(f));
-    if want("backlog") {
-        backlog();
-    }
-    if want("media") {
-        media();
-    }
+    let mut c = configured();
+    let figures = Figures::new();
+    backlog(&mut c, &figures);
+    media(&mut c, &figures);
+    c.final_summary();
 }

@@ -1,6 +1,8 @@
 //! End-to-end test helpers: the real `roadside-server` binary as a child process on an ephemeral
 //! port, its administrator API, a device (the real core's store) and a fault-injecting TCP proxy.
 
+pub mod backends;
+pub mod cli;
 pub mod proxy;
 
 use std::io::{BufRead, BufReader, Write};

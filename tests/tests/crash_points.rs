@@ -7,7 +7,7 @@
 //!
 //! PostgreSQL variants need `ROADSIDE_TEST_PG_URL`, S3 variants `ROADSIDE_TEST_S3_*` (both set by
 //! `scripts/test-all.sh`); without them those variants are skipped, except under `CI`, where a
-//! missing backend fails the run.
+//! missing backend fails the run (`roadside_tests::backends`).
 
 use std::time::Duration;
 
@@ -34,23 +34,9 @@ enum Objects {
     S3,
 }
 
-fn required(what: &str) -> bool {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is required under CI but not configured");
-    }
-    eprintln!("skipped: {what} not configured");
-    false
-}
-
 /// A fresh PostgreSQL database on the test server: its URL.
 fn pg_database() -> Option<String> {
-    let admin = match std::env::var("ROADSIDE_TEST_PG_URL") {
-        Ok(u) if !u.is_empty() => u,
-        _ => {
-            required("PostgreSQL (ROADSIDE_TEST_PG_URL)");
-            return None;
-        }
-    };
+    let admin = backends::postgres_admin_url()?;
     let name = format!(
         "crash_{}_{}",
         std::process::id(),
@@ -88,32 +74,7 @@ fn uuid_like(s: &str) -> String {
 
 /// The environment of an S3-compatible media store under a prefix of its own.
 fn s3_env(prefix: &str) -> Option<Vec<(String, String)>> {
-    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let Some(url) = var("ROADSIDE_TEST_S3_URL") else {
-        required("an S3-compatible store (ROADSIDE_TEST_S3_URL)");
-        return None;
-    };
-    let mut env = vec![(
-        "ROADSIDE_MEDIA_URL".to_string(),
-        format!("{}/{prefix}", url.trim_end_matches('/')),
-    )];
-    for (from, to) in [
-        ("ROADSIDE_TEST_S3_ENDPOINT", "ROADSIDE_S3_ENDPOINT"),
-        (
-            "ROADSIDE_TEST_S3_ACCESS_KEY_ID",
-            "ROADSIDE_S3_ACCESS_KEY_ID",
-        ),
-        (
-            "ROADSIDE_TEST_S3_SECRET_ACCESS_KEY",
-            "ROADSIDE_S3_SECRET_ACCESS_KEY",
-        ),
-        ("ROADSIDE_TEST_S3_REGION", "ROADSIDE_S3_REGION"),
-    ] {
-        if let Some(v) = var(from) {
-            env.push((to.to_string(), v));
-        }
-    }
-    Some(env)
+    Some(backends::s3_store()?.server_env(prefix))
 }
 
 /// One server's data: a directory, and where its database and objects live.
@@ -352,9 +313,7 @@ crash_tests! {
 /// `scripts/test-all.sh`); skipped without it outside CI.
 #[test]
 fn sqlite_local_rename_killed_by_strace() {
-    let strace = std::process::Command::new("strace").arg("-V").output();
-    if !strace.is_ok_and(|o| o.status.success()) {
-        required("strace");
+    if !backends::tool("strace") {
         return;
     }
     let Some(site) = Site::new(Db::Sqlite, Objects::Local, "strace-rename") else {

@@ -165,18 +165,11 @@ fn restore_from_backup_is_detected_and_recovered_with_old_receipts() {
     assert_eq!(again.code(), "LOG_ROLLED_BACK");
     assert_eq!(checkpoint(&server).1, 7);
     // The same through the CLI's sync: non-zero, the code on stderr.
-    let cli = Command::new(cli_bin())
-        .env("ROADSIDE_DB_KEY", hex::encode(dev.key))
-        .args([
-            "--data",
-            &dev.dir.path().to_string_lossy(),
-            "sync",
-            "--quiet",
-        ])
-        .output()
-        .expect("run roadside sync");
-    assert!(!cli.status.success());
-    let stderr: Value = serde_json::from_slice(&cli.stderr).expect("JSON error on stderr");
+    let stderr = cli::err(
+        &cli::Cli::new(cli_bin(), dev.dir.path())
+            .key(&hex::encode(dev.key))
+            .run(&["sync", "--quiet"]),
+    );
     assert_eq!(stderr["code"], "LOG_ROLLED_BACK", "{stderr}");
 
     // 6. The operator's recovery: stop the server, declare the rollover, start it again.
