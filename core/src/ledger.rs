@@ -13,8 +13,8 @@
 //! | `prev`     | string or `null` | lowercase hex SHA-256 of the previous entry's bytes; `null` exactly when `seq` is 1 |
 //! | `at`       | string           | when the action happened, RFC 3339 UTC with milliseconds: `2024-05-01T08:30:00.123Z` |
 //! | `officers` | array of strings | certificate numbers (执法证号) of the officers acting; at least one, none blank, padded or repeated |
-//! | `kind`     | string           | one of `case.open`, `record.create`, `record.amend`, `evidence.add`, `case.finalize`, `entry.void` ([`EntryKind`]) |
-//! | `case`     | string or `null` | case id as lowercase hyphenated UUID text; required for `case.open`, `case.finalize`, `record.create`, `record.amend` |
+//! | `kind`     | string           | one of `case.open`, `record.create`, `record.amend`, `evidence.add`, `case.finalize`, `entry.void`, and the steps that end a case (`crate::steps`): `decision.penalty`, `decision.no_penalty`, `notice.issue`, `statement.record`, `measure.apply`, `measure.extend`, `measure.release`, `document.issue`, `delivery.record`, `payment.record`, `case.close` ([`EntryKind`]) |
+//! | `case`     | string or `null` | case id as lowercase hyphenated UUID text; required for every kind but `evidence.add` and `entry.void` |
 //! | `body`     | object           | what happened, kind-specific |
 //!
 //! Every member is always written, `null` included. `record.amend` and `entry.void` never change an
@@ -170,17 +170,61 @@ pub enum EntryKind {
     /// `entry.void`: an earlier entry is declared void; names the entry it supersedes.
     #[serde(rename = "entry.void")]
     EntryVoid,
+    /// `decision.penalty`: a penalty decision (行政处罚决定), with the benchmark's guidance beside the amounts decided.
+    #[serde(rename = "decision.penalty")]
+    DecisionPenalty,
+    /// `decision.no_penalty`: a no-penalty decision (不予行政处罚决定) under the exemption list.
+    #[serde(rename = "decision.no_penalty")]
+    DecisionNoPenalty,
+    /// `notice.issue`: a notice of intended penalty (违法行为通知书) with the party's rights and the reply period.
+    #[serde(rename = "notice.issue")]
+    NoticeIssue,
+    /// `statement.record`: the party's statement, waiver or hearing request, and whether it was adopted.
+    #[serde(rename = "statement.record")]
+    StatementRecord,
+    /// `measure.apply`: a coercive measure (查封、扣押…) with its list of items and duration.
+    #[serde(rename = "measure.apply")]
+    MeasureApply,
+    /// `measure.extend`: a measure's one extension.
+    #[serde(rename = "measure.extend")]
+    MeasureExtend,
+    /// `measure.release`: a measure's release.
+    #[serde(rename = "measure.release")]
+    MeasureRelease,
+    /// `document.issue`: a document (文书) rendered: its number and the SHA-256 of the exact PDF bytes.
+    #[serde(rename = "document.issue")]
+    DocumentIssue,
+    /// `delivery.record`: the service (送达) of a document.
+    #[serde(rename = "delivery.record")]
+    DeliveryRecord,
+    /// `payment.record`: a payment (缴款) of a fine.
+    #[serde(rename = "payment.record")]
+    PaymentRecord,
+    /// `case.close`: the case is closed (结案) with its reason.
+    #[serde(rename = "case.close")]
+    CaseClose,
 }
 
 impl EntryKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EntryKind; 6] = [
+    pub const ALL: [EntryKind; 17] = [
         EntryKind::CaseOpen,
         EntryKind::RecordCreate,
         EntryKind::RecordAmend,
         EntryKind::EvidenceAdd,
         EntryKind::CaseFinalize,
         EntryKind::EntryVoid,
+        EntryKind::DecisionPenalty,
+        EntryKind::DecisionNoPenalty,
+        EntryKind::NoticeIssue,
+        EntryKind::StatementRecord,
+        EntryKind::MeasureApply,
+        EntryKind::MeasureExtend,
+        EntryKind::MeasureRelease,
+        EntryKind::DocumentIssue,
+        EntryKind::DeliveryRecord,
+        EntryKind::PaymentRecord,
+        EntryKind::CaseClose,
     ];
 
     /// The wire name, e.g. `"case.open"`.
@@ -192,6 +236,17 @@ impl EntryKind {
             EntryKind::EvidenceAdd => "evidence.add",
             EntryKind::CaseFinalize => "case.finalize",
             EntryKind::EntryVoid => "entry.void",
+            EntryKind::DecisionPenalty => "decision.penalty",
+            EntryKind::DecisionNoPenalty => "decision.no_penalty",
+            EntryKind::NoticeIssue => "notice.issue",
+            EntryKind::StatementRecord => "statement.record",
+            EntryKind::MeasureApply => "measure.apply",
+            EntryKind::MeasureExtend => "measure.extend",
+            EntryKind::MeasureRelease => "measure.release",
+            EntryKind::DocumentIssue => "document.issue",
+            EntryKind::DeliveryRecord => "delivery.record",
+            EntryKind::PaymentRecord => "payment.record",
+            EntryKind::CaseClose => "case.close",
         }
     }
 
@@ -214,6 +269,17 @@ impl EntryKind {
                 | EntryKind::RecordCreate
                 | EntryKind::RecordAmend
                 | EntryKind::CaseFinalize
+                | EntryKind::DecisionPenalty
+                | EntryKind::DecisionNoPenalty
+                | EntryKind::NoticeIssue
+                | EntryKind::StatementRecord
+                | EntryKind::MeasureApply
+                | EntryKind::MeasureExtend
+                | EntryKind::MeasureRelease
+                | EntryKind::DocumentIssue
+                | EntryKind::DeliveryRecord
+                | EntryKind::PaymentRecord
+                | EntryKind::CaseClose
         )
     }
 }

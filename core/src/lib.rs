@@ -25,6 +25,7 @@ pub mod model;
 pub mod officer;
 pub mod rollover;
 pub mod rules;
+pub mod steps;
 pub mod validate;
 
 #[cfg(feature = "device")]

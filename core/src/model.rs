@@ -281,6 +281,8 @@ pub enum CaseStatus {
     Draft,
     Finalized,
     Voided,
+    /// Closed (结案) after its decision was executed, or exempted, withdrawn or transferred.
+    Closed,
 }
 
 impl CaseStatus {
@@ -289,6 +291,7 @@ impl CaseStatus {
             CaseStatus::Draft => "draft",
             CaseStatus::Finalized => "finalized",
             CaseStatus::Voided => "voided",
+            CaseStatus::Closed => "closed",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -296,6 +299,7 @@ impl CaseStatus {
             "draft" => Some(CaseStatus::Draft),
             "finalized" => Some(CaseStatus::Finalized),
             "voided" => Some(CaseStatus::Voided),
+            "closed" => Some(CaseStatus::Closed),
             _ => None,
         }
     }

@@ -279,6 +279,21 @@ impl RuleBook {
         self.calendar.due(rule, d)
     }
 
+    /// A digest naming this exact set of reference files: lowercase hex SHA-256 over the lines
+    /// `<file name> <SHA-256 of its text>\n` in file-name order. A decision records it, so the
+    /// server can re-check the decision with the same data.
+    pub fn reference_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        for (name, text) in &self.texts {
+            h.update(name.as_bytes());
+            h.update(b" ");
+            h.update(hex::encode(Sha256::digest(text.as_bytes())).as_bytes());
+            h.update(b"\n");
+        }
+        hex::encode(h.finalize())
+    }
+
     /// This set with one file replaced or added; the whole set is validated again.
     pub fn with_file(&self, relpath: &str, text: &str) -> Result<RuleBook> {
         let mut files = self.texts.clone();

@@ -179,6 +179,8 @@ struct CaseRow {
     case_number: Option<String>,
     opened_at: String,
     status: String,
+    /// The closing reason (`case.close`), `None` while the case is open.
+    closed: Option<String>,
     open_seq: i64,
     last_seq: i64,
 }
@@ -352,6 +354,7 @@ fn derive(rows: &[LedgerRow], f: &mut Findings) -> Derived {
                         case_number: str_at(body, &["case_number"]).map(str::to_string),
                         opened_at: entry.at.clone(),
                         status: "draft".to_string(),
+                        closed: None,
                         open_seq: seq,
                         last_seq: seq,
                     },
@@ -391,6 +394,22 @@ fn derive(rows: &[LedgerRow], f: &mut Findings) -> Derived {
             }
             EntryKind::CaseFinalize => touch(&mut d, &case, seq, None, Some("finalized")),
             EntryKind::EntryVoid => touch(&mut d, &case, seq, None, Some("voided")),
+            EntryKind::CaseClose => {
+                touch(&mut d, &case, seq, None, None);
+                if let Some(c) = d.cases.get_mut(&case) {
+                    c.closed = str_at(body, &["reason"]).map(str::to_string);
+                }
+            }
+            EntryKind::DecisionPenalty
+            | EntryKind::DecisionNoPenalty
+            | EntryKind::NoticeIssue
+            | EntryKind::StatementRecord
+            | EntryKind::MeasureApply
+            | EntryKind::MeasureExtend
+            | EntryKind::MeasureRelease
+            | EntryKind::DocumentIssue
+            | EntryKind::DeliveryRecord
+            | EntryKind::PaymentRecord => touch(&mut d, &case, seq, None, None),
         }
     }
     d
@@ -457,7 +476,7 @@ fn check_ledger_columns(row: &LedgerRow, entry: &LedgerEntry, f: &mut Findings) 
 
 fn compare_cases(conn: &Connection, d: &Derived, f: &mut Findings) -> Result<u64> {
     let mut stmt = conn
-        .prepare("SELECT id, case_number, opened_at, status, open_seq, last_seq FROM cases")
+        .prepare("SELECT id, case_number, opened_at, status, open_seq, last_seq, closed FROM cases")
         .map_err(db::store_err)?;
     let stored = stmt
         .query_map([], |r| {
@@ -467,6 +486,7 @@ fn compare_cases(conn: &Connection, d: &Derived, f: &mut Findings) -> Result<u64
                     case_number: r.get(1)?,
                     opened_at: r.get(2)?,
                     status: r.get(3)?,
+                    closed: r.get(6)?,
                     open_seq: r.get(4)?,
                     last_seq: r.get(5)?,
                 },
@@ -521,6 +541,16 @@ fn compare_cases(conn: &Connection, d: &Derived, f: &mut Findings) -> Result<u64
                 "status",
                 &row.status,
                 &want.status,
+            );
+        }
+        if row.closed != want.closed {
+            f.mismatch(
+                "cases",
+                &key,
+                want.last_seq,
+                "closed",
+                &text(row.closed.as_deref()),
+                &text(want.closed.as_deref()),
             );
         }
         if row.open_seq != want.open_seq {

@@ -14,6 +14,7 @@ mod db;
 #[cfg(feature = "sync")]
 pub mod rollover;
 pub mod schema;
+pub mod steps;
 #[cfg(feature = "sync")]
 pub mod sync;
 
@@ -600,6 +601,12 @@ impl Store {
         if status == CaseStatus::Voided {
             return Err(RoadsideError::conflict("CASE_VOIDED", "案件已作废"));
         }
+        if status == CaseStatus::Closed {
+            return Err(RoadsideError::conflict(
+                "CASE_CLOSED",
+                "案件已结案，不能作废",
+            ));
+        }
         let open_hash: Vec<u8> = tx
             .query_row(
                 "SELECT l.hash FROM cases c JOIN ledger l ON l.seq = c.open_seq WHERE c.id = ?1",
@@ -961,17 +968,28 @@ fn touch_case(tx: &Transaction, case_id: &str, seq: u64, case_number: Option<&st
 }
 
 fn case_status(conn: &Connection, case_id: &str) -> Result<CaseStatus> {
-    let status: Option<String> = conn
-        .query_row("SELECT status FROM cases WHERE id = ?1", [case_id], |r| {
-            r.get(0)
-        })
+    let row: Option<(String, Option<String>)> = conn
+        .query_row(
+            "SELECT status, closed FROM cases WHERE id = ?1",
+            [case_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()
         .map_err(db::store_err)?;
-    let status = status.ok_or_else(|| {
+    let (status, closed) = row.ok_or_else(|| {
         RoadsideError::not_found("CASE_NOT_FOUND", format!("没有编号为 {case_id} 的案件"))
     })?;
-    CaseStatus::parse(&status).ok_or_else(|| {
+    status_of(&status, closed.as_deref())
+}
+
+/// The status a `cases` row stands for: its `status` column, or closed once `closed` is set.
+fn status_of(status: &str, closed: Option<&str>) -> Result<CaseStatus> {
+    let status = CaseStatus::parse(status).ok_or_else(|| {
         RoadsideError::store("STORE_CASE_STATUS", format!("案件状态 {status} 无法识别"))
+    })?;
+    Ok(match (status, closed) {
+        (CaseStatus::Finalized, Some(_)) => CaseStatus::Closed,
+        (s, _) => s,
     })
 }
 
@@ -985,6 +1003,10 @@ fn require_draft(conn: &Connection, case_id: &str) -> Result<()> {
         CaseStatus::Voided => Err(RoadsideError::conflict(
             "CASE_VOIDED",
             "案件已作废，不能再修改",
+        )),
+        CaseStatus::Closed => Err(RoadsideError::conflict(
+            "CASE_CLOSED",
+            "案件已结案，不能再修改",
         )),
     }
 }
@@ -1091,21 +1113,22 @@ fn case_evidence(conn: &Connection, case_id: &str) -> Result<Vec<EvidenceInfo>> 
 }
 
 fn case_summary(conn: &Connection, case_id: &str) -> Result<CaseSummary> {
-    let row: Option<(Option<String>, String, String, i64)> = conn
-        .prepare_cached("SELECT case_number, status, opened_at, last_seq FROM cases WHERE id = ?1")
+    type Row = (Option<String>, String, String, i64, Option<String>);
+    let row: Option<Row> = conn
+        .prepare_cached(
+            "SELECT case_number, status, opened_at, last_seq, closed FROM cases WHERE id = ?1",
+        )
         .and_then(|mut s| {
             s.query_row([case_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })
             .optional()
         })
         .map_err(db::store_err)?;
-    let (case_number, status, opened_at, last_seq) = row.ok_or_else(|| {
+    let (case_number, status, opened_at, last_seq, closed) = row.ok_or_else(|| {
         RoadsideError::not_found("CASE_NOT_FOUND", format!("没有编号为 {case_id} 的案件"))
     })?;
-    let status = CaseStatus::parse(&status).ok_or_else(|| {
-        RoadsideError::store("STORE_CASE_STATUS", format!("案件状态 {status} 无法识别"))
-    })?;
+    let status = status_of(&status, closed.as_deref())?;
     let (records, evidence): (i64, i64) = conn
         .prepare_cached(
             "SELECT (SELECT count(DISTINCT record_id) FROM record_versions WHERE case_id = ?1),

@@ -24,7 +24,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Result, RoadsideError};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 5;
+pub const VERSION: u32 = 6;
 
 /// Version 1: the ledger, cases, records, evidence and outbox.
 const V1: &str = r#"
@@ -301,6 +301,63 @@ WHEN EXISTS (SELECT 1 FROM renewed_receipts
 BEGIN SELECT RAISE(ABORT, 'receipts are append-only'); END;
 "#;
 
+/// Version 6: the end of a case (see `crate::steps` and `store/steps.rs`): a case's closing reason,
+/// the document-number blocks leased to this device, the numbers given out (never reused) and the
+/// parties' handwritten signatures (stroke data by hash). The steps themselves live in their
+/// signed entries, found by the `ledger_case` index.
+const V6: &str = r#"
+ALTER TABLE cases ADD COLUMN closed TEXT;
+CREATE INDEX ledger_case ON ledger(case_id, kind) WHERE case_id IS NOT NULL;
+
+-- Serials `first..=last` of (agency, year), leased by the server; `next` is the next one unused.
+CREATE TABLE number_blocks (
+    agency      TEXT NOT NULL,
+    year        INTEGER NOT NULL,
+    first       INTEGER NOT NULL,
+    last        INTEGER NOT NULL CHECK (last >= first),
+    next        INTEGER NOT NULL,
+    prefix      TEXT NOT NULL,
+    agency_name TEXT NOT NULL,
+    leased_at   TEXT NOT NULL,
+    PRIMARY KEY (agency, year, first)
+) STRICT;
+
+-- Every number given out, with the entry that carries it.
+CREATE TABLE numbers_used (
+    number    TEXT PRIMARY KEY,
+    agency    TEXT NOT NULL,
+    year      INTEGER NOT NULL,
+    serial    INTEGER NOT NULL,
+    case_id   TEXT NOT NULL REFERENCES cases(id),
+    doc_type  TEXT NOT NULL,
+    entry_seq INTEGER NOT NULL REFERENCES ledger(seq),
+    UNIQUE (agency, year, serial)
+) STRICT;
+CREATE TRIGGER numbers_used_no_update BEFORE UPDATE ON numbers_used
+BEGIN SELECT RAISE(ABORT, 'document numbers are never reused'); END;
+CREATE TRIGGER numbers_used_no_delete BEFORE DELETE ON numbers_used
+BEGIN SELECT RAISE(ABORT, 'document numbers are never reused'); END;
+CREATE TRIGGER numbers_used_no_replace BEFORE INSERT ON numbers_used
+WHEN EXISTS (SELECT 1 FROM numbers_used WHERE number = NEW.number
+             OR (agency = NEW.agency AND year = NEW.year AND serial = NEW.serial))
+BEGIN SELECT RAISE(ABORT, 'document numbers are never reused'); END;
+
+-- Handwritten signatures: the canonical stroke JSON, by its SHA-256 (named in document entries).
+CREATE TABLE signatures (
+    sha256      TEXT PRIMARY KEY,
+    case_id     TEXT NOT NULL REFERENCES cases(id),
+    bytes       BLOB NOT NULL,
+    captured_at TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
+BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END;
+CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
+BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END;
+CREATE TRIGGER signatures_no_replace BEFORE INSERT ON signatures
+WHEN EXISTS (SELECT 1 FROM signatures WHERE sha256 = NEW.sha256)
+BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END;
+"#;
+
 /// Bring the database to [`VERSION`], in one transaction. A database newer than this build is refused.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: u32 = conn
@@ -331,7 +388,8 @@ fn init(tx: &Transaction) -> Result<()> {
     tx.execute_batch(V2).map_err(super::db::store_err)?;
     tx.execute_batch(V3).map_err(super::db::store_err)?;
     tx.execute_batch(V4).map_err(super::db::store_err)?;
-    tx.execute_batch(V5).map_err(super::db::store_err)
+    tx.execute_batch(V5).map_err(super::db::store_err)?;
+    tx.execute_batch(V6).map_err(super::db::store_err)
 }
 
 fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
@@ -346,6 +404,9 @@ fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
     }
     if version < 5 {
         tx.execute_batch(V5).map_err(super::db::store_err)?;
+    }
+    if version < 6 {
+        tx.execute_batch(V6).map_err(super::db::store_err)?;
     }
     Ok(())
 }
