@@ -15,6 +15,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use roadside_core::model::{EvidenceKind, InspectionRecord, OfficerCertificate};
+use roadside_core::rules::RuleBook;
+use roadside_core::steps::{CloseInput, CloseReason};
 use roadside_core::store::{Durability, EvidenceMeta, Store};
 use roadside_core::{Issue, RoadsideError};
 use serde_json::{json, Value};
@@ -53,7 +55,8 @@ struct Cli {
 enum Command {
     /// Create the data directory, the database key file and the device key.
     Init {
-        /// Load the demo roster (海南州 officers) so demo records validate.
+        /// Load the demo roster (海南州 officers) so demo records validate, and a demo block of
+        /// document numbers (9001–9999 of this year) so decisions can be made without a server.
         #[arg(long)]
         demo_roster: bool,
     },
@@ -140,6 +143,73 @@ enum CaseCommand {
         #[arg(long)]
         day: Option<String>,
     },
+    /// Make the penalty decision (当场 or 普通程序) of a finalized case: FILE holds the draft, the
+    /// party, the facts as written and `rights_told`; refused with every issue when the law forbids it.
+    Decide {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Decide not to penalise under the exemption list (不予行政处罚): FILE holds the violation, the
+    /// facts, the answer to each condition, the education given and the commitment.
+    NoPenalty {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Issue the notice of intended penalty (违法行为通知书) of a general-procedure case.
+    Notice {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Record the party's statement, waiver or hearing request on the notice.
+    Statement {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Take a coercive measure (查封、扣押…) with its list of items.
+    Measure {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Extend a measure (once, by at most 30 days).
+    ExtendMeasure {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Release a measure.
+    ReleaseMeasure {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Record the service (送达) of one of the case's documents.
+    Deliver {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Record a payment of the case's fine.
+    Pay {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// Close the case (结案): `executed`, `exempted`, `withdrawn` or `transferred`.
+    Close {
+        case: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The case's steps after its records (decisions, notices, measures, documents, delivery,
+    /// payment, closing), each with its entry.
+    Steps { case: String },
 }
 
 #[derive(Subcommand)]
@@ -245,6 +315,9 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
             let store = open_store(&cli)?;
             if demo_roster {
                 store.import_roster(&roster_demo())?;
+                use chrono::Datelike;
+                let year = roadside_core::day::agency_today().year();
+                store.add_number_block(&roadside_core::demo::number_block(year))?;
             }
             Ok(Some(json!({
                 "data_dir": data,
@@ -276,7 +349,7 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
         }
         Command::Case(cmd) => {
             let store = open_store(&cli)?;
-            case(&store, cmd).map(Some)
+            case(&store, &cli.data, cmd).map(Some)
         }
         Command::Evidence(EvidenceCommand::Hash { file }) => {
             Ok(Some(json!(roadside_core::evidence::hash_file(&file)?)))
@@ -362,7 +435,7 @@ fn report_or_fail(
     }
 }
 
-fn case(store: &Store, cmd: CaseCommand) -> Result<Value, RoadsideError> {
+fn case(store: &Store, data: &Path, cmd: CaseCommand) -> Result<Value, RoadsideError> {
     Ok(match cmd {
         CaseCommand::New { json } => {
             let record: InspectionRecord = read_json(&json)?;
@@ -383,6 +456,61 @@ fn case(store: &Store, cmd: CaseCommand) -> Result<Value, RoadsideError> {
             Some(d) => json!(store.cases_on(&d)?),
             None => json!(store.cases_today()?),
         },
+        CaseCommand::Decide { case, json } => {
+            let book = RuleBook::load(data)?;
+            json!(store.decide_penalty(&case, &book, &read_json(&json)?)?)
+        }
+        CaseCommand::NoPenalty { case, json } => {
+            let book = RuleBook::load(data)?;
+            json!(store.decide_no_penalty(&case, &book, &read_json(&json)?)?)
+        }
+        CaseCommand::Notice { case, json } => {
+            let book = RuleBook::load(data)?;
+            json!(store.issue_notice(&case, &book, &read_json(&json)?)?)
+        }
+        CaseCommand::Statement { case, json } => {
+            json!(store.record_statement(&case, &read_json(&json)?)?)
+        }
+        CaseCommand::Measure { case, json } => {
+            json!(store.apply_measure(&case, &read_json(&json)?)?)
+        }
+        CaseCommand::ExtendMeasure { case, json } => {
+            json!(store.extend_measure(&case, &read_json(&json)?)?)
+        }
+        CaseCommand::ReleaseMeasure { case, json } => {
+            json!(store.release_measure(&case, &read_json(&json)?)?)
+        }
+        CaseCommand::Deliver { case, json } => {
+            json!(store.record_delivery(&case, &read_json(&json)?)?)
+        }
+        CaseCommand::Pay { case, json } => {
+            let book = RuleBook::load(data)?;
+            json!(store.record_payment(&case, &book, &read_json(&json)?)?)
+        }
+        CaseCommand::Close { case, reason, note } => {
+            let reason: CloseReason = serde_json::from_value(Value::String(reason.clone()))
+                .map_err(|_| {
+                    RoadsideError::invalid_field(
+                        "reason",
+                        "CLOSE_REASON",
+                        format!(
+                            "结案理由 “{reason}” 无效，应为 executed（执行完毕）、exempted（不予处罚）、withdrawn（撤销立案）或 transferred（移送）"
+                        ),
+                    )
+                })?;
+            json!(store.close_case(&case, &CloseInput { reason, note })?)
+        }
+        CaseCommand::Steps { case } => {
+            let steps: Vec<Value> = store
+                .case_steps(&case)?
+                .into_iter()
+                .map(|s| {
+                    let body: Value = serde_json::from_str(&s.body).unwrap_or(Value::Null);
+                    json!({"kind": s.kind, "seq": s.seq, "hash": s.hash, "at": s.at, "body": body})
+                })
+                .collect();
+            json!(steps)
+        }
     })
 }
 

@@ -352,3 +352,146 @@ fn init_makes_a_private_data_directory_and_a_readable_key_file_is_refused() {
     let e = err(&run(&["store", "check"]));
     assert_eq!(e["code"], "KEY_FILE_MODE");
 }
+
+fn write_json(dir: &Path, name: &str, v: &Value) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn today() -> String {
+    roadside_core::day::format_day(roadside_core::day::agency_today())
+}
+
+#[test]
+fn a_summary_penalty_from_decision_to_close() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let rec = write_record(tmp.path(), "r.json", &now_record());
+    let case = ok(&roadside(&data, &["case", "new", "--json", &rec]));
+    let id = case["id"].as_str().unwrap().to_string();
+    ok(&roadside(&data, &["case", "finalize", &id]));
+
+    let mut decision = serde_json::json!({
+        "draft": {
+            "facts": {"act_date": today(), "party_type": "organisation",
+                      "gross_weight_kg": 21350.0, "axles": 2, "combination": false},
+            "violations": [{"code": "CX-43-2", "act_id": "r1", "amount_yuan": 9_000_000}],
+            "procedure": "summary",
+            "officers": [{"name": "才让多杰", "certificate_no": "QH6325000101"},
+                         {"name": "李明", "certificate_no": "QH6325000102"}]
+        },
+        "party": {"type": "organisation", "name": "青海某物流有限公司", "uscc": "9144030071526726XG"},
+        "facts_text": "车货总质量21350千克，超过限定标准3350千克",
+        "rights_told": true
+    });
+    // Above the legal maximum and the summary limit: refused with both, nothing stored.
+    let before = ledger_len(&data);
+    let e = err(&roadside(
+        &data,
+        &[
+            "case",
+            "decide",
+            &id,
+            "--json",
+            &write_json(tmp.path(), "d.json", &decision),
+        ],
+    ));
+    let codes: Vec<&str> = e["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"AMOUNT_ABOVE_LEGAL_MAX"), "{e}");
+    assert!(codes.contains(&"SUMMARY_NOT_ALLOWED"), "{e}");
+    assert_eq!(ledger_len(&data), before);
+
+    // The benchmark's recommended amount is decided.
+    let book = roadside_core::rules::RuleBook::bundled().unwrap();
+    let draft: roadside_core::rules::check::PenaltyDraft =
+        serde_json::from_value(decision["draft"].clone()).unwrap();
+    let amount = book
+        .check_draft(&draft, &demo::roster())
+        .unwrap()
+        .guidance
+        .violations[0]
+        .recommended_yuan
+        .unwrap();
+    decision["draft"]["violations"][0]["amount_yuan"] = amount.into();
+    let d = ok(&roadside(
+        &data,
+        &[
+            "case",
+            "decide",
+            &id,
+            "--json",
+            &write_json(tmp.path(), "d.json", &decision),
+        ],
+    ));
+    assert_eq!(d["kind"], "decision.penalty");
+    let number = d["number"].as_str().unwrap().to_string();
+    assert!(number.starts_with("青海南交执罚〔"), "{number}");
+
+    let delivery = serde_json::json!({
+        "document_number": number, "method": "direct", "at": chrono::Utc::now().to_rfc3339(),
+        "receiver": "韩建国", "receiver_relation": "法定代表人", "signed": true
+    });
+    ok(&roadside(
+        &data,
+        &[
+            "case",
+            "deliver",
+            &id,
+            "--json",
+            &write_json(tmp.path(), "s.json", &delivery),
+        ],
+    ));
+    let pay = serde_json::json!({
+        "decision_number": number, "method": "bank", "reference": "6228480012345678",
+        "amount_yuan": amount, "paid_on": today()
+    });
+    ok(&roadside(
+        &data,
+        &[
+            "case",
+            "pay",
+            &id,
+            "--json",
+            &write_json(tmp.path(), "p.json", &pay),
+        ],
+    ));
+    let e = err(&roadside(
+        &data,
+        &["case", "close", &id, "--reason", "finished"],
+    ));
+    assert_eq!(e["code"], "CLOSE_REASON");
+    ok(&roadside(
+        &data,
+        &["case", "close", &id, "--reason", "executed"],
+    ));
+    let steps = ok(&roadside(&data, &["case", "steps", &id]));
+    let kinds: Vec<&str> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "decision.penalty",
+            "delivery.record",
+            "payment.record",
+            "case.close"
+        ]
+    );
+    assert_eq!(
+        steps[0]["body"]["violations"][0]["recommended_yuan"],
+        amount
+    );
+    let show = ok(&roadside(&data, &["case", "show", &id]));
+    assert_eq!(show["summary"]["status"], "closed");
+    ok(&roadside(&data, &["store", "check"]));
+}

@@ -17,6 +17,20 @@ pub fn roster() -> Vec<OfficerCertificate> {
         .unwrap_or_else(|e| unreachable!("the demo roster is checked by a test: {e}"))
 }
 
+/// A block of document numbers for a demo device that has no server to lease them from: serials
+/// 9001–9999 of `year` of the demo agency. A real device gets its blocks from the server, which
+/// leases from 1 upwards (see `crate::steps::NumberBlock`).
+pub fn number_block(year: i32) -> crate::steps::NumberBlock {
+    crate::steps::NumberBlock {
+        agency: "632500".to_string(),
+        year,
+        first: 9001,
+        last: 9999,
+        prefix: "青海南交执".to_string(),
+        agency_name: "海南藏族自治州交通运输综合行政执法局".to_string(),
+    }
+}
+
 /// A complete, valid 现场笔录 of an overloaded truck stopped on G214 in 共和县, started at `at`.
 pub fn on_site_record(at: DateTime<Utc>) -> InspectionRecord {
     let start = at.with_timezone(&crate::day::agency_offset());
