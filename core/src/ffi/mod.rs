@@ -8,6 +8,7 @@
 
 mod buffer;
 mod rules;
+mod steps;
 #[cfg(feature = "sync")]
 mod sync;
 

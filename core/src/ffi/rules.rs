@@ -28,7 +28,7 @@ pub struct RulesEngine {
 }
 
 impl RulesEngine {
-    fn book(&self) -> Result<Arc<RuleBook>> {
+    pub(super) fn book(&self) -> Result<Arc<RuleBook>> {
         self.book
             .read()
             .map(|b| Arc::clone(&b))

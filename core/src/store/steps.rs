@@ -48,6 +48,47 @@ pub struct StepView {
     pub body: String,
 }
 
+/// What an officer does next on a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum NextStep {
+    /// Finish and finalize the records.
+    Finalize,
+    /// Decide (penalty, no penalty), or first issue the notice (普通程序).
+    Decide,
+    /// Serve the documents not yet served.
+    Deliver,
+    /// Record the payment of the fine.
+    Pay,
+    /// Release a measure still in force.
+    ReleaseMeasure,
+    /// Close the case.
+    Close,
+    /// Nothing: closed or voided.
+    Done,
+}
+
+/// Where a case stands after its records: what was decided, served, paid, and what comes next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct CaseProgress {
+    pub status: CaseStatus,
+    /// The decision's document number (penalty or no penalty).
+    pub decision_number: Option<String>,
+    pub penalised: bool,
+    pub total_yuan: i64,
+    pub paid_yuan: i64,
+    pub notice_number: Option<String>,
+    /// The last day of the notice's reply period.
+    pub reply_by: Option<String>,
+    pub statement_recorded: bool,
+    /// Numbers of the case's documents that are not yet served.
+    pub undelivered: Vec<String>,
+    pub open_measures: Vec<String>,
+    pub next: NextStep,
+}
+
 /// Everything the later steps of one case depend on, read from its entries.
 #[derive(Debug, Default)]
 pub(super) struct Loaded {
@@ -840,6 +881,63 @@ impl Store {
         .map_err(db::store_err)?;
         tx.commit().map_err(db::store_err)?;
         Ok(entry)
+    }
+
+    /// Where the case stands and what comes next.
+    pub fn case_progress(&self, case_id: &str) -> Result<CaseProgress> {
+        let conn = lock(&self.reader);
+        let status = case_status(&conn, case_id)?;
+        let l = load(&conn, case_id)?;
+        // What is served on the party: the decision, the notice and each measure's decision.
+        let mut served: Vec<&str> = Vec::new();
+        if let Some((d, _)) = &l.penalty {
+            served.push(&d.number);
+        }
+        if let Some((d, _)) = &l.no_penalty {
+            served.push(&d.number);
+        }
+        if let Some((n, _)) = &l.notice {
+            served.push(&n.number);
+        }
+        served.extend(l.measures.iter().map(|m| m.0.number.as_str()));
+        let undelivered: Vec<String> = served
+            .into_iter()
+            .filter(|n| !l.delivered.iter().any(|d| d == n))
+            .map(str::to_string)
+            .collect();
+        let open_measures: Vec<String> = l
+            .measures
+            .iter()
+            .filter(|m| !m.3)
+            .map(|m| m.0.number.clone())
+            .collect();
+        let (decision_number, penalised, total_yuan) = match (&l.penalty, &l.no_penalty) {
+            (Some((d, _)), _) => (Some(d.number.clone()), true, d.total_yuan),
+            (None, Some((d, _))) => (Some(d.number.clone()), false, 0),
+            (None, None) => (None, false, 0),
+        };
+        let next = match status {
+            CaseStatus::Draft => NextStep::Finalize,
+            CaseStatus::Closed | CaseStatus::Voided => NextStep::Done,
+            CaseStatus::Finalized if decision_number.is_none() => NextStep::Decide,
+            CaseStatus::Finalized if !undelivered.is_empty() => NextStep::Deliver,
+            CaseStatus::Finalized if l.paid_yuan < total_yuan => NextStep::Pay,
+            CaseStatus::Finalized if !open_measures.is_empty() => NextStep::ReleaseMeasure,
+            CaseStatus::Finalized => NextStep::Close,
+        };
+        Ok(CaseProgress {
+            status,
+            decision_number,
+            penalised,
+            total_yuan,
+            paid_yuan: l.paid_yuan,
+            notice_number: l.notice.as_ref().map(|n| n.0.number.clone()),
+            reply_by: l.notice.as_ref().map(|n| day::format_day(n.0.reply_by)),
+            statement_recorded: l.statement.is_some(),
+            undelivered,
+            open_measures,
+            next,
+        })
     }
 
     /// The case's steps after its records, in order, as their entries say.

@@ -7,6 +7,7 @@ use crate::model::{CaseStatus, CoerciveMeasureKind, EvidenceKind, Party};
 use crate::rules::check::{DraftOfficer, DraftViolation, PenaltyDraft, ProcedureKind};
 use crate::rules::guidance::{Facts, PartyType};
 use crate::steps::*;
+use crate::store::steps::NextStep;
 use crate::store::{Durability, EvidenceMeta};
 
 const KEY: [u8; 32] = [9u8; 32];
@@ -129,6 +130,10 @@ fn a_summary_penalty_case_from_decision_to_close() {
         .decide_penalty(&case, &book, &summary_input(amount))
         .unwrap();
     let number = d.number.clone().expect("a decision number");
+    let p = s.case_progress(&case).unwrap();
+    assert_eq!(p.next, NextStep::Deliver);
+    assert_eq!(p.undelivered, std::slice::from_ref(&number));
+    assert_eq!((p.total_yuan, p.paid_yuan), (amount, 0));
     let year = day::agency_today().year();
     assert_eq!(number, format!("青海南交执罚〔{year}〕0001号"));
     assert_eq!(s.numbers_left(year).unwrap(), 49);
@@ -195,6 +200,7 @@ fn a_summary_penalty_case_from_decision_to_close() {
         let err = s.record_payment(&case, &book, &pay).unwrap_err();
         assert_eq!(err.issues()[0].code, "COLLECTION_NOT_ALLOWED");
     }
+    assert_eq!(s.case_progress(&case).unwrap().next, NextStep::Pay);
     s.record_payment(
         &case,
         &book,
@@ -205,6 +211,7 @@ fn a_summary_penalty_case_from_decision_to_close() {
         },
     )
     .unwrap();
+    assert_eq!(s.case_progress(&case).unwrap().next, NextStep::Close);
     let closed = s
         .close_case(
             &case,

@@ -487,6 +487,22 @@ fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt32: FfiConverterPrimitive {
+    typealias FfiType = Int32
+    typealias SwiftType = Int32
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int32, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
     typealias FfiType = UInt64
     typealias SwiftType = UInt64
@@ -1115,6 +1131,81 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
     func voidCase(caseId: String, reason: String) throws  -> CaseSummary
     
     /**
+     * Keep a block of document numbers (normally leased by the server during sync).
+     */
+    func addNumberBlock(block: NumberBlock) throws 
+    
+    /**
+     * Take a coercive measure with its list of items (at most 30 days).
+     */
+    func applyMeasure(caseId: String, input: MeasureInput) throws  -> StepEntry
+    
+    /**
+     * Where the case stands after its records and what the officer does next.
+     */
+    func caseProgress(caseId: String) throws  -> CaseProgress
+    
+    /**
+     * The case's steps after its records, in order (each entry's body as JSON text).
+     */
+    func caseSteps(caseId: String) throws  -> [StepView]
+    
+    /**
+     * Close the case (结案) with its reason.
+     */
+    func closeCase(caseId: String, input: CloseInput) throws  -> StepEntry
+    
+    /**
+     * Decide not to penalise under the exemption list (不予行政处罚), with each condition's
+     * answer, the education given and the party's commitment.
+     */
+    func decideNoPenalty(caseId: String, rules: RulesEngine, input: NoPenaltyInput) throws  -> StepEntry
+    
+    /**
+     * Make the penalty decision of a finalized case. The draft is checked again (with the
+     * roster, on the decision date); every issue is listed when the law forbids it, and nothing
+     * is stored then. The entry keeps the benchmark's guidance beside the decided amounts and the
+     * reference data's digest; an amount outside the band (with reasons) is flagged.
+     */
+    func decidePenalty(caseId: String, rules: RulesEngine, input: PenaltyDecisionInput) throws  -> StepEntry
+    
+    /**
+     * Extend a measure, once, by at most 30 days.
+     */
+    func extendMeasure(caseId: String, input: MeasureExtension) throws  -> StepEntry
+    
+    /**
+     * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
+     * reply period in working days.
+     */
+    func issueNotice(caseId: String, rules: RulesEngine, input: NoticeInput) throws  -> StepEntry
+    
+    /**
+     * Document numbers still available on this device for `year`.
+     */
+    func numbersLeft(year: Int32) throws  -> UInt64
+    
+    /**
+     * Record the service (送达) of one of the case's documents.
+     */
+    func recordDelivery(caseId: String, input: DeliveryInput) throws  -> StepEntry
+    
+    /**
+     * Record a payment of the case's fine (on the spot only where the law allows it).
+     */
+    func recordPayment(caseId: String, rules: RulesEngine, input: PaymentInput) throws  -> StepEntry
+    
+    /**
+     * Record the party's statement, waiver or hearing request on the notice.
+     */
+    func recordStatement(caseId: String, input: StatementInput) throws  -> StepEntry
+    
+    /**
+     * Release a measure.
+     */
+    func releaseMeasure(caseId: String, input: MeasureRelease) throws  -> StepEntry
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time enrolment code: sends the
      * device's public key, pins the log's verifier key. Blocking (network); call off the UI thread.
      * Errors: `ENROLMENT_CODE_INVALID` / `_USED` / `_EXPIRED`, `ALREADY_ENROLLED`,
@@ -1475,6 +1566,206 @@ open func voidCase(caseId: String, reason: String)throws  -> CaseSummary  {
             self.uniffiCloneHandle(),
         FfiConverterString.lower(caseId),
         FfiConverterString.lower(reason),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Keep a block of document numbers (normally leased by the server during sync).
+     */
+open func addNumberBlock(block: NumberBlock)throws   {try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_add_number_block(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeNumberBlock_lower(block),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * Take a coercive measure with its list of items (at most 30 days).
+     */
+open func applyMeasure(caseId: String, input: MeasureInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_apply_measure(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeMeasureInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Where the case stands after its records and what the officer does next.
+     */
+open func caseProgress(caseId: String)throws  -> CaseProgress  {
+    return try  FfiConverterTypeCaseProgress_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_case_progress(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The case's steps after its records, in order (each entry's body as JSON text).
+     */
+open func caseSteps(caseId: String)throws  -> [StepView]  {
+    return try  FfiConverterSequenceTypeStepView.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_case_steps(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Close the case (结案) with its reason.
+     */
+open func closeCase(caseId: String, input: CloseInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_close_case(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeCloseInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Decide not to penalise under the exemption list (不予行政处罚), with each condition's
+     * answer, the education given and the party's commitment.
+     */
+open func decideNoPenalty(caseId: String, rules: RulesEngine, input: NoPenaltyInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_decide_no_penalty(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeRulesEngine_lower(rules),
+        FfiConverterTypeNoPenaltyInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Make the penalty decision of a finalized case. The draft is checked again (with the
+     * roster, on the decision date); every issue is listed when the law forbids it, and nothing
+     * is stored then. The entry keeps the benchmark's guidance beside the decided amounts and the
+     * reference data's digest; an amount outside the band (with reasons) is flagged.
+     */
+open func decidePenalty(caseId: String, rules: RulesEngine, input: PenaltyDecisionInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_decide_penalty(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeRulesEngine_lower(rules),
+        FfiConverterTypePenaltyDecisionInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Extend a measure, once, by at most 30 days.
+     */
+open func extendMeasure(caseId: String, input: MeasureExtension)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_extend_measure(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeMeasureExtension_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
+     * reply period in working days.
+     */
+open func issueNotice(caseId: String, rules: RulesEngine, input: NoticeInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_issue_notice(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeRulesEngine_lower(rules),
+        FfiConverterTypeNoticeInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Document numbers still available on this device for `year`.
+     */
+open func numbersLeft(year: Int32)throws  -> UInt64  {
+    return try  FfiConverterUInt64.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_numbers_left(
+            self.uniffiCloneHandle(),
+        FfiConverterInt32.lower(year),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Record the service (送达) of one of the case's documents.
+     */
+open func recordDelivery(caseId: String, input: DeliveryInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_record_delivery(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeDeliveryInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Record a payment of the case's fine (on the spot only where the law allows it).
+     */
+open func recordPayment(caseId: String, rules: RulesEngine, input: PaymentInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_record_payment(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeRulesEngine_lower(rules),
+        FfiConverterTypePaymentInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Record the party's statement, waiver or hearing request on the notice.
+     */
+open func recordStatement(caseId: String, input: StatementInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_record_statement(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeStatementInput_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Release a measure.
+     */
+open func releaseMeasure(caseId: String, input: MeasureRelease)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_release_measure(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeMeasureRelease_lower(input),uniffiCallStatus
     )
 })
 }
@@ -2808,6 +3099,67 @@ public func FfiConverterTypeSyncObserver_lower(_ value: SyncObserver) -> UInt64 
 
 
 /**
+ * One condition of the exemption item and the answer given.
+ */
+public struct AnsweredCondition: Equatable, Hashable {
+    public var text: String
+    public var holds: Bool
+    public var how: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(text: String, holds: Bool, how: String) {
+        self.text = text
+        self.holds = holds
+        self.how = how
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension AnsweredCondition: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAnsweredCondition: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> AnsweredCondition {
+        return
+            try AnsweredCondition(
+                text: FfiConverterString.read(from: &buf), 
+                holds: FfiConverterBool.read(from: &buf), 
+                how: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: AnsweredCondition, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterBool.write(value.holds, into: &buf)
+        FfiConverterString.write(value.how, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnsweredCondition_lift(_ buf: RustBuffer) throws -> AnsweredCondition {
+    return try FfiConverterTypeAnsweredCondition.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAnsweredCondition_lower(_ value: AnsweredCondition) -> RustBuffer {
+    return FfiConverterTypeAnsweredCondition.lower(value)
+}
+
+
+/**
  * Which entry broke the chain, and why.
  */
 public struct BrokenEntry: Equatable, Hashable {
@@ -2954,6 +3306,117 @@ public func FfiConverterTypeCaseDetail_lift(_ buf: RustBuffer) throws -> CaseDet
 #endif
 public func FfiConverterTypeCaseDetail_lower(_ value: CaseDetail) -> RustBuffer {
     return FfiConverterTypeCaseDetail.lower(value)
+}
+
+
+/**
+ * Where a case stands after its records: what was decided, served, paid, and what comes next.
+ */
+public struct CaseProgress: Equatable, Hashable {
+    public var status: CaseStatus
+    /**
+     * The decision's document number (penalty or no penalty).
+     */
+    public var decisionNumber: String?
+    public var penalised: Bool
+    public var totalYuan: Int64
+    public var paidYuan: Int64
+    public var noticeNumber: String?
+    /**
+     * The last day of the notice's reply period.
+     */
+    public var replyBy: String?
+    public var statementRecorded: Bool
+    /**
+     * Numbers of the case's documents that are not yet served.
+     */
+    public var undelivered: [String]
+    public var openMeasures: [String]
+    public var next: NextStep
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(status: CaseStatus, 
+        /**
+         * The decision's document number (penalty or no penalty).
+         */decisionNumber: String?, penalised: Bool, totalYuan: Int64, paidYuan: Int64, noticeNumber: String?, 
+        /**
+         * The last day of the notice's reply period.
+         */replyBy: String?, statementRecorded: Bool, 
+        /**
+         * Numbers of the case's documents that are not yet served.
+         */undelivered: [String], openMeasures: [String], next: NextStep) {
+        self.status = status
+        self.decisionNumber = decisionNumber
+        self.penalised = penalised
+        self.totalYuan = totalYuan
+        self.paidYuan = paidYuan
+        self.noticeNumber = noticeNumber
+        self.replyBy = replyBy
+        self.statementRecorded = statementRecorded
+        self.undelivered = undelivered
+        self.openMeasures = openMeasures
+        self.next = next
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CaseProgress: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCaseProgress: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CaseProgress {
+        return
+            try CaseProgress(
+                status: FfiConverterTypeCaseStatus.read(from: &buf), 
+                decisionNumber: FfiConverterOptionString.read(from: &buf), 
+                penalised: FfiConverterBool.read(from: &buf), 
+                totalYuan: FfiConverterInt64.read(from: &buf), 
+                paidYuan: FfiConverterInt64.read(from: &buf), 
+                noticeNumber: FfiConverterOptionString.read(from: &buf), 
+                replyBy: FfiConverterOptionString.read(from: &buf), 
+                statementRecorded: FfiConverterBool.read(from: &buf), 
+                undelivered: FfiConverterSequenceString.read(from: &buf), 
+                openMeasures: FfiConverterSequenceString.read(from: &buf), 
+                next: FfiConverterTypeNextStep.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CaseProgress, into buf: inout [UInt8]) {
+        FfiConverterTypeCaseStatus.write(value.status, into: &buf)
+        FfiConverterOptionString.write(value.decisionNumber, into: &buf)
+        FfiConverterBool.write(value.penalised, into: &buf)
+        FfiConverterInt64.write(value.totalYuan, into: &buf)
+        FfiConverterInt64.write(value.paidYuan, into: &buf)
+        FfiConverterOptionString.write(value.noticeNumber, into: &buf)
+        FfiConverterOptionString.write(value.replyBy, into: &buf)
+        FfiConverterBool.write(value.statementRecorded, into: &buf)
+        FfiConverterSequenceString.write(value.undelivered, into: &buf)
+        FfiConverterSequenceString.write(value.openMeasures, into: &buf)
+        FfiConverterTypeNextStep.write(value.next, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseProgress_lift(_ buf: RustBuffer) throws -> CaseProgress {
+    return try FfiConverterTypeCaseProgress.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCaseProgress_lower(_ value: CaseProgress) -> RustBuffer {
+    return FfiConverterTypeCaseProgress.lower(value)
 }
 
 
@@ -3203,6 +3666,130 @@ public func FfiConverterTypeChainReport_lower(_ value: ChainReport) -> RustBuffe
 
 
 /**
+ * A problem the draft check found that does not forbid the decision, kept in the entry.
+ */
+public struct CheckNote: Equatable, Hashable {
+    public var path: String
+    public var code: String
+    public var message: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(path: String, code: String, message: String) {
+        self.path = path
+        self.code = code
+        self.message = message
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CheckNote: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCheckNote: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CheckNote {
+        return
+            try CheckNote(
+                path: FfiConverterString.read(from: &buf), 
+                code: FfiConverterString.read(from: &buf), 
+                message: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CheckNote, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.path, into: &buf)
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.message, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckNote_lift(_ buf: RustBuffer) throws -> CheckNote {
+    return try FfiConverterTypeCheckNote.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCheckNote_lower(_ value: CheckNote) -> RustBuffer {
+    return FfiConverterTypeCheckNote.lower(value)
+}
+
+
+/**
+ * Closing a case.
+ */
+public struct CloseInput: Equatable, Hashable {
+    public var reason: CloseReason
+    /**
+     * Required for withdrawn and transferred (to whom and why).
+     */
+    public var note: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(reason: CloseReason, 
+        /**
+         * Required for withdrawn and transferred (to whom and why).
+         */note: String) {
+        self.reason = reason
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension CloseInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCloseInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CloseInput {
+        return
+            try CloseInput(
+                reason: FfiConverterTypeCloseReason.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CloseInput, into buf: inout [UInt8]) {
+        FfiConverterTypeCloseReason.write(value.reason, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCloseInput_lift(_ buf: RustBuffer) throws -> CloseInput {
+    return try FfiConverterTypeCloseInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCloseInput_lower(_ value: CloseInput) -> RustBuffer {
+    return FfiConverterTypeCloseInput.lower(value)
+}
+
+
+/**
  * What a 现场笔录 of a coercive measure must state (《行政强制法》 18).
  */
 public struct CoerciveMeasure: Equatable, Hashable {
@@ -3329,6 +3916,69 @@ public func FfiConverterTypeCondition_lift(_ buf: RustBuffer) throws -> Conditio
 #endif
 public func FfiConverterTypeCondition_lower(_ value: Condition) -> RustBuffer {
     return FfiConverterTypeCondition.lower(value)
+}
+
+
+/**
+ * The officer's answer to one condition of the exemption item, in the item's order.
+ */
+public struct ConditionAnswer: Equatable, Hashable {
+    public var holds: Bool
+    /**
+     * How it was established (e.g. "经系统查询，当事人一年内无同类违法记录").
+     */
+    public var how: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(holds: Bool, 
+        /**
+         * How it was established (e.g. "经系统查询，当事人一年内无同类违法记录").
+         */how: String) {
+        self.holds = holds
+        self.how = how
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ConditionAnswer: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeConditionAnswer: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ConditionAnswer {
+        return
+            try ConditionAnswer(
+                holds: FfiConverterBool.read(from: &buf), 
+                how: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ConditionAnswer, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.holds, into: &buf)
+        FfiConverterString.write(value.how, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConditionAnswer_lift(_ buf: RustBuffer) throws -> ConditionAnswer {
+    return try FfiConverterTypeConditionAnswer.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeConditionAnswer_lower(_ value: ConditionAnswer) -> RustBuffer {
+    return FfiConverterTypeConditionAnswer.lower(value)
 }
 
 
@@ -3596,6 +4246,308 @@ public func FfiConverterTypeDeadlineRule_lower(_ value: DeadlineRule) -> RustBuf
 
 
 /**
+ * One violation of a decision: what the benchmark said beside what was decided.
+ */
+public struct DecidedViolation: Equatable, Hashable {
+    public var code: String
+    public var name: String
+    /**
+     * The provision violated and the provision applied, as the guidance cites them.
+     */
+    public var violated: String
+    public var basis: String
+    public var legalMinYuan: Int64?
+    public var legalMaxYuan: Int64?
+    /**
+     * The benchmark tier (`轻微` … `特别严重`), when the facts determine one.
+     */
+    public var tier: String?
+    public var tierCriteria: String
+    public var bandMinYuan: Int64?
+    public var bandMaxYuan: Int64?
+    public var recommendedYuan: Int64?
+    public var recommendedWarning: Bool
+    public var actId: String?
+    public var warning: Bool
+    public var amountYuan: Int64
+    /**
+     * The decided amount is outside the benchmark band.
+     */
+    public var outsideBand: Bool
+    /**
+     * Measures the article prescribes besides the fine.
+     */
+    public var measures: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, name: String, 
+        /**
+         * The provision violated and the provision applied, as the guidance cites them.
+         */violated: String, basis: String, legalMinYuan: Int64?, legalMaxYuan: Int64?, 
+        /**
+         * The benchmark tier (`轻微` … `特别严重`), when the facts determine one.
+         */tier: String?, tierCriteria: String, bandMinYuan: Int64?, bandMaxYuan: Int64?, recommendedYuan: Int64?, recommendedWarning: Bool, actId: String?, warning: Bool, amountYuan: Int64, 
+        /**
+         * The decided amount is outside the benchmark band.
+         */outsideBand: Bool, 
+        /**
+         * Measures the article prescribes besides the fine.
+         */measures: [String]) {
+        self.code = code
+        self.name = name
+        self.violated = violated
+        self.basis = basis
+        self.legalMinYuan = legalMinYuan
+        self.legalMaxYuan = legalMaxYuan
+        self.tier = tier
+        self.tierCriteria = tierCriteria
+        self.bandMinYuan = bandMinYuan
+        self.bandMaxYuan = bandMaxYuan
+        self.recommendedYuan = recommendedYuan
+        self.recommendedWarning = recommendedWarning
+        self.actId = actId
+        self.warning = warning
+        self.amountYuan = amountYuan
+        self.outsideBand = outsideBand
+        self.measures = measures
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DecidedViolation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDecidedViolation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DecidedViolation {
+        return
+            try DecidedViolation(
+                code: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                violated: FfiConverterString.read(from: &buf), 
+                basis: FfiConverterString.read(from: &buf), 
+                legalMinYuan: FfiConverterOptionInt64.read(from: &buf), 
+                legalMaxYuan: FfiConverterOptionInt64.read(from: &buf), 
+                tier: FfiConverterOptionString.read(from: &buf), 
+                tierCriteria: FfiConverterString.read(from: &buf), 
+                bandMinYuan: FfiConverterOptionInt64.read(from: &buf), 
+                bandMaxYuan: FfiConverterOptionInt64.read(from: &buf), 
+                recommendedYuan: FfiConverterOptionInt64.read(from: &buf), 
+                recommendedWarning: FfiConverterBool.read(from: &buf), 
+                actId: FfiConverterOptionString.read(from: &buf), 
+                warning: FfiConverterBool.read(from: &buf), 
+                amountYuan: FfiConverterInt64.read(from: &buf), 
+                outsideBand: FfiConverterBool.read(from: &buf), 
+                measures: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DecidedViolation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.violated, into: &buf)
+        FfiConverterString.write(value.basis, into: &buf)
+        FfiConverterOptionInt64.write(value.legalMinYuan, into: &buf)
+        FfiConverterOptionInt64.write(value.legalMaxYuan, into: &buf)
+        FfiConverterOptionString.write(value.tier, into: &buf)
+        FfiConverterString.write(value.tierCriteria, into: &buf)
+        FfiConverterOptionInt64.write(value.bandMinYuan, into: &buf)
+        FfiConverterOptionInt64.write(value.bandMaxYuan, into: &buf)
+        FfiConverterOptionInt64.write(value.recommendedYuan, into: &buf)
+        FfiConverterBool.write(value.recommendedWarning, into: &buf)
+        FfiConverterOptionString.write(value.actId, into: &buf)
+        FfiConverterBool.write(value.warning, into: &buf)
+        FfiConverterInt64.write(value.amountYuan, into: &buf)
+        FfiConverterBool.write(value.outsideBand, into: &buf)
+        FfiConverterSequenceString.write(value.measures, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDecidedViolation_lift(_ buf: RustBuffer) throws -> DecidedViolation {
+    return try FfiConverterTypeDecidedViolation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDecidedViolation_lower(_ value: DecidedViolation) -> RustBuffer {
+    return FfiConverterTypeDecidedViolation.lower(value)
+}
+
+
+/**
+ * A delivery as recorded (送达回证).
+ */
+public struct DeliveryInput: Equatable, Hashable {
+    /**
+     * The 文书编号 of the document served.
+     */
+    public var documentNumber: String
+    public var method: DeliveryMethod
+    /**
+     * When (RFC 3339).
+     */
+    public var at: String
+    /**
+     * Where.
+     */
+    public var place: String
+    public var receiver: String
+    /**
+     * 与当事人关系 (本人, 同住成年家属, 法定代表人…).
+     */
+    public var receiverRelation: String
+    /**
+     * The receiver signed (on the 送达回证; the signature is in the document issued for it).
+     */
+    public var signed: Bool
+    /**
+     * Why the receiver refused to sign.
+     */
+    public var refusalReason: String
+    /**
+     * The witness to a refusal (name and unit).
+     */
+    public var witness: String
+    /**
+     * The evidence (audio/video or photo) that records the refusal.
+     */
+    public var evidenceId: String?
+    /**
+     * Post: the tracking number.
+     */
+    public var trackingNo: String
+    /**
+     * Electronic: the address the party agreed to, and the consent was recorded.
+     */
+    public var electronicAddress: String
+    public var electronicConsent: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The 文书编号 of the document served.
+         */documentNumber: String, method: DeliveryMethod, 
+        /**
+         * When (RFC 3339).
+         */at: String, 
+        /**
+         * Where.
+         */place: String, receiver: String, 
+        /**
+         * 与当事人关系 (本人, 同住成年家属, 法定代表人…).
+         */receiverRelation: String, 
+        /**
+         * The receiver signed (on the 送达回证; the signature is in the document issued for it).
+         */signed: Bool, 
+        /**
+         * Why the receiver refused to sign.
+         */refusalReason: String, 
+        /**
+         * The witness to a refusal (name and unit).
+         */witness: String, 
+        /**
+         * The evidence (audio/video or photo) that records the refusal.
+         */evidenceId: String?, 
+        /**
+         * Post: the tracking number.
+         */trackingNo: String, 
+        /**
+         * Electronic: the address the party agreed to, and the consent was recorded.
+         */electronicAddress: String, electronicConsent: Bool) {
+        self.documentNumber = documentNumber
+        self.method = method
+        self.at = at
+        self.place = place
+        self.receiver = receiver
+        self.receiverRelation = receiverRelation
+        self.signed = signed
+        self.refusalReason = refusalReason
+        self.witness = witness
+        self.evidenceId = evidenceId
+        self.trackingNo = trackingNo
+        self.electronicAddress = electronicAddress
+        self.electronicConsent = electronicConsent
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeliveryInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeliveryInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeliveryInput {
+        return
+            try DeliveryInput(
+                documentNumber: FfiConverterString.read(from: &buf), 
+                method: FfiConverterTypeDeliveryMethod.read(from: &buf), 
+                at: FfiConverterString.read(from: &buf), 
+                place: FfiConverterString.read(from: &buf), 
+                receiver: FfiConverterString.read(from: &buf), 
+                receiverRelation: FfiConverterString.read(from: &buf), 
+                signed: FfiConverterBool.read(from: &buf), 
+                refusalReason: FfiConverterString.read(from: &buf), 
+                witness: FfiConverterString.read(from: &buf), 
+                evidenceId: FfiConverterOptionString.read(from: &buf), 
+                trackingNo: FfiConverterString.read(from: &buf), 
+                electronicAddress: FfiConverterString.read(from: &buf), 
+                electronicConsent: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeliveryInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.documentNumber, into: &buf)
+        FfiConverterTypeDeliveryMethod.write(value.method, into: &buf)
+        FfiConverterString.write(value.at, into: &buf)
+        FfiConverterString.write(value.place, into: &buf)
+        FfiConverterString.write(value.receiver, into: &buf)
+        FfiConverterString.write(value.receiverRelation, into: &buf)
+        FfiConverterBool.write(value.signed, into: &buf)
+        FfiConverterString.write(value.refusalReason, into: &buf)
+        FfiConverterString.write(value.witness, into: &buf)
+        FfiConverterOptionString.write(value.evidenceId, into: &buf)
+        FfiConverterString.write(value.trackingNo, into: &buf)
+        FfiConverterString.write(value.electronicAddress, into: &buf)
+        FfiConverterBool.write(value.electronicConsent, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeliveryInput_lift(_ buf: RustBuffer) throws -> DeliveryInput {
+    return try FfiConverterTypeDeliveryInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeliveryInput_lower(_ value: DeliveryInput) -> RustBuffer {
+    return FfiConverterTypeDeliveryInput.lower(value)
+}
+
+
+/**
  * One row of the discretion benchmark (裁量基准): a violation and its tiers, for the dates the text
  * was law.
  */
@@ -3772,6 +4724,87 @@ public func FfiConverterTypeDiscretionItem_lift(_ buf: RustBuffer) throws -> Dis
 #endif
 public func FfiConverterTypeDiscretionItem_lower(_ value: DiscretionItem) -> RustBuffer {
     return FfiConverterTypeDiscretionItem.lower(value)
+}
+
+
+/**
+ * The body of a `document.issue` entry: the exact bytes handed to the party, by hash.
+ */
+public struct DocumentIssued: Equatable, Hashable {
+    public var docType: DocType
+    public var number: String
+    /**
+     * The ledger entry the document renders (the decision, notice, measure, record…): lowercase
+     * hex SHA-256, also in the document's QR code.
+     */
+    public var source: String
+    public var sha256: String
+    public var size: UInt64
+    public var signatures: [SignatureRef]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(docType: DocType, number: String, 
+        /**
+         * The ledger entry the document renders (the decision, notice, measure, record…): lowercase
+         * hex SHA-256, also in the document's QR code.
+         */source: String, sha256: String, size: UInt64, signatures: [SignatureRef]) {
+        self.docType = docType
+        self.number = number
+        self.source = source
+        self.sha256 = sha256
+        self.size = size
+        self.signatures = signatures
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DocumentIssued: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentIssued: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentIssued {
+        return
+            try DocumentIssued(
+                docType: FfiConverterTypeDocType.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                source: FfiConverterString.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf), 
+                size: FfiConverterUInt64.read(from: &buf), 
+                signatures: FfiConverterSequenceTypeSignatureRef.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DocumentIssued, into buf: inout [UInt8]) {
+        FfiConverterTypeDocType.write(value.docType, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterString.write(value.source, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+        FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterSequenceTypeSignatureRef.write(value.signatures, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentIssued_lift(_ buf: RustBuffer) throws -> DocumentIssued {
+    return try FfiConverterTypeDocumentIssued.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentIssued_lower(_ value: DocumentIssued) -> RustBuffer {
+    return FfiConverterTypeDocumentIssued.lower(value)
 }
 
 
@@ -6127,6 +7160,906 @@ public func FfiConverterTypeLogAlarm_lower(_ value: LogAlarm) -> RustBuffer {
 
 
 /**
+ * The body of a `measure.apply` entry.
+ */
+public struct Measure: Equatable, Hashable {
+    public var measureId: String
+    public var number: String
+    public var input: MeasureInput
+    public var endsOn: NaiveDate
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(measureId: String, number: String, input: MeasureInput, endsOn: NaiveDate) {
+        self.measureId = measureId
+        self.number = number
+        self.input = input
+        self.endsOn = endsOn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Measure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Measure {
+        return
+            try Measure(
+                measureId: FfiConverterString.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                input: FfiConverterTypeMeasureInput.read(from: &buf), 
+                endsOn: FfiConverterTypeNaiveDate.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Measure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.measureId, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterTypeMeasureInput.write(value.input, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.endsOn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasure_lift(_ buf: RustBuffer) throws -> Measure {
+    return try FfiConverterTypeMeasure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasure_lower(_ value: Measure) -> RustBuffer {
+    return FfiConverterTypeMeasure.lower(value)
+}
+
+
+/**
+ * An extension of a measure (延长行政强制措施期限).
+ */
+public struct MeasureExtension: Equatable, Hashable {
+    public var measureNumber: String
+    public var days: UInt32
+    public var reason: String
+    public var approver: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(measureNumber: String, days: UInt32, reason: String, approver: String) {
+        self.measureNumber = measureNumber
+        self.days = days
+        self.reason = reason
+        self.approver = approver
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MeasureExtension: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureExtension: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureExtension {
+        return
+            try MeasureExtension(
+                measureNumber: FfiConverterString.read(from: &buf), 
+                days: FfiConverterUInt32.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                approver: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MeasureExtension, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.measureNumber, into: &buf)
+        FfiConverterUInt32.write(value.days, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterString.write(value.approver, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureExtension_lift(_ buf: RustBuffer) throws -> MeasureExtension {
+    return try FfiConverterTypeMeasureExtension.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureExtension_lower(_ value: MeasureExtension) -> RustBuffer {
+    return FfiConverterTypeMeasureExtension.lower(value)
+}
+
+
+/**
+ * A coercive measure (行政强制措施决定) as the officer takes it.
+ */
+public struct MeasureInput: Equatable, Hashable {
+    public var kind: CoerciveMeasureKind
+    public var party: Party
+    public var reason: String
+    /**
+     * The provision the measure is taken under, e.g. "《中华人民共和国公路法》第八十五条".
+     */
+    public var basis: String
+    public var items: [MeasureItem]
+    /**
+     * First day, `YYYY-MM-DD`.
+     */
+    public var startsOn: String
+    public var days: UInt32
+    /**
+     * Where the items are kept.
+     */
+    public var storagePlace: String
+    /**
+     * Taken on the spot in an emergency: reported to the head within 24 hours (行政强制法 19).
+     */
+    public var urgent: Bool
+    /**
+     * Who approved it (the head of the agency), or to whom it was reported when urgent.
+     */
+    public var approver: String
+    public var officers: [DraftOfficer]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kind: CoerciveMeasureKind, party: Party, reason: String, 
+        /**
+         * The provision the measure is taken under, e.g. "《中华人民共和国公路法》第八十五条".
+         */basis: String, items: [MeasureItem], 
+        /**
+         * First day, `YYYY-MM-DD`.
+         */startsOn: String, days: UInt32, 
+        /**
+         * Where the items are kept.
+         */storagePlace: String, 
+        /**
+         * Taken on the spot in an emergency: reported to the head within 24 hours (行政强制法 19).
+         */urgent: Bool, 
+        /**
+         * Who approved it (the head of the agency), or to whom it was reported when urgent.
+         */approver: String, officers: [DraftOfficer]) {
+        self.kind = kind
+        self.party = party
+        self.reason = reason
+        self.basis = basis
+        self.items = items
+        self.startsOn = startsOn
+        self.days = days
+        self.storagePlace = storagePlace
+        self.urgent = urgent
+        self.approver = approver
+        self.officers = officers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MeasureInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureInput {
+        return
+            try MeasureInput(
+                kind: FfiConverterTypeCoerciveMeasureKind.read(from: &buf), 
+                party: FfiConverterTypeParty.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                basis: FfiConverterString.read(from: &buf), 
+                items: FfiConverterSequenceTypeMeasureItem.read(from: &buf), 
+                startsOn: FfiConverterString.read(from: &buf), 
+                days: FfiConverterUInt32.read(from: &buf), 
+                storagePlace: FfiConverterString.read(from: &buf), 
+                urgent: FfiConverterBool.read(from: &buf), 
+                approver: FfiConverterString.read(from: &buf), 
+                officers: FfiConverterSequenceTypeDraftOfficer.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MeasureInput, into buf: inout [UInt8]) {
+        FfiConverterTypeCoerciveMeasureKind.write(value.kind, into: &buf)
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterString.write(value.basis, into: &buf)
+        FfiConverterSequenceTypeMeasureItem.write(value.items, into: &buf)
+        FfiConverterString.write(value.startsOn, into: &buf)
+        FfiConverterUInt32.write(value.days, into: &buf)
+        FfiConverterString.write(value.storagePlace, into: &buf)
+        FfiConverterBool.write(value.urgent, into: &buf)
+        FfiConverterString.write(value.approver, into: &buf)
+        FfiConverterSequenceTypeDraftOfficer.write(value.officers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureInput_lift(_ buf: RustBuffer) throws -> MeasureInput {
+    return try FfiConverterTypeMeasureInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureInput_lower(_ value: MeasureInput) -> RustBuffer {
+    return FfiConverterTypeMeasureInput.lower(value)
+}
+
+
+/**
+ * One item on a seizure / seal list (清单).
+ */
+public struct MeasureItem: Equatable, Hashable {
+    public var name: String
+    public var spec: String
+    public var quantity: String
+    public var note: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, spec: String, quantity: String, note: String) {
+        self.name = name
+        self.spec = spec
+        self.quantity = quantity
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MeasureItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureItem {
+        return
+            try MeasureItem(
+                name: FfiConverterString.read(from: &buf), 
+                spec: FfiConverterString.read(from: &buf), 
+                quantity: FfiConverterString.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MeasureItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.spec, into: &buf)
+        FfiConverterString.write(value.quantity, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureItem_lift(_ buf: RustBuffer) throws -> MeasureItem {
+    return try FfiConverterTypeMeasureItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureItem_lower(_ value: MeasureItem) -> RustBuffer {
+    return FfiConverterTypeMeasureItem.lower(value)
+}
+
+
+/**
+ * A release of a measure (解除行政强制措施).
+ */
+public struct MeasureRelease: Equatable, Hashable {
+    public var measureNumber: String
+    public var reason: String
+    /**
+     * The items were returned to (and received by) this person.
+     */
+    public var returnedTo: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(measureNumber: String, reason: String, 
+        /**
+         * The items were returned to (and received by) this person.
+         */returnedTo: String) {
+        self.measureNumber = measureNumber
+        self.reason = reason
+        self.returnedTo = returnedTo
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MeasureRelease: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureRelease: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureRelease {
+        return
+            try MeasureRelease(
+                measureNumber: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                returnedTo: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MeasureRelease, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.measureNumber, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterString.write(value.returnedTo, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureRelease_lift(_ buf: RustBuffer) throws -> MeasureRelease {
+    return try FfiConverterTypeMeasureRelease.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureRelease_lower(_ value: MeasureRelease) -> RustBuffer {
+    return FfiConverterTypeMeasureRelease.lower(value)
+}
+
+
+/**
+ * The body of a `decision.no_penalty` entry.
+ */
+public struct NoPenaltyDecision: Equatable, Hashable {
+    public var decisionId: String
+    public var number: String
+    public var decidedOn: String
+    public var violation: String
+    public var violationName: String
+    public var violated: String
+    public var party: Party
+    public var factsText: String
+    public var facts: Facts
+    public var exemptionCode: String
+    /**
+     * `must_not_penalise` or `may_not_penalise`.
+     */
+    public var outcome: String
+    public var exemptionBasis: String
+    public var conditions: [AnsweredCondition]
+    public var education: String
+    public var commitmentRequired: Bool
+    public var commitmentSigned: Bool
+    public var officers: [DraftOfficer]
+    public var reference: ReferenceId
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(decisionId: String, number: String, decidedOn: String, violation: String, violationName: String, violated: String, party: Party, factsText: String, facts: Facts, exemptionCode: String, 
+        /**
+         * `must_not_penalise` or `may_not_penalise`.
+         */outcome: String, exemptionBasis: String, conditions: [AnsweredCondition], education: String, commitmentRequired: Bool, commitmentSigned: Bool, officers: [DraftOfficer], reference: ReferenceId) {
+        self.decisionId = decisionId
+        self.number = number
+        self.decidedOn = decidedOn
+        self.violation = violation
+        self.violationName = violationName
+        self.violated = violated
+        self.party = party
+        self.factsText = factsText
+        self.facts = facts
+        self.exemptionCode = exemptionCode
+        self.outcome = outcome
+        self.exemptionBasis = exemptionBasis
+        self.conditions = conditions
+        self.education = education
+        self.commitmentRequired = commitmentRequired
+        self.commitmentSigned = commitmentSigned
+        self.officers = officers
+        self.reference = reference
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NoPenaltyDecision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNoPenaltyDecision: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NoPenaltyDecision {
+        return
+            try NoPenaltyDecision(
+                decisionId: FfiConverterString.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                decidedOn: FfiConverterString.read(from: &buf), 
+                violation: FfiConverterString.read(from: &buf), 
+                violationName: FfiConverterString.read(from: &buf), 
+                violated: FfiConverterString.read(from: &buf), 
+                party: FfiConverterTypeParty.read(from: &buf), 
+                factsText: FfiConverterString.read(from: &buf), 
+                facts: FfiConverterTypeFacts.read(from: &buf), 
+                exemptionCode: FfiConverterString.read(from: &buf), 
+                outcome: FfiConverterString.read(from: &buf), 
+                exemptionBasis: FfiConverterString.read(from: &buf), 
+                conditions: FfiConverterSequenceTypeAnsweredCondition.read(from: &buf), 
+                education: FfiConverterString.read(from: &buf), 
+                commitmentRequired: FfiConverterBool.read(from: &buf), 
+                commitmentSigned: FfiConverterBool.read(from: &buf), 
+                officers: FfiConverterSequenceTypeDraftOfficer.read(from: &buf), 
+                reference: FfiConverterTypeReferenceId.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NoPenaltyDecision, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.decisionId, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterString.write(value.decidedOn, into: &buf)
+        FfiConverterString.write(value.violation, into: &buf)
+        FfiConverterString.write(value.violationName, into: &buf)
+        FfiConverterString.write(value.violated, into: &buf)
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.factsText, into: &buf)
+        FfiConverterTypeFacts.write(value.facts, into: &buf)
+        FfiConverterString.write(value.exemptionCode, into: &buf)
+        FfiConverterString.write(value.outcome, into: &buf)
+        FfiConverterString.write(value.exemptionBasis, into: &buf)
+        FfiConverterSequenceTypeAnsweredCondition.write(value.conditions, into: &buf)
+        FfiConverterString.write(value.education, into: &buf)
+        FfiConverterBool.write(value.commitmentRequired, into: &buf)
+        FfiConverterBool.write(value.commitmentSigned, into: &buf)
+        FfiConverterSequenceTypeDraftOfficer.write(value.officers, into: &buf)
+        FfiConverterTypeReferenceId.write(value.reference, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoPenaltyDecision_lift(_ buf: RustBuffer) throws -> NoPenaltyDecision {
+    return try FfiConverterTypeNoPenaltyDecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoPenaltyDecision_lower(_ value: NoPenaltyDecision) -> RustBuffer {
+    return FfiConverterTypeNoPenaltyDecision.lower(value)
+}
+
+
+/**
+ * A no-penalty decision (不予行政处罚决定) as the officer makes it.
+ */
+public struct NoPenaltyInput: Equatable, Hashable {
+    /**
+     * The violation's benchmark code.
+     */
+    public var violation: String
+    public var facts: Facts
+    public var party: Party
+    public var factsText: String
+    public var answers: [ConditionAnswer]
+    /**
+     * The education given (处罚法 33: 对当事人进行教育).
+     */
+    public var education: String
+    /**
+     * The party signed the 轻微违法行为告知承诺书 (where the list asks for one).
+     */
+    public var commitmentSigned: Bool
+    public var officers: [DraftOfficer]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The violation's benchmark code.
+         */violation: String, facts: Facts, party: Party, factsText: String, answers: [ConditionAnswer], 
+        /**
+         * The education given (处罚法 33: 对当事人进行教育).
+         */education: String, 
+        /**
+         * The party signed the 轻微违法行为告知承诺书 (where the list asks for one).
+         */commitmentSigned: Bool, officers: [DraftOfficer]) {
+        self.violation = violation
+        self.facts = facts
+        self.party = party
+        self.factsText = factsText
+        self.answers = answers
+        self.education = education
+        self.commitmentSigned = commitmentSigned
+        self.officers = officers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NoPenaltyInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNoPenaltyInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NoPenaltyInput {
+        return
+            try NoPenaltyInput(
+                violation: FfiConverterString.read(from: &buf), 
+                facts: FfiConverterTypeFacts.read(from: &buf), 
+                party: FfiConverterTypeParty.read(from: &buf), 
+                factsText: FfiConverterString.read(from: &buf), 
+                answers: FfiConverterSequenceTypeConditionAnswer.read(from: &buf), 
+                education: FfiConverterString.read(from: &buf), 
+                commitmentSigned: FfiConverterBool.read(from: &buf), 
+                officers: FfiConverterSequenceTypeDraftOfficer.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NoPenaltyInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.violation, into: &buf)
+        FfiConverterTypeFacts.write(value.facts, into: &buf)
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.factsText, into: &buf)
+        FfiConverterSequenceTypeConditionAnswer.write(value.answers, into: &buf)
+        FfiConverterString.write(value.education, into: &buf)
+        FfiConverterBool.write(value.commitmentSigned, into: &buf)
+        FfiConverterSequenceTypeDraftOfficer.write(value.officers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoPenaltyInput_lift(_ buf: RustBuffer) throws -> NoPenaltyInput {
+    return try FfiConverterTypeNoPenaltyInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoPenaltyInput_lower(_ value: NoPenaltyInput) -> RustBuffer {
+    return FfiConverterTypeNoPenaltyInput.lower(value)
+}
+
+
+/**
+ * The body of a `notice.issue` entry.
+ */
+public struct Notice: Equatable, Hashable {
+    public var noticeId: String
+    public var number: String
+    public var issuedOn: String
+    public var party: Party
+    public var factsText: String
+    public var facts: Facts
+    public var violations: [DecidedViolation]
+    public var totalYuan: Int64
+    public var reasoning: String
+    /**
+     * The party may state and defend (always).
+     */
+    public var statementRight: Bool
+    /**
+     * A hearing must be offered (处罚法 63).
+     */
+    public var hearingRight: Bool
+    public var hearingReason: String
+    /**
+     * Working days the party has to reply or ask for a hearing, and the last day.
+     */
+    public var replyDays: UInt32
+    public var replyBy: NaiveDate
+    public var replyBasis: String
+    public var officers: [DraftOfficer]
+    public var reference: ReferenceId
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(noticeId: String, number: String, issuedOn: String, party: Party, factsText: String, facts: Facts, violations: [DecidedViolation], totalYuan: Int64, reasoning: String, 
+        /**
+         * The party may state and defend (always).
+         */statementRight: Bool, 
+        /**
+         * A hearing must be offered (处罚法 63).
+         */hearingRight: Bool, hearingReason: String, 
+        /**
+         * Working days the party has to reply or ask for a hearing, and the last day.
+         */replyDays: UInt32, replyBy: NaiveDate, replyBasis: String, officers: [DraftOfficer], reference: ReferenceId) {
+        self.noticeId = noticeId
+        self.number = number
+        self.issuedOn = issuedOn
+        self.party = party
+        self.factsText = factsText
+        self.facts = facts
+        self.violations = violations
+        self.totalYuan = totalYuan
+        self.reasoning = reasoning
+        self.statementRight = statementRight
+        self.hearingRight = hearingRight
+        self.hearingReason = hearingReason
+        self.replyDays = replyDays
+        self.replyBy = replyBy
+        self.replyBasis = replyBasis
+        self.officers = officers
+        self.reference = reference
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Notice: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNotice: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Notice {
+        return
+            try Notice(
+                noticeId: FfiConverterString.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                issuedOn: FfiConverterString.read(from: &buf), 
+                party: FfiConverterTypeParty.read(from: &buf), 
+                factsText: FfiConverterString.read(from: &buf), 
+                facts: FfiConverterTypeFacts.read(from: &buf), 
+                violations: FfiConverterSequenceTypeDecidedViolation.read(from: &buf), 
+                totalYuan: FfiConverterInt64.read(from: &buf), 
+                reasoning: FfiConverterString.read(from: &buf), 
+                statementRight: FfiConverterBool.read(from: &buf), 
+                hearingRight: FfiConverterBool.read(from: &buf), 
+                hearingReason: FfiConverterString.read(from: &buf), 
+                replyDays: FfiConverterUInt32.read(from: &buf), 
+                replyBy: FfiConverterTypeNaiveDate.read(from: &buf), 
+                replyBasis: FfiConverterString.read(from: &buf), 
+                officers: FfiConverterSequenceTypeDraftOfficer.read(from: &buf), 
+                reference: FfiConverterTypeReferenceId.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Notice, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.noticeId, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterString.write(value.issuedOn, into: &buf)
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.factsText, into: &buf)
+        FfiConverterTypeFacts.write(value.facts, into: &buf)
+        FfiConverterSequenceTypeDecidedViolation.write(value.violations, into: &buf)
+        FfiConverterInt64.write(value.totalYuan, into: &buf)
+        FfiConverterString.write(value.reasoning, into: &buf)
+        FfiConverterBool.write(value.statementRight, into: &buf)
+        FfiConverterBool.write(value.hearingRight, into: &buf)
+        FfiConverterString.write(value.hearingReason, into: &buf)
+        FfiConverterUInt32.write(value.replyDays, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.replyBy, into: &buf)
+        FfiConverterString.write(value.replyBasis, into: &buf)
+        FfiConverterSequenceTypeDraftOfficer.write(value.officers, into: &buf)
+        FfiConverterTypeReferenceId.write(value.reference, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotice_lift(_ buf: RustBuffer) throws -> Notice {
+    return try FfiConverterTypeNotice.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNotice_lower(_ value: Notice) -> RustBuffer {
+    return FfiConverterTypeNotice.lower(value)
+}
+
+
+/**
+ * The notice of intended penalty (违法行为通知书) as the officer issues it.
+ */
+public struct NoticeInput: Equatable, Hashable {
+    /**
+     * The intended penalty, checked like a decision (general procedure).
+     */
+    public var draft: PenaltyDraft
+    public var party: Party
+    public var factsText: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The intended penalty, checked like a decision (general procedure).
+         */draft: PenaltyDraft, party: Party, factsText: String) {
+        self.draft = draft
+        self.party = party
+        self.factsText = factsText
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NoticeInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNoticeInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NoticeInput {
+        return
+            try NoticeInput(
+                draft: FfiConverterTypePenaltyDraft.read(from: &buf), 
+                party: FfiConverterTypeParty.read(from: &buf), 
+                factsText: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NoticeInput, into buf: inout [UInt8]) {
+        FfiConverterTypePenaltyDraft.write(value.draft, into: &buf)
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.factsText, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoticeInput_lift(_ buf: RustBuffer) throws -> NoticeInput {
+    return try FfiConverterTypeNoticeInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNoticeInput_lower(_ value: NoticeInput) -> RustBuffer {
+    return FfiConverterTypeNoticeInput.lower(value)
+}
+
+
+/**
+ * A block of document serials leased to one device by the server: serials `first..=last` of the
+ * agency's year. The server never leases a serial twice, and the device gives each one out
+ * once, so devices that work offline for days never collide.
+ */
+public struct NumberBlock: Equatable, Hashable {
+    public var agency: String
+    public var year: Int32
+    public var first: UInt64
+    public var last: UInt64
+    /**
+     * The agency's number prefix (e.g. `青海南交执`).
+     */
+    public var prefix: String
+    /**
+     * The agency's full name as printed on its documents.
+     */
+    public var agencyName: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(agency: String, year: Int32, first: UInt64, last: UInt64, 
+        /**
+         * The agency's number prefix (e.g. `青海南交执`).
+         */prefix: String, 
+        /**
+         * The agency's full name as printed on its documents.
+         */agencyName: String) {
+        self.agency = agency
+        self.year = year
+        self.first = first
+        self.last = last
+        self.prefix = prefix
+        self.agencyName = agencyName
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension NumberBlock: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNumberBlock: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NumberBlock {
+        return
+            try NumberBlock(
+                agency: FfiConverterString.read(from: &buf), 
+                year: FfiConverterInt32.read(from: &buf), 
+                first: FfiConverterUInt64.read(from: &buf), 
+                last: FfiConverterUInt64.read(from: &buf), 
+                prefix: FfiConverterString.read(from: &buf), 
+                agencyName: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: NumberBlock, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.agency, into: &buf)
+        FfiConverterInt32.write(value.year, into: &buf)
+        FfiConverterUInt64.write(value.first, into: &buf)
+        FfiConverterUInt64.write(value.last, into: &buf)
+        FfiConverterString.write(value.prefix, into: &buf)
+        FfiConverterString.write(value.agencyName, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNumberBlock_lift(_ buf: RustBuffer) throws -> NumberBlock {
+    return try FfiConverterTypeNumberBlock.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNumberBlock_lower(_ value: NumberBlock) -> RustBuffer {
+    return FfiConverterTypeNumberBlock.lower(value)
+}
+
+
+/**
  * One row of the officer roster (from the agency's reference bundle).
  */
 public struct OfficerCertificate: Equatable, Hashable {
@@ -6287,6 +8220,330 @@ public func FfiConverterTypeOfficerRef_lift(_ buf: RustBuffer) throws -> Officer
 #endif
 public func FfiConverterTypeOfficerRef_lower(_ value: OfficerRef) -> RustBuffer {
     return FfiConverterTypeOfficerRef.lower(value)
+}
+
+
+/**
+ * A payment as recorded.
+ */
+public struct PaymentInput: Equatable, Hashable {
+    public var decisionNumber: String
+    public var method: PaymentMethod
+    /**
+     * The bank or payment reference, or the number of the receipt (专用票据) on the spot.
+     */
+    public var reference: String
+    public var amountYuan: Int64
+    /**
+     * 加处罚款 for late payment included in `amount_yuan`.
+     */
+    public var lateFeeYuan: Int64
+    public var paidOn: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(decisionNumber: String, method: PaymentMethod, 
+        /**
+         * The bank or payment reference, or the number of the receipt (专用票据) on the spot.
+         */reference: String, amountYuan: Int64, 
+        /**
+         * 加处罚款 for late payment included in `amount_yuan`.
+         */lateFeeYuan: Int64, paidOn: String) {
+        self.decisionNumber = decisionNumber
+        self.method = method
+        self.reference = reference
+        self.amountYuan = amountYuan
+        self.lateFeeYuan = lateFeeYuan
+        self.paidOn = paidOn
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PaymentInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePaymentInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PaymentInput {
+        return
+            try PaymentInput(
+                decisionNumber: FfiConverterString.read(from: &buf), 
+                method: FfiConverterTypePaymentMethod.read(from: &buf), 
+                reference: FfiConverterString.read(from: &buf), 
+                amountYuan: FfiConverterInt64.read(from: &buf), 
+                lateFeeYuan: FfiConverterInt64.read(from: &buf), 
+                paidOn: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PaymentInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.decisionNumber, into: &buf)
+        FfiConverterTypePaymentMethod.write(value.method, into: &buf)
+        FfiConverterString.write(value.reference, into: &buf)
+        FfiConverterInt64.write(value.amountYuan, into: &buf)
+        FfiConverterInt64.write(value.lateFeeYuan, into: &buf)
+        FfiConverterString.write(value.paidOn, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaymentInput_lift(_ buf: RustBuffer) throws -> PaymentInput {
+    return try FfiConverterTypePaymentInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaymentInput_lower(_ value: PaymentInput) -> RustBuffer {
+    return FfiConverterTypePaymentInput.lower(value)
+}
+
+
+/**
+ * The body of a `decision.penalty` entry.
+ */
+public struct PenaltyDecision: Equatable, Hashable {
+    public var decisionId: String
+    /**
+     * 文书编号 of the decision (当场行政处罚决定书 / 行政处罚决定书).
+     */
+    public var number: String
+    public var decidedOn: String
+    public var procedure: ProcedureKind
+    public var party: Party
+    public var factsText: String
+    public var facts: Facts
+    public var violations: [DecidedViolation]
+    public var totalYuan: Int64
+    /**
+     * Written reasons for deviating from the benchmark (偏离裁量基准的说理).
+     */
+    public var justification: String
+    /**
+     * Some amount is outside its band: shown to supervisors.
+     */
+    public var deviates: Bool
+    /**
+     * 说理, each reason with its article.
+     */
+    public var reasoning: String
+    public var officers: [DraftOfficer]
+    public var discoveredOn: String?
+    public var collectOnTheSpot: Bool
+    public var hardToCollectLater: Bool
+    public var rightsTold: Bool
+    /**
+     * The notice this decision follows (general procedure).
+     */
+    public var noticeNumber: String?
+    public var warnings: [CheckNote]
+    public var reference: ReferenceId
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(decisionId: String, 
+        /**
+         * 文书编号 of the decision (当场行政处罚决定书 / 行政处罚决定书).
+         */number: String, decidedOn: String, procedure: ProcedureKind, party: Party, factsText: String, facts: Facts, violations: [DecidedViolation], totalYuan: Int64, 
+        /**
+         * Written reasons for deviating from the benchmark (偏离裁量基准的说理).
+         */justification: String, 
+        /**
+         * Some amount is outside its band: shown to supervisors.
+         */deviates: Bool, 
+        /**
+         * 说理, each reason with its article.
+         */reasoning: String, officers: [DraftOfficer], discoveredOn: String?, collectOnTheSpot: Bool, hardToCollectLater: Bool, rightsTold: Bool, 
+        /**
+         * The notice this decision follows (general procedure).
+         */noticeNumber: String?, warnings: [CheckNote], reference: ReferenceId) {
+        self.decisionId = decisionId
+        self.number = number
+        self.decidedOn = decidedOn
+        self.procedure = procedure
+        self.party = party
+        self.factsText = factsText
+        self.facts = facts
+        self.violations = violations
+        self.totalYuan = totalYuan
+        self.justification = justification
+        self.deviates = deviates
+        self.reasoning = reasoning
+        self.officers = officers
+        self.discoveredOn = discoveredOn
+        self.collectOnTheSpot = collectOnTheSpot
+        self.hardToCollectLater = hardToCollectLater
+        self.rightsTold = rightsTold
+        self.noticeNumber = noticeNumber
+        self.warnings = warnings
+        self.reference = reference
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PenaltyDecision: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePenaltyDecision: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PenaltyDecision {
+        return
+            try PenaltyDecision(
+                decisionId: FfiConverterString.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                decidedOn: FfiConverterString.read(from: &buf), 
+                procedure: FfiConverterTypeProcedureKind.read(from: &buf), 
+                party: FfiConverterTypeParty.read(from: &buf), 
+                factsText: FfiConverterString.read(from: &buf), 
+                facts: FfiConverterTypeFacts.read(from: &buf), 
+                violations: FfiConverterSequenceTypeDecidedViolation.read(from: &buf), 
+                totalYuan: FfiConverterInt64.read(from: &buf), 
+                justification: FfiConverterString.read(from: &buf), 
+                deviates: FfiConverterBool.read(from: &buf), 
+                reasoning: FfiConverterString.read(from: &buf), 
+                officers: FfiConverterSequenceTypeDraftOfficer.read(from: &buf), 
+                discoveredOn: FfiConverterOptionString.read(from: &buf), 
+                collectOnTheSpot: FfiConverterBool.read(from: &buf), 
+                hardToCollectLater: FfiConverterBool.read(from: &buf), 
+                rightsTold: FfiConverterBool.read(from: &buf), 
+                noticeNumber: FfiConverterOptionString.read(from: &buf), 
+                warnings: FfiConverterSequenceTypeCheckNote.read(from: &buf), 
+                reference: FfiConverterTypeReferenceId.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PenaltyDecision, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.decisionId, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterString.write(value.decidedOn, into: &buf)
+        FfiConverterTypeProcedureKind.write(value.procedure, into: &buf)
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.factsText, into: &buf)
+        FfiConverterTypeFacts.write(value.facts, into: &buf)
+        FfiConverterSequenceTypeDecidedViolation.write(value.violations, into: &buf)
+        FfiConverterInt64.write(value.totalYuan, into: &buf)
+        FfiConverterString.write(value.justification, into: &buf)
+        FfiConverterBool.write(value.deviates, into: &buf)
+        FfiConverterString.write(value.reasoning, into: &buf)
+        FfiConverterSequenceTypeDraftOfficer.write(value.officers, into: &buf)
+        FfiConverterOptionString.write(value.discoveredOn, into: &buf)
+        FfiConverterBool.write(value.collectOnTheSpot, into: &buf)
+        FfiConverterBool.write(value.hardToCollectLater, into: &buf)
+        FfiConverterBool.write(value.rightsTold, into: &buf)
+        FfiConverterOptionString.write(value.noticeNumber, into: &buf)
+        FfiConverterSequenceTypeCheckNote.write(value.warnings, into: &buf)
+        FfiConverterTypeReferenceId.write(value.reference, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePenaltyDecision_lift(_ buf: RustBuffer) throws -> PenaltyDecision {
+    return try FfiConverterTypePenaltyDecision.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePenaltyDecision_lower(_ value: PenaltyDecision) -> RustBuffer {
+    return FfiConverterTypePenaltyDecision.lower(value)
+}
+
+
+/**
+ * A penalty decision as the officer makes it: the checked draft, the party and the facts as
+ * they will be written in the decision.
+ */
+public struct PenaltyDecisionInput: Equatable, Hashable {
+    public var draft: PenaltyDraft
+    public var party: Party
+    /**
+     * 违法事实, as written in the decision.
+     */
+    public var factsText: String
+    /**
+     * For a summary decision: the party was told the facts, grounds, basis and the right to
+     * 陈述、申辩 before it was made (处罚法 44), and the statement was heard.
+     */
+    public var rightsTold: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(draft: PenaltyDraft, party: Party, 
+        /**
+         * 违法事实, as written in the decision.
+         */factsText: String, 
+        /**
+         * For a summary decision: the party was told the facts, grounds, basis and the right to
+         * 陈述、申辩 before it was made (处罚法 44), and the statement was heard.
+         */rightsTold: Bool) {
+        self.draft = draft
+        self.party = party
+        self.factsText = factsText
+        self.rightsTold = rightsTold
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PenaltyDecisionInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePenaltyDecisionInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PenaltyDecisionInput {
+        return
+            try PenaltyDecisionInput(
+                draft: FfiConverterTypePenaltyDraft.read(from: &buf), 
+                party: FfiConverterTypeParty.read(from: &buf), 
+                factsText: FfiConverterString.read(from: &buf), 
+                rightsTold: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PenaltyDecisionInput, into buf: inout [UInt8]) {
+        FfiConverterTypePenaltyDraft.write(value.draft, into: &buf)
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.factsText, into: &buf)
+        FfiConverterBool.write(value.rightsTold, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePenaltyDecisionInput_lift(_ buf: RustBuffer) throws -> PenaltyDecisionInput {
+    return try FfiConverterTypePenaltyDecisionInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePenaltyDecisionInput_lower(_ value: PenaltyDecisionInput) -> RustBuffer {
+    return FfiConverterTypePenaltyDecisionInput.lower(value)
 }
 
 
@@ -7051,6 +9308,397 @@ public func FfiConverterTypeRecordVersion_lift(_ buf: RustBuffer) throws -> Reco
 #endif
 public func FfiConverterTypeRecordVersion_lower(_ value: RecordVersion) -> RustBuffer {
     return FfiConverterTypeRecordVersion.lower(value)
+}
+
+
+/**
+ * Which reference data a decision was made with: the bundle version the device held (none when
+ * it ran on the reference data compiled into the app) and the digest of the reference files
+ * ([`RuleBook::reference_digest`]), which the server matches to what it published.
+ */
+public struct ReferenceId: Equatable, Hashable {
+    public var bundleVersion: UInt64?
+    public var digest: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(bundleVersion: UInt64?, digest: String) {
+        self.bundleVersion = bundleVersion
+        self.digest = digest
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReferenceId: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReferenceId: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReferenceId {
+        return
+            try ReferenceId(
+                bundleVersion: FfiConverterOptionUInt64.read(from: &buf), 
+                digest: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReferenceId, into buf: inout [UInt8]) {
+        FfiConverterOptionUInt64.write(value.bundleVersion, into: &buf)
+        FfiConverterString.write(value.digest, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReferenceId_lift(_ buf: RustBuffer) throws -> ReferenceId {
+    return try FfiConverterTypeReferenceId.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReferenceId_lower(_ value: ReferenceId) -> RustBuffer {
+    return FfiConverterTypeReferenceId.lower(value)
+}
+
+
+/**
+ * A signature on a document: the stroke data's hash, or the refusal.
+ */
+public struct SignatureRef: Equatable, Hashable {
+    /**
+     * 当事人, 见证人, 执法人员, 受送达人.
+     */
+    public var role: String
+    public var name: String
+    /**
+     * SHA-256 of the canonical stroke data (kept in the store), when signed on the device.
+     */
+    public var sha256: String?
+    /**
+     * The signer refused: why.
+     */
+    public var refused: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 当事人, 见证人, 执法人员, 受送达人.
+         */role: String, name: String, 
+        /**
+         * SHA-256 of the canonical stroke data (kept in the store), when signed on the device.
+         */sha256: String?, 
+        /**
+         * The signer refused: why.
+         */refused: String?) {
+        self.role = role
+        self.name = name
+        self.sha256 = sha256
+        self.refused = refused
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignatureRef: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignatureRef: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignatureRef {
+        return
+            try SignatureRef(
+                role: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                sha256: FfiConverterOptionString.read(from: &buf), 
+                refused: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignatureRef, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.sha256, into: &buf)
+        FfiConverterOptionString.write(value.refused, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignatureRef_lift(_ buf: RustBuffer) throws -> SignatureRef {
+    return try FfiConverterTypeSignatureRef.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignatureRef_lower(_ value: SignatureRef) -> RustBuffer {
+    return FfiConverterTypeSignatureRef.lower(value)
+}
+
+
+/**
+ * The party's statement, as recorded.
+ */
+public struct StatementInput: Equatable, Hashable {
+    public var noticeNumber: String
+    public var kind: StatementKind
+    /**
+     * The statement, or the hearing's conclusion.
+     */
+    public var text: String
+    /**
+     * The agency adopted the party's case (采纳).
+     */
+    public var adopted: Bool
+    /**
+     * Why it was or was not adopted (复核意见).
+     */
+    public var reasons: String
+    /**
+     * The day of the statement, `YYYY-MM-DD`.
+     */
+    public var on: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(noticeNumber: String, kind: StatementKind, 
+        /**
+         * The statement, or the hearing's conclusion.
+         */text: String, 
+        /**
+         * The agency adopted the party's case (采纳).
+         */adopted: Bool, 
+        /**
+         * Why it was or was not adopted (复核意见).
+         */reasons: String, 
+        /**
+         * The day of the statement, `YYYY-MM-DD`.
+         */on: String) {
+        self.noticeNumber = noticeNumber
+        self.kind = kind
+        self.text = text
+        self.adopted = adopted
+        self.reasons = reasons
+        self.on = on
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StatementInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatementInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatementInput {
+        return
+            try StatementInput(
+                noticeNumber: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeStatementKind.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                adopted: FfiConverterBool.read(from: &buf), 
+                reasons: FfiConverterString.read(from: &buf), 
+                on: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StatementInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.noticeNumber, into: &buf)
+        FfiConverterTypeStatementKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterBool.write(value.adopted, into: &buf)
+        FfiConverterString.write(value.reasons, into: &buf)
+        FfiConverterString.write(value.on, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatementInput_lift(_ buf: RustBuffer) throws -> StatementInput {
+    return try FfiConverterTypeStatementInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatementInput_lower(_ value: StatementInput) -> RustBuffer {
+    return FfiConverterTypeStatementInput.lower(value)
+}
+
+
+/**
+ * What a step appended.
+ */
+public struct StepEntry: Equatable, Hashable {
+    public var kind: EntryKind
+    public var seq: UInt64
+    /**
+     * Lowercase hex SHA-256 of the entry.
+     */
+    public var hash: String
+    /**
+     * The document number the step took, if it took one.
+     */
+    public var number: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kind: EntryKind, seq: UInt64, 
+        /**
+         * Lowercase hex SHA-256 of the entry.
+         */hash: String, 
+        /**
+         * The document number the step took, if it took one.
+         */number: String?) {
+        self.kind = kind
+        self.seq = seq
+        self.hash = hash
+        self.number = number
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StepEntry: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStepEntry: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StepEntry {
+        return
+            try StepEntry(
+                kind: FfiConverterTypeEntryKind.read(from: &buf), 
+                seq: FfiConverterUInt64.read(from: &buf), 
+                hash: FfiConverterString.read(from: &buf), 
+                number: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StepEntry, into buf: inout [UInt8]) {
+        FfiConverterTypeEntryKind.write(value.kind, into: &buf)
+        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterString.write(value.hash, into: &buf)
+        FfiConverterOptionString.write(value.number, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepEntry_lift(_ buf: RustBuffer) throws -> StepEntry {
+    return try FfiConverterTypeStepEntry.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepEntry_lower(_ value: StepEntry) -> RustBuffer {
+    return FfiConverterTypeStepEntry.lower(value)
+}
+
+
+/**
+ * One step of a case as read back from its entry.
+ */
+public struct StepView: Equatable, Hashable {
+    public var kind: EntryKind
+    public var seq: UInt64
+    public var hash: String
+    public var at: String
+    /**
+     * The entry's body, as JSON text.
+     */
+    public var body: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(kind: EntryKind, seq: UInt64, hash: String, at: String, 
+        /**
+         * The entry's body, as JSON text.
+         */body: String) {
+        self.kind = kind
+        self.seq = seq
+        self.hash = hash
+        self.at = at
+        self.body = body
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension StepView: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStepView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StepView {
+        return
+            try StepView(
+                kind: FfiConverterTypeEntryKind.read(from: &buf), 
+                seq: FfiConverterUInt64.read(from: &buf), 
+                hash: FfiConverterString.read(from: &buf), 
+                at: FfiConverterString.read(from: &buf), 
+                body: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StepView, into buf: inout [UInt8]) {
+        FfiConverterTypeEntryKind.write(value.kind, into: &buf)
+        FfiConverterUInt64.write(value.seq, into: &buf)
+        FfiConverterString.write(value.hash, into: &buf)
+        FfiConverterString.write(value.at, into: &buf)
+        FfiConverterString.write(value.body, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepView_lift(_ buf: RustBuffer) throws -> StepView {
+    return try FfiConverterTypeStepView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepView_lower(_ value: StepView) -> RustBuffer {
+    return FfiConverterTypeStepView.lower(value)
 }
 
 
@@ -8458,6 +11106,10 @@ public enum CaseStatus: Equatable, Hashable {
     case draft
     case finalized
     case voided
+    /**
+     * Closed (结案) after its decision was executed, or exempted, withdrawn or transferred.
+     */
+    case closed
 
 
 
@@ -8485,6 +11137,8 @@ public struct FfiConverterTypeCaseStatus: FfiConverterRustBuffer {
         
         case 3: return .voided
         
+        case 4: return .closed
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -8504,6 +11158,10 @@ public struct FfiConverterTypeCaseStatus: FfiConverterRustBuffer {
         case .voided:
             writeInt(&buf, Int32(3))
         
+        
+        case .closed:
+            writeInt(&buf, Int32(4))
+        
         }
     }
 }
@@ -8521,6 +11179,101 @@ public func FfiConverterTypeCaseStatus_lift(_ buf: RustBuffer) throws -> CaseSta
 #endif
 public func FfiConverterTypeCaseStatus_lower(_ value: CaseStatus) -> RustBuffer {
     return FfiConverterTypeCaseStatus.lower(value)
+}
+
+
+
+/**
+ * Why a case is closed (结案).
+ */
+
+public enum CloseReason: Equatable, Hashable {
+    
+    /**
+     * The decision was executed (fine paid, or a warning served).
+     */
+    case executed
+    /**
+     * Not penalised (不予行政处罚), decision served.
+     */
+    case exempted
+    /**
+     * Withdrawn (撤销立案): no violation, or it cannot be established.
+     */
+    case withdrawn
+    /**
+     * Transferred to another authority (移送).
+     */
+    case transferred
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension CloseReason: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCloseReason: FfiConverterRustBuffer {
+    typealias SwiftType = CloseReason
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CloseReason {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .executed
+        
+        case 2: return .exempted
+        
+        case 3: return .withdrawn
+        
+        case 4: return .transferred
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: CloseReason, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .executed:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .exempted:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .withdrawn:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .transferred:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCloseReason_lift(_ buf: RustBuffer) throws -> CloseReason {
+    return try FfiConverterTypeCloseReason.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCloseReason_lower(_ value: CloseReason) -> RustBuffer {
+    return FfiConverterTypeCloseReason.lower(value)
 }
 
 
@@ -8687,6 +11440,256 @@ public func FfiConverterTypeDeadlineUnit_lower(_ value: DeadlineUnit) -> RustBuf
 
 
 /**
+ * How a document was served (送达方式).
+ */
+
+public enum DeliveryMethod: Equatable, Hashable {
+    
+    /**
+     * 直接送达.
+     */
+    case direct
+    /**
+     * 留置送达: the receiver refused; left at the place with a witness or an AV record.
+     */
+    case left
+    /**
+     * 邮寄送达.
+     */
+    case post
+    /**
+     * 电子送达, with the party's consent.
+     */
+    case electronic
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DeliveryMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeliveryMethod: FfiConverterRustBuffer {
+    typealias SwiftType = DeliveryMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeliveryMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .direct
+        
+        case 2: return .left
+        
+        case 3: return .post
+        
+        case 4: return .electronic
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DeliveryMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .direct:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .left:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .post:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .electronic:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeliveryMethod_lift(_ buf: RustBuffer) throws -> DeliveryMethod {
+    return try FfiConverterTypeDeliveryMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeliveryMethod_lower(_ value: DeliveryMethod) -> RustBuffer {
+    return FfiConverterTypeDeliveryMethod.lower(value)
+}
+
+
+
+/**
+ * The documents (文书) a case produces on the device, after 《交通运输行政执法文书式样》.
+ */
+
+public enum DocType: Equatable, Hashable {
+    
+    /**
+     * 现场笔录.
+     */
+    case siteRecord
+    /**
+     * 勘验笔录.
+     */
+    case inspectionRecord
+    /**
+     * 当场行政处罚决定书.
+     */
+    case summaryDecision
+    /**
+     * 行政处罚决定书 (普通程序).
+     */
+    case penaltyDecision
+    /**
+     * 违法行为通知书.
+     */
+    case notice
+    /**
+     * 不予行政处罚决定书.
+     */
+    case noPenaltyDecision
+    /**
+     * 轻微违法行为告知承诺书.
+     */
+    case commitment
+    /**
+     * 行政强制措施决定书 (with its 清单).
+     */
+    case measureDecision
+    /**
+     * 证据登记保存清单.
+     */
+    case evidenceList
+    /**
+     * 送达回证.
+     */
+    case deliveryReceipt
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension DocType: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocType: FfiConverterRustBuffer {
+    typealias SwiftType = DocType
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocType {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .siteRecord
+        
+        case 2: return .inspectionRecord
+        
+        case 3: return .summaryDecision
+        
+        case 4: return .penaltyDecision
+        
+        case 5: return .notice
+        
+        case 6: return .noPenaltyDecision
+        
+        case 7: return .commitment
+        
+        case 8: return .measureDecision
+        
+        case 9: return .evidenceList
+        
+        case 10: return .deliveryReceipt
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: DocType, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .siteRecord:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .inspectionRecord:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .summaryDecision:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .penaltyDecision:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .notice:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .noPenaltyDecision:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .commitment:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .measureDecision:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .evidenceList:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .deliveryReceipt:
+            writeInt(&buf, Int32(10))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocType_lift(_ buf: RustBuffer) throws -> DocType {
+    return try FfiConverterTypeDocType.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocType_lower(_ value: DocType) -> RustBuffer {
+    return FfiConverterTypeDocType.lower(value)
+}
+
+
+
+/**
  * How hard a commit waits for the disk.
  *
  * Roadside ships with [`Durability::Normal`]: in WAL mode a committed transaction is in the WAL
@@ -8798,6 +11801,50 @@ public enum EntryKind: Equatable, Hashable {
      * `entry.void`: an earlier entry is declared void; names the entry it supersedes.
      */
     case entryVoid
+    /**
+     * `decision.penalty`: a penalty decision (行政处罚决定), with the benchmark's guidance beside the amounts decided.
+     */
+    case decisionPenalty
+    /**
+     * `decision.no_penalty`: a no-penalty decision (不予行政处罚决定) under the exemption list.
+     */
+    case decisionNoPenalty
+    /**
+     * `notice.issue`: a notice of intended penalty (违法行为通知书) with the party's rights and the reply period.
+     */
+    case noticeIssue
+    /**
+     * `statement.record`: the party's statement, waiver or hearing request, and whether it was adopted.
+     */
+    case statementRecord
+    /**
+     * `measure.apply`: a coercive measure (查封、扣押…) with its list of items and duration.
+     */
+    case measureApply
+    /**
+     * `measure.extend`: a measure's one extension.
+     */
+    case measureExtend
+    /**
+     * `measure.release`: a measure's release.
+     */
+    case measureRelease
+    /**
+     * `document.issue`: a document (文书) rendered: its number and the SHA-256 of the exact PDF bytes.
+     */
+    case documentIssue
+    /**
+     * `delivery.record`: the service (送达) of a document.
+     */
+    case deliveryRecord
+    /**
+     * `payment.record`: a payment (缴款) of a fine.
+     */
+    case paymentRecord
+    /**
+     * `case.close`: the case is closed (结案) with its reason.
+     */
+    case caseClose
 
 
 
@@ -8831,6 +11878,28 @@ public struct FfiConverterTypeEntryKind: FfiConverterRustBuffer {
         
         case 6: return .entryVoid
         
+        case 7: return .decisionPenalty
+        
+        case 8: return .decisionNoPenalty
+        
+        case 9: return .noticeIssue
+        
+        case 10: return .statementRecord
+        
+        case 11: return .measureApply
+        
+        case 12: return .measureExtend
+        
+        case 13: return .measureRelease
+        
+        case 14: return .documentIssue
+        
+        case 15: return .deliveryRecord
+        
+        case 16: return .paymentRecord
+        
+        case 17: return .caseClose
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -8861,6 +11930,50 @@ public struct FfiConverterTypeEntryKind: FfiConverterRustBuffer {
         
         case .entryVoid:
             writeInt(&buf, Int32(6))
+        
+        
+        case .decisionPenalty:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .decisionNoPenalty:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .noticeIssue:
+            writeInt(&buf, Int32(9))
+        
+        
+        case .statementRecord:
+            writeInt(&buf, Int32(10))
+        
+        
+        case .measureApply:
+            writeInt(&buf, Int32(11))
+        
+        
+        case .measureExtend:
+            writeInt(&buf, Int32(12))
+        
+        
+        case .measureRelease:
+            writeInt(&buf, Int32(13))
+        
+        
+        case .documentIssue:
+            writeInt(&buf, Int32(14))
+        
+        
+        case .deliveryRecord:
+            writeInt(&buf, Int32(15))
+        
+        
+        case .paymentRecord:
+            writeInt(&buf, Int32(16))
+        
+        
+        case .caseClose:
+            writeInt(&buf, Int32(17))
         
         }
     }
@@ -9414,6 +12527,131 @@ public func FfiConverterTypeFineRule_lower(_ value: FineRule) -> RustBuffer {
 
 
 /**
+ * What an officer does next on a case.
+ */
+
+public enum NextStep: Equatable, Hashable {
+    
+    /**
+     * Finish and finalize the records.
+     */
+    case finalize
+    /**
+     * Decide (penalty, no penalty), or first issue the notice (普通程序).
+     */
+    case decide
+    /**
+     * Serve the documents not yet served.
+     */
+    case deliver
+    /**
+     * Record the payment of the fine.
+     */
+    case pay
+    /**
+     * Release a measure still in force.
+     */
+    case releaseMeasure
+    /**
+     * Close the case.
+     */
+    case close
+    /**
+     * Nothing: closed or voided.
+     */
+    case done
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension NextStep: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeNextStep: FfiConverterRustBuffer {
+    typealias SwiftType = NextStep
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> NextStep {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .finalize
+        
+        case 2: return .decide
+        
+        case 3: return .deliver
+        
+        case 4: return .pay
+        
+        case 5: return .releaseMeasure
+        
+        case 6: return .close
+        
+        case 7: return .done
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: NextStep, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .finalize:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .decide:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .deliver:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .pay:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .releaseMeasure:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .close:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNextStep_lift(_ buf: RustBuffer) throws -> NextStep {
+    return try FfiConverterTypeNextStep.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeNextStep_lower(_ value: NextStep) -> RustBuffer {
+    return FfiConverterTypeNextStep.lower(value)
+}
+
+
+
+/**
  * An officer's role in the roster. Only `Officer`, `LegalReviewer` and `Supervisor` hold an
  * enforcement certificate that counts towards the two officers a record needs; assistants
  * (辅助人员) may not enforce alone.
@@ -9840,6 +13078,91 @@ public func FfiConverterTypePartyType_lower(_ value: PartyType) -> RustBuffer {
 
 
 /**
+ * How a fine was paid.
+ */
+
+public enum PaymentMethod: Equatable, Hashable {
+    
+    /**
+     * At the designated bank (到指定银行缴纳).
+     */
+    case bank
+    /**
+     * Through electronic payment (电子支付系统).
+     */
+    case electronic
+    /**
+     * Collected on the spot by the officers (当场收缴, 处罚法 68–69), with the province's receipt.
+     */
+    case onTheSpot
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension PaymentMethod: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePaymentMethod: FfiConverterRustBuffer {
+    typealias SwiftType = PaymentMethod
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PaymentMethod {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .bank
+        
+        case 2: return .electronic
+        
+        case 3: return .onTheSpot
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: PaymentMethod, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .bank:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .electronic:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .onTheSpot:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaymentMethod_lift(_ buf: RustBuffer) throws -> PaymentMethod {
+    return try FfiConverterTypePaymentMethod.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePaymentMethod_lower(_ value: PaymentMethod) -> RustBuffer {
+    return FfiConverterTypePaymentMethod.lower(value)
+}
+
+
+
+/**
  * What a platform service (Keystore, Keychain) throws when it cannot do its part. The core
  * passes it on as a [`RoadsideError`] with the same code and message. (A UniFFI error thrown by
  * foreign code must cross as a serialised enum, which the core's exported error object cannot.)
@@ -10235,6 +13558,101 @@ public func FfiConverterTypeSex_lift(_ buf: RustBuffer) throws -> Sex {
 #endif
 public func FfiConverterTypeSex_lower(_ value: Sex) -> RustBuffer {
     return FfiConverterTypeSex.lower(value)
+}
+
+
+
+/**
+ * What the party did with the notice.
+ */
+
+public enum StatementKind: Equatable, Hashable {
+    
+    /**
+     * Stated and defended (陈述、申辩).
+     */
+    case made
+    /**
+     * Gave up the right (放弃陈述、申辩).
+     */
+    case waived
+    /**
+     * Asked for a hearing (要求听证); the decision waits for it.
+     */
+    case hearingRequested
+    /**
+     * The hearing was held; `text` records its conclusion.
+     */
+    case hearingHeld
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension StatementKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStatementKind: FfiConverterRustBuffer {
+    typealias SwiftType = StatementKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StatementKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .made
+        
+        case 2: return .waived
+        
+        case 3: return .hearingRequested
+        
+        case 4: return .hearingHeld
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: StatementKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .made:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .waived:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .hearingRequested:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .hearingHeld:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatementKind_lift(_ buf: RustBuffer) throws -> StatementKind {
+    return try FfiConverterTypeStatementKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStatementKind_lower(_ value: StatementKind) -> RustBuffer {
+    return FfiConverterTypeStatementKind.lower(value)
 }
 
 
@@ -10994,6 +14412,31 @@ fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeAnsweredCondition: FfiConverterRustBuffer {
+    typealias SwiftType = [AnsweredCondition]
+
+    public static func write(_ value: [AnsweredCondition], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeAnsweredCondition.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [AnsweredCondition] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [AnsweredCondition]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeAnsweredCondition.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeCaseSummary: FfiConverterRustBuffer {
     typealias SwiftType = [CaseSummary]
 
@@ -11044,6 +14487,31 @@ fileprivate struct FfiConverterSequenceTypeCategoryCount: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeCheckNote: FfiConverterRustBuffer {
+    typealias SwiftType = [CheckNote]
+
+    public static func write(_ value: [CheckNote], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCheckNote.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [CheckNote] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [CheckNote]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCheckNote.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeCondition: FfiConverterRustBuffer {
     typealias SwiftType = [Condition]
 
@@ -11061,6 +14529,31 @@ fileprivate struct FfiConverterSequenceTypeCondition: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeCondition.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeConditionAnswer: FfiConverterRustBuffer {
+    typealias SwiftType = [ConditionAnswer]
+
+    public static func write(_ value: [ConditionAnswer], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeConditionAnswer.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ConditionAnswer] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ConditionAnswer]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeConditionAnswer.read(from: &buf))
         }
         return seq
     }
@@ -11136,6 +14629,31 @@ fileprivate struct FfiConverterSequenceTypeDeadlineRule: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDeadlineRule.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDecidedViolation: FfiConverterRustBuffer {
+    typealias SwiftType = [DecidedViolation]
+
+    public static func write(_ value: [DecidedViolation], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDecidedViolation.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DecidedViolation] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DecidedViolation]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDecidedViolation.read(from: &buf))
         }
         return seq
     }
@@ -11444,6 +14962,31 @@ fileprivate struct FfiConverterSequenceTypeLogAlarm: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeMeasureItem: FfiConverterRustBuffer {
+    typealias SwiftType = [MeasureItem]
+
+    public static func write(_ value: [MeasureItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMeasureItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MeasureItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MeasureItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMeasureItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeOfficerCertificate: FfiConverterRustBuffer {
     typealias SwiftType = [OfficerCertificate]
 
@@ -11561,6 +15104,56 @@ fileprivate struct FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeRecordVersion.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSignatureRef: FfiConverterRustBuffer {
+    typealias SwiftType = [SignatureRef]
+
+    public static func write(_ value: [SignatureRef], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSignatureRef.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SignatureRef] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SignatureRef]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSignatureRef.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeStepView: FfiConverterRustBuffer {
+    typealias SwiftType = [StepView]
+
+    public static func write(_ value: [StepView], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeStepView.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [StepView] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [StepView]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeStepView.read(from: &buf))
         }
         return seq
     }
@@ -11886,6 +15479,48 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_void_case() != 27015) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_add_number_block() != 23131) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_apply_measure() != 37264) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_case_progress() != 35347) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_case_steps() != 62378) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_close_case() != 42970) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_decide_no_penalty() != 29503) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_decide_penalty() != 43150) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_extend_measure() != 24119) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_issue_notice() != 63433) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_numbers_left() != 33327) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_record_delivery() != 43935) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_record_payment() != 61781) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_record_statement() != 7571) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_release_measure() != 55547) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_enrol() != 23350) {

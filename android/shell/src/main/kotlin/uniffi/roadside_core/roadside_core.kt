@@ -920,6 +920,34 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_void_case(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_add_number_block(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_apply_measure(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_case_progress(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_case_steps(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_close_case(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_decide_no_penalty(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_decide_penalty(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_extend_measure(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_issue_notice(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_numbers_left(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_record_delivery(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_record_payment(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_record_statement(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_release_measure(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_enrol(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_first_offence(
@@ -1249,6 +1277,117 @@ internal object UniffiLib {
         uniffi_out_err.putRustBuffer(1, `caseId`)
         uniffi_out_err.putRustBuffer(4, `reason`)
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_void_case(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_add_number_block(`ptr`: Long, `block`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): Unit {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `block`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_add_number_block(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_apply_measure(`ptr`: Long, `caseId`: RustBuffer.ByValue, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_apply_measure(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_case_progress(`ptr`: Long, `caseId`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_case_progress(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_case_steps(`ptr`: Long, `caseId`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_case_steps(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_close_case(`ptr`: Long, `caseId`: RustBuffer.ByValue, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_close_case(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_decide_no_penalty(`ptr`: Long, `caseId`: RustBuffer.ByValue, `rules`: Long, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putLong(4, `rules`)
+        uniffi_out_err.putRustBuffer(5, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_decide_no_penalty(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_decide_penalty(`ptr`: Long, `caseId`: RustBuffer.ByValue, `rules`: Long, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putLong(4, `rules`)
+        uniffi_out_err.putRustBuffer(5, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_decide_penalty(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_extend_measure(`ptr`: Long, `caseId`: RustBuffer.ByValue, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_extend_measure(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_issue_notice(`ptr`: Long, `caseId`: RustBuffer.ByValue, `rules`: Long, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putLong(4, `rules`)
+        uniffi_out_err.putRustBuffer(5, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_notice(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_numbers_left(`ptr`: Long, `year`: Int, uniffi_out_err: UniffiFfiCall): Long {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putInt(1, `year`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_numbers_left(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_record_delivery(`ptr`: Long, `caseId`: RustBuffer.ByValue, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_delivery(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_record_payment(`ptr`: Long, `caseId`: RustBuffer.ByValue, `rules`: Long, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putLong(4, `rules`)
+        uniffi_out_err.putRustBuffer(5, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_payment(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_record_statement(`ptr`: Long, `caseId`: RustBuffer.ByValue, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_statement(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_release_measure(`ptr`: Long, `caseId`: RustBuffer.ByValue, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_release_measure(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
@@ -1754,6 +1893,20 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_ledger(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_verify_store(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_void_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_add_number_block(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_apply_measure(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_case_progress(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_case_steps(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_close_case(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_decide_no_penalty(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_decide_penalty(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_extend_measure(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_notice(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_numbers_left(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_delivery(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_payment(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_statement(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_release_measure(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_enrol(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_first_offence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_receipt(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -1965,6 +2118,48 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_void_case() and 0xFFFF) != 27015) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_add_number_block() and 0xFFFF) != 23131) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_apply_measure() and 0xFFFF) != 37264) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_case_progress() and 0xFFFF) != 35347) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_case_steps() and 0xFFFF) != 62378) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_close_case() and 0xFFFF) != 42970) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_decide_no_penalty() and 0xFFFF) != 29503) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_decide_penalty() and 0xFFFF) != 43150) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_extend_measure() and 0xFFFF) != 24119) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_issue_notice() and 0xFFFF) != 63433) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_numbers_left() and 0xFFFF) != 33327) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_record_delivery() and 0xFFFF) != 43935) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_record_payment() and 0xFFFF) != 61781) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_record_statement() and 0xFFFF) != 7571) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_release_measure() and 0xFFFF) != 55547) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_enrol() and 0xFFFF) != 23350) {
@@ -2256,6 +2451,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 
     override fun write(value: UInt, buf: ByteBuffer) {
         buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterInt: FfiConverter<Int, Int> {
+    override fun lift(value: Int): Int {
+        return value
+    }
+
+    override fun read(buf: ByteBuffer): Int {
+        return buf.getInt()
+    }
+
+    override fun lower(value: Int): Int {
+        return value
+    }
+
+    override fun allocationSize(value: Int) = 4UL
+
+    override fun write(value: Int, buf: ByteBuffer) {
+        buf.putInt(value)
     }
 }
 
@@ -3282,6 +3500,81 @@ public interface RoadsideCoreInterface {
     fun `voidCase`(`caseId`: kotlin.String, `reason`: kotlin.String): CaseSummary
     
     /**
+     * Keep a block of document numbers (normally leased by the server during sync).
+     */
+    fun `addNumberBlock`(`block`: NumberBlock)
+    
+    /**
+     * Take a coercive measure with its list of items (at most 30 days).
+     */
+    fun `applyMeasure`(`caseId`: kotlin.String, `input`: MeasureInput): StepEntry
+    
+    /**
+     * Where the case stands after its records and what the officer does next.
+     */
+    fun `caseProgress`(`caseId`: kotlin.String): CaseProgress
+    
+    /**
+     * The case's steps after its records, in order (each entry's body as JSON text).
+     */
+    fun `caseSteps`(`caseId`: kotlin.String): List<StepView>
+    
+    /**
+     * Close the case (结案) with its reason.
+     */
+    fun `closeCase`(`caseId`: kotlin.String, `input`: CloseInput): StepEntry
+    
+    /**
+     * Decide not to penalise under the exemption list (不予行政处罚), with each condition's
+     * answer, the education given and the party's commitment.
+     */
+    fun `decideNoPenalty`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: NoPenaltyInput): StepEntry
+    
+    /**
+     * Make the penalty decision of a finalized case. The draft is checked again (with the
+     * roster, on the decision date); every issue is listed when the law forbids it, and nothing
+     * is stored then. The entry keeps the benchmark's guidance beside the decided amounts and the
+     * reference data's digest; an amount outside the band (with reasons) is flagged.
+     */
+    fun `decidePenalty`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PenaltyDecisionInput): StepEntry
+    
+    /**
+     * Extend a measure, once, by at most 30 days.
+     */
+    fun `extendMeasure`(`caseId`: kotlin.String, `input`: MeasureExtension): StepEntry
+    
+    /**
+     * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
+     * reply period in working days.
+     */
+    fun `issueNotice`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: NoticeInput): StepEntry
+    
+    /**
+     * Document numbers still available on this device for `year`.
+     */
+    fun `numbersLeft`(`year`: kotlin.Int): kotlin.ULong
+    
+    /**
+     * Record the service (送达) of one of the case's documents.
+     */
+    fun `recordDelivery`(`caseId`: kotlin.String, `input`: DeliveryInput): StepEntry
+    
+    /**
+     * Record a payment of the case's fine (on the spot only where the law allows it).
+     */
+    fun `recordPayment`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PaymentInput): StepEntry
+    
+    /**
+     * Record the party's statement, waiver or hearing request on the notice.
+     */
+    fun `recordStatement`(`caseId`: kotlin.String, `input`: StatementInput): StepEntry
+    
+    /**
+     * Release a measure.
+     */
+    fun `releaseMeasure`(`caseId`: kotlin.String, `input`: MeasureRelease): StepEntry
+    
+    /**
      * Enrol this device with the server at `server_url` using a one-time enrolment code: sends the
      * device's public key, pins the log's verifier key. Blocking (network); call off the UI thread.
      * Errors: `ENROLMENT_CODE_INVALID` / `_USED` / `_EXPIRED`, `ALREADY_ENROLLED`,
@@ -3769,6 +4062,276 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
         
         FfiConverterString.lower(`caseId`),
         FfiConverterString.lower(`reason`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Keep a block of document numbers (normally leased by the server during sync).
+     */
+    @Throws(RoadsideException::class)override fun `addNumberBlock`(`block`: NumberBlock)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_add_number_block(
+        it,
+        
+        FfiConverterTypeNumberBlock.lower(`block`),_status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Take a coercive measure with its list of items (at most 30 days).
+     */
+    @Throws(RoadsideException::class)override fun `applyMeasure`(`caseId`: kotlin.String, `input`: MeasureInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_apply_measure(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeMeasureInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Where the case stands after its records and what the officer does next.
+     */
+    @Throws(RoadsideException::class)override fun `caseProgress`(`caseId`: kotlin.String): CaseProgress {
+            return FfiConverterTypeCaseProgress.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_case_progress(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The case's steps after its records, in order (each entry's body as JSON text).
+     */
+    @Throws(RoadsideException::class)override fun `caseSteps`(`caseId`: kotlin.String): List<StepView> {
+            return FfiConverterSequenceTypeStepView.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_case_steps(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Close the case (结案) with its reason.
+     */
+    @Throws(RoadsideException::class)override fun `closeCase`(`caseId`: kotlin.String, `input`: CloseInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_close_case(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeCloseInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Decide not to penalise under the exemption list (不予行政处罚), with each condition's
+     * answer, the education given and the party's commitment.
+     */
+    @Throws(RoadsideException::class)override fun `decideNoPenalty`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: NoPenaltyInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_decide_no_penalty(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeRulesEngine.lower(`rules`),
+        FfiConverterTypeNoPenaltyInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Make the penalty decision of a finalized case. The draft is checked again (with the
+     * roster, on the decision date); every issue is listed when the law forbids it, and nothing
+     * is stored then. The entry keeps the benchmark's guidance beside the decided amounts and the
+     * reference data's digest; an amount outside the band (with reasons) is flagged.
+     */
+    @Throws(RoadsideException::class)override fun `decidePenalty`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PenaltyDecisionInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_decide_penalty(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeRulesEngine.lower(`rules`),
+        FfiConverterTypePenaltyDecisionInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Extend a measure, once, by at most 30 days.
+     */
+    @Throws(RoadsideException::class)override fun `extendMeasure`(`caseId`: kotlin.String, `input`: MeasureExtension): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_extend_measure(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeMeasureExtension.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
+     * reply period in working days.
+     */
+    @Throws(RoadsideException::class)override fun `issueNotice`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: NoticeInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_issue_notice(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeRulesEngine.lower(`rules`),
+        FfiConverterTypeNoticeInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Document numbers still available on this device for `year`.
+     */
+    @Throws(RoadsideException::class)override fun `numbersLeft`(`year`: kotlin.Int): kotlin.ULong {
+            return FfiConverterULong.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_numbers_left(
+        it,
+        
+        FfiConverterInt.lower(`year`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Record the service (送达) of one of the case's documents.
+     */
+    @Throws(RoadsideException::class)override fun `recordDelivery`(`caseId`: kotlin.String, `input`: DeliveryInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_record_delivery(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeDeliveryInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Record a payment of the case's fine (on the spot only where the law allows it).
+     */
+    @Throws(RoadsideException::class)override fun `recordPayment`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PaymentInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_record_payment(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeRulesEngine.lower(`rules`),
+        FfiConverterTypePaymentInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Record the party's statement, waiver or hearing request on the notice.
+     */
+    @Throws(RoadsideException::class)override fun `recordStatement`(`caseId`: kotlin.String, `input`: StatementInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_record_statement(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeStatementInput.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Release a measure.
+     */
+    @Throws(RoadsideException::class)override fun `releaseMeasure`(`caseId`: kotlin.String, `input`: MeasureRelease): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_release_measure(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeMeasureRelease.lower(`input`),_status)
 }
     }
     )
@@ -5825,6 +6388,52 @@ public object FfiConverterTypeSyncObserver: FfiConverter<SyncObserver, Long> {
 
 
 /**
+ * One condition of the exemption item and the answer given.
+ */
+data class AnsweredCondition (
+    var `text`: kotlin.String
+    , 
+    var `holds`: kotlin.Boolean
+    , 
+    var `how`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAnsweredCondition: FfiConverterRustBuffer<AnsweredCondition> {
+    override fun read(buf: ByteBuffer): AnsweredCondition {
+        return AnsweredCondition(
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: AnsweredCondition) = (
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterBoolean.allocationSize(value.`holds`) +
+            FfiConverterString.allocationSize(value.`how`)
+    )
+
+    override fun write(value: AnsweredCondition, buf: ByteBuffer) {
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterBoolean.write(value.`holds`, buf)
+            FfiConverterString.write(value.`how`, buf)
+    }
+}
+
+
+
+/**
  * Which entry broke the chain, and why.
  */
 data class BrokenEntry (
@@ -5928,6 +6537,101 @@ public object FfiConverterTypeCaseDetail: FfiConverterRustBuffer<CaseDetail> {
             FfiConverterTypeCaseSummary.write(value.`summary`, buf)
             FfiConverterSequenceTypeRecordVersion.write(value.`records`, buf)
             FfiConverterSequenceTypeEvidenceInfo.write(value.`evidence`, buf)
+    }
+}
+
+
+
+/**
+ * Where a case stands after its records: what was decided, served, paid, and what comes next.
+ */
+data class CaseProgress (
+    var `status`: CaseStatus
+    , 
+    /**
+     * The decision's document number (penalty or no penalty).
+     */
+    var `decisionNumber`: kotlin.String?
+    , 
+    var `penalised`: kotlin.Boolean
+    , 
+    var `totalYuan`: kotlin.Long
+    , 
+    var `paidYuan`: kotlin.Long
+    , 
+    var `noticeNumber`: kotlin.String?
+    , 
+    /**
+     * The last day of the notice's reply period.
+     */
+    var `replyBy`: kotlin.String?
+    , 
+    var `statementRecorded`: kotlin.Boolean
+    , 
+    /**
+     * Numbers of the case's documents that are not yet served.
+     */
+    var `undelivered`: List<kotlin.String>
+    , 
+    var `openMeasures`: List<kotlin.String>
+    , 
+    var `next`: NextStep
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCaseProgress: FfiConverterRustBuffer<CaseProgress> {
+    override fun read(buf: ByteBuffer): CaseProgress {
+        return CaseProgress(
+            FfiConverterTypeCaseStatus.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterTypeNextStep.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CaseProgress) = (
+            FfiConverterTypeCaseStatus.allocationSize(value.`status`) +
+            FfiConverterOptionalString.allocationSize(value.`decisionNumber`) +
+            FfiConverterBoolean.allocationSize(value.`penalised`) +
+            FfiConverterLong.allocationSize(value.`totalYuan`) +
+            FfiConverterLong.allocationSize(value.`paidYuan`) +
+            FfiConverterOptionalString.allocationSize(value.`noticeNumber`) +
+            FfiConverterOptionalString.allocationSize(value.`replyBy`) +
+            FfiConverterBoolean.allocationSize(value.`statementRecorded`) +
+            FfiConverterSequenceString.allocationSize(value.`undelivered`) +
+            FfiConverterSequenceString.allocationSize(value.`openMeasures`) +
+            FfiConverterTypeNextStep.allocationSize(value.`next`)
+    )
+
+    override fun write(value: CaseProgress, buf: ByteBuffer) {
+            FfiConverterTypeCaseStatus.write(value.`status`, buf)
+            FfiConverterOptionalString.write(value.`decisionNumber`, buf)
+            FfiConverterBoolean.write(value.`penalised`, buf)
+            FfiConverterLong.write(value.`totalYuan`, buf)
+            FfiConverterLong.write(value.`paidYuan`, buf)
+            FfiConverterOptionalString.write(value.`noticeNumber`, buf)
+            FfiConverterOptionalString.write(value.`replyBy`, buf)
+            FfiConverterBoolean.write(value.`statementRecorded`, buf)
+            FfiConverterSequenceString.write(value.`undelivered`, buf)
+            FfiConverterSequenceString.write(value.`openMeasures`, buf)
+            FfiConverterTypeNextStep.write(value.`next`, buf)
     }
 }
 
@@ -6118,6 +6822,96 @@ public object FfiConverterTypeChainReport: FfiConverterRustBuffer<ChainReport> {
 
 
 /**
+ * A problem the draft check found that does not forbid the decision, kept in the entry.
+ */
+data class CheckNote (
+    var `path`: kotlin.String
+    , 
+    var `code`: kotlin.String
+    , 
+    var `message`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCheckNote: FfiConverterRustBuffer<CheckNote> {
+    override fun read(buf: ByteBuffer): CheckNote {
+        return CheckNote(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CheckNote) = (
+            FfiConverterString.allocationSize(value.`path`) +
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`message`)
+    )
+
+    override fun write(value: CheckNote, buf: ByteBuffer) {
+            FfiConverterString.write(value.`path`, buf)
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
+ * Closing a case.
+ */
+data class CloseInput (
+    var `reason`: CloseReason
+    , 
+    /**
+     * Required for withdrawn and transferred (to whom and why).
+     */
+    var `note`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCloseInput: FfiConverterRustBuffer<CloseInput> {
+    override fun read(buf: ByteBuffer): CloseInput {
+        return CloseInput(
+            FfiConverterTypeCloseReason.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: CloseInput) = (
+            FfiConverterTypeCloseReason.allocationSize(value.`reason`) +
+            FfiConverterString.allocationSize(value.`note`)
+    )
+
+    override fun write(value: CloseInput, buf: ByteBuffer) {
+            FfiConverterTypeCloseReason.write(value.`reason`, buf)
+            FfiConverterString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
  * What a 现场笔录 of a coercive measure must state (《行政强制法》 18).
  */
 data class CoerciveMeasure (
@@ -6205,6 +6999,50 @@ public object FfiConverterTypeCondition: FfiConverterRustBuffer<Condition> {
     override fun write(value: Condition, buf: ByteBuffer) {
             FfiConverterString.write(value.`fact`, buf)
             FfiConverterTypeInterval.write(value.`interval`, buf)
+    }
+}
+
+
+
+/**
+ * The officer's answer to one condition of the exemption item, in the item's order.
+ */
+data class ConditionAnswer (
+    var `holds`: kotlin.Boolean
+    , 
+    /**
+     * How it was established (e.g. "经系统查询，当事人一年内无同类违法记录").
+     */
+    var `how`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeConditionAnswer: FfiConverterRustBuffer<ConditionAnswer> {
+    override fun read(buf: ByteBuffer): ConditionAnswer {
+        return ConditionAnswer(
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ConditionAnswer) = (
+            FfiConverterBoolean.allocationSize(value.`holds`) +
+            FfiConverterString.allocationSize(value.`how`)
+    )
+
+    override fun write(value: ConditionAnswer, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`holds`, buf)
+            FfiConverterString.write(value.`how`, buf)
     }
 }
 
@@ -6431,6 +7269,260 @@ public object FfiConverterTypeDeadlineRule: FfiConverterRustBuffer<DeadlineRule>
 
 
 /**
+ * One violation of a decision: what the benchmark said beside what was decided.
+ */
+data class DecidedViolation (
+    var `code`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * The provision violated and the provision applied, as the guidance cites them.
+     */
+    var `violated`: kotlin.String
+    , 
+    var `basis`: kotlin.String
+    , 
+    var `legalMinYuan`: kotlin.Long?
+    , 
+    var `legalMaxYuan`: kotlin.Long?
+    , 
+    /**
+     * The benchmark tier (`轻微` … `特别严重`), when the facts determine one.
+     */
+    var `tier`: kotlin.String?
+    , 
+    var `tierCriteria`: kotlin.String
+    , 
+    var `bandMinYuan`: kotlin.Long?
+    , 
+    var `bandMaxYuan`: kotlin.Long?
+    , 
+    var `recommendedYuan`: kotlin.Long?
+    , 
+    var `recommendedWarning`: kotlin.Boolean
+    , 
+    var `actId`: kotlin.String?
+    , 
+    var `warning`: kotlin.Boolean
+    , 
+    var `amountYuan`: kotlin.Long
+    , 
+    /**
+     * The decided amount is outside the benchmark band.
+     */
+    var `outsideBand`: kotlin.Boolean
+    , 
+    /**
+     * Measures the article prescribes besides the fine.
+     */
+    var `measures`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDecidedViolation: FfiConverterRustBuffer<DecidedViolation> {
+    override fun read(buf: ByteBuffer): DecidedViolation {
+        return DecidedViolation(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DecidedViolation) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`violated`) +
+            FfiConverterString.allocationSize(value.`basis`) +
+            FfiConverterOptionalLong.allocationSize(value.`legalMinYuan`) +
+            FfiConverterOptionalLong.allocationSize(value.`legalMaxYuan`) +
+            FfiConverterOptionalString.allocationSize(value.`tier`) +
+            FfiConverterString.allocationSize(value.`tierCriteria`) +
+            FfiConverterOptionalLong.allocationSize(value.`bandMinYuan`) +
+            FfiConverterOptionalLong.allocationSize(value.`bandMaxYuan`) +
+            FfiConverterOptionalLong.allocationSize(value.`recommendedYuan`) +
+            FfiConverterBoolean.allocationSize(value.`recommendedWarning`) +
+            FfiConverterOptionalString.allocationSize(value.`actId`) +
+            FfiConverterBoolean.allocationSize(value.`warning`) +
+            FfiConverterLong.allocationSize(value.`amountYuan`) +
+            FfiConverterBoolean.allocationSize(value.`outsideBand`) +
+            FfiConverterSequenceString.allocationSize(value.`measures`)
+    )
+
+    override fun write(value: DecidedViolation, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`violated`, buf)
+            FfiConverterString.write(value.`basis`, buf)
+            FfiConverterOptionalLong.write(value.`legalMinYuan`, buf)
+            FfiConverterOptionalLong.write(value.`legalMaxYuan`, buf)
+            FfiConverterOptionalString.write(value.`tier`, buf)
+            FfiConverterString.write(value.`tierCriteria`, buf)
+            FfiConverterOptionalLong.write(value.`bandMinYuan`, buf)
+            FfiConverterOptionalLong.write(value.`bandMaxYuan`, buf)
+            FfiConverterOptionalLong.write(value.`recommendedYuan`, buf)
+            FfiConverterBoolean.write(value.`recommendedWarning`, buf)
+            FfiConverterOptionalString.write(value.`actId`, buf)
+            FfiConverterBoolean.write(value.`warning`, buf)
+            FfiConverterLong.write(value.`amountYuan`, buf)
+            FfiConverterBoolean.write(value.`outsideBand`, buf)
+            FfiConverterSequenceString.write(value.`measures`, buf)
+    }
+}
+
+
+
+/**
+ * A delivery as recorded (送达回证).
+ */
+data class DeliveryInput (
+    /**
+     * The 文书编号 of the document served.
+     */
+    var `documentNumber`: kotlin.String
+    , 
+    var `method`: DeliveryMethod
+    , 
+    /**
+     * When (RFC 3339).
+     */
+    var `at`: kotlin.String
+    , 
+    /**
+     * Where.
+     */
+    var `place`: kotlin.String
+    , 
+    var `receiver`: kotlin.String
+    , 
+    /**
+     * 与当事人关系 (本人, 同住成年家属, 法定代表人…).
+     */
+    var `receiverRelation`: kotlin.String
+    , 
+    /**
+     * The receiver signed (on the 送达回证; the signature is in the document issued for it).
+     */
+    var `signed`: kotlin.Boolean
+    , 
+    /**
+     * Why the receiver refused to sign.
+     */
+    var `refusalReason`: kotlin.String
+    , 
+    /**
+     * The witness to a refusal (name and unit).
+     */
+    var `witness`: kotlin.String
+    , 
+    /**
+     * The evidence (audio/video or photo) that records the refusal.
+     */
+    var `evidenceId`: kotlin.String?
+    , 
+    /**
+     * Post: the tracking number.
+     */
+    var `trackingNo`: kotlin.String
+    , 
+    /**
+     * Electronic: the address the party agreed to, and the consent was recorded.
+     */
+    var `electronicAddress`: kotlin.String
+    , 
+    var `electronicConsent`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeliveryInput: FfiConverterRustBuffer<DeliveryInput> {
+    override fun read(buf: ByteBuffer): DeliveryInput {
+        return DeliveryInput(
+            FfiConverterString.read(buf),
+            FfiConverterTypeDeliveryMethod.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeliveryInput) = (
+            FfiConverterString.allocationSize(value.`documentNumber`) +
+            FfiConverterTypeDeliveryMethod.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`place`) +
+            FfiConverterString.allocationSize(value.`receiver`) +
+            FfiConverterString.allocationSize(value.`receiverRelation`) +
+            FfiConverterBoolean.allocationSize(value.`signed`) +
+            FfiConverterString.allocationSize(value.`refusalReason`) +
+            FfiConverterString.allocationSize(value.`witness`) +
+            FfiConverterOptionalString.allocationSize(value.`evidenceId`) +
+            FfiConverterString.allocationSize(value.`trackingNo`) +
+            FfiConverterString.allocationSize(value.`electronicAddress`) +
+            FfiConverterBoolean.allocationSize(value.`electronicConsent`)
+    )
+
+    override fun write(value: DeliveryInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`documentNumber`, buf)
+            FfiConverterTypeDeliveryMethod.write(value.`method`, buf)
+            FfiConverterString.write(value.`at`, buf)
+            FfiConverterString.write(value.`place`, buf)
+            FfiConverterString.write(value.`receiver`, buf)
+            FfiConverterString.write(value.`receiverRelation`, buf)
+            FfiConverterBoolean.write(value.`signed`, buf)
+            FfiConverterString.write(value.`refusalReason`, buf)
+            FfiConverterString.write(value.`witness`, buf)
+            FfiConverterOptionalString.write(value.`evidenceId`, buf)
+            FfiConverterString.write(value.`trackingNo`, buf)
+            FfiConverterString.write(value.`electronicAddress`, buf)
+            FfiConverterBoolean.write(value.`electronicConsent`, buf)
+    }
+}
+
+
+
+/**
  * One row of the discretion benchmark (裁量基准): a violation and its tiers, for the dates the text
  * was law.
  */
@@ -6579,6 +7671,71 @@ public object FfiConverterTypeDiscretionItem: FfiConverterRustBuffer<DiscretionI
             FfiConverterString.write(value.`note`, buf)
             FfiConverterSequenceTypeTier.write(value.`tiers`, buf)
             FfiConverterString.write(value.`sourceFile`, buf)
+    }
+}
+
+
+
+/**
+ * The body of a `document.issue` entry: the exact bytes handed to the party, by hash.
+ */
+data class DocumentIssued (
+    var `docType`: DocType
+    , 
+    var `number`: kotlin.String
+    , 
+    /**
+     * The ledger entry the document renders (the decision, notice, measure, record…): lowercase
+     * hex SHA-256, also in the document's QR code.
+     */
+    var `source`: kotlin.String
+    , 
+    var `sha256`: kotlin.String
+    , 
+    var `size`: kotlin.ULong
+    , 
+    var `signatures`: List<SignatureRef>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentIssued: FfiConverterRustBuffer<DocumentIssued> {
+    override fun read(buf: ByteBuffer): DocumentIssued {
+        return DocumentIssued(
+            FfiConverterTypeDocType.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterSequenceTypeSignatureRef.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DocumentIssued) = (
+            FfiConverterTypeDocType.allocationSize(value.`docType`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterString.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`sha256`) +
+            FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterSequenceTypeSignatureRef.allocationSize(value.`signatures`)
+    )
+
+    override fun write(value: DocumentIssued, buf: ByteBuffer) {
+            FfiConverterTypeDocType.write(value.`docType`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterString.write(value.`source`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
+            FfiConverterULong.write(value.`size`, buf)
+            FfiConverterSequenceTypeSignatureRef.write(value.`signatures`, buf)
     }
 }
 
@@ -8423,6 +9580,756 @@ public object FfiConverterTypeLogAlarm: FfiConverterRustBuffer<LogAlarm> {
 
 
 /**
+ * The body of a `measure.apply` entry.
+ */
+data class Measure (
+    var `measureId`: kotlin.String
+    , 
+    var `number`: kotlin.String
+    , 
+    var `input`: MeasureInput
+    , 
+    var `endsOn`: NaiveDate
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasure: FfiConverterRustBuffer<Measure> {
+    override fun read(buf: ByteBuffer): Measure {
+        return Measure(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeMeasureInput.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Measure) = (
+            FfiConverterString.allocationSize(value.`measureId`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterTypeMeasureInput.allocationSize(value.`input`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`endsOn`)
+    )
+
+    override fun write(value: Measure, buf: ByteBuffer) {
+            FfiConverterString.write(value.`measureId`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterTypeMeasureInput.write(value.`input`, buf)
+            FfiConverterTypeNaiveDate.write(value.`endsOn`, buf)
+    }
+}
+
+
+
+/**
+ * An extension of a measure (延长行政强制措施期限).
+ */
+data class MeasureExtension (
+    var `measureNumber`: kotlin.String
+    , 
+    var `days`: kotlin.UInt
+    , 
+    var `reason`: kotlin.String
+    , 
+    var `approver`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureExtension: FfiConverterRustBuffer<MeasureExtension> {
+    override fun read(buf: ByteBuffer): MeasureExtension {
+        return MeasureExtension(
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MeasureExtension) = (
+            FfiConverterString.allocationSize(value.`measureNumber`) +
+            FfiConverterUInt.allocationSize(value.`days`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterString.allocationSize(value.`approver`)
+    )
+
+    override fun write(value: MeasureExtension, buf: ByteBuffer) {
+            FfiConverterString.write(value.`measureNumber`, buf)
+            FfiConverterUInt.write(value.`days`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterString.write(value.`approver`, buf)
+    }
+}
+
+
+
+/**
+ * A coercive measure (行政强制措施决定) as the officer takes it.
+ */
+data class MeasureInput (
+    var `kind`: CoerciveMeasureKind
+    , 
+    var `party`: Party
+    , 
+    var `reason`: kotlin.String
+    , 
+    /**
+     * The provision the measure is taken under, e.g. "《中华人民共和国公路法》第八十五条".
+     */
+    var `basis`: kotlin.String
+    , 
+    var `items`: List<MeasureItem>
+    , 
+    /**
+     * First day, `YYYY-MM-DD`.
+     */
+    var `startsOn`: kotlin.String
+    , 
+    var `days`: kotlin.UInt
+    , 
+    /**
+     * Where the items are kept.
+     */
+    var `storagePlace`: kotlin.String
+    , 
+    /**
+     * Taken on the spot in an emergency: reported to the head within 24 hours (行政强制法 19).
+     */
+    var `urgent`: kotlin.Boolean
+    , 
+    /**
+     * Who approved it (the head of the agency), or to whom it was reported when urgent.
+     */
+    var `approver`: kotlin.String
+    , 
+    var `officers`: List<DraftOfficer>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureInput: FfiConverterRustBuffer<MeasureInput> {
+    override fun read(buf: ByteBuffer): MeasureInput {
+        return MeasureInput(
+            FfiConverterTypeCoerciveMeasureKind.read(buf),
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeMeasureItem.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDraftOfficer.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MeasureInput) = (
+            FfiConverterTypeCoerciveMeasureKind.allocationSize(value.`kind`) +
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterString.allocationSize(value.`basis`) +
+            FfiConverterSequenceTypeMeasureItem.allocationSize(value.`items`) +
+            FfiConverterString.allocationSize(value.`startsOn`) +
+            FfiConverterUInt.allocationSize(value.`days`) +
+            FfiConverterString.allocationSize(value.`storagePlace`) +
+            FfiConverterBoolean.allocationSize(value.`urgent`) +
+            FfiConverterString.allocationSize(value.`approver`) +
+            FfiConverterSequenceTypeDraftOfficer.allocationSize(value.`officers`)
+    )
+
+    override fun write(value: MeasureInput, buf: ByteBuffer) {
+            FfiConverterTypeCoerciveMeasureKind.write(value.`kind`, buf)
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterString.write(value.`basis`, buf)
+            FfiConverterSequenceTypeMeasureItem.write(value.`items`, buf)
+            FfiConverterString.write(value.`startsOn`, buf)
+            FfiConverterUInt.write(value.`days`, buf)
+            FfiConverterString.write(value.`storagePlace`, buf)
+            FfiConverterBoolean.write(value.`urgent`, buf)
+            FfiConverterString.write(value.`approver`, buf)
+            FfiConverterSequenceTypeDraftOfficer.write(value.`officers`, buf)
+    }
+}
+
+
+
+/**
+ * One item on a seizure / seal list (清单).
+ */
+data class MeasureItem (
+    var `name`: kotlin.String
+    , 
+    var `spec`: kotlin.String
+    , 
+    var `quantity`: kotlin.String
+    , 
+    var `note`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureItem: FfiConverterRustBuffer<MeasureItem> {
+    override fun read(buf: ByteBuffer): MeasureItem {
+        return MeasureItem(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MeasureItem) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`spec`) +
+            FfiConverterString.allocationSize(value.`quantity`) +
+            FfiConverterString.allocationSize(value.`note`)
+    )
+
+    override fun write(value: MeasureItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`spec`, buf)
+            FfiConverterString.write(value.`quantity`, buf)
+            FfiConverterString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
+ * A release of a measure (解除行政强制措施).
+ */
+data class MeasureRelease (
+    var `measureNumber`: kotlin.String
+    , 
+    var `reason`: kotlin.String
+    , 
+    /**
+     * The items were returned to (and received by) this person.
+     */
+    var `returnedTo`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureRelease: FfiConverterRustBuffer<MeasureRelease> {
+    override fun read(buf: ByteBuffer): MeasureRelease {
+        return MeasureRelease(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MeasureRelease) = (
+            FfiConverterString.allocationSize(value.`measureNumber`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterString.allocationSize(value.`returnedTo`)
+    )
+
+    override fun write(value: MeasureRelease, buf: ByteBuffer) {
+            FfiConverterString.write(value.`measureNumber`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterString.write(value.`returnedTo`, buf)
+    }
+}
+
+
+
+/**
+ * The body of a `decision.no_penalty` entry.
+ */
+data class NoPenaltyDecision (
+    var `decisionId`: kotlin.String
+    , 
+    var `number`: kotlin.String
+    , 
+    var `decidedOn`: kotlin.String
+    , 
+    var `violation`: kotlin.String
+    , 
+    var `violationName`: kotlin.String
+    , 
+    var `violated`: kotlin.String
+    , 
+    var `party`: Party
+    , 
+    var `factsText`: kotlin.String
+    , 
+    var `facts`: Facts
+    , 
+    var `exemptionCode`: kotlin.String
+    , 
+    /**
+     * `must_not_penalise` or `may_not_penalise`.
+     */
+    var `outcome`: kotlin.String
+    , 
+    var `exemptionBasis`: kotlin.String
+    , 
+    var `conditions`: List<AnsweredCondition>
+    , 
+    var `education`: kotlin.String
+    , 
+    var `commitmentRequired`: kotlin.Boolean
+    , 
+    var `commitmentSigned`: kotlin.Boolean
+    , 
+    var `officers`: List<DraftOfficer>
+    , 
+    var `reference`: ReferenceId
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNoPenaltyDecision: FfiConverterRustBuffer<NoPenaltyDecision> {
+    override fun read(buf: ByteBuffer): NoPenaltyDecision {
+        return NoPenaltyDecision(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeFacts.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeAnsweredCondition.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeDraftOfficer.read(buf),
+            FfiConverterTypeReferenceId.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NoPenaltyDecision) = (
+            FfiConverterString.allocationSize(value.`decisionId`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterString.allocationSize(value.`decidedOn`) +
+            FfiConverterString.allocationSize(value.`violation`) +
+            FfiConverterString.allocationSize(value.`violationName`) +
+            FfiConverterString.allocationSize(value.`violated`) +
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`factsText`) +
+            FfiConverterTypeFacts.allocationSize(value.`facts`) +
+            FfiConverterString.allocationSize(value.`exemptionCode`) +
+            FfiConverterString.allocationSize(value.`outcome`) +
+            FfiConverterString.allocationSize(value.`exemptionBasis`) +
+            FfiConverterSequenceTypeAnsweredCondition.allocationSize(value.`conditions`) +
+            FfiConverterString.allocationSize(value.`education`) +
+            FfiConverterBoolean.allocationSize(value.`commitmentRequired`) +
+            FfiConverterBoolean.allocationSize(value.`commitmentSigned`) +
+            FfiConverterSequenceTypeDraftOfficer.allocationSize(value.`officers`) +
+            FfiConverterTypeReferenceId.allocationSize(value.`reference`)
+    )
+
+    override fun write(value: NoPenaltyDecision, buf: ByteBuffer) {
+            FfiConverterString.write(value.`decisionId`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterString.write(value.`decidedOn`, buf)
+            FfiConverterString.write(value.`violation`, buf)
+            FfiConverterString.write(value.`violationName`, buf)
+            FfiConverterString.write(value.`violated`, buf)
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`factsText`, buf)
+            FfiConverterTypeFacts.write(value.`facts`, buf)
+            FfiConverterString.write(value.`exemptionCode`, buf)
+            FfiConverterString.write(value.`outcome`, buf)
+            FfiConverterString.write(value.`exemptionBasis`, buf)
+            FfiConverterSequenceTypeAnsweredCondition.write(value.`conditions`, buf)
+            FfiConverterString.write(value.`education`, buf)
+            FfiConverterBoolean.write(value.`commitmentRequired`, buf)
+            FfiConverterBoolean.write(value.`commitmentSigned`, buf)
+            FfiConverterSequenceTypeDraftOfficer.write(value.`officers`, buf)
+            FfiConverterTypeReferenceId.write(value.`reference`, buf)
+    }
+}
+
+
+
+/**
+ * A no-penalty decision (不予行政处罚决定) as the officer makes it.
+ */
+data class NoPenaltyInput (
+    /**
+     * The violation's benchmark code.
+     */
+    var `violation`: kotlin.String
+    , 
+    var `facts`: Facts
+    , 
+    var `party`: Party
+    , 
+    var `factsText`: kotlin.String
+    , 
+    var `answers`: List<ConditionAnswer>
+    , 
+    /**
+     * The education given (处罚法 33: 对当事人进行教育).
+     */
+    var `education`: kotlin.String
+    , 
+    /**
+     * The party signed the 轻微违法行为告知承诺书 (where the list asks for one).
+     */
+    var `commitmentSigned`: kotlin.Boolean
+    , 
+    var `officers`: List<DraftOfficer>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNoPenaltyInput: FfiConverterRustBuffer<NoPenaltyInput> {
+    override fun read(buf: ByteBuffer): NoPenaltyInput {
+        return NoPenaltyInput(
+            FfiConverterString.read(buf),
+            FfiConverterTypeFacts.read(buf),
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeConditionAnswer.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeDraftOfficer.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NoPenaltyInput) = (
+            FfiConverterString.allocationSize(value.`violation`) +
+            FfiConverterTypeFacts.allocationSize(value.`facts`) +
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`factsText`) +
+            FfiConverterSequenceTypeConditionAnswer.allocationSize(value.`answers`) +
+            FfiConverterString.allocationSize(value.`education`) +
+            FfiConverterBoolean.allocationSize(value.`commitmentSigned`) +
+            FfiConverterSequenceTypeDraftOfficer.allocationSize(value.`officers`)
+    )
+
+    override fun write(value: NoPenaltyInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`violation`, buf)
+            FfiConverterTypeFacts.write(value.`facts`, buf)
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`factsText`, buf)
+            FfiConverterSequenceTypeConditionAnswer.write(value.`answers`, buf)
+            FfiConverterString.write(value.`education`, buf)
+            FfiConverterBoolean.write(value.`commitmentSigned`, buf)
+            FfiConverterSequenceTypeDraftOfficer.write(value.`officers`, buf)
+    }
+}
+
+
+
+/**
+ * The body of a `notice.issue` entry.
+ */
+data class Notice (
+    var `noticeId`: kotlin.String
+    , 
+    var `number`: kotlin.String
+    , 
+    var `issuedOn`: kotlin.String
+    , 
+    var `party`: Party
+    , 
+    var `factsText`: kotlin.String
+    , 
+    var `facts`: Facts
+    , 
+    var `violations`: List<DecidedViolation>
+    , 
+    var `totalYuan`: kotlin.Long
+    , 
+    var `reasoning`: kotlin.String
+    , 
+    /**
+     * The party may state and defend (always).
+     */
+    var `statementRight`: kotlin.Boolean
+    , 
+    /**
+     * A hearing must be offered (处罚法 63).
+     */
+    var `hearingRight`: kotlin.Boolean
+    , 
+    var `hearingReason`: kotlin.String
+    , 
+    /**
+     * Working days the party has to reply or ask for a hearing, and the last day.
+     */
+    var `replyDays`: kotlin.UInt
+    , 
+    var `replyBy`: NaiveDate
+    , 
+    var `replyBasis`: kotlin.String
+    , 
+    var `officers`: List<DraftOfficer>
+    , 
+    var `reference`: ReferenceId
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNotice: FfiConverterRustBuffer<Notice> {
+    override fun read(buf: ByteBuffer): Notice {
+        return Notice(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeFacts.read(buf),
+            FfiConverterSequenceTypeDecidedViolation.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDraftOfficer.read(buf),
+            FfiConverterTypeReferenceId.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Notice) = (
+            FfiConverterString.allocationSize(value.`noticeId`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterString.allocationSize(value.`issuedOn`) +
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`factsText`) +
+            FfiConverterTypeFacts.allocationSize(value.`facts`) +
+            FfiConverterSequenceTypeDecidedViolation.allocationSize(value.`violations`) +
+            FfiConverterLong.allocationSize(value.`totalYuan`) +
+            FfiConverterString.allocationSize(value.`reasoning`) +
+            FfiConverterBoolean.allocationSize(value.`statementRight`) +
+            FfiConverterBoolean.allocationSize(value.`hearingRight`) +
+            FfiConverterString.allocationSize(value.`hearingReason`) +
+            FfiConverterUInt.allocationSize(value.`replyDays`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`replyBy`) +
+            FfiConverterString.allocationSize(value.`replyBasis`) +
+            FfiConverterSequenceTypeDraftOfficer.allocationSize(value.`officers`) +
+            FfiConverterTypeReferenceId.allocationSize(value.`reference`)
+    )
+
+    override fun write(value: Notice, buf: ByteBuffer) {
+            FfiConverterString.write(value.`noticeId`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterString.write(value.`issuedOn`, buf)
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`factsText`, buf)
+            FfiConverterTypeFacts.write(value.`facts`, buf)
+            FfiConverterSequenceTypeDecidedViolation.write(value.`violations`, buf)
+            FfiConverterLong.write(value.`totalYuan`, buf)
+            FfiConverterString.write(value.`reasoning`, buf)
+            FfiConverterBoolean.write(value.`statementRight`, buf)
+            FfiConverterBoolean.write(value.`hearingRight`, buf)
+            FfiConverterString.write(value.`hearingReason`, buf)
+            FfiConverterUInt.write(value.`replyDays`, buf)
+            FfiConverterTypeNaiveDate.write(value.`replyBy`, buf)
+            FfiConverterString.write(value.`replyBasis`, buf)
+            FfiConverterSequenceTypeDraftOfficer.write(value.`officers`, buf)
+            FfiConverterTypeReferenceId.write(value.`reference`, buf)
+    }
+}
+
+
+
+/**
+ * The notice of intended penalty (违法行为通知书) as the officer issues it.
+ */
+data class NoticeInput (
+    /**
+     * The intended penalty, checked like a decision (general procedure).
+     */
+    var `draft`: PenaltyDraft
+    , 
+    var `party`: Party
+    , 
+    var `factsText`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNoticeInput: FfiConverterRustBuffer<NoticeInput> {
+    override fun read(buf: ByteBuffer): NoticeInput {
+        return NoticeInput(
+            FfiConverterTypePenaltyDraft.read(buf),
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NoticeInput) = (
+            FfiConverterTypePenaltyDraft.allocationSize(value.`draft`) +
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`factsText`)
+    )
+
+    override fun write(value: NoticeInput, buf: ByteBuffer) {
+            FfiConverterTypePenaltyDraft.write(value.`draft`, buf)
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`factsText`, buf)
+    }
+}
+
+
+
+/**
+ * A block of document serials leased to one device by the server: serials `first..=last` of the
+ * agency's year. The server never leases a serial twice, and the device gives each one out
+ * once, so devices that work offline for days never collide.
+ */
+data class NumberBlock (
+    var `agency`: kotlin.String
+    , 
+    var `year`: kotlin.Int
+    , 
+    var `first`: kotlin.ULong
+    , 
+    var `last`: kotlin.ULong
+    , 
+    /**
+     * The agency's number prefix (e.g. `青海南交执`).
+     */
+    var `prefix`: kotlin.String
+    , 
+    /**
+     * The agency's full name as printed on its documents.
+     */
+    var `agencyName`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNumberBlock: FfiConverterRustBuffer<NumberBlock> {
+    override fun read(buf: ByteBuffer): NumberBlock {
+        return NumberBlock(
+            FfiConverterString.read(buf),
+            FfiConverterInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: NumberBlock) = (
+            FfiConverterString.allocationSize(value.`agency`) +
+            FfiConverterInt.allocationSize(value.`year`) +
+            FfiConverterULong.allocationSize(value.`first`) +
+            FfiConverterULong.allocationSize(value.`last`) +
+            FfiConverterString.allocationSize(value.`prefix`) +
+            FfiConverterString.allocationSize(value.`agencyName`)
+    )
+
+    override fun write(value: NumberBlock, buf: ByteBuffer) {
+            FfiConverterString.write(value.`agency`, buf)
+            FfiConverterInt.write(value.`year`, buf)
+            FfiConverterULong.write(value.`first`, buf)
+            FfiConverterULong.write(value.`last`, buf)
+            FfiConverterString.write(value.`prefix`, buf)
+            FfiConverterString.write(value.`agencyName`, buf)
+    }
+}
+
+
+
+/**
  * One row of the officer roster (from the agency's reference bundle).
  */
 data class OfficerCertificate (
@@ -8539,6 +10446,278 @@ public object FfiConverterTypeOfficerRef: FfiConverterRustBuffer<OfficerRef> {
     override fun write(value: OfficerRef, buf: ByteBuffer) {
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`certificateNo`, buf)
+    }
+}
+
+
+
+/**
+ * A payment as recorded.
+ */
+data class PaymentInput (
+    var `decisionNumber`: kotlin.String
+    , 
+    var `method`: PaymentMethod
+    , 
+    /**
+     * The bank or payment reference, or the number of the receipt (专用票据) on the spot.
+     */
+    var `reference`: kotlin.String
+    , 
+    var `amountYuan`: kotlin.Long
+    , 
+    /**
+     * 加处罚款 for late payment included in `amount_yuan`.
+     */
+    var `lateFeeYuan`: kotlin.Long
+    , 
+    var `paidOn`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePaymentInput: FfiConverterRustBuffer<PaymentInput> {
+    override fun read(buf: ByteBuffer): PaymentInput {
+        return PaymentInput(
+            FfiConverterString.read(buf),
+            FfiConverterTypePaymentMethod.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PaymentInput) = (
+            FfiConverterString.allocationSize(value.`decisionNumber`) +
+            FfiConverterTypePaymentMethod.allocationSize(value.`method`) +
+            FfiConverterString.allocationSize(value.`reference`) +
+            FfiConverterLong.allocationSize(value.`amountYuan`) +
+            FfiConverterLong.allocationSize(value.`lateFeeYuan`) +
+            FfiConverterString.allocationSize(value.`paidOn`)
+    )
+
+    override fun write(value: PaymentInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`decisionNumber`, buf)
+            FfiConverterTypePaymentMethod.write(value.`method`, buf)
+            FfiConverterString.write(value.`reference`, buf)
+            FfiConverterLong.write(value.`amountYuan`, buf)
+            FfiConverterLong.write(value.`lateFeeYuan`, buf)
+            FfiConverterString.write(value.`paidOn`, buf)
+    }
+}
+
+
+
+/**
+ * The body of a `decision.penalty` entry.
+ */
+data class PenaltyDecision (
+    var `decisionId`: kotlin.String
+    , 
+    /**
+     * 文书编号 of the decision (当场行政处罚决定书 / 行政处罚决定书).
+     */
+    var `number`: kotlin.String
+    , 
+    var `decidedOn`: kotlin.String
+    , 
+    var `procedure`: ProcedureKind
+    , 
+    var `party`: Party
+    , 
+    var `factsText`: kotlin.String
+    , 
+    var `facts`: Facts
+    , 
+    var `violations`: List<DecidedViolation>
+    , 
+    var `totalYuan`: kotlin.Long
+    , 
+    /**
+     * Written reasons for deviating from the benchmark (偏离裁量基准的说理).
+     */
+    var `justification`: kotlin.String
+    , 
+    /**
+     * Some amount is outside its band: shown to supervisors.
+     */
+    var `deviates`: kotlin.Boolean
+    , 
+    /**
+     * 说理, each reason with its article.
+     */
+    var `reasoning`: kotlin.String
+    , 
+    var `officers`: List<DraftOfficer>
+    , 
+    var `discoveredOn`: kotlin.String?
+    , 
+    var `collectOnTheSpot`: kotlin.Boolean
+    , 
+    var `hardToCollectLater`: kotlin.Boolean
+    , 
+    var `rightsTold`: kotlin.Boolean
+    , 
+    /**
+     * The notice this decision follows (general procedure).
+     */
+    var `noticeNumber`: kotlin.String?
+    , 
+    var `warnings`: List<CheckNote>
+    , 
+    var `reference`: ReferenceId
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePenaltyDecision: FfiConverterRustBuffer<PenaltyDecision> {
+    override fun read(buf: ByteBuffer): PenaltyDecision {
+        return PenaltyDecision(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeProcedureKind.read(buf),
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeFacts.read(buf),
+            FfiConverterSequenceTypeDecidedViolation.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDraftOfficer.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceTypeCheckNote.read(buf),
+            FfiConverterTypeReferenceId.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PenaltyDecision) = (
+            FfiConverterString.allocationSize(value.`decisionId`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterString.allocationSize(value.`decidedOn`) +
+            FfiConverterTypeProcedureKind.allocationSize(value.`procedure`) +
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`factsText`) +
+            FfiConverterTypeFacts.allocationSize(value.`facts`) +
+            FfiConverterSequenceTypeDecidedViolation.allocationSize(value.`violations`) +
+            FfiConverterLong.allocationSize(value.`totalYuan`) +
+            FfiConverterString.allocationSize(value.`justification`) +
+            FfiConverterBoolean.allocationSize(value.`deviates`) +
+            FfiConverterString.allocationSize(value.`reasoning`) +
+            FfiConverterSequenceTypeDraftOfficer.allocationSize(value.`officers`) +
+            FfiConverterOptionalString.allocationSize(value.`discoveredOn`) +
+            FfiConverterBoolean.allocationSize(value.`collectOnTheSpot`) +
+            FfiConverterBoolean.allocationSize(value.`hardToCollectLater`) +
+            FfiConverterBoolean.allocationSize(value.`rightsTold`) +
+            FfiConverterOptionalString.allocationSize(value.`noticeNumber`) +
+            FfiConverterSequenceTypeCheckNote.allocationSize(value.`warnings`) +
+            FfiConverterTypeReferenceId.allocationSize(value.`reference`)
+    )
+
+    override fun write(value: PenaltyDecision, buf: ByteBuffer) {
+            FfiConverterString.write(value.`decisionId`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterString.write(value.`decidedOn`, buf)
+            FfiConverterTypeProcedureKind.write(value.`procedure`, buf)
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`factsText`, buf)
+            FfiConverterTypeFacts.write(value.`facts`, buf)
+            FfiConverterSequenceTypeDecidedViolation.write(value.`violations`, buf)
+            FfiConverterLong.write(value.`totalYuan`, buf)
+            FfiConverterString.write(value.`justification`, buf)
+            FfiConverterBoolean.write(value.`deviates`, buf)
+            FfiConverterString.write(value.`reasoning`, buf)
+            FfiConverterSequenceTypeDraftOfficer.write(value.`officers`, buf)
+            FfiConverterOptionalString.write(value.`discoveredOn`, buf)
+            FfiConverterBoolean.write(value.`collectOnTheSpot`, buf)
+            FfiConverterBoolean.write(value.`hardToCollectLater`, buf)
+            FfiConverterBoolean.write(value.`rightsTold`, buf)
+            FfiConverterOptionalString.write(value.`noticeNumber`, buf)
+            FfiConverterSequenceTypeCheckNote.write(value.`warnings`, buf)
+            FfiConverterTypeReferenceId.write(value.`reference`, buf)
+    }
+}
+
+
+
+/**
+ * A penalty decision as the officer makes it: the checked draft, the party and the facts as
+ * they will be written in the decision.
+ */
+data class PenaltyDecisionInput (
+    var `draft`: PenaltyDraft
+    , 
+    var `party`: Party
+    , 
+    /**
+     * 违法事实, as written in the decision.
+     */
+    var `factsText`: kotlin.String
+    , 
+    /**
+     * For a summary decision: the party was told the facts, grounds, basis and the right to
+     * 陈述、申辩 before it was made (处罚法 44), and the statement was heard.
+     */
+    var `rightsTold`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePenaltyDecisionInput: FfiConverterRustBuffer<PenaltyDecisionInput> {
+    override fun read(buf: ByteBuffer): PenaltyDecisionInput {
+        return PenaltyDecisionInput(
+            FfiConverterTypePenaltyDraft.read(buf),
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PenaltyDecisionInput) = (
+            FfiConverterTypePenaltyDraft.allocationSize(value.`draft`) +
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`factsText`) +
+            FfiConverterBoolean.allocationSize(value.`rightsTold`)
+    )
+
+    override fun write(value: PenaltyDecisionInput, buf: ByteBuffer) {
+            FfiConverterTypePenaltyDraft.write(value.`draft`, buf)
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`factsText`, buf)
+            FfiConverterBoolean.write(value.`rightsTold`, buf)
     }
 }
 
@@ -9162,6 +11341,298 @@ public object FfiConverterTypeRecordVersion: FfiConverterRustBuffer<RecordVersio
             FfiConverterUInt.write(value.`version`, buf)
             FfiConverterString.write(value.`entryHash`, buf)
             FfiConverterTypeInspectionRecord.write(value.`record`, buf)
+    }
+}
+
+
+
+/**
+ * Which reference data a decision was made with: the bundle version the device held (none when
+ * it ran on the reference data compiled into the app) and the digest of the reference files
+ * ([`RuleBook::reference_digest`]), which the server matches to what it published.
+ */
+data class ReferenceId (
+    var `bundleVersion`: kotlin.ULong?
+    , 
+    var `digest`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReferenceId: FfiConverterRustBuffer<ReferenceId> {
+    override fun read(buf: ByteBuffer): ReferenceId {
+        return ReferenceId(
+            FfiConverterOptionalULong.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReferenceId) = (
+            FfiConverterOptionalULong.allocationSize(value.`bundleVersion`) +
+            FfiConverterString.allocationSize(value.`digest`)
+    )
+
+    override fun write(value: ReferenceId, buf: ByteBuffer) {
+            FfiConverterOptionalULong.write(value.`bundleVersion`, buf)
+            FfiConverterString.write(value.`digest`, buf)
+    }
+}
+
+
+
+/**
+ * A signature on a document: the stroke data's hash, or the refusal.
+ */
+data class SignatureRef (
+    /**
+     * 当事人, 见证人, 执法人员, 受送达人.
+     */
+    var `role`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * SHA-256 of the canonical stroke data (kept in the store), when signed on the device.
+     */
+    var `sha256`: kotlin.String?
+    , 
+    /**
+     * The signer refused: why.
+     */
+    var `refused`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignatureRef: FfiConverterRustBuffer<SignatureRef> {
+    override fun read(buf: ByteBuffer): SignatureRef {
+        return SignatureRef(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignatureRef) = (
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`sha256`) +
+            FfiConverterOptionalString.allocationSize(value.`refused`)
+    )
+
+    override fun write(value: SignatureRef, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`sha256`, buf)
+            FfiConverterOptionalString.write(value.`refused`, buf)
+    }
+}
+
+
+
+/**
+ * The party's statement, as recorded.
+ */
+data class StatementInput (
+    var `noticeNumber`: kotlin.String
+    , 
+    var `kind`: StatementKind
+    , 
+    /**
+     * The statement, or the hearing's conclusion.
+     */
+    var `text`: kotlin.String
+    , 
+    /**
+     * The agency adopted the party's case (采纳).
+     */
+    var `adopted`: kotlin.Boolean
+    , 
+    /**
+     * Why it was or was not adopted (复核意见).
+     */
+    var `reasons`: kotlin.String
+    , 
+    /**
+     * The day of the statement, `YYYY-MM-DD`.
+     */
+    var `on`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatementInput: FfiConverterRustBuffer<StatementInput> {
+    override fun read(buf: ByteBuffer): StatementInput {
+        return StatementInput(
+            FfiConverterString.read(buf),
+            FfiConverterTypeStatementKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StatementInput) = (
+            FfiConverterString.allocationSize(value.`noticeNumber`) +
+            FfiConverterTypeStatementKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterBoolean.allocationSize(value.`adopted`) +
+            FfiConverterString.allocationSize(value.`reasons`) +
+            FfiConverterString.allocationSize(value.`on`)
+    )
+
+    override fun write(value: StatementInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`noticeNumber`, buf)
+            FfiConverterTypeStatementKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterBoolean.write(value.`adopted`, buf)
+            FfiConverterString.write(value.`reasons`, buf)
+            FfiConverterString.write(value.`on`, buf)
+    }
+}
+
+
+
+/**
+ * What a step appended.
+ */
+data class StepEntry (
+    var `kind`: EntryKind
+    , 
+    var `seq`: kotlin.ULong
+    , 
+    /**
+     * Lowercase hex SHA-256 of the entry.
+     */
+    var `hash`: kotlin.String
+    , 
+    /**
+     * The document number the step took, if it took one.
+     */
+    var `number`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStepEntry: FfiConverterRustBuffer<StepEntry> {
+    override fun read(buf: ByteBuffer): StepEntry {
+        return StepEntry(
+            FfiConverterTypeEntryKind.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StepEntry) = (
+            FfiConverterTypeEntryKind.allocationSize(value.`kind`) +
+            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterString.allocationSize(value.`hash`) +
+            FfiConverterOptionalString.allocationSize(value.`number`)
+    )
+
+    override fun write(value: StepEntry, buf: ByteBuffer) {
+            FfiConverterTypeEntryKind.write(value.`kind`, buf)
+            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterString.write(value.`hash`, buf)
+            FfiConverterOptionalString.write(value.`number`, buf)
+    }
+}
+
+
+
+/**
+ * One step of a case as read back from its entry.
+ */
+data class StepView (
+    var `kind`: EntryKind
+    , 
+    var `seq`: kotlin.ULong
+    , 
+    var `hash`: kotlin.String
+    , 
+    var `at`: kotlin.String
+    , 
+    /**
+     * The entry's body, as JSON text.
+     */
+    var `body`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStepView: FfiConverterRustBuffer<StepView> {
+    override fun read(buf: ByteBuffer): StepView {
+        return StepView(
+            FfiConverterTypeEntryKind.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StepView) = (
+            FfiConverterTypeEntryKind.allocationSize(value.`kind`) +
+            FfiConverterULong.allocationSize(value.`seq`) +
+            FfiConverterString.allocationSize(value.`hash`) +
+            FfiConverterString.allocationSize(value.`at`) +
+            FfiConverterString.allocationSize(value.`body`)
+    )
+
+    override fun write(value: StepView, buf: ByteBuffer) {
+            FfiConverterTypeEntryKind.write(value.`kind`, buf)
+            FfiConverterULong.write(value.`seq`, buf)
+            FfiConverterString.write(value.`hash`, buf)
+            FfiConverterString.write(value.`at`, buf)
+            FfiConverterString.write(value.`body`, buf)
     }
 }
 
@@ -10308,7 +12779,11 @@ enum class CaseStatus {
     
     DRAFT,
     FINALIZED,
-    VOIDED;
+    VOIDED,
+    /**
+     * Closed (结案) after its decision was executed, or exempted, withdrawn or transferred.
+     */
+    CLOSED;
 
     
 
@@ -10330,6 +12805,57 @@ public object FfiConverterTypeCaseStatus: FfiConverterRustBuffer<CaseStatus> {
     override fun allocationSize(value: CaseStatus) = 4UL
 
     override fun write(value: CaseStatus, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Why a case is closed (结案).
+ */
+
+enum class CloseReason {
+    
+    /**
+     * The decision was executed (fine paid, or a warning served).
+     */
+    EXECUTED,
+    /**
+     * Not penalised (不予行政处罚), decision served.
+     */
+    EXEMPTED,
+    /**
+     * Withdrawn (撤销立案): no violation, or it cannot be established.
+     */
+    WITHDRAWN,
+    /**
+     * Transferred to another authority (移送).
+     */
+    TRANSFERRED;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCloseReason: FfiConverterRustBuffer<CloseReason> {
+    override fun read(buf: ByteBuffer) = try {
+        CloseReason.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: CloseReason) = 4UL
+
+    override fun write(value: CloseReason, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -10424,6 +12950,132 @@ public object FfiConverterTypeDeadlineUnit: FfiConverterRustBuffer<DeadlineUnit>
 
 
 /**
+ * How a document was served (送达方式).
+ */
+
+enum class DeliveryMethod {
+    
+    /**
+     * 直接送达.
+     */
+    DIRECT,
+    /**
+     * 留置送达: the receiver refused; left at the place with a witness or an AV record.
+     */
+    LEFT,
+    /**
+     * 邮寄送达.
+     */
+    POST,
+    /**
+     * 电子送达, with the party's consent.
+     */
+    ELECTRONIC;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeliveryMethod: FfiConverterRustBuffer<DeliveryMethod> {
+    override fun read(buf: ByteBuffer) = try {
+        DeliveryMethod.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DeliveryMethod) = 4UL
+
+    override fun write(value: DeliveryMethod, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The documents (文书) a case produces on the device, after 《交通运输行政执法文书式样》.
+ */
+
+enum class DocType {
+    
+    /**
+     * 现场笔录.
+     */
+    SITE_RECORD,
+    /**
+     * 勘验笔录.
+     */
+    INSPECTION_RECORD,
+    /**
+     * 当场行政处罚决定书.
+     */
+    SUMMARY_DECISION,
+    /**
+     * 行政处罚决定书 (普通程序).
+     */
+    PENALTY_DECISION,
+    /**
+     * 违法行为通知书.
+     */
+    NOTICE,
+    /**
+     * 不予行政处罚决定书.
+     */
+    NO_PENALTY_DECISION,
+    /**
+     * 轻微违法行为告知承诺书.
+     */
+    COMMITMENT,
+    /**
+     * 行政强制措施决定书 (with its 清单).
+     */
+    MEASURE_DECISION,
+    /**
+     * 证据登记保存清单.
+     */
+    EVIDENCE_LIST,
+    /**
+     * 送达回证.
+     */
+    DELIVERY_RECEIPT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocType: FfiConverterRustBuffer<DocType> {
+    override fun read(buf: ByteBuffer) = try {
+        DocType.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: DocType) = 4UL
+
+    override fun write(value: DocType, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How hard a commit waits for the disk.
  *
  * Roadside ships with [`Durability::Normal`]: in WAL mode a committed transaction is in the WAL
@@ -10502,7 +13154,51 @@ enum class EntryKind {
     /**
      * `entry.void`: an earlier entry is declared void; names the entry it supersedes.
      */
-    ENTRY_VOID;
+    ENTRY_VOID,
+    /**
+     * `decision.penalty`: a penalty decision (行政处罚决定), with the benchmark's guidance beside the amounts decided.
+     */
+    DECISION_PENALTY,
+    /**
+     * `decision.no_penalty`: a no-penalty decision (不予行政处罚决定) under the exemption list.
+     */
+    DECISION_NO_PENALTY,
+    /**
+     * `notice.issue`: a notice of intended penalty (违法行为通知书) with the party's rights and the reply period.
+     */
+    NOTICE_ISSUE,
+    /**
+     * `statement.record`: the party's statement, waiver or hearing request, and whether it was adopted.
+     */
+    STATEMENT_RECORD,
+    /**
+     * `measure.apply`: a coercive measure (查封、扣押…) with its list of items and duration.
+     */
+    MEASURE_APPLY,
+    /**
+     * `measure.extend`: a measure's one extension.
+     */
+    MEASURE_EXTEND,
+    /**
+     * `measure.release`: a measure's release.
+     */
+    MEASURE_RELEASE,
+    /**
+     * `document.issue`: a document (文书) rendered: its number and the SHA-256 of the exact PDF bytes.
+     */
+    DOCUMENT_ISSUE,
+    /**
+     * `delivery.record`: the service (送达) of a document.
+     */
+    DELIVERY_RECORD,
+    /**
+     * `payment.record`: a payment (缴款) of a fine.
+     */
+    PAYMENT_RECORD,
+    /**
+     * `case.close`: the case is closed (结案) with its reason.
+     */
+    CASE_CLOSE;
 
     
 
@@ -10913,6 +13609,69 @@ public object FfiConverterTypeFineRule : FfiConverterRustBuffer<FineRule>{
 
 
 /**
+ * What an officer does next on a case.
+ */
+
+enum class NextStep {
+    
+    /**
+     * Finish and finalize the records.
+     */
+    FINALIZE,
+    /**
+     * Decide (penalty, no penalty), or first issue the notice (普通程序).
+     */
+    DECIDE,
+    /**
+     * Serve the documents not yet served.
+     */
+    DELIVER,
+    /**
+     * Record the payment of the fine.
+     */
+    PAY,
+    /**
+     * Release a measure still in force.
+     */
+    RELEASE_MEASURE,
+    /**
+     * Close the case.
+     */
+    CLOSE,
+    /**
+     * Nothing: closed or voided.
+     */
+    DONE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeNextStep: FfiConverterRustBuffer<NextStep> {
+    override fun read(buf: ByteBuffer) = try {
+        NextStep.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: NextStep) = 4UL
+
+    override fun write(value: NextStep, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * An officer's role in the roster. Only `Officer`, `LegalReviewer` and `Supervisor` hold an
  * enforcement certificate that counts towards the two officers a record needs; assistants
  * (辅助人员) may not enforce alone.
@@ -11267,6 +14026,53 @@ public object FfiConverterTypePartyType: FfiConverterRustBuffer<PartyType> {
 
 
 
+/**
+ * How a fine was paid.
+ */
+
+enum class PaymentMethod {
+    
+    /**
+     * At the designated bank (到指定银行缴纳).
+     */
+    BANK,
+    /**
+     * Through electronic payment (电子支付系统).
+     */
+    ELECTRONIC,
+    /**
+     * Collected on the spot by the officers (当场收缴, 处罚法 68–69), with the province's receipt.
+     */
+    ON_THE_SPOT;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePaymentMethod: FfiConverterRustBuffer<PaymentMethod> {
+    override fun read(buf: ByteBuffer) = try {
+        PaymentMethod.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: PaymentMethod) = 4UL
+
+    override fun write(value: PaymentMethod, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
 
 
 /**
@@ -11529,6 +14335,57 @@ public object FfiConverterTypeSex: FfiConverterRustBuffer<Sex> {
     override fun allocationSize(value: Sex) = 4UL
 
     override fun write(value: Sex, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What the party did with the notice.
+ */
+
+enum class StatementKind {
+    
+    /**
+     * Stated and defended (陈述、申辩).
+     */
+    MADE,
+    /**
+     * Gave up the right (放弃陈述、申辩).
+     */
+    WAIVED,
+    /**
+     * Asked for a hearing (要求听证); the decision waits for it.
+     */
+    HEARING_REQUESTED,
+    /**
+     * The hearing was held; `text` records its conclusion.
+     */
+    HEARING_HELD;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStatementKind: FfiConverterRustBuffer<StatementKind> {
+    override fun read(buf: ByteBuffer) = try {
+        StatementKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: StatementKind) = 4UL
+
+    override fun write(value: StatementKind, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -12379,6 +15236,34 @@ public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.Str
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeAnsweredCondition: FfiConverterRustBuffer<List<AnsweredCondition>> {
+    override fun read(buf: ByteBuffer): List<AnsweredCondition> {
+        val len = buf.getInt()
+        return List<AnsweredCondition>(len) {
+            FfiConverterTypeAnsweredCondition.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<AnsweredCondition>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeAnsweredCondition.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<AnsweredCondition>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeAnsweredCondition.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeCaseSummary: FfiConverterRustBuffer<List<CaseSummary>> {
     override fun read(buf: ByteBuffer): List<CaseSummary> {
         val len = buf.getInt()
@@ -12435,6 +15320,34 @@ public object FfiConverterSequenceTypeCategoryCount: FfiConverterRustBuffer<List
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeCheckNote: FfiConverterRustBuffer<List<CheckNote>> {
+    override fun read(buf: ByteBuffer): List<CheckNote> {
+        val len = buf.getInt()
+        return List<CheckNote>(len) {
+            FfiConverterTypeCheckNote.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<CheckNote>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCheckNote.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<CheckNote>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCheckNote.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeCondition: FfiConverterRustBuffer<List<Condition>> {
     override fun read(buf: ByteBuffer): List<Condition> {
         val len = buf.getInt()
@@ -12453,6 +15366,34 @@ public object FfiConverterSequenceTypeCondition: FfiConverterRustBuffer<List<Con
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeCondition.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeConditionAnswer: FfiConverterRustBuffer<List<ConditionAnswer>> {
+    override fun read(buf: ByteBuffer): List<ConditionAnswer> {
+        val len = buf.getInt()
+        return List<ConditionAnswer>(len) {
+            FfiConverterTypeConditionAnswer.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ConditionAnswer>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeConditionAnswer.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ConditionAnswer>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeConditionAnswer.write(it, buf)
         }
     }
 }
@@ -12537,6 +15478,34 @@ public object FfiConverterSequenceTypeDeadlineRule: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDeadlineRule.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDecidedViolation: FfiConverterRustBuffer<List<DecidedViolation>> {
+    override fun read(buf: ByteBuffer): List<DecidedViolation> {
+        val len = buf.getInt()
+        return List<DecidedViolation>(len) {
+            FfiConverterTypeDecidedViolation.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DecidedViolation>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDecidedViolation.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DecidedViolation>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDecidedViolation.write(it, buf)
         }
     }
 }
@@ -12883,6 +15852,34 @@ public object FfiConverterSequenceTypeLogAlarm: FfiConverterRustBuffer<List<LogA
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeMeasureItem: FfiConverterRustBuffer<List<MeasureItem>> {
+    override fun read(buf: ByteBuffer): List<MeasureItem> {
+        val len = buf.getInt()
+        return List<MeasureItem>(len) {
+            FfiConverterTypeMeasureItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MeasureItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMeasureItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MeasureItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMeasureItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeOfficerCertificate: FfiConverterRustBuffer<List<OfficerCertificate>> {
     override fun read(buf: ByteBuffer): List<OfficerCertificate> {
         val len = buf.getInt()
@@ -13013,6 +16010,62 @@ public object FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRecordVersion.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSignatureRef: FfiConverterRustBuffer<List<SignatureRef>> {
+    override fun read(buf: ByteBuffer): List<SignatureRef> {
+        val len = buf.getInt()
+        return List<SignatureRef>(len) {
+            FfiConverterTypeSignatureRef.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SignatureRef>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSignatureRef.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SignatureRef>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSignatureRef.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeStepView: FfiConverterRustBuffer<List<StepView>> {
+    override fun read(buf: ByteBuffer): List<StepView> {
+        val len = buf.getInt()
+        return List<StepView>(len) {
+            FfiConverterTypeStepView.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<StepView>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeStepView.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<StepView>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeStepView.write(it, buf)
         }
     }
 }
