@@ -64,6 +64,23 @@ pub fn format_day(day: NaiveDate) -> String {
     day.format(DAY_FORMAT).to_string()
 }
 
+/// A day as printed on a document: `2026年12月07日` (two-digit month and day, as the forms are filled).
+pub fn format_day_cn(day: NaiveDate) -> String {
+    day.format("%Y年%m月%d日").to_string()
+}
+
+/// An instant as printed on a document, in the agency's time: `2026年11月29日10时05分`. Reads the
+/// RFC 3339 text records keep (`2026-11-29T10:05:00+08:00`, `2026-11-29T02:05:00Z`); `None` when
+/// the text is not one.
+pub fn format_instant_cn(rfc3339: &str) -> Option<String> {
+    let at = DateTime::parse_from_rfc3339(rfc3339.trim()).ok()?;
+    Some(
+        at.with_timezone(&agency_offset())
+            .format("%Y年%m月%d日%H时%M分")
+            .to_string(),
+    )
+}
+
 /// Serde for a day as `YYYY-MM-DD` through [`parse_day`], for `#[serde(with = "crate::day::serde_day")]`.
 pub mod serde_day {
     use chrono::NaiveDate;
@@ -144,6 +161,22 @@ mod tests {
             agency_midnight(day),
             Utc.with_ymd_and_hms(2025, 12, 31, 16, 0, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn documents_print_days_and_instants_in_agency_time() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        assert_eq!(format_day_cn(day), "2026年12月07日");
+        assert_eq!(
+            format_instant_cn("2026-11-29T10:05:00+08:00").as_deref(),
+            Some("2026年11月29日10时05分")
+        );
+        // An instant written in UTC is printed in agency time, on the agency's day.
+        assert_eq!(
+            format_instant_cn("2026-11-29T16:30:00Z").as_deref(),
+            Some("2026年11月30日00时30分")
+        );
+        assert_eq!(format_instant_cn("2026-11-29 10:05"), None);
     }
 
     #[test]

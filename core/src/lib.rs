@@ -9,7 +9,8 @@
 //!   [`jcs`] and [`ledger`] (the signed, hash-chained ledger), [`evidence`] (streaming hashing and
 //!   chunk manifests), [`rules`] (the law as data: discretion benchmark, exemption list, procedure
 //!   policy, working-day calendar), [`bundle`] (signed, versioned reference bundles: build, verify,
-//!   incremental fetch plan, load).
+//!   incremental fetch plan, load), [`document`] (feature `documents`: the standard 文书 rendered to
+//!   PDF, with signatures and a verification QR code).
 //! - **Device layer** (feature `device`): [`store`] (SQLCipher-encrypted SQLite, WAL, migrations,
 //!   one transaction per action, outbox) and [`ffi`] (the UniFFI surface).
 
@@ -17,6 +18,8 @@ pub mod bundle;
 pub mod codes;
 pub mod day;
 pub mod demo;
+#[cfg(feature = "documents")]
+pub mod document;
 pub mod error;
 pub mod evidence;
 pub mod jcs;

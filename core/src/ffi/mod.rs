@@ -4,13 +4,16 @@
 //! module, which are tested without FFI. Errors cross as [`RoadsideError`] (a Kotlin/Swift exception
 //! with `code` and `message`); a panic in the core becomes an exception, never a crash.
 //! Platform services come in as foreign traits: [`SecretProvider`] gives the database key from
-//! Android Keystore / iOS Keychain.
+//! Android Keystore / iOS Keychain, [`PlatformFonts`] the CJK font documents are set in.
 
 mod buffer;
+mod document;
 mod rules;
 mod steps;
 #[cfg(feature = "sync")]
 mod sync;
+
+pub use document::{PlatformFontSource, PlatformFonts};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
