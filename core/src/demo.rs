@@ -22,12 +22,12 @@ pub fn roster() -> Vec<OfficerCertificate> {
 /// leases from 1 upwards (see `crate::steps::NumberBlock`).
 pub fn number_block(year: i32) -> crate::steps::NumberBlock {
     crate::steps::NumberBlock {
-        agency: "632500".to_string(),
+        agency: AGENCY_CODE.to_string(),
         year,
         first: 9001,
         last: 9999,
         prefix: "青海南交执".to_string(),
-        agency_name: "海南藏族自治州交通运输综合行政执法局".to_string(),
+        agency_name: AGENCY_NAME.to_string(),
     }
 }
 

@@ -1677,6 +1677,10 @@ pub struct SignatureRef {
     pub sha256: Option<String>,
     /// The signer refused: why.
     pub refused: Option<String>,
+    /// The witness to a refusal.
+    pub witness: Option<String>,
+    /// When it was signed, as printed.
+    pub time: Option<String>,
 }
 
 /// The body of a `document.issue` entry: the exact bytes handed to the party, by hash.
@@ -1691,5 +1695,8 @@ pub struct DocumentIssued {
     pub source: String,
     pub sha256: String,
     pub size: u64,
+    /// The issuing agency's code and printed name.
+    pub agency: String,
+    pub agency_name: String,
     pub signatures: Vec<SignatureRef>,
 }

@@ -31,6 +31,7 @@
 //! document renders. A verification page looks the document up by agency and number and compares
 //! the entry hash.
 
+pub mod decisions;
 pub mod fonts;
 pub mod forms;
 mod pdf;

@@ -11,6 +11,7 @@
 
 pub mod check;
 mod db;
+pub mod documents;
 #[cfg(feature = "sync")]
 pub mod rollover;
 pub mod schema;

@@ -99,6 +99,7 @@ pub(super) struct Loaded {
     /// Measures with their entry hash, whether extended, whether released.
     pub measures: Vec<(Measure, String, bool, bool)>,
     pub documents: Vec<(DocumentIssued, String)>,
+    pub deliveries: Vec<(DeliveryInput, String)>,
     pub delivered: Vec<String>,
     pub paid_yuan: i64,
 }
@@ -177,7 +178,8 @@ pub(super) fn load(conn: &Connection, case_id: &str) -> Result<Loaded> {
             EntryKind::DocumentIssue => l.documents.push((body_of(&entry)?, hash)),
             EntryKind::DeliveryRecord => {
                 let d: DeliveryInput = body_of(&entry)?;
-                l.delivered.push(d.document_number);
+                l.delivered.push(d.document_number.clone());
+                l.deliveries.push((d, hash));
             }
             EntryKind::PaymentRecord => {
                 let p: PaymentInput = body_of(&entry)?;
@@ -251,8 +253,8 @@ fn to_body<T: Serialize>(body: &T) -> Result<serde_json::Value> {
 }
 
 /// A number taken from a leased block, not yet tied to its entry.
-struct Taken {
-    number: String,
+pub(super) struct Taken {
+    pub(super) number: String,
     agency: String,
     year: i32,
     serial: u64,
@@ -343,7 +345,12 @@ impl Store {
         .map_err(db::store_err)
     }
 
-    fn take_number(&self, tx: &Transaction, doc: DocType, now: DateTime<Utc>) -> Result<Taken> {
+    pub(super) fn take_number(
+        &self,
+        tx: &Transaction,
+        doc: DocType,
+        now: DateTime<Utc>,
+    ) -> Result<Taken> {
         let year = day::agency_day(&now).year();
         let block: Option<(String, i64, i64, String)> = tx
             .query_row(
@@ -421,7 +428,7 @@ impl Store {
 
     /// Append a step's entry (and record the number it took) and touch the case.
     #[allow(clippy::too_many_arguments)]
-    fn append_step(
+    pub(super) fn append_step(
         &self,
         tx: &Transaction,
         now: DateTime<Utc>,

@@ -25,7 +25,7 @@ fn block(first: u64, last: u64) -> NumberBlock {
         first,
         last,
         prefix: "青海南交执".into(),
-        agency_name: "海南藏族自治州交通运输综合行政执法局".into(),
+        agency_name: "海南藏族自治州交通运输综合行政执法支队".into(),
     }
 }
 

@@ -40,7 +40,7 @@ class CaseCompletionTest {
     fun open() {
         session = openSession(dir.resolve("store"))
         val year = LocalDate.now(ZoneOffset.ofHours(8)).year
-        session.core.addNumberBlock(NumberBlock("632500", year, 1u, 100u, "青海南交执", "海南藏族自治州交通运输综合行政执法局"))
+        session.core.addNumberBlock(NumberBlock("632500", year, 1u, 100u, "青海南交执", "海南藏族自治州交通运输综合行政执法支队"))
     }
 
     @AfterEach
