@@ -74,6 +74,9 @@ enum Command {
     /// Evidence files.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Documents (文书) of a case: rendered to PDF, their hash recorded in the ledger.
+    #[command(subcommand)]
+    Doc(DocCommand),
     /// The signed ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -210,6 +213,30 @@ enum CaseCommand {
     /// The case's steps after its records (decisions, notices, measures, documents, delivery,
     /// payment, closing), each with its entry.
     Steps { case: String },
+}
+
+#[derive(Subcommand)]
+enum DocCommand {
+    /// Render document DOC of CASE to FILE.pdf: the first time it is issued (its SHA-256 goes into
+    /// a `document.issue` entry before the file is written); afterwards the issued document is
+    /// rendered again and must match its entry. DOC is one of site_record, inspection_record,
+    /// summary_decision, penalty_decision, notice, no_penalty_decision, commitment,
+    /// measure_decision, delivery_receipt. Fonts: fonts-noto-cjk, or ROADSIDE_CJK_FONT=path[:index].
+    Render {
+        case: String,
+        doc: String,
+        /// Which one, where a case has several: the measure's number, the record id, or the served
+        /// document's number for a delivery_receipt.
+        #[arg(long)]
+        source: Option<String>,
+        /// Signatures (a JSON array: role, name, strokes_json or refused, witness, signed_at).
+        #[arg(long)]
+        signatures: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check FILE against the document entries of CASE: which document it is, or that it is none.
+    Verify { case: String, file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -350,6 +377,10 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
         Command::Case(cmd) => {
             let store = open_store(&cli)?;
             case(&store, &cli.data, cmd).map(Some)
+        }
+        Command::Doc(cmd) => {
+            let store = open_store(&cli)?;
+            doc(&store, cmd).map(Some)
         }
         Command::Evidence(EvidenceCommand::Hash { file }) => {
             Ok(Some(json!(roadside_core::evidence::hash_file(&file)?)))
@@ -512,6 +543,97 @@ fn case(store: &Store, data: &Path, cmd: CaseCommand) -> Result<Value, RoadsideE
             json!(steps)
         }
     })
+}
+
+fn doc(store: &Store, cmd: DocCommand) -> Result<Value, RoadsideError> {
+    use roadside_core::steps::{DocType, DocumentIssued};
+    let issued = |case: &str| -> Result<Vec<DocumentIssued>, RoadsideError> {
+        store
+            .case_steps(case)?
+            .into_iter()
+            .filter(|s| s.kind == roadside_core::ledger::EntryKind::DocumentIssue)
+            .map(|s| {
+                serde_json::from_str(&s.body).map_err(|e| {
+                    RoadsideError::store("STORE_STEP_BODY", format!("文书记录无法读取：{e}"))
+                })
+            })
+            .collect()
+    };
+    match cmd {
+        DocCommand::Render {
+            case,
+            doc,
+            source,
+            signatures,
+            out,
+        } => {
+            let doc_type = DocType::parse(&doc).ok_or_else(|| {
+                RoadsideError::invalid_field(
+                    "doc",
+                    "DOCUMENT_TYPE_UNKNOWN",
+                    format!(
+                        "文书种类 “{doc}” 无效，应为 {}",
+                        DocType::ALL.map(|d| d.as_str()).join("、")
+                    ),
+                )
+            })?;
+            let sigs: Vec<roadside_core::store::documents::SignatureInput> = match &signatures {
+                Some(p) => read_json(p)?,
+                None => Vec::new(),
+            };
+            let renderer = roadside_core::document::Renderer::new(
+                &roadside_core::document::SystemFonts::new(),
+            )?;
+            let (pdf, info) = match store.issue_document(
+                &case,
+                doc_type,
+                source.as_deref(),
+                &sigs,
+                &renderer,
+            ) {
+                Ok(d) => {
+                    let info = json!({"issued": true, "number": d.number, "sha256": d.sha256, "entry": d.entry});
+                    (d.pdf, info)
+                }
+                Err(e) if e.code() == "DOCUMENT_ALREADY_ISSUED" => {
+                    let all = issued(&case)?;
+                    let numbers: Vec<&DocumentIssued> =
+                        all.iter().filter(|d| d.doc_type == doc_type).collect();
+                    let pick = match source.as_deref() {
+                        Some(s) => numbers.iter().find(|d| d.number == s).or(numbers.first()),
+                        None => numbers.first(),
+                    };
+                    let Some(d) = pick else { return Err(e) };
+                    let pdf = store.reprint_document(&case, &d.number, &renderer)?;
+                    let info = json!({"issued": false, "reprint": true, "number": d.number, "sha256": d.sha256});
+                    (pdf, info)
+                }
+                Err(e) => return Err(e),
+            };
+            fs::write(&out, &pdf).map_err(|e| io_err("DOCUMENT_WRITE", &out, e))?;
+            let mut info = info;
+            info["out"] = json!(out);
+            info["size"] = json!(pdf.len());
+            Ok(info)
+        }
+        DocCommand::Verify { case, file } => {
+            let bytes = fs::read(&file).map_err(|e| io_err("DOCUMENT_READ", &file, e))?;
+            let all = issued(&case)?;
+            match all
+                .iter()
+                .find(|d| roadside_core::store::documents::matches_entry(&bytes, d))
+            {
+                Some(d) => Ok(json!({"matches": true, "doc_type": d.doc_type, "number": d.number, "sha256": d.sha256})),
+                None => Err(RoadsideError::ledger(
+                    "DOCUMENT_NOT_ISSUED",
+                    format!(
+                        "文件 {} 不是本案已制作的任何文书（其 SHA-256 不在账本的文书记录中）：可能被修改过",
+                        file.display()
+                    ),
+                )),
+            }
+        }
+    }
 }
 
 fn roster_demo() -> Vec<OfficerCertificate> {

@@ -434,6 +434,70 @@ fn a_summary_penalty_from_decision_to_close() {
     let number = d["number"].as_str().unwrap().to_string();
     assert!(number.starts_with("青海南交执罚〔"), "{number}");
 
+    // The decision rendered: issued the first time, the same bytes the second; a changed copy is
+    // no document of the case.
+    if roadside_core::document::Renderer::new(&roadside_core::document::SystemFonts::new()).is_ok()
+        || std::env::var_os("CI").is_some()
+    {
+        let first = tmp.path().join("decision.pdf");
+        let second = tmp.path().join("again.pdf");
+        let a = ok(&roadside(
+            &data,
+            &[
+                "doc",
+                "render",
+                &id,
+                "summary_decision",
+                "--out",
+                first.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(a["issued"], true);
+        assert_eq!(a["number"], number.as_str());
+        let b = ok(&roadside(
+            &data,
+            &[
+                "doc",
+                "render",
+                &id,
+                "summary_decision",
+                "--out",
+                second.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(b["reprint"], true);
+        assert_eq!(
+            std::fs::read(&first).unwrap(),
+            std::fs::read(&second).unwrap()
+        );
+        let v = ok(&roadside(
+            &data,
+            &["doc", "verify", &id, first.to_str().unwrap()],
+        ));
+        assert_eq!(v["number"], number.as_str());
+        let mut bytes = std::fs::read(&first).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x20;
+        std::fs::write(&second, &bytes).unwrap();
+        let e = err(&roadside(
+            &data,
+            &["doc", "verify", &id, second.to_str().unwrap()],
+        ));
+        assert_eq!(e["code"], "DOCUMENT_NOT_ISSUED");
+        let e = err(&roadside(
+            &data,
+            &[
+                "doc",
+                "render",
+                &id,
+                "penalty_decision",
+                "--out",
+                second.to_str().unwrap(),
+            ],
+        ));
+        assert_eq!(e["issues"][0]["code"], "DOCUMENT_TYPE_MISMATCH");
+    }
+
     let delivery = serde_json::json!({
         "document_number": number, "method": "direct", "at": chrono::Utc::now().to_rfc3339(),
         "receiver": "韩建国", "receiver_relation": "法定代表人", "signed": true
@@ -477,6 +541,7 @@ fn a_summary_penalty_from_decision_to_close() {
         .unwrap()
         .iter()
         .map(|s| s["kind"].as_str().unwrap())
+        .filter(|k| *k != "document.issue")
         .collect();
     assert_eq!(
         kinds,
