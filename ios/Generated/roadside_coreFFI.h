@@ -257,6 +257,20 @@ typedef void (*UniffiCallbackInterfaceSecretProviderMethod0)(uint64_t, RustBuffe
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PLATFORM_FONTS_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PLATFORM_FONTS_METHOD0
+typedef void (*UniffiCallbackInterfacePlatformFontsMethod0)(uint64_t, RustBuffer* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_PLATFORM_FONTS_METHOD1
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_PLATFORM_FONTS_METHOD1
+typedef void (*UniffiCallbackInterfacePlatformFontsMethod1)(uint64_t, uint32_t* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
 #ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_OBSERVER_METHOD0
 #define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_OBSERVER_METHOD0
 typedef void (*UniffiCallbackInterfaceSyncObserverMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
@@ -280,6 +294,16 @@ typedef struct UniffiVTableCallbackInterfaceSecretProvider {
     UniffiCallbackInterfaceClone _Nonnull uniffiClone;
     UniffiCallbackInterfaceSecretProviderMethod0 _Nonnull databaseKey;
 } UniffiVTableCallbackInterfaceSecretProvider;
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PLATFORM_FONTS
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_PLATFORM_FONTS
+typedef struct UniffiVTableCallbackInterfacePlatformFonts {
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+    UniffiCallbackInterfaceClone _Nonnull uniffiClone;
+    UniffiCallbackInterfacePlatformFontsMethod0 _Nonnull cjkFont;
+    UniffiCallbackInterfacePlatformFontsMethod1 _Nonnull cjkFontIndex;
+} UniffiVTableCallbackInterfacePlatformFonts;
 
 #endif
 #ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_OBSERVER
@@ -532,6 +556,11 @@ RustBuffer uniffi_roadside_core_fn_method_roadsidecore_decide_penalty(uint64_t p
 RustBuffer uniffi_roadside_core_fn_method_roadsidecore_extend_measure(uint64_t ptr, RustBuffer case_id, RustBuffer input, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_ISSUE_DOCUMENT
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_ISSUE_DOCUMENT
+RustBuffer uniffi_roadside_core_fn_method_roadsidecore_issue_document(uint64_t ptr, RustBuffer case_id, RustBuffer doc, RustBuffer source, RustBuffer signatures, uint64_t renderer, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_ISSUE_NOTICE
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_ISSUE_NOTICE
 RustBuffer uniffi_roadside_core_fn_method_roadsidecore_issue_notice(uint64_t ptr, RustBuffer case_id, uint64_t rules, RustBuffer input, RustCallStatus *_Nonnull out_status
@@ -560,6 +589,11 @@ RustBuffer uniffi_roadside_core_fn_method_roadsidecore_record_statement(uint64_t
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_RELEASE_MEASURE
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_RELEASE_MEASURE
 RustBuffer uniffi_roadside_core_fn_method_roadsidecore_release_measure(uint64_t ptr, RustBuffer case_id, RustBuffer input, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_REPRINT_DOCUMENT
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_REPRINT_DOCUMENT
+RustBuffer uniffi_roadside_core_fn_method_roadsidecore_reprint_document(uint64_t ptr, RustBuffer case_id, RustBuffer number, uint64_t renderer, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_ENROL
@@ -610,6 +644,31 @@ void uniffi_roadside_core_fn_init_callback_vtable_secretprovider(const UniffiVTa
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_SECRETPROVIDER_DATABASE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_SECRETPROVIDER_DATABASE_KEY
 RustBuffer uniffi_roadside_core_fn_method_secretprovider_database_key(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CLONE_PLATFORMFONTS
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CLONE_PLATFORMFONTS
+uint64_t uniffi_roadside_core_fn_clone_platformfonts(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_FREE_PLATFORMFONTS
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_FREE_PLATFORMFONTS
+void uniffi_roadside_core_fn_free_platformfonts(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_INIT_CALLBACK_VTABLE_PLATFORMFONTS
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_INIT_CALLBACK_VTABLE_PLATFORMFONTS
+void uniffi_roadside_core_fn_init_callback_vtable_platformfonts(const UniffiVTableCallbackInterfacePlatformFonts* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_PLATFORMFONTS_CJK_FONT
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_PLATFORMFONTS_CJK_FONT
+RustBuffer uniffi_roadside_core_fn_method_platformfonts_cjk_font(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_PLATFORMFONTS_CJK_FONT_INDEX
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_PLATFORMFONTS_CJK_FONT_INDEX
+uint32_t uniffi_roadside_core_fn_method_platformfonts_cjk_font_index(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CLONE_RULESENGINE
@@ -691,6 +750,27 @@ RustBuffer uniffi_roadside_core_fn_method_rulesengine_search(uint64_t ptr, RustB
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_VERSIONS
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_VERSIONS
 RustBuffer uniffi_roadside_core_fn_method_rulesengine_versions(uint64_t ptr, RustBuffer code, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CLONE_DOCUMENTRENDERER
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CLONE_DOCUMENTRENDERER
+uint64_t uniffi_roadside_core_fn_clone_documentrenderer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_FREE_DOCUMENTRENDERER
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_FREE_DOCUMENTRENDERER
+void uniffi_roadside_core_fn_free_documentrenderer(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CONSTRUCTOR_DOCUMENTRENDERER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CONSTRUCTOR_DOCUMENTRENDERER_NEW
+uint64_t uniffi_roadside_core_fn_constructor_documentrenderer_new(uint64_t fonts, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CONSTRUCTOR_DOCUMENTRENDERER_SYSTEM
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CONSTRUCTOR_DOCUMENTRENDERER_SYSTEM
+uint64_t uniffi_roadside_core_fn_constructor_documentrenderer_system(RustCallStatus *_Nonnull out_status
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_CLONE_SYNCHANDLE
@@ -1298,6 +1378,12 @@ uint16_t uniffi_roadside_core_checksum_method_roadsidecore_extend_measure(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ISSUE_DOCUMENT
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ISSUE_DOCUMENT
+uint16_t uniffi_roadside_core_checksum_method_roadsidecore_issue_document(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ISSUE_NOTICE
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_ISSUE_NOTICE
 uint16_t uniffi_roadside_core_checksum_method_roadsidecore_issue_notice(void
@@ -1331,6 +1417,12 @@ uint16_t uniffi_roadside_core_checksum_method_roadsidecore_record_statement(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_RELEASE_MEASURE
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_RELEASE_MEASURE
 uint16_t uniffi_roadside_core_checksum_method_roadsidecore_release_measure(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_REPRINT_DOCUMENT
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_REPRINT_DOCUMENT
+uint16_t uniffi_roadside_core_checksum_method_roadsidecore_reprint_document(void
     
 );
 #endif
@@ -1373,6 +1465,18 @@ uint16_t uniffi_roadside_core_checksum_method_roadsidecore_sync_status(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_SECRETPROVIDER_DATABASE_KEY
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_SECRETPROVIDER_DATABASE_KEY
 uint16_t uniffi_roadside_core_checksum_method_secretprovider_database_key(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_PLATFORMFONTS_CJK_FONT
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_PLATFORMFONTS_CJK_FONT
+uint16_t uniffi_roadside_core_checksum_method_platformfonts_cjk_font(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_PLATFORMFONTS_CJK_FONT_INDEX
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_PLATFORMFONTS_CJK_FONT_INDEX
+uint16_t uniffi_roadside_core_checksum_method_platformfonts_cjk_font_index(void
     
 );
 #endif
@@ -1493,6 +1597,18 @@ uint16_t uniffi_roadside_core_checksum_constructor_rulesengine_bundled(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_CONSTRUCTOR_RULESENGINE_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_CONSTRUCTOR_RULESENGINE_OPEN
 uint16_t uniffi_roadside_core_checksum_constructor_rulesengine_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_CONSTRUCTOR_DOCUMENTRENDERER_NEW
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_CONSTRUCTOR_DOCUMENTRENDERER_NEW
+uint16_t uniffi_roadside_core_checksum_constructor_documentrenderer_new(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_CONSTRUCTOR_DOCUMENTRENDERER_SYSTEM
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_CONSTRUCTOR_DOCUMENTRENDERER_SYSTEM
+uint16_t uniffi_roadside_core_checksum_constructor_documentrenderer_system(void
     
 );
 #endif

@@ -6,12 +6,43 @@ use std::sync::Arc;
 
 use super::rules::RulesEngine;
 use super::RoadsideCore;
+use crate::document::{Renderer, SystemFonts};
 use crate::error::Result;
+use crate::steps::DocType;
 use crate::steps::{
     CloseInput, DeliveryInput, MeasureExtension, MeasureInput, MeasureRelease, NoPenaltyInput,
     NoticeInput, NumberBlock, PaymentInput, PenaltyDecisionInput, StatementInput,
 };
+use crate::store::documents::{IssuedDocument, SignatureInput};
 use crate::store::steps::{CaseProgress, StepEntry, StepView};
+
+use super::document::{PlatformFontSource, PlatformFonts};
+
+/// The document renderer with its font parsed once: make one per process and reuse it.
+#[derive(uniffi::Object)]
+pub struct DocumentRenderer {
+    renderer: Renderer,
+}
+
+#[uniffi::export]
+impl DocumentRenderer {
+    /// With the platform's CJK font (Android's Noto Sans CJK, iOS's PingFang).
+    #[uniffi::constructor]
+    pub fn new(fonts: Arc<dyn PlatformFonts>) -> Result<Arc<Self>> {
+        Ok(Arc::new(DocumentRenderer {
+            renderer: Renderer::new(&PlatformFontSource(fonts))?,
+        }))
+    }
+
+    /// With the desktop's fonts (fonts-noto-cjk, or `ROADSIDE_CJK_FONT=path[:index]`): the
+    /// shells' JVM tests and desktop tools.
+    #[uniffi::constructor]
+    pub fn system() -> Result<Arc<Self>> {
+        Ok(Arc::new(DocumentRenderer {
+            renderer: Renderer::new(&SystemFonts::new())?,
+        }))
+    }
+}
 
 #[uniffi::export]
 impl RoadsideCore {
@@ -102,6 +133,37 @@ impl RoadsideCore {
     /// Where the case stands after its records and what the officer does next.
     pub fn case_progress(&self, case_id: String) -> Result<CaseProgress> {
         self.store.case_progress(&case_id)
+    }
+
+    /// Issue a document of the case (rendered to PDF, its SHA-256 recorded in a `document.issue`
+    /// entry in the same transaction); show or print the returned bytes only. `source` names the
+    /// measure, record or served document where the case has several.
+    pub fn issue_document(
+        &self,
+        case_id: String,
+        doc: DocType,
+        source: Option<String>,
+        signatures: Vec<SignatureInput>,
+        renderer: Arc<DocumentRenderer>,
+    ) -> Result<IssuedDocument> {
+        self.store.issue_document(
+            &case_id,
+            doc,
+            source.as_deref(),
+            &signatures,
+            &renderer.renderer,
+        )
+    }
+
+    /// Render an issued document again; refused unless the bytes are the ones its entry recorded.
+    pub fn reprint_document(
+        &self,
+        case_id: String,
+        number: String,
+        renderer: Arc<DocumentRenderer>,
+    ) -> Result<Vec<u8>> {
+        self.store
+            .reprint_document(&case_id, &number, &renderer.renderer)
     }
 
     /// Keep a block of document numbers (normally leased by the server during sync).

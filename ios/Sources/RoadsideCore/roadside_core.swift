@@ -640,6 +640,142 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 
 
 /**
+ * The document renderer with its font parsed once: make one per process and reuse it.
+ */
+public protocol DocumentRendererProtocol: AnyObject, Sendable {
+    
+}
+/**
+ * The document renderer with its font parsed once: make one per process and reuse it.
+ */
+open class DocumentRenderer: DocumentRendererProtocol, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_roadside_core_fn_clone_documentrenderer(self.handle, $0) }
+    }
+    /**
+     * With the platform's CJK font (Android's Noto Sans CJK, iOS's PingFang).
+     */
+public convenience init(fonts: PlatformFonts)throws  {
+    let handle =
+        try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_constructor_documentrenderer_new(
+        FfiConverterTypePlatformFonts_lower(fonts),uniffiCallStatus
+    )
+}
+    self.init(unsafeFromHandle: handle)
+}
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_roadside_core_fn_free_documentrenderer(handle, $0) }
+    }
+
+    
+    /**
+     * With the desktop's fonts (fonts-noto-cjk, or `ROADSIDE_CJK_FONT=path[:index]`): the
+     * shells' JVM tests and desktop tools.
+     */
+public static func system()throws  -> DocumentRenderer  {
+    return try  FfiConverterTypeDocumentRenderer_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_constructor_documentrenderer_system(uniffiCallStatus
+    )
+})
+}
+    
+
+    
+
+    
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDocumentRenderer: FfiConverter {
+    typealias FfiType = UInt64
+    typealias SwiftType = DocumentRenderer
+
+    public static func lift(_ handle: UInt64) throws -> DocumentRenderer {
+        return DocumentRenderer(unsafeFromHandle: handle)
+    }
+
+    public static func lower(_ value: DocumentRenderer) -> UInt64 {
+        return value.uniffiCloneHandle()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DocumentRenderer {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: DocumentRenderer, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentRenderer_lift(_ handle: UInt64) throws -> DocumentRenderer {
+    return try FfiConverterTypeDocumentRenderer.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDocumentRenderer_lower(_ value: DocumentRenderer) -> UInt64 {
+    return FfiConverterTypeDocumentRenderer.lower(value)
+}
+
+
+
+
+
+
+/**
  * Hashes an audio/video stream while it is being recorded: push the bytes as they are written,
  * then `finish()` gives the same digest as hashing the finished file.
  */
@@ -805,6 +941,256 @@ public func FfiConverterTypeEvidenceRecorder_lift(_ handle: UInt64) throws -> Ev
 #endif
 public func FfiConverterTypeEvidenceRecorder_lower(_ value: EvidenceRecorder) -> UInt64 {
     return FfiConverterTypeEvidenceRecorder.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Supplies the CJK font documents are set in, from the platform's own fonts.
+ */
+public protocol PlatformFonts: AnyObject, Sendable {
+    
+    /**
+     * The bytes of the font file (a single font or a collection).
+     */
+    func cjkFont() throws  -> Data
+    
+    /**
+     * The face to use inside a collection; 0 for a single font; `u32::MAX` to let the core pick
+     * the Simplified Chinese face by its name.
+     */
+    func cjkFontIndex()  -> UInt32
+    
+}
+/**
+ * Supplies the CJK font documents are set in, from the platform's own fonts.
+ */
+open class PlatformFontsImpl: PlatformFonts, @unchecked Sendable {
+    fileprivate let handle: UInt64
+
+    /// Used to instantiate a [FFIObject] without an actual handle, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoHandle {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromHandle handle: UInt64) {
+        self.handle = handle
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noHandle: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing handle the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noHandle: NoHandle) {
+        self.handle = 0
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiCloneHandle() -> UInt64 {
+        return try! rustCall { uniffi_roadside_core_fn_clone_platformfonts(self.handle, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        if handle == 0 {
+            // Mock objects have handle=0 don't try to free them
+            return
+        }
+
+        try! rustCall { uniffi_roadside_core_fn_free_platformfonts(handle, $0) }
+    }
+
+    
+
+    
+    /**
+     * The bytes of the font file (a single font or a collection).
+     */
+open func cjkFont()throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypePlatformError_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_platformfonts_cjk_font(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The face to use inside a collection; 0 for a single font; `u32::MAX` to let the core pick
+     * the Simplified Chinese face by its name.
+     */
+open func cjkFontIndex() -> UInt32  {
+    return try!  FfiConverterUInt32.lift(try! rustCall() {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_platformfonts_cjk_font_index(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+
+    
+}
+
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfacePlatformFonts {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // Store the vtable directly.
+    static let vtable: UniffiVTableCallbackInterfacePlatformFonts = UniffiVTableCallbackInterfacePlatformFonts(
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            do {
+                try FfiConverterTypePlatformFonts.handleMap.remove(handle: uniffiHandle)
+            } catch {
+                print("Uniffi callback interface PlatformFonts: handle missing in uniffiFree")
+            }
+        },
+        uniffiClone: { (uniffiHandle: UInt64) -> UInt64 in
+            do {
+                return try FfiConverterTypePlatformFonts.handleMap.clone(handle: uniffiHandle)
+            } catch {
+                fatalError("Uniffi callback interface PlatformFonts: handle missing in uniffiClone")
+            }
+        },
+        cjkFont: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<RustBuffer>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> Data in
+                guard let uniffiObj = try? FfiConverterTypePlatformFonts.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return try uniffiObj.cjkFont(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterData.lower($0) }
+            uniffiTraitInterfaceCallWithError(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn,
+                lowerError: FfiConverterTypePlatformError_lower
+            )
+        },
+        cjkFontIndex: { (
+            uniffiHandle: UInt64,
+            uniffiOutReturn: UnsafeMutablePointer<UInt32>,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> UInt32 in
+                guard let uniffiObj = try? FfiConverterTypePlatformFonts.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.cjkFontIndex(
+                )
+            }
+
+            
+            let writeReturn = { uniffiOutReturn.pointee = FfiConverterUInt32.lower($0) }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        }
+    )
+
+    // Rust stores this pointer for future callback invocations, so it must live
+    // for the process lifetime (not just for the init function call).
+    //
+    // `nonisolated(unsafe)` is needed under Swift 6 strict concurrency.
+    // This is safe because the pointee is initialized once during static init
+    // and never mutated by either side of the FFI.  Its fields are C function pointers.
+    nonisolated(unsafe) static let vtablePtr: UnsafePointer<UniffiVTableCallbackInterfacePlatformFonts> = {
+        let ptr = UnsafeMutablePointer<UniffiVTableCallbackInterfacePlatformFonts>.allocate(capacity: 1)
+        ptr.initialize(to: vtable)
+        return UnsafePointer(ptr)
+    }()
+}
+
+private func uniffiCallbackInitPlatformFonts() {
+    uniffi_roadside_core_fn_init_callback_vtable_platformfonts(UniffiCallbackInterfacePlatformFonts.vtablePtr)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePlatformFonts: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<PlatformFonts>()
+
+    typealias FfiType = UInt64
+    typealias SwiftType = PlatformFonts
+
+    public static func lift(_ handle: UInt64) throws -> PlatformFonts {
+        if ((handle & 1) == 0) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PlatformFontsImpl(unsafeFromHandle: handle)
+        } else {
+            // Swift-generated handle, get the object from the handle map
+            return try handleMap.remove(handle: handle)
+        }
+    }
+
+    public static func lower(_ value: PlatformFonts) -> UInt64 {
+         if let rustImpl = value as? PlatformFontsImpl {
+             // Rust-implemented object.  Clone the handle and return it
+            return rustImpl.uniffiCloneHandle()
+         } else {
+            // Swift object, generate a new vtable handle and return that.
+            return handleMap.insert(obj: value)
+         }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PlatformFonts {
+        let handle: UInt64 = try readInt(&buf)
+        return try lift(handle)
+    }
+
+    public static func write(_ value: PlatformFonts, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatformFonts_lift(_ handle: UInt64) throws -> PlatformFonts {
+    return try FfiConverterTypePlatformFonts.lift(handle)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePlatformFonts_lower(_ value: PlatformFonts) -> UInt64 {
+    return FfiConverterTypePlatformFonts.lower(value)
 }
 
 
@@ -1175,6 +1561,13 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
     func extendMeasure(caseId: String, input: MeasureExtension) throws  -> StepEntry
     
     /**
+     * Issue a document of the case (rendered to PDF, its SHA-256 recorded in a `document.issue`
+     * entry in the same transaction); show or print the returned bytes only. `source` names the
+     * measure, record or served document where the case has several.
+     */
+    func issueDocument(caseId: String, doc: DocType, source: String?, signatures: [SignatureInput], renderer: DocumentRenderer) throws  -> IssuedDocument
+    
+    /**
      * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
      * reply period in working days.
      */
@@ -1204,6 +1597,11 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
      * Release a measure.
      */
     func releaseMeasure(caseId: String, input: MeasureRelease) throws  -> StepEntry
+    
+    /**
+     * Render an issued document again; refused unless the bytes are the ones its entry recorded.
+     */
+    func reprintDocument(caseId: String, number: String, renderer: DocumentRenderer) throws  -> Data
     
     /**
      * Enrol this device with the server at `server_url` using a one-time enrolment code: sends the
@@ -1685,6 +2083,25 @@ open func extendMeasure(caseId: String, input: MeasureExtension)throws  -> StepE
 }
     
     /**
+     * Issue a document of the case (rendered to PDF, its SHA-256 recorded in a `document.issue`
+     * entry in the same transaction); show or print the returned bytes only. `source` names the
+     * measure, record or served document where the case has several.
+     */
+open func issueDocument(caseId: String, doc: DocType, source: String?, signatures: [SignatureInput], renderer: DocumentRenderer)throws  -> IssuedDocument  {
+    return try  FfiConverterTypeIssuedDocument_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_issue_document(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeDocType_lower(doc),
+        FfiConverterOptionString.lower(source),
+        FfiConverterSequenceTypeSignatureInput.lower(signatures),
+        FfiConverterTypeDocumentRenderer_lower(renderer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
      * reply period in working days.
      */
@@ -1766,6 +2183,21 @@ open func releaseMeasure(caseId: String, input: MeasureRelease)throws  -> StepEn
             self.uniffiCloneHandle(),
         FfiConverterString.lower(caseId),
         FfiConverterTypeMeasureRelease_lower(input),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Render an issued document again; refused unless the bytes are the ones its entry recorded.
+     */
+open func reprintDocument(caseId: String, number: String, renderer: DocumentRenderer)throws  -> Data  {
+    return try  FfiConverterData.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_reprint_document(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterString.lower(number),
+        FfiConverterTypeDocumentRenderer_lower(renderer),uniffiCallStatus
     )
 })
 }
@@ -4740,6 +5172,11 @@ public struct DocumentIssued: Equatable, Hashable {
     public var source: String
     public var sha256: String
     public var size: UInt64
+    /**
+     * The issuing agency's code and printed name.
+     */
+    public var agency: String
+    public var agencyName: String
     public var signatures: [SignatureRef]
 
     // Default memberwise initializers are never public by default, so we
@@ -4748,12 +5185,17 @@ public struct DocumentIssued: Equatable, Hashable {
         /**
          * The ledger entry the document renders (the decision, notice, measure, record…): lowercase
          * hex SHA-256, also in the document's QR code.
-         */source: String, sha256: String, size: UInt64, signatures: [SignatureRef]) {
+         */source: String, sha256: String, size: UInt64, 
+        /**
+         * The issuing agency's code and printed name.
+         */agency: String, agencyName: String, signatures: [SignatureRef]) {
         self.docType = docType
         self.number = number
         self.source = source
         self.sha256 = sha256
         self.size = size
+        self.agency = agency
+        self.agencyName = agencyName
         self.signatures = signatures
     }
 
@@ -4778,6 +5220,8 @@ public struct FfiConverterTypeDocumentIssued: FfiConverterRustBuffer {
                 source: FfiConverterString.read(from: &buf), 
                 sha256: FfiConverterString.read(from: &buf), 
                 size: FfiConverterUInt64.read(from: &buf), 
+                agency: FfiConverterString.read(from: &buf), 
+                agencyName: FfiConverterString.read(from: &buf), 
                 signatures: FfiConverterSequenceTypeSignatureRef.read(from: &buf)
         )
     }
@@ -4788,6 +5232,8 @@ public struct FfiConverterTypeDocumentIssued: FfiConverterRustBuffer {
         FfiConverterString.write(value.source, into: &buf)
         FfiConverterString.write(value.sha256, into: &buf)
         FfiConverterUInt64.write(value.size, into: &buf)
+        FfiConverterString.write(value.agency, into: &buf)
+        FfiConverterString.write(value.agencyName, into: &buf)
         FfiConverterSequenceTypeSignatureRef.write(value.signatures, into: &buf)
     }
 }
@@ -6978,6 +7424,75 @@ public func FfiConverterTypeIssue_lift(_ buf: RustBuffer) throws -> Issue {
 #endif
 public func FfiConverterTypeIssue_lower(_ value: Issue) -> RustBuffer {
     return FfiConverterTypeIssue.lower(value)
+}
+
+
+/**
+ * A document issued: its entry, number and hash, and the exact bytes to show or print.
+ */
+public struct IssuedDocument: Equatable, Hashable {
+    public var entry: StepEntry
+    public var docType: DocType
+    public var number: String
+    public var sha256: String
+    public var pdf: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(entry: StepEntry, docType: DocType, number: String, sha256: String, pdf: Data) {
+        self.entry = entry
+        self.docType = docType
+        self.number = number
+        self.sha256 = sha256
+        self.pdf = pdf
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension IssuedDocument: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIssuedDocument: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> IssuedDocument {
+        return
+            try IssuedDocument(
+                entry: FfiConverterTypeStepEntry.read(from: &buf), 
+                docType: FfiConverterTypeDocType.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                sha256: FfiConverterString.read(from: &buf), 
+                pdf: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: IssuedDocument, into buf: inout [UInt8]) {
+        FfiConverterTypeStepEntry.write(value.entry, into: &buf)
+        FfiConverterTypeDocType.write(value.docType, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterString.write(value.sha256, into: &buf)
+        FfiConverterData.write(value.pdf, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuedDocument_lift(_ buf: RustBuffer) throws -> IssuedDocument {
+    return try FfiConverterTypeIssuedDocument.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIssuedDocument_lower(_ value: IssuedDocument) -> RustBuffer {
+    return FfiConverterTypeIssuedDocument.lower(value)
 }
 
 
@@ -9371,6 +9886,109 @@ public func FfiConverterTypeReferenceId_lower(_ value: ReferenceId) -> RustBuffe
 
 
 /**
+ * A signature given for a document: the strokes captured on the device, or the refusal.
+ */
+public struct SignatureInput: Equatable, Hashable {
+    /**
+     * 当事人, 执法人员, 见证人, 受送达人.
+     */
+    public var role: String
+    public var name: String
+    /**
+     * The strokes as the pad captured them, as JSON ([`SignatureStrokes`]).
+     */
+    public var strokesJson: String?
+    /**
+     * The signer refused: why.
+     */
+    public var refused: String?
+    /**
+     * The witness to a refusal.
+     */
+    public var witness: String?
+    /**
+     * When it was signed (RFC 3339).
+     */
+    public var signedAt: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * 当事人, 执法人员, 见证人, 受送达人.
+         */role: String, name: String, 
+        /**
+         * The strokes as the pad captured them, as JSON ([`SignatureStrokes`]).
+         */strokesJson: String?, 
+        /**
+         * The signer refused: why.
+         */refused: String?, 
+        /**
+         * The witness to a refusal.
+         */witness: String?, 
+        /**
+         * When it was signed (RFC 3339).
+         */signedAt: String?) {
+        self.role = role
+        self.name = name
+        self.strokesJson = strokesJson
+        self.refused = refused
+        self.witness = witness
+        self.signedAt = signedAt
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignatureInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignatureInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignatureInput {
+        return
+            try SignatureInput(
+                role: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                strokesJson: FfiConverterOptionString.read(from: &buf), 
+                refused: FfiConverterOptionString.read(from: &buf), 
+                witness: FfiConverterOptionString.read(from: &buf), 
+                signedAt: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignatureInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterOptionString.write(value.strokesJson, into: &buf)
+        FfiConverterOptionString.write(value.refused, into: &buf)
+        FfiConverterOptionString.write(value.witness, into: &buf)
+        FfiConverterOptionString.write(value.signedAt, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignatureInput_lift(_ buf: RustBuffer) throws -> SignatureInput {
+    return try FfiConverterTypeSignatureInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignatureInput_lower(_ value: SignatureInput) -> RustBuffer {
+    return FfiConverterTypeSignatureInput.lower(value)
+}
+
+
+/**
  * A signature on a document: the stroke data's hash, or the refusal.
  */
 public struct SignatureRef: Equatable, Hashable {
@@ -9387,6 +10005,14 @@ public struct SignatureRef: Equatable, Hashable {
      * The signer refused: why.
      */
     public var refused: String?
+    /**
+     * The witness to a refusal.
+     */
+    public var witness: String?
+    /**
+     * When it was signed, as printed.
+     */
+    public var time: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -9399,11 +10025,19 @@ public struct SignatureRef: Equatable, Hashable {
          */sha256: String?, 
         /**
          * The signer refused: why.
-         */refused: String?) {
+         */refused: String?, 
+        /**
+         * The witness to a refusal.
+         */witness: String?, 
+        /**
+         * When it was signed, as printed.
+         */time: String?) {
         self.role = role
         self.name = name
         self.sha256 = sha256
         self.refused = refused
+        self.witness = witness
+        self.time = time
     }
 
     
@@ -9425,7 +10059,9 @@ public struct FfiConverterTypeSignatureRef: FfiConverterRustBuffer {
                 role: FfiConverterString.read(from: &buf), 
                 name: FfiConverterString.read(from: &buf), 
                 sha256: FfiConverterOptionString.read(from: &buf), 
-                refused: FfiConverterOptionString.read(from: &buf)
+                refused: FfiConverterOptionString.read(from: &buf), 
+                witness: FfiConverterOptionString.read(from: &buf), 
+                time: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -9434,6 +10070,8 @@ public struct FfiConverterTypeSignatureRef: FfiConverterRustBuffer {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterOptionString.write(value.sha256, into: &buf)
         FfiConverterOptionString.write(value.refused, into: &buf)
+        FfiConverterOptionString.write(value.witness, into: &buf)
+        FfiConverterOptionString.write(value.time, into: &buf)
     }
 }
 
@@ -15112,6 +15750,31 @@ fileprivate struct FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeSignatureInput: FfiConverterRustBuffer {
+    typealias SwiftType = [SignatureInput]
+
+    public static func write(_ value: [SignatureInput], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSignatureInput.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SignatureInput] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SignatureInput]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSignatureInput.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeSignatureRef: FfiConverterRustBuffer {
     typealias SwiftType = [SignatureRef]
 
@@ -15505,6 +16168,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_roadsidecore_extend_measure() != 24119) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_issue_document() != 49961) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_roadside_core_checksum_method_roadsidecore_issue_notice() != 63433) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -15521,6 +16187,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_release_measure() != 55547) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_reprint_document() != 61085) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_enrol() != 23350) {
@@ -15542,6 +16211,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_secretprovider_database_key() != 29505) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_platformfonts_cjk_font() != 55438) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_platformfonts_cjk_font_index() != 13148) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_rulesengine_by_category() != 58396) {
@@ -15604,7 +16279,14 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_constructor_rulesengine_open() != 19651) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_roadside_core_checksum_constructor_documentrenderer_new() != 46380) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_constructor_documentrenderer_system() != 32824) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
+    uniffiCallbackInitPlatformFonts()
     uniffiCallbackInitProgressObserver()
     uniffiCallbackInitSecretProvider()
     uniffiCallbackInitSyncObserver()

@@ -765,6 +765,12 @@ internal interface UniffiCallbackInterfaceProgressObserverMethod0 : com.sun.jna.
 internal interface UniffiCallbackInterfaceSecretProviderMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
 }
+internal interface UniffiCallbackInterfacePlatformFontsMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+internal interface UniffiCallbackInterfacePlatformFontsMethod1 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,)
+}
 internal interface UniffiCallbackInterfaceSyncObserverMethod0 : com.sun.jna.Callback {
     fun callback(`uniffiHandle`: Long,`progress`: RustBuffer.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
 }
@@ -803,6 +809,28 @@ internal open class UniffiVTableCallbackInterfaceSecretProvider(
         `uniffiFree` = other.`uniffiFree`
         `uniffiClone` = other.`uniffiClone`
         `databaseKey` = other.`databaseKey`
+    }
+
+}
+@Structure.FieldOrder("uniffiFree", "uniffiClone", "cjkFont", "cjkFontIndex")
+internal open class UniffiVTableCallbackInterfacePlatformFonts(
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    @JvmField internal var `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+    @JvmField internal var `cjkFont`: UniffiCallbackInterfacePlatformFontsMethod0? = null,
+    @JvmField internal var `cjkFontIndex`: UniffiCallbackInterfacePlatformFontsMethod1? = null,
+) : Structure() {
+    class UniffiByValue(
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+        `uniffiClone`: UniffiCallbackInterfaceClone? = null,
+        `cjkFont`: UniffiCallbackInterfacePlatformFontsMethod0? = null,
+        `cjkFontIndex`: UniffiCallbackInterfacePlatformFontsMethod1? = null,
+    ): UniffiVTableCallbackInterfacePlatformFonts(`uniffiFree`,`uniffiClone`,`cjkFont`,`cjkFontIndex`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfacePlatformFonts) {
+        `uniffiFree` = other.`uniffiFree`
+        `uniffiClone` = other.`uniffiClone`
+        `cjkFont` = other.`cjkFont`
+        `cjkFontIndex` = other.`cjkFontIndex`
     }
 
 }
@@ -936,6 +964,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_extend_measure(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_issue_document(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_issue_notice(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_numbers_left(
@@ -947,6 +977,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_roadside_core_checksum_method_roadsidecore_record_statement(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_release_measure(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_reprint_document(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_enrol(
     ): Int
@@ -961,6 +993,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_roadside_core_checksum_method_roadsidecore_sync_status(
     ): Int
     external fun uniffi_roadside_core_checksum_method_secretprovider_database_key(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_platformfonts_cjk_font(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_platformfonts_cjk_font_index(
     ): Int
     external fun uniffi_roadside_core_checksum_method_rulesengine_by_category(
     ): Int
@@ -1002,6 +1038,10 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_constructor_rulesengine_open(
     ): Int
+    external fun uniffi_roadside_core_checksum_constructor_documentrenderer_new(
+    ): Int
+    external fun uniffi_roadside_core_checksum_constructor_documentrenderer_system(
+    ): Int
     external fun ffi_roadside_core_uniffi_contract_version(
     ): Int
 
@@ -1018,6 +1058,7 @@ internal object UniffiLib {
 
     init {
         UniffiNative.ensureInitialized()
+        uniffiCallbackInterfacePlatformFonts.register(this)
         uniffiCallbackInterfaceProgressObserver.register(this)
         uniffiCallbackInterfaceSecretProvider.register(this)
         uniffiCallbackInterfaceSyncObserver.register(this)
@@ -1342,6 +1383,17 @@ internal object UniffiLib {
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
+    fun uniffi_roadside_core_fn_method_roadsidecore_issue_document(`ptr`: Long, `caseId`: RustBuffer.ByValue, `doc`: RustBuffer.ByValue, `source`: RustBuffer.ByValue, `signatures`: RustBuffer.ByValue, `renderer`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `doc`)
+        uniffi_out_err.putRustBuffer(7, `source`)
+        uniffi_out_err.putRustBuffer(10, `signatures`)
+        uniffi_out_err.putLong(13, `renderer`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_document(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
     fun uniffi_roadside_core_fn_method_roadsidecore_issue_notice(`ptr`: Long, `caseId`: RustBuffer.ByValue, `rules`: Long, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
         uniffi_out_err.putLong(0, `ptr`)
         uniffi_out_err.putRustBuffer(1, `caseId`)
@@ -1388,6 +1440,15 @@ internal object UniffiLib {
         uniffi_out_err.putRustBuffer(1, `caseId`)
         uniffi_out_err.putRustBuffer(4, `input`)
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_release_measure(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_reprint_document(`ptr`: Long, `caseId`: RustBuffer.ByValue, `number`: RustBuffer.ByValue, `renderer`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putRustBuffer(4, `number`)
+        uniffi_out_err.putLong(7, `renderer`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_reprint_document(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
@@ -1453,6 +1514,31 @@ internal object UniffiLib {
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_secretprovider_database_key(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_clone_platformfonts(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_platformfonts(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_platformfonts(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_platformfonts(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_init_callback_vtable_platformfonts(`vtable`: UniffiVTableCallbackInterfacePlatformFonts): Unit {
+        return UniffiNative.uniffi_roadside_core_fn_init_callback_vtable_platformfonts(`vtable`)
+    }
+    fun uniffi_roadside_core_fn_method_platformfonts_cjk_font(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_platformfonts_cjk_font(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_platformfonts_cjk_font_index(`ptr`: Long, uniffi_out_err: UniffiFfiCall): Int {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.clearReturn(0)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_platformfonts_cjk_font_index(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getInt(0)
     }
     fun uniffi_roadside_core_fn_clone_rulesengine(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
         val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_rulesengine(`handle`, uniffi_out_err.statusPointer)
@@ -1558,6 +1644,26 @@ internal object UniffiLib {
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_versions(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_clone_documentrenderer(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_documentrenderer(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+        return uniffi_result
+    }
+    fun uniffi_roadside_core_fn_free_documentrenderer(`handle`: Long, uniffi_out_err: UniffiFfiCall): Unit {
+        UniffiNative.uniffi_roadside_core_fn_free_documentrenderer(`handle`, uniffi_out_err.statusPointer)
+        uniffi_out_err.statusFromPointer()
+    }
+    fun uniffi_roadside_core_fn_constructor_documentrenderer_new(`fonts`: Long, uniffi_out_err: UniffiFfiCall): Long {
+        uniffi_out_err.putLong(0, `fonts`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_constructor_documentrenderer_new(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_constructor_documentrenderer_system(uniffi_out_err: UniffiFfiCall): Long {
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_constructor_documentrenderer_system(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(1)
+        return uniffi_out_err.getLong(0)
     }
     fun uniffi_roadside_core_fn_clone_synchandle(`handle`: Long, uniffi_out_err: UniffiFfiCall): Long {
         val uniffi_result = UniffiNative.uniffi_roadside_core_fn_clone_synchandle(`handle`, uniffi_out_err.statusPointer)
@@ -1901,12 +2007,14 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_decide_no_penalty(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_decide_penalty(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_extend_measure(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_document(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_notice(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_numbers_left(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_delivery(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_payment(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_statement(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_release_measure(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_reprint_document(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_enrol(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_first_offence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_receipt(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -1917,6 +2025,11 @@ internal object UniffiNative {
     external fun uniffi_roadside_core_fn_free_secretprovider(`handle`: Long, uniffi_out_err: Pointer): Unit
     external fun uniffi_roadside_core_fn_init_callback_vtable_secretprovider(`vtable`: UniffiVTableCallbackInterfaceSecretProvider): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_secretprovider_database_key(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_platformfonts(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_platformfonts(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_roadside_core_fn_init_callback_vtable_platformfonts(`vtable`: UniffiVTableCallbackInterfacePlatformFonts): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_platformfonts_cjk_font(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_platformfonts_cjk_font_index(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_roadside_core_fn_clone_rulesengine(`handle`: Long, uniffi_out_err: Pointer): Long
     external fun uniffi_roadside_core_fn_free_rulesengine(`handle`: Long, uniffi_out_err: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_constructor_rulesengine_bundled(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -1933,6 +2046,10 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_policy(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_search(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_versions(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_roadside_core_fn_clone_documentrenderer(`handle`: Long, uniffi_out_err: Pointer): Long
+    external fun uniffi_roadside_core_fn_free_documentrenderer(`handle`: Long, uniffi_out_err: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_constructor_documentrenderer_new(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_constructor_documentrenderer_system(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_roadside_core_fn_clone_synchandle(`handle`: Long, uniffi_out_err: Pointer): Long
     external fun uniffi_roadside_core_fn_free_synchandle(`handle`: Long, uniffi_out_err: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_synchandle_cancel(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -2144,6 +2261,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_extend_measure() and 0xFFFF) != 24119) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_issue_document() and 0xFFFF) != 49961) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_issue_notice() and 0xFFFF) != 63433) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2160,6 +2280,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_release_measure() and 0xFFFF) != 55547) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_reprint_document() and 0xFFFF) != 61085) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_enrol() and 0xFFFF) != 23350) {
@@ -2181,6 +2304,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_secretprovider_database_key() and 0xFFFF) != 29505) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_platformfonts_cjk_font() and 0xFFFF) != 55438) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_platformfonts_cjk_font_index() and 0xFFFF) != 13148) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_by_category() and 0xFFFF) != 58396) {
@@ -2241,6 +2370,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_constructor_rulesengine_open() and 0xFFFF) != 19651) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_constructor_documentrenderer_new() and 0xFFFF) != 46380) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_constructor_documentrenderer_system() and 0xFFFF) != 32824) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -2749,6 +2884,278 @@ public object FfiConverterByteArray: FfiConverterRustBuffer<ByteArray> {
 
 
 /**
+ * The document renderer with its font parsed once: make one per process and reuse it.
+ */
+public interface DocumentRendererInterface {
+    
+    companion object
+}
+
+/**
+ * The document renderer with its font parsed once: make one per process and reuse it.
+ */
+open class DocumentRenderer: Disposable, AutoCloseable, DocumentRendererInterface
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+    /**
+     * With the platform's CJK font (Android's Noto Sans CJK, iOS's PingFang).
+     */
+    constructor(`fonts`: PlatformFonts) :
+        this(UniffiWithHandle, 
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_constructor_documentrenderer_new(
+    
+        
+        FfiConverterTypePlatformFonts.lower(`fonts`),_status)
+}
+    )
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_roadside_core_fn_free_documentrenderer(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_roadside_core_fn_clone_documentrenderer(handle, status)
+        }
+    }
+
+    
+
+    
+
+
+    
+    companion object {
+        
+    /**
+     * With the desktop's fonts (fonts-noto-cjk, or `ROADSIDE_CJK_FONT=path[:index]`): the
+     * shells' JVM tests and desktop tools.
+     */
+    @Throws(RoadsideException::class) fun `system`(): DocumentRenderer {
+            return FfiConverterTypeDocumentRenderer.lift(
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_constructor_documentrenderer_system(
+    
+        _status)
+}
+    )
+    }
+    
+
+        
+    }
+    
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDocumentRenderer: FfiConverter<DocumentRenderer, Long> {
+    override fun lower(value: DocumentRenderer): Long {
+        return value.uniffiCloneHandle()
+    }
+
+    override fun lift(value: Long): DocumentRenderer {
+        return DocumentRenderer(UniffiWithHandle, value)
+    }
+
+    override fun read(buf: ByteBuffer): DocumentRenderer {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: DocumentRenderer) = 8UL
+
+    override fun write(value: DocumentRenderer, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
  * Hashes an audio/video stream while it is being recorded: push the bytes as they are written,
  * then `finish()` gives the same digest as hashing the finished file.
  */
@@ -2969,6 +3376,369 @@ public object FfiConverterTypeEvidenceRecorder: FfiConverter<EvidenceRecorder, L
     override fun allocationSize(value: EvidenceRecorder) = 8UL
 
     override fun write(value: EvidenceRecorder, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a handle
+// to the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque handle to the underlying Rust struct.
+//     Method calls need to read this handle from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its handle should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the handle, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the handle, but is interrupted
+//      before it can pass the handle over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read handle value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Supplies the CJK font documents are set in, from the platform's own fonts.
+ */
+public interface PlatformFonts {
+    
+    /**
+     * The bytes of the font file (a single font or a collection).
+     */
+    fun `cjkFont`(): kotlin.ByteArray
+    
+    /**
+     * The face to use inside a collection; 0 for a single font; `u32::MAX` to let the core pick
+     * the Simplified Chinese face by its name.
+     */
+    fun `cjkFontIndex`(): kotlin.UInt
+    
+    companion object
+}
+
+/**
+ * Supplies the CJK font documents are set in, from the platform's own fonts.
+ */
+open class PlatformFontsImpl: Disposable, AutoCloseable, PlatformFonts
+{
+
+    @Suppress("UNUSED_PARAMETER")
+    /**
+     * @suppress
+     */
+    constructor(withHandle: UniffiWithHandle, handle: Long) {
+        this.handle = handle
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(handle))
+    }
+
+    /**
+     * @suppress
+     *
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noHandle: NoHandle) {
+        this.handle = 0
+        this.cleanable = null
+    }
+
+    protected val handle: Long
+    protected val cleanable: UniffiCleaner.Cleanable?
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    /**
+     * Whether the current object has been destroyed and its reference is gone in the Rust side.
+     */
+    val uniffiIsDestroyed: Boolean get() = wasDestroyed.get()
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithHandle(block: (handle: Long) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the handle being freed concurrently.
+        try {
+            return block(this.uniffiCloneHandle())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable?.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val handle: Long) : Runnable {
+        override fun run() {
+            if (handle == 0.toLong()) {
+                // Fake object created with `NoHandle`, don't try to free.
+                return;
+            }
+            uniffiRustCall { status ->
+                UniffiLib.uniffi_roadside_core_fn_free_platformfonts(handle, status)
+            }
+        }
+    }
+
+    /**
+     * @suppress
+     */
+    fun uniffiCloneHandle(): Long {
+        if (handle == 0.toLong()) {
+            throw InternalException("uniffiCloneHandle() called on NoHandle object");
+        }
+        return uniffiRustCall() { status ->
+            UniffiLib.uniffi_roadside_core_fn_clone_platformfonts(handle, status)
+        }
+    }
+
+    
+    /**
+     * The bytes of the font file (a single font or a collection).
+     */
+    @Throws(PlatformException::class)override fun `cjkFont`(): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(PlatformException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_platformfonts_cjk_font(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The face to use inside a collection; 0 for a single font; `u32::MAX` to let the core pick
+     * the Simplified Chinese face by its name.
+     */override fun `cjkFontIndex`(): kotlin.UInt {
+            return FfiConverterUInt.lift(
+    callWithHandle {
+    uniffiRustCall() { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_platformfonts_cjk_font_index(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+
+    
+
+
+    
+    
+    /**
+     * @suppress
+     */
+    companion object
+    
+}
+
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfacePlatformFonts {
+    internal object `cjkFont`: UniffiCallbackInterfacePlatformFontsMethod0 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: RustBuffer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypePlatformFonts.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`cjkFont`(
+                )
+            }
+            val writeReturn = { value: kotlin.ByteArray -> uniffiOutReturn.setValue(FfiConverterByteArray.lower(value)) }
+            uniffiTraitInterfaceCallWithError(
+                uniffiCallStatus,
+                makeCall,
+                writeReturn,
+                { e: PlatformException -> FfiConverterTypePlatformError.lower(e) }
+            )
+        }
+    }
+    internal object `cjkFontIndex`: UniffiCallbackInterfacePlatformFontsMethod1 {
+        override fun callback(`uniffiHandle`: Long,`uniffiOutReturn`: IntByReference,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypePlatformFonts.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`cjkFontIndex`(
+                )
+            }
+            val writeReturn = { value: kotlin.UInt -> uniffiOutReturn.setValue(FfiConverterUInt.lower(value)) }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypePlatformFonts.handleMap.remove(handle)
+        }
+    }
+
+    internal object uniffiClone: UniffiCallbackInterfaceClone {
+        override fun callback(handle: Long): Long {
+            return FfiConverterTypePlatformFonts.handleMap.clone(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfacePlatformFonts.UniffiByValue(
+        uniffiFree,
+        uniffiClone,
+        `cjkFont`,
+        `cjkFontIndex`,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_roadside_core_fn_init_callback_vtable_platformfonts(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePlatformFonts: FfiConverter<PlatformFonts, Long> {
+    internal val handleMap = UniffiHandleMap<PlatformFonts>()
+
+    override fun lower(value: PlatformFonts): Long {
+        if (value is PlatformFontsImpl) {
+             // Rust-implemented object.  Clone the handle and return it
+            return value.uniffiCloneHandle()
+         } else {
+            // Kotlin object, generate a new vtable handle and return that.
+            return handleMap.insert(value)
+         }
+    }
+
+    override fun lift(value: Long): PlatformFonts {
+        if ((value and 1.toLong()) == 0.toLong()) {
+            // Rust-generated handle, construct a new class that uses the handle to implement the
+            // interface
+            return PlatformFontsImpl(UniffiWithHandle, value)
+        } else {
+            // Kotlin-generated handle, get the object from the handle map
+            return handleMap.remove(value)
+        }
+    }
+
+    override fun read(buf: ByteBuffer): PlatformFonts {
+        return lift(buf.getLong())
+    }
+
+    override fun allocationSize(value: PlatformFonts) = 8UL
+
+    override fun write(value: PlatformFonts, buf: ByteBuffer) {
         buf.putLong(lower(value))
     }
 }
@@ -3544,6 +4314,13 @@ public interface RoadsideCoreInterface {
     fun `extendMeasure`(`caseId`: kotlin.String, `input`: MeasureExtension): StepEntry
     
     /**
+     * Issue a document of the case (rendered to PDF, its SHA-256 recorded in a `document.issue`
+     * entry in the same transaction); show or print the returned bytes only. `source` names the
+     * measure, record or served document where the case has several.
+     */
+    fun `issueDocument`(`caseId`: kotlin.String, `doc`: DocType, `source`: kotlin.String?, `signatures`: List<SignatureInput>, `renderer`: DocumentRenderer): IssuedDocument
+    
+    /**
      * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
      * reply period in working days.
      */
@@ -3573,6 +4350,11 @@ public interface RoadsideCoreInterface {
      * Release a measure.
      */
     fun `releaseMeasure`(`caseId`: kotlin.String, `input`: MeasureRelease): StepEntry
+    
+    /**
+     * Render an issued document again; refused unless the bytes are the ones its entry recorded.
+     */
+    fun `reprintDocument`(`caseId`: kotlin.String, `number`: kotlin.String, `renderer`: DocumentRenderer): kotlin.ByteArray
     
     /**
      * Enrol this device with the server at `server_url` using a one-time enrolment code: sends the
@@ -4224,6 +5006,30 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
 
     
     /**
+     * Issue a document of the case (rendered to PDF, its SHA-256 recorded in a `document.issue`
+     * entry in the same transaction); show or print the returned bytes only. `source` names the
+     * measure, record or served document where the case has several.
+     */
+    @Throws(RoadsideException::class)override fun `issueDocument`(`caseId`: kotlin.String, `doc`: DocType, `source`: kotlin.String?, `signatures`: List<SignatureInput>, `renderer`: DocumentRenderer): IssuedDocument {
+            return FfiConverterTypeIssuedDocument.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_issue_document(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeDocType.lower(`doc`),
+        FfiConverterOptionalString.lower(`source`),
+        FfiConverterSequenceTypeSignatureInput.lower(`signatures`),
+        FfiConverterTypeDocumentRenderer.lower(`renderer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Issue the notice of intended penalty (违法行为通知书), with the party's rights and the
      * reply period in working days.
      */
@@ -4332,6 +5138,26 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
         
         FfiConverterString.lower(`caseId`),
         FfiConverterTypeMeasureRelease.lower(`input`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Render an issued document again; refused unless the bytes are the ones its entry recorded.
+     */
+    @Throws(RoadsideException::class)override fun `reprintDocument`(`caseId`: kotlin.String, `number`: kotlin.String, `renderer`: DocumentRenderer): kotlin.ByteArray {
+            return FfiConverterByteArray.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_reprint_document(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterString.lower(`number`),
+        FfiConverterTypeDocumentRenderer.lower(`renderer`),_status)
 }
     }
     )
@@ -7694,6 +8520,13 @@ data class DocumentIssued (
     , 
     var `size`: kotlin.ULong
     , 
+    /**
+     * The issuing agency's code and printed name.
+     */
+    var `agency`: kotlin.String
+    , 
+    var `agencyName`: kotlin.String
+    , 
     var `signatures`: List<SignatureRef>
     
 ){
@@ -7716,6 +8549,8 @@ public object FfiConverterTypeDocumentIssued: FfiConverterRustBuffer<DocumentIss
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterSequenceTypeSignatureRef.read(buf),
         )
     }
@@ -7726,6 +8561,8 @@ public object FfiConverterTypeDocumentIssued: FfiConverterRustBuffer<DocumentIss
             FfiConverterString.allocationSize(value.`source`) +
             FfiConverterString.allocationSize(value.`sha256`) +
             FfiConverterULong.allocationSize(value.`size`) +
+            FfiConverterString.allocationSize(value.`agency`) +
+            FfiConverterString.allocationSize(value.`agencyName`) +
             FfiConverterSequenceTypeSignatureRef.allocationSize(value.`signatures`)
     )
 
@@ -7735,6 +8572,8 @@ public object FfiConverterTypeDocumentIssued: FfiConverterRustBuffer<DocumentIss
             FfiConverterString.write(value.`source`, buf)
             FfiConverterString.write(value.`sha256`, buf)
             FfiConverterULong.write(value.`size`, buf)
+            FfiConverterString.write(value.`agency`, buf)
+            FfiConverterString.write(value.`agencyName`, buf)
             FfiConverterSequenceTypeSignatureRef.write(value.`signatures`, buf)
     }
 }
@@ -9430,6 +10269,62 @@ public object FfiConverterTypeIssue: FfiConverterRustBuffer<Issue> {
             FfiConverterString.write(value.`path`, buf)
             FfiConverterString.write(value.`code`, buf)
             FfiConverterString.write(value.`message`, buf)
+    }
+}
+
+
+
+/**
+ * A document issued: its entry, number and hash, and the exact bytes to show or print.
+ */
+data class IssuedDocument (
+    var `entry`: StepEntry
+    , 
+    var `docType`: DocType
+    , 
+    var `number`: kotlin.String
+    , 
+    var `sha256`: kotlin.String
+    , 
+    var `pdf`: kotlin.ByteArray
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIssuedDocument: FfiConverterRustBuffer<IssuedDocument> {
+    override fun read(buf: ByteBuffer): IssuedDocument {
+        return IssuedDocument(
+            FfiConverterTypeStepEntry.read(buf),
+            FfiConverterTypeDocType.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterByteArray.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: IssuedDocument) = (
+            FfiConverterTypeStepEntry.allocationSize(value.`entry`) +
+            FfiConverterTypeDocType.allocationSize(value.`docType`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterString.allocationSize(value.`sha256`) +
+            FfiConverterByteArray.allocationSize(value.`pdf`)
+    )
+
+    override fun write(value: IssuedDocument, buf: ByteBuffer) {
+            FfiConverterTypeStepEntry.write(value.`entry`, buf)
+            FfiConverterTypeDocType.write(value.`docType`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterString.write(value.`sha256`, buf)
+            FfiConverterByteArray.write(value.`pdf`, buf)
     }
 }
 
@@ -11390,6 +12285,82 @@ public object FfiConverterTypeReferenceId: FfiConverterRustBuffer<ReferenceId> {
 
 
 /**
+ * A signature given for a document: the strokes captured on the device, or the refusal.
+ */
+data class SignatureInput (
+    /**
+     * 当事人, 执法人员, 见证人, 受送达人.
+     */
+    var `role`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * The strokes as the pad captured them, as JSON ([`SignatureStrokes`]).
+     */
+    var `strokesJson`: kotlin.String?
+    , 
+    /**
+     * The signer refused: why.
+     */
+    var `refused`: kotlin.String?
+    , 
+    /**
+     * The witness to a refusal.
+     */
+    var `witness`: kotlin.String?
+    , 
+    /**
+     * When it was signed (RFC 3339).
+     */
+    var `signedAt`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSignatureInput: FfiConverterRustBuffer<SignatureInput> {
+    override fun read(buf: ByteBuffer): SignatureInput {
+        return SignatureInput(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SignatureInput) = (
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterOptionalString.allocationSize(value.`strokesJson`) +
+            FfiConverterOptionalString.allocationSize(value.`refused`) +
+            FfiConverterOptionalString.allocationSize(value.`witness`) +
+            FfiConverterOptionalString.allocationSize(value.`signedAt`)
+    )
+
+    override fun write(value: SignatureInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterOptionalString.write(value.`strokesJson`, buf)
+            FfiConverterOptionalString.write(value.`refused`, buf)
+            FfiConverterOptionalString.write(value.`witness`, buf)
+            FfiConverterOptionalString.write(value.`signedAt`, buf)
+    }
+}
+
+
+
+/**
  * A signature on a document: the stroke data's hash, or the refusal.
  */
 data class SignatureRef (
@@ -11409,6 +12380,16 @@ data class SignatureRef (
      * The signer refused: why.
      */
     var `refused`: kotlin.String?
+    , 
+    /**
+     * The witness to a refusal.
+     */
+    var `witness`: kotlin.String?
+    , 
+    /**
+     * When it was signed, as printed.
+     */
+    var `time`: kotlin.String?
     
 ){
     
@@ -11429,6 +12410,8 @@ public object FfiConverterTypeSignatureRef: FfiConverterRustBuffer<SignatureRef>
             FfiConverterString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
         )
     }
 
@@ -11436,7 +12419,9 @@ public object FfiConverterTypeSignatureRef: FfiConverterRustBuffer<SignatureRef>
             FfiConverterString.allocationSize(value.`role`) +
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterOptionalString.allocationSize(value.`sha256`) +
-            FfiConverterOptionalString.allocationSize(value.`refused`)
+            FfiConverterOptionalString.allocationSize(value.`refused`) +
+            FfiConverterOptionalString.allocationSize(value.`witness`) +
+            FfiConverterOptionalString.allocationSize(value.`time`)
     )
 
     override fun write(value: SignatureRef, buf: ByteBuffer) {
@@ -11444,6 +12429,8 @@ public object FfiConverterTypeSignatureRef: FfiConverterRustBuffer<SignatureRef>
             FfiConverterString.write(value.`name`, buf)
             FfiConverterOptionalString.write(value.`sha256`, buf)
             FfiConverterOptionalString.write(value.`refused`, buf)
+            FfiConverterOptionalString.write(value.`witness`, buf)
+            FfiConverterOptionalString.write(value.`time`, buf)
     }
 }
 
@@ -16010,6 +16997,34 @@ public object FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRecordVersion.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSignatureInput: FfiConverterRustBuffer<List<SignatureInput>> {
+    override fun read(buf: ByteBuffer): List<SignatureInput> {
+        val len = buf.getInt()
+        return List<SignatureInput>(len) {
+            FfiConverterTypeSignatureInput.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SignatureInput>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSignatureInput.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SignatureInput>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSignatureInput.write(it, buf)
         }
     }
 }

@@ -3,6 +3,7 @@ package cn.roadside.app
 import android.app.Application
 import androidx.lifecycle.AndroidViewModel
 import androidx.lifecycle.viewModelScope
+import cn.roadside.shell.CaseCompletionModel
 import cn.roadside.shell.CoreSession
 import cn.roadside.shell.Drafts
 import cn.roadside.shell.EvidenceQueue
@@ -67,6 +68,12 @@ class AppViewModel(application: Application) : AndroidViewModel(application) {
             }
         }
     }
+
+    private val completions = mutableMapOf<String, CaseCompletionModel>()
+
+    /** The case-completion model of [caseId] (decide, serve, pay, close). */
+    fun completionFor(caseId: String, session: CoreSession): CaseCompletionModel =
+        completions.getOrPut(caseId) { CaseCompletionModel(session, caseId) }
 
     /** The evidence queue of [caseId], created when the case is first saved. */
     fun evidenceQueueFor(caseId: String, session: CoreSession): EvidenceQueue =

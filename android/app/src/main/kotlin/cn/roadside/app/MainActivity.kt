@@ -25,6 +25,7 @@ import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import cn.roadside.app.ui.CaseCompletionTab
 import cn.roadside.app.ui.EvidenceScreen
 import cn.roadside.app.ui.InspectionFormScreen
 import cn.roadside.app.ui.PenaltyDraftScreen
@@ -58,7 +59,7 @@ class MainActivity : ComponentActivity() {
 @Composable
 private fun Tabs(screens: Screens, model: AppViewModel) {
     var tab by rememberSaveable { mutableIntStateOf(0) }
-    val titles = listOf("笔录", "证据", "处罚", "同步")
+    val titles = listOf("笔录", "证据", "处罚", "结案", "同步")
     Scaffold(
         bottomBar = {
             NavigationBar {
@@ -73,6 +74,7 @@ private fun Tabs(screens: Screens, model: AppViewModel) {
                 0 -> InspectionFormScreen(screens.form)
                 1 -> EvidenceScreen(screens, model)
                 2 -> PenaltyDraftScreen(screens.penalty, screens.session)
+                3 -> CaseCompletionTab(screens, model)
                 else -> SyncScreen(screens.sync)
             }
         }

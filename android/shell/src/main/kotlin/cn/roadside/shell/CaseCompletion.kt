@@ -9,12 +9,16 @@ import uniffi.roadside_core.CloseInput
 import uniffi.roadside_core.CloseReason
 import uniffi.roadside_core.DeliveryInput
 import uniffi.roadside_core.DeliveryMethod
+import uniffi.roadside_core.DocType
+import uniffi.roadside_core.DocumentRenderer
+import uniffi.roadside_core.IssuedDocument
 import uniffi.roadside_core.MeasureInput
 import uniffi.roadside_core.MeasureRelease
 import uniffi.roadside_core.NoPenaltyInput
 import uniffi.roadside_core.NoticeInput
 import uniffi.roadside_core.PaymentInput
 import uniffi.roadside_core.PenaltyDecisionInput
+import uniffi.roadside_core.SignatureInput
 import uniffi.roadside_core.StatementInput
 import uniffi.roadside_core.StepEntry
 import uniffi.roadside_core.StepView
@@ -28,6 +32,8 @@ data class CaseCompletionState(
     val steps: List<StepView> = emptyList(),
     /** The last step taken on this screen (its entry and the number it took). */
     val last: StepEntry? = null,
+    /** The last document issued or reprinted: its type, number, SHA-256 and the exact bytes to show or print. */
+    val document: IssuedDocument? = null,
     /** The last action was refused: the code, the message and every issue with its field. */
     val error: ShellError? = null,
     val busy: Boolean = false,
@@ -102,6 +108,27 @@ class CaseCompletionModel(private val session: CoreSession, caseId: String) {
     )
 
     suspend fun pay(input: PaymentInput) = act { it.recordPayment(caseId, session.rules, input) }
+
+    /**
+     * Issues a document (rendered by the core, its SHA-256 in the ledger before the bytes reach the
+     * screen or the printer) with the signatures captured on the pad ([SignatureCapture]) or the
+     * refusals noted. `source` names the measure, record or served document where there are several.
+     */
+    suspend fun issue(
+        renderer: DocumentRenderer,
+        doc: DocType,
+        signatures: List<SignatureInput>,
+        source: String? = null,
+    ): Result<IssuedDocument> {
+        _state.update { it.copy(busy = true, error = null) }
+        val result = runCatching { session.call { it.issueDocument(caseId, doc, source, signatures, renderer) } }
+        result.fold(
+            onSuccess = { d -> _state.update { it.copy(document = d, last = d.entry, busy = false) } },
+            onFailure = { e -> _state.update { it.copy(error = e.toShellError(), busy = false) } },
+        )
+        runCatching { refresh() }
+        return result
+    }
 
     suspend fun close(reason: CloseReason, note: String = "") = act { it.closeCase(caseId, CloseInput(reason, note)) }
 }

@@ -1,6 +1,7 @@
 package cn.roadside.shell
 
 import java.nio.file.Path
+import java.security.MessageDigest
 import java.time.LocalDate
 import java.time.OffsetDateTime
 import java.time.ZoneOffset
@@ -14,6 +15,8 @@ import org.junit.jupiter.api.Test
 import org.junit.jupiter.api.io.TempDir
 import uniffi.roadside_core.CaseStatus
 import uniffi.roadside_core.CloseReason
+import uniffi.roadside_core.DocType
+import uniffi.roadside_core.DocumentRenderer
 import uniffi.roadside_core.DraftOfficer
 import uniffi.roadside_core.DraftViolation
 import uniffi.roadside_core.EntryKind
@@ -83,7 +86,25 @@ class CaseCompletionTest {
         assertEquals(NextStep.DELIVER, s.progress!!.next)
         assertEquals(listOf(number), s.progress!!.undelivered)
 
+        // The decision document, signed on the pad by the party; the officers' blocks refused-free.
+        val pad = SignatureCapture(400f, 160f)
+        val t = 1_000L
+        pad.down(20f, 80f, t, 0.4f)
+        for (i in 1..60) pad.move(20f + i * 5f, 80f + ((i % 10) - 5) * 6f, t + i * 8L, 0.5f)
+        pad.up()
+        val renderer = DocumentRenderer.system()
         val now = OffsetDateTime.now(ZoneOffset.ofHours(8)).toString()
+        val doc = model.issue(renderer, DocType.SUMMARY_DECISION, listOf(pad.toInput("当事人", "韩建国", now))).getOrThrow()
+        assertEquals(number, doc.number)
+        assertEquals("%PDF", String(doc.pdf.copyOfRange(0, 4), Charsets.US_ASCII))
+        val sha = MessageDigest.getInstance("SHA-256").digest(doc.pdf).joinToString("") { "%02x".format(it) }
+        assertEquals(sha, doc.sha256, "the ledger holds the hash of the exact bytes shown")
+        assertTrue(session.core.reprintDocument(case.id, number, renderer).contentEquals(doc.pdf))
+        // A pad with nothing on it is refused by the core.
+        val empty = model.issue(renderer, DocType.SITE_RECORD, listOf(SignatureCapture(400f, 160f).toInput("当事人", "韩建国", now)))
+        assertTrue(empty.isFailure)
+        assertEquals("SIGNATURE_EMPTY", model.state.value.error!!.issues.firstOrNull()?.code ?: model.state.value.error!!.code)
+
         model.deliverInPerson(number, "韩建国", "法定代表人", now).getOrThrow()
         assertEquals(NextStep.PAY, model.state.value.progress!!.next)
         model.pay(PaymentInput(number, PaymentMethod.BANK, "6228480012345678", recommended, 0, today)).getOrThrow()
@@ -93,7 +114,7 @@ class CaseCompletionTest {
         assertEquals(NextStep.DONE, s.progress!!.next)
         assertEquals(CaseStatus.CLOSED, s.progress!!.status)
         assertEquals(
-            listOf(EntryKind.DECISION_PENALTY, EntryKind.DELIVERY_RECORD, EntryKind.PAYMENT_RECORD, EntryKind.CASE_CLOSE),
+            listOf(EntryKind.DECISION_PENALTY, EntryKind.DOCUMENT_ISSUE, EntryKind.DELIVERY_RECORD, EntryKind.PAYMENT_RECORD, EntryKind.CASE_CLOSE),
             s.steps.map { it.kind },
         )
         assertNotNull(session.core.verifyStore().takeIf { it.ok })
