@@ -314,6 +314,8 @@ pub enum EvidenceKind {
     Audio,
     Photo,
     Document,
+    /// A handwritten signature's stroke data (JSON), captured on the device for a document.
+    Signature,
 }
 
 impl EvidenceKind {
@@ -323,6 +325,7 @@ impl EvidenceKind {
             EvidenceKind::Audio => "audio",
             EvidenceKind::Photo => "photo",
             EvidenceKind::Document => "document",
+            EvidenceKind::Signature => "signature",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -331,6 +334,7 @@ impl EvidenceKind {
             "audio" => Some(EvidenceKind::Audio),
             "photo" => Some(EvidenceKind::Photo),
             "document" => Some(EvidenceKind::Document),
+            "signature" => Some(EvidenceKind::Signature),
             _ => None,
         }
     }

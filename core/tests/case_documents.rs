@@ -379,6 +379,38 @@ fn an_overload_summary_penalty_prints_its_record_decision_and_receipt() {
             "法定代表人",
         ],
     );
+    // Each signature is also evidence of the case (for the media upload): the file holds the
+    // strokes whose hash the document entries name.
+    let sigs: Vec<_> = s
+        .case_detail(&case)
+        .unwrap()
+        .evidence
+        .into_iter()
+        .filter(|e| e.kind == roadside_core::model::EvidenceKind::Signature)
+        .collect();
+    assert_eq!(sigs.len(), 5);
+    let named: Vec<String> = s
+        .case_steps(&case)
+        .unwrap()
+        .iter()
+        .filter(|st| st.kind == roadside_core::ledger::EntryKind::DocumentIssue)
+        .flat_map(|st| {
+            serde_json::from_str::<DocumentIssued>(&st.body)
+                .unwrap()
+                .signatures
+                .into_iter()
+                .filter_map(|r| r.sha256)
+        })
+        .collect();
+    for e in &sigs {
+        assert_eq!(
+            roadside_core::evidence::hash_file(Path::new(&e.path))
+                .unwrap()
+                .sha256,
+            e.sha256
+        );
+        assert!(named.contains(&e.sha256), "{} signs no document", e.sha256);
+    }
     let report = s.verify().unwrap();
     assert!(report.ok, "{report:?}");
 }

@@ -135,7 +135,30 @@ impl Store {
         let pdf = renderer.render(&document)?;
         let sha256 = hex::encode(crate::ledger::sha256(&pdf));
         for (hash, bytes) in &strokes {
-            store_signature(&tx, case_id, hash, bytes, now)?;
+            if store_signature(&tx, case_id, hash, bytes, now)? {
+                // Also as evidence, so the stroke data goes up with the case's media and the
+                // server holds what the document's hash rests on.
+                let path = self.signature_file(hash, bytes)?;
+                let mut h = crate::evidence::EvidenceHasher::new();
+                h.update(bytes);
+                let meta = super::EvidenceMeta {
+                    started_at: None,
+                    ended_at: None,
+                    latitude: None,
+                    longitude: None,
+                    clock_source: None,
+                    important: true,
+                };
+                self.insert_evidence(
+                    &tx,
+                    now,
+                    case_id,
+                    &path,
+                    crate::model::EvidenceKind::Signature,
+                    &meta,
+                    &h.finish(),
+                )?;
+            }
         }
         let body = DocumentIssued {
             doc_type: doc,
@@ -239,6 +262,36 @@ impl Store {
             ));
         }
         Ok(pdf)
+    }
+
+    /// Write a signature's stroke data to `<data dir>/signatures/<sha256>.json` (written whole and
+    /// synced before it is renamed into place), for the media upload.
+    fn signature_file(&self, sha: &str, bytes: &[u8]) -> Result<std::path::PathBuf> {
+        use std::io::Write;
+        let dir = self
+            .path
+            .parent()
+            .map(|p| p.join("signatures"))
+            .unwrap_or_else(|| std::path::PathBuf::from("signatures"));
+        let io = |e: std::io::Error| {
+            RoadsideError::store(
+                "SIGNATURE_WRITE",
+                format!("签名数据无法写入 {}：{e}", dir.display()),
+            )
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let path = dir.join(format!("{sha}.json"));
+        if std::fs::read(&path).is_ok_and(|b| b == bytes) {
+            return Ok(path);
+        }
+        let tmp = dir.join(format!(".{sha}.json.tmp"));
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(bytes).and_then(|_| f.sync_all()).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(path)
     }
 
     /// The agency of the number blocks (every block of a device is its agency's).
@@ -361,13 +414,14 @@ fn signature_blocks(
     Ok((blocks, refs, strokes))
 }
 
+/// Keep a signature's stroke data by its hash; `true` when it was not kept yet.
 fn store_signature(
     tx: &Transaction,
     case_id: &str,
     sha: &str,
     bytes: &[u8],
     now: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<bool> {
     let exists: Option<i64> = tx
         .query_row("SELECT 1 FROM signatures WHERE sha256 = ?1", [sha], |r| {
             r.get(0)
@@ -381,7 +435,7 @@ fn store_signature(
         )
         .map_err(db::store_err)?;
     }
-    Ok(())
+    Ok(exists.is_none())
 }
 
 /// The entry a new document of `doc` renders.

@@ -459,7 +459,24 @@ impl Store {
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
         require_draft(&tx, case_id)?;
-        let officers = case_officers(&tx, case_id)?;
+        let info = self.insert_evidence(&tx, now, case_id, path, kind, meta, digest)?;
+        tx.commit().map_err(db::store_err)?;
+        Ok(info)
+    }
+
+    /// Declare evidence inside `tx`: the `evidence.add` entry, the evidence row, the case touched.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_evidence(
+        &self,
+        tx: &Transaction,
+        now: DateTime<Utc>,
+        case_id: &str,
+        path: &Path,
+        kind: EvidenceKind,
+        meta: &EvidenceMeta,
+        digest: &EvidenceDigest,
+    ) -> Result<EvidenceInfo> {
+        let officers = case_officers(tx, case_id)?;
         let evidence_id = new_id();
         let file_name = path
             .file_name()
@@ -482,7 +499,7 @@ impl Store {
             "important": meta.important,
         });
         let (seq, hash) = self.append(
-            &tx,
+            tx,
             now,
             officers,
             EntryKind::EvidenceAdd,
@@ -517,8 +534,7 @@ impl Store {
             ],
         )
         .map_err(db::store_err)?;
-        touch_case(&tx, case_id, seq, None)?;
-        tx.commit().map_err(db::store_err)?;
+        touch_case(tx, case_id, seq, None)?;
         Ok(EvidenceInfo {
             id: evidence_id,
             case_id: case_id.to_string(),
