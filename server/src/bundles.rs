@@ -75,6 +75,9 @@ pub struct Bundler {
     reference: BTreeMap<String, Vec<u8>>,
     /// Their hashes.
     reference_hashes: BTreeMap<String, String>,
+    /// The rule book of the reference files, by its digest (`RuleBook::reference_digest`): what
+    /// a pushed decision is re-checked with (`crate::ingest::check_step`).
+    books: Arc<HashMap<String, Arc<RuleBook>>>,
     /// Where the agency keys live.
     key_dir: Arc<KeyDir>,
     /// Agency keys read so far.
@@ -106,27 +109,56 @@ impl Bundler {
                 ),
             )
         })?;
-        Ok(Self::from_files(
-            book.texts()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-                .collect(),
-            key_dir,
-        ))
+        Ok(Self::from_book(book, key_dir))
     }
 
-    /// From reference files already validated; agency keys in `key_dir`.
-    pub fn from_files(reference: BTreeMap<String, Vec<u8>>, key_dir: Arc<KeyDir>) -> Self {
+    /// From reference files (validated here as one rule set); agency keys in `key_dir`.
+    pub fn from_files(reference: BTreeMap<String, Vec<u8>>, key_dir: Arc<KeyDir>) -> Result<Self> {
+        let mut texts = BTreeMap::new();
+        for (name, bytes) in reference {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                ApiError::internal(
+                    "REFERENCE_INVALID",
+                    format!("参考数据文件 {name} 不是 UTF-8 文本"),
+                )
+            })?;
+            texts.insert(name, text);
+        }
+        let book = RuleBook::from_files(texts).map_err(|e| {
+            ApiError::internal(
+                "REFERENCE_INVALID",
+                format!("参考数据无效，无法发布数据包：{}", e.message()),
+            )
+        })?;
+        Ok(Self::from_book(book, key_dir))
+    }
+
+    /// From a validated rule book: its files are what is published.
+    fn from_book(book: RuleBook, key_dir: Arc<KeyDir>) -> Self {
+        let reference: BTreeMap<String, Vec<u8>> = book
+            .texts()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect();
         let reference_hashes = reference
             .iter()
             .map(|(k, v)| (k.clone(), bundle::sha256_hex(v)))
             .collect();
+        let books = HashMap::from([(book.reference_digest(), Arc::new(book))]);
         Bundler {
             reference,
             reference_hashes,
+            books: Arc::new(books),
             key_dir,
             keys: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The reference data this server publishes, by digest: the sets a pushed decision may name.
+    /// Only the current set: a decision made with a set the server no longer publishes is refused
+    /// (`DECISION_REFERENCE_UNKNOWN`) and the device decides again after its next bundle pull.
+    pub fn reference_books(&self) -> Arc<HashMap<String, Arc<RuleBook>>> {
+        self.books.clone()
     }
 
     /// The agency's bundle signing key (see `crate::keys::bundle_key`: made before its first bundle).

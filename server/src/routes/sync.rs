@@ -95,6 +95,7 @@ pub async fn push(
         &state.storage,
         &state.signer,
         &state.metrics,
+        state.bundles.reference_books(),
         &device,
         entries,
     )
