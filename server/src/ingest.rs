@@ -42,8 +42,8 @@
 //!    `OFFICER_CERTIFICATE_REVOKED`) — and the entry names one at least (`NO_ENFORCING_OFFICER`);
 //! 5. the steps that end a case (`roadside_core::steps`) are checked again with the core's own
 //!    functions ([`check_step`]): the body must have the shape of its kind (`STEP_BODY_INVALID`);
-//!    a `decision.penalty` must name reference data the server published
-//!    (`DECISION_REFERENCE_UNKNOWN`) and pass `recheck_penalty_decision` with it and the agency's
+//!    a `decision.penalty` must name reference data the server publishes or published
+//!    (`crate::bundles::Bundler::reference_books`; otherwise `DECISION_REFERENCE_UNKNOWN`) and pass `recheck_penalty_decision` with it and the agency's
 //!    roster (the first issue's code, every issue in the message); a `measure.apply` and a
 //!    `delivery.record` must pass `steps::measure` and `steps::delivery`. What needs the whole
 //!    case (a payment against its decision, closing with measures still open, a statement against

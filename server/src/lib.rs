@@ -91,6 +91,7 @@ impl Server {
         }
         let bundler = bundles::Bundler::new(&config.data_dir, key_dir)?;
         bundler.publish_all(&storage).await?;
+        bundler.load_published(&storage).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             ApiError::internal("LISTEN_FAILED", format!("无法监听 {}：{e}", config.listen))
         })?;

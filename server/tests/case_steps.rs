@@ -188,6 +188,7 @@ async fn case_of(s: &TestServer, token: &str, case: &str) -> Value {
 backend_tests!(db:
     a_closed_case_shows_its_steps_in_order,
     each_step_is_checked_again_on_push,
+    a_decision_on_earlier_published_reference_data_is_checked_with_that_data,
 );
 
 async fn a_closed_case_shows_its_steps_in_order(db: Db) {
@@ -408,5 +409,54 @@ async fn each_step_is_checked_again_on_push(db: Db) {
         again["results"][2]["message"],
         answer["results"][2]["message"]
     );
+    s.stop().await;
+}
+
+/// The server publishes new reference data (a file laid over the compiled-in set, then a
+/// restart): a decision a device made offline with the set it published before is re-checked with
+/// that set and accepted, as is one made with the new set.
+async fn a_decision_on_earlier_published_reference_data_is_checked_with_that_data(db: Db) {
+    let url = db.new_database().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = TestServer::start_in(dir, url.clone(), |_| {}).await;
+    let (_, dev) = s.admin_and_device().await;
+    let old_book = RuleBook::bundled().expect("book");
+    let dir = s.stop_keeping_dir().await;
+
+    let mut files: std::collections::BTreeMap<String, String> =
+        roadside_core::bundle::bundled_reference()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8(v).expect("text")))
+            .collect();
+    let policy = files.get_mut("policy.toml").expect("policy.toml");
+    policy.push_str("\n# 修订：本机构重新发布\n");
+    let reference = dir.path().join("reference");
+    std::fs::create_dir_all(&reference).expect("reference dir");
+    std::fs::write(reference.join("policy.toml"), policy.as_bytes()).expect("overlay");
+    let new_book = RuleBook::from_files(files).expect("new book");
+    assert_ne!(new_book.reference_digest(), old_book.reference_digest());
+
+    let s = TestServer::start_in(dir, url, |_| {}).await;
+    let case = "0192f3a0-0000-7000-8000-00000000c3c3";
+    let entries = signed(
+        &dev.key,
+        None,
+        case,
+        vec![
+            (EntryKind::CaseOpen, json!({"reason": "超限运输"})),
+            (EntryKind::CaseFinalize, json!({})),
+            (
+                EntryKind::DecisionPenalty,
+                to_value(&decision(&old_book, "青海南交执罚〔2026〕0005号")),
+            ),
+            (
+                EntryKind::DecisionPenalty,
+                to_value(&decision(&new_book, "青海南交执罚〔2026〕0006号")),
+            ),
+        ],
+    );
+    let (status, answer) = s.push(&dev.token, &entries).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["accepted"], 4, "{answer}");
     s.stop().await;
 }
