@@ -547,3 +547,46 @@ fn devices_leasing_at_once_get_disjoint_blocks() {
     assert_eq!(per_device.len(), DEVICES);
     assert!(per_device.values().all(|n| *n == 2), "{per_device:?}");
 }
+
+/// A lease the server refuses (the year's serials are all leased) does not fail the sync: the
+/// entries still go, and the report says why no block came.
+#[test]
+fn a_failed_lease_is_reported_and_the_sync_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start_with(
+        dir.path(),
+        "127.0.0.1:0",
+        &[
+            ("ROADSIDE_NUMBER_BLOCK_SIZE".into(), "5000".into()),
+            ("ROADSIDE_AUDIT_INTERVAL_SECS".into(), "0".into()),
+        ],
+    );
+    // Two devices take the whole year (1–5000, 5001–9999).
+    for _ in 0..2 {
+        let d = Device::new();
+        enrol(&d.store, &server.base, &server.enrolment_code(OFFICER));
+        assert!(d.store.numbers_left(year()).unwrap() >= 4999);
+    }
+    // The third enrols (its lease fails, the enrolment stands) and has a case to send.
+    let dev = Device::new();
+    enrol(&dev.store, &server.base, &server.enrolment_code(OFFICER));
+    assert_eq!(dev.store.numbers_left(year()).unwrap(), 0);
+    dev.capture_cases(2);
+    let report = sync(&dev.store, &quick()).expect("the sync itself succeeds");
+    assert_eq!(report.accepted, 2, "{report:?}");
+    assert_eq!(report.outbox_left, 0);
+    assert_eq!(report.number_block, None);
+    let error = report
+        .number_lease_error
+        .clone()
+        .expect("the lease's failure");
+    assert!(error.starts_with("NUMBERS_EXHAUSTED: "), "{error}");
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("NUMBERS_EXHAUSTED")),
+        "{report:?}"
+    );
+    assert_eq!(dev.store.numbers_left(year()).unwrap(), 0);
+}
