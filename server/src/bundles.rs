@@ -168,8 +168,9 @@ impl Bundler {
     /// Add the reference sets of every stored bundle of every agency to
     /// [`Bundler::reference_books`], so a decision made offline with the reference data of an
     /// earlier version is still re-checked with that data (at start, after `publish_all`). Each
-    /// distinct set of files is read once. A stored set this program cannot load is logged and
-    /// left out: decisions naming it are refused (`DECISION_REFERENCE_UNKNOWN`).
+    /// distinct set of files is read once. A stored set this program cannot load (a component
+    /// missing, files that no longer validate) is logged and left out: decisions naming it are
+    /// refused (`DECISION_REFERENCE_UNKNOWN`).
     pub async fn load_published(&self, storage: &DynStorage) -> Result<()> {
         let mut seen: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
         let mut found: Vec<(String, RuleBook)> = Vec::new();
@@ -187,14 +188,24 @@ impl Bundler {
                 }
                 let mut texts = BTreeMap::new();
                 for (name, sha256) in &files {
-                    let Some(bytes) = storage.bundle_component(&agency.code, name, sha256).await?
-                    else {
-                        return Err(ApiError::storage(format!(
-                            "bundle {} of {} names component {name} ({sha256}), not stored",
-                            stored.version, agency.code
-                        )));
-                    };
-                    texts.insert(name.clone(), String::from_utf8_lossy(&bytes).into_owned());
+                    match storage.bundle_component(&agency.code, name, sha256).await? {
+                        Some(bytes) => {
+                            texts
+                                .insert(name.clone(), String::from_utf8_lossy(&bytes).into_owned());
+                        }
+                        None => {
+                            tracing::warn!(
+                                agency = %agency.code,
+                                version = stored.version,
+                                component = %name,
+                                "a stored bundle names a component that is not stored; its reference data is left out"
+                            );
+                            break;
+                        }
+                    }
+                }
+                if texts.len() != files.len() {
+                    continue;
                 }
                 match RuleBook::from_files(texts) {
                     Ok(book) => found.push((book.reference_digest(), book)),

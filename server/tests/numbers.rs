@@ -46,7 +46,7 @@ async fn blocks_follow_each_other_per_agency_with_its_prefix(db: Db) {
         .server_with(|c| c.doc_prefixes = vec!["632500=青海南交执".into()])
         .await;
     let admin = s.admin().await;
-    let (_, token, device_id) = s.enrol(&admin, "QH6325000101").await;
+    let (_, token, _) = s.enrol(&admin, "QH6325000101").await;
     let (status, first) = lease(&s, &token, json!({})).await;
     assert_eq!(status, 200, "{first}");
     assert_eq!(
@@ -96,7 +96,6 @@ async fn blocks_follow_each_other_per_agency_with_its_prefix(db: Db) {
         .expect("632500");
     assert_eq!(mine["doc_prefix"], "青海南交执");
     s.stop().await;
-    let _ = device_id;
 }
 
 async fn the_year_is_this_one_or_the_next(db: Db) {
