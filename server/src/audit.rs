@@ -762,6 +762,14 @@ impl Auditor {
                     }
                 }
             }
+            "case.close" => {
+                if let Some(c) = e.case.as_ref().and_then(|c| self.cases.get_mut(c)) {
+                    if c.agency == agency {
+                        c.status = "closed";
+                        c.status_by = eref;
+                    }
+                }
+            }
             "record.create" | "record.amend" => {
                 self.records += 1;
                 expected_rows.push((

@@ -225,6 +225,7 @@ mod tests {
             code: c.into(),
             name: c.into(),
             parent: p.map(Into::into),
+            doc_prefix: None,
         };
         let all = [
             a("632500", None),

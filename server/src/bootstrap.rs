@@ -20,6 +20,7 @@ pub fn demo_agencies() -> Vec<Agency> {
         code: code.to_string(),
         name: name.to_string(),
         parent: parent.map(str::to_string),
+        doc_prefix: None,
     };
     vec![
         a("632500", "海南藏族自治州交通运输综合行政执法局", None),

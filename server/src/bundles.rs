@@ -17,9 +17,9 @@
 //!   wins, the other re-reads). It runs at start for every agency, after every roster change, and
 //!   on every manifest request (so a failed hook can never leave a stale bundle served).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use axum::extract::FromRef;
 use chrono::Utc;
@@ -75,6 +75,10 @@ pub struct Bundler {
     reference: BTreeMap<String, Vec<u8>>,
     /// Their hashes.
     reference_hashes: BTreeMap<String, String>,
+    /// The rule books of the reference files published now and in every stored bundle, by
+    /// digest (`RuleBook::reference_digest`): what a pushed decision is re-checked with
+    /// (`crate::ingest::check_step`).
+    books: RwLock<Arc<HashMap<String, Arc<RuleBook>>>>,
     /// Where the agency keys live.
     key_dir: Arc<KeyDir>,
     /// Agency keys read so far.
@@ -106,27 +110,124 @@ impl Bundler {
                 ),
             )
         })?;
-        Ok(Self::from_files(
-            book.texts()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
-                .collect(),
-            key_dir,
-        ))
+        Ok(Self::from_book(book, key_dir))
     }
 
-    /// From reference files already validated; agency keys in `key_dir`.
-    pub fn from_files(reference: BTreeMap<String, Vec<u8>>, key_dir: Arc<KeyDir>) -> Self {
+    /// From reference files (validated here as one rule set); agency keys in `key_dir`.
+    pub fn from_files(reference: BTreeMap<String, Vec<u8>>, key_dir: Arc<KeyDir>) -> Result<Self> {
+        let mut texts = BTreeMap::new();
+        for (name, bytes) in reference {
+            let text = String::from_utf8(bytes).map_err(|_| {
+                ApiError::internal(
+                    "REFERENCE_INVALID",
+                    format!("参考数据文件 {name} 不是 UTF-8 文本"),
+                )
+            })?;
+            texts.insert(name, text);
+        }
+        let book = RuleBook::from_files(texts).map_err(|e| {
+            ApiError::internal(
+                "REFERENCE_INVALID",
+                format!("参考数据无效，无法发布数据包：{}", e.message()),
+            )
+        })?;
+        Ok(Self::from_book(book, key_dir))
+    }
+
+    /// From a validated rule book: its files are what is published.
+    fn from_book(book: RuleBook, key_dir: Arc<KeyDir>) -> Self {
+        let reference: BTreeMap<String, Vec<u8>> = book
+            .texts()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+            .collect();
         let reference_hashes = reference
             .iter()
             .map(|(k, v)| (k.clone(), bundle::sha256_hex(v)))
             .collect();
+        let books = HashMap::from([(book.reference_digest(), Arc::new(book))]);
         Bundler {
             reference,
             reference_hashes,
+            books: RwLock::new(Arc::new(books)),
             key_dir,
             keys: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The reference data this server publishes or published, by digest: the sets a pushed
+    /// decision may name (the current one, and those of the stored bundles once
+    /// [`Bundler::load_published`] has run).
+    pub fn reference_books(&self) -> Arc<HashMap<String, Arc<RuleBook>>> {
+        match self.books.read() {
+            Ok(b) => b.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Add the reference sets of every stored bundle of every agency to
+    /// [`Bundler::reference_books`], so a decision made offline with the reference data of an
+    /// earlier version is still re-checked with that data (at start, after `publish_all`). Each
+    /// distinct set of files is read once. A stored set this program cannot load (a component
+    /// missing, files that no longer validate) is logged and left out: decisions naming it are
+    /// refused (`DECISION_REFERENCE_UNKNOWN`).
+    pub async fn load_published(&self, storage: &DynStorage) -> Result<()> {
+        let mut seen: BTreeSet<Vec<(String, String)>> = BTreeSet::new();
+        let mut found: Vec<(String, RuleBook)> = Vec::new();
+        for agency in storage.agencies().await? {
+            for stored in storage.bundles(&agency.code).await? {
+                let manifest = stored_manifest(&stored)?;
+                let files: Vec<(String, String)> = manifest
+                    .components
+                    .iter()
+                    .filter(|c| c.name != ROSTER)
+                    .map(|c| (c.name.clone(), c.sha256.clone()))
+                    .collect();
+                if files.is_empty() || !seen.insert(files.clone()) {
+                    continue;
+                }
+                let mut texts = BTreeMap::new();
+                for (name, sha256) in &files {
+                    match storage.bundle_component(&agency.code, name, sha256).await? {
+                        Some(bytes) => {
+                            texts
+                                .insert(name.clone(), String::from_utf8_lossy(&bytes).into_owned());
+                        }
+                        None => {
+                            tracing::warn!(
+                                agency = %agency.code,
+                                version = stored.version,
+                                component = %name,
+                                "a stored bundle names a component that is not stored; its reference data is left out"
+                            );
+                            break;
+                        }
+                    }
+                }
+                if texts.len() != files.len() {
+                    continue;
+                }
+                match RuleBook::from_files(texts) {
+                    Ok(book) => found.push((book.reference_digest(), book)),
+                    Err(e) => tracing::warn!(
+                        agency = %agency.code,
+                        version = stored.version,
+                        detail = %e.message(),
+                        "reference data of a stored bundle cannot be loaded; decisions naming it are refused"
+                    ),
+                }
+            }
+        }
+        let mut books = match self.books.write() {
+            Ok(b) => b,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut all = HashMap::clone(&books);
+        for (digest, book) in found {
+            all.entry(digest).or_insert_with(|| Arc::new(book));
+        }
+        *books = Arc::new(all);
+        Ok(())
     }
 
     /// The agency's bundle signing key (see `crate::keys::bundle_key`: made before its first bundle).

@@ -155,6 +155,20 @@ pub struct Config {
     #[arg(long, env = "ROADSIDE_AUDIT_INTERVAL_SECS", default_value_t = 3600)]
     pub audit_interval_secs: u64,
 
+    // ---- Document numbers (`routes/numbers.rs`) ----
+    /// Serials in one block of document numbers leased to a device (1–9999).
+    #[arg(long, env = "ROADSIDE_NUMBER_BLOCK_SIZE", default_value_t = 100)]
+    pub number_block_size: u64,
+
+    /// An agency's document number prefix, `CODE=PREFIX` (e.g. `632500=青海南交执`; repeat the
+    /// flag or separate with commas), stored at start. An agency without one prints its name.
+    #[arg(
+        long = "doc-prefix",
+        env = "ROADSIDE_DOC_PREFIXES",
+        value_delimiter = ','
+    )]
+    pub doc_prefixes: Vec<String>,
+
     /// What to do; none: serve. Each command runs on the configured database and exits.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -225,6 +239,8 @@ impl Config {
             upload_expiry_secs: 24 * 3600,
             media_timeout_secs: 900,
             audit_interval_secs: 3600,
+            number_block_size: 100,
+            doc_prefixes: Vec::new(),
             command: None,
         }
     }
@@ -283,6 +299,44 @@ impl Config {
             pin,
             key_label: self.pkcs11_key_label.clone(),
         }))
+    }
+
+    /// The block size, checked: 1 to 9999 serials.
+    pub fn number_block_size(&self) -> Result<u64> {
+        if (1..=crate::storage::MAX_SERIAL).contains(&self.number_block_size) {
+            Ok(self.number_block_size)
+        } else {
+            Err(ApiError::internal(
+                "CONFIG_INVALID",
+                format!(
+                    "ROADSIDE_NUMBER_BLOCK_SIZE 应在 1 至 {} 之间，设置的是 {}",
+                    crate::storage::MAX_SERIAL,
+                    self.number_block_size
+                ),
+            ))
+        }
+    }
+
+    /// The `--doc-prefix` settings as (agency code, prefix) pairs.
+    pub fn doc_prefixes(&self) -> Result<Vec<(String, String)>> {
+        self.doc_prefixes
+            .iter()
+            .map(|s| {
+                let (code, prefix) = s
+                    .split_once('=')
+                    .map(|(c, p)| (c.trim(), p.trim()))
+                    .filter(|(c, p)| !c.is_empty() && !p.is_empty())
+                    .ok_or_else(|| {
+                        ApiError::internal(
+                            "CONFIG_INVALID",
+                            format!(
+                                "文书编号前缀 “{s}” 应写作 机构代码=前缀，例如 632500=青海南交执"
+                            ),
+                        )
+                    })?;
+                Ok((code.to_string(), prefix.to_string()))
+            })
+            .collect()
     }
 
     pub fn request_timeout(&self) -> Duration {

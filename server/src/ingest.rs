@@ -39,9 +39,17 @@
 //!    `CERTIFICATE_OTHER_AGENCY`) and may act on the entry's day in the agency's calendar — the
 //!    core's one answer, `roadside_core::officer`, with its codes (`OFFICER_NOT_ENFORCER`,
 //!    `OFFICER_CERTIFICATE_NOT_YET_VALID`, `OFFICER_CERTIFICATE_EXPIRED`,
-//!    `OFFICER_CERTIFICATE_REVOKED`) — and the entry names one at least (`NO_ENFORCING_OFFICER`).
+//!    `OFFICER_CERTIFICATE_REVOKED`) — and the entry names one at least (`NO_ENFORCING_OFFICER`);
+//! 5. the steps that end a case (`roadside_core::steps`) are checked again with the core's own
+//!    functions ([`check_step`]): the body must have the shape of its kind (`STEP_BODY_INVALID`);
+//!    a `decision.penalty` must name reference data the server publishes or published
+//!    (`crate::bundles::Bundler::reference_books`; otherwise `DECISION_REFERENCE_UNKNOWN`) and pass `recheck_penalty_decision` with it and the agency's
+//!    roster (the first issue's code, every issue in the message); a `measure.apply` and a
+//!    `delivery.record` must pass `steps::measure` and `steps::delivery`. What needs the whole
+//!    case (a payment against its decision, closing with measures still open, a statement against
+//!    its notice) is the device's check only: the server checks each entry on its own.
 //!
-//! Steps 1, 2 and 4 use no lock and run on every core, the signatures of each core's part verified
+//! Steps 1, 2, 4 and 5 use no lock and run on every core, the signatures of each core's part verified
 //! as one batch (`ed25519_dalek::verify_batch`, then one by one only if the batch fails; see
 //! `check_chunk` for how a batch is kept as strict as `verify_strict`);
 //! step 3 runs in the planner. Entries are taken in `seq` order whatever order the batch lists them
@@ -53,9 +61,12 @@ use std::sync::Arc;
 use base64::Engine;
 use chrono::NaiveDate;
 use ed25519_dalek::{Signature, VerifyingKey};
+use roadside_core::ledger::EntryKind;
 use roadside_core::ledger::{self, KnownDevice, LedgerEntry};
 use roadside_core::model::OfficerCertificate;
 use roadside_core::officer::Ineligible;
+use roadside_core::rules::RuleBook;
+use roadside_core::steps;
 
 use crate::error::{ApiError, Result};
 use crate::metrics::Metrics;
@@ -121,12 +132,20 @@ pub fn pre_check(
     device: &Device,
     entries: Vec<(Vec<u8>, Vec<u8>)>,
     roster: &HashMap<String, OfficerCertificate>,
+    books: &ReferenceBooks,
 ) -> Vec<PreChecked> {
     // The enrolled key, decoded once for the whole batch.
     let known = KnownDevice::decode(&device.public_key).ok();
     let batch_key = known.as_ref().and_then(batchable_key);
     let check = |chunk: Vec<(Vec<u8>, Vec<u8>)>| {
-        check_chunk(device, known.as_ref(), batch_key.as_ref(), roster, chunk)
+        check_chunk(
+            device,
+            known.as_ref(),
+            batch_key.as_ref(),
+            roster,
+            books,
+            chunk,
+        )
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if entries.len() < PARALLEL_MIN || cores < 2 {
@@ -200,12 +219,13 @@ fn check_chunk(
     known: Option<&KnownDevice>,
     batch_key: Option<&VerifyingKey>,
     roster: &HashMap<String, OfficerCertificate>,
+    books: &ReferenceBooks,
     chunk: Vec<(Vec<u8>, Vec<u8>)>,
 ) -> Vec<PreChecked> {
     let (Some(known), Some(key)) = (known, batch_key) else {
         return chunk
             .into_iter()
-            .map(|(bytes, sig)| check_one(device, known, roster, bytes, sig))
+            .map(|(bytes, sig)| check_one(device, known, roster, books, bytes, sig))
             .collect();
     };
     // Per entry: the opened entry of a candidate, or None (checked on its own).
@@ -234,9 +254,9 @@ fn check_chunk(
         .map(|((bytes, sig), opened)| match opened {
             Some((_, entry)) if batch_ok => {
                 let hash = ledger::sha256(&bytes);
-                finish(device, roster, hash, entry, bytes, sig)
+                finish(device, roster, books, hash, entry, bytes, sig)
             }
-            _ => check_one(device, Some(known), roster, bytes, sig),
+            _ => check_one(device, Some(known), roster, books, bytes, sig),
         })
         .collect()
 }
@@ -296,6 +316,7 @@ fn check_one(
     device: &Device,
     known: Option<&KnownDevice>,
     roster: &HashMap<String, OfficerCertificate>,
+    books: &ReferenceBooks,
     bytes: Vec<u8>,
     sig: Vec<u8>,
 ) -> PreChecked {
@@ -317,13 +338,14 @@ fn check_one(
     };
     let entry =
         opened.map_err(|e| Box::new(Outcome::rejected(&hash, None, e.code(), e.message())))?;
-    finish(device, roster, hash, entry, bytes, sig)
+    finish(device, roster, books, hash, entry, bytes, sig)
 }
 
-/// Steps 2 and 4 for an authentic entry.
+/// Steps 2, 4 and 5 for an authentic entry.
 fn finish(
     device: &Device,
     roster: &HashMap<String, OfficerCertificate>,
+    books: &ReferenceBooks,
     hash: [u8; 32],
     entry: LedgerEntry,
     bytes: Vec<u8>,
@@ -337,12 +359,13 @@ fn finish(
             "记录不是由本设备的登记密钥签署的",
         )));
     }
-    let refusal = check_officers(&entry, &device.agency, roster)
-        .err()
-        .map(|(code, message)| Refusal {
+    let refusal = match check_officers(&entry, &device.agency, roster) {
+        Err((code, message)) => Some(Refusal {
             code: code.to_string(),
             message,
-        });
+        }),
+        Ok(()) => check_step(&entry, roster, books).err(),
+    };
     Ok(Checked {
         hash,
         entry,
@@ -388,6 +411,113 @@ pub fn check_officers(
         ));
     }
     Ok(())
+}
+
+/// The reference data the server published, by [`RuleBook::reference_digest`]: the sets a
+/// decision may name (`crate::bundles::Bundler::reference_books`).
+pub type ReferenceBooks = HashMap<String, Arc<RuleBook>>;
+
+/// Step 5: an entry of the steps that end a case, checked again on its own with the core's
+/// functions (see the module documentation). Other kinds pass.
+pub fn check_step(
+    entry: &LedgerEntry,
+    roster: &HashMap<String, OfficerCertificate>,
+    books: &ReferenceBooks,
+) -> std::result::Result<(), Refusal> {
+    let officers = || roster.values().cloned().collect::<Vec<_>>();
+    match entry.kind {
+        EntryKind::DecisionPenalty => {
+            let d: steps::PenaltyDecision = step_body(entry)?;
+            let book = books.get(&d.reference.digest).ok_or_else(|| Refusal {
+                code: "DECISION_REFERENCE_UNKNOWN".to_string(),
+                message: format!(
+                    "第 {} 条记录（处罚决定 {}）依据的参考数据（摘要 {}）不是服务器发布的参考数据，无法复核",
+                    entry.seq, d.number, d.reference.digest
+                ),
+            })?;
+            let issues = steps::recheck_penalty_decision(book, &officers(), &d);
+            refuse_issues(entry, "处罚决定", issues)
+        }
+        EntryKind::DecisionNoPenalty => step_body::<steps::NoPenaltyDecision>(entry).map(drop),
+        EntryKind::NoticeIssue => step_body::<steps::Notice>(entry).map(drop),
+        EntryKind::StatementRecord => step_body::<steps::Statement>(entry).map(drop),
+        EntryKind::MeasureApply => {
+            let m: steps::Measure = step_body(entry)?;
+            match steps::measure(
+                &officers(),
+                &m.input,
+                m.measure_id.clone(),
+                m.number.clone(),
+            ) {
+                Err(e) => refuse_issues(entry, "强制措施", e.into_issues()),
+                Ok(again) if again.ends_on != m.ends_on => Err(Refusal {
+                    code: "STEP_BODY_INVALID".to_string(),
+                    message: format!(
+                        "第 {} 条记录（强制措施 {}）的截止日期 {} 与起始日期和期限不符（应为 {}）",
+                        entry.seq, m.number, m.ends_on, again.ends_on
+                    ),
+                }),
+                Ok(_) => Ok(()),
+            }
+        }
+        EntryKind::MeasureExtend => step_body::<steps::MeasureExtension>(entry).map(drop),
+        EntryKind::MeasureRelease => step_body::<steps::MeasureRelease>(entry).map(drop),
+        EntryKind::DocumentIssue => step_body::<steps::DocumentIssued>(entry).map(drop),
+        EntryKind::DeliveryRecord => {
+            let d: steps::DeliveryInput = step_body(entry)?;
+            match steps::delivery(&d) {
+                Err(e) => refuse_issues(entry, "送达记录", e.into_issues()),
+                Ok(_) => Ok(()),
+            }
+        }
+        // A payment is checked against its decision, a statement against its notice and a
+        // closing against the whole case (paid, measures released) on the device, where the case
+        // is; the server checks each entry on its own, so only their shape here.
+        EntryKind::PaymentRecord => step_body::<steps::PaymentInput>(entry).map(drop),
+        EntryKind::CaseClose => step_body::<steps::CloseInput>(entry).map(drop),
+        EntryKind::CaseOpen
+        | EntryKind::RecordCreate
+        | EntryKind::RecordAmend
+        | EntryKind::EvidenceAdd
+        | EntryKind::CaseFinalize
+        | EntryKind::EntryVoid => Ok(()),
+    }
+}
+
+/// The body of a step entry as its core type (`deny_unknown_fields`), or `STEP_BODY_INVALID`.
+fn step_body<T: serde::de::DeserializeOwned>(
+    entry: &LedgerEntry,
+) -> std::result::Result<T, Refusal> {
+    serde_json::from_value(entry.body.clone()).map_err(|e| Refusal {
+        code: "STEP_BODY_INVALID".to_string(),
+        message: format!(
+            "第 {} 条记录（{}）的内容不符合该类记录的格式：{e}",
+            entry.seq, entry.kind
+        ),
+    })
+}
+
+/// Refuse with the first issue's code and every issue in the message; pass when there are none.
+fn refuse_issues(
+    entry: &LedgerEntry,
+    what: &str,
+    issues: Vec<roadside_core::error::Issue>,
+) -> std::result::Result<(), Refusal> {
+    let Some(first) = issues.first() else {
+        return Ok(());
+    };
+    let listed: Vec<String> = issues
+        .iter()
+        .map(|i| format!("{}（{}）：{}", i.path, i.code, i.message))
+        .collect();
+    Err(Refusal {
+        code: first.code.clone(),
+        message: format!(
+            "第 {} 条记录（{what}）未通过服务器复核：{}",
+            entry.seq,
+            listed.join("；")
+        ),
+    })
 }
 
 /// Step 3 and the log append: the planner run inside the batch's transaction.
@@ -661,6 +791,7 @@ pub async fn push(
     storage: &DynStorage,
     signer: &Arc<LogSigner>,
     metrics: &Metrics,
+    books: Arc<ReferenceBooks>,
     device: &Device,
     entries: Vec<Submitted>,
 ) -> Result<Pushed> {
@@ -699,9 +830,10 @@ pub async fn push(
         .map(|o| (o.certificate_no.clone(), o))
         .collect();
     let pre_device = device.clone();
-    let mut checked = tokio::task::spawn_blocking(move || pre_check(&pre_device, raw, &roster))
-        .await
-        .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    let mut checked =
+        tokio::task::spawn_blocking(move || pre_check(&pre_device, raw, &roster, &books))
+            .await
+            .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
     // Old receipts of re-submitted entries (after a log rollover): checked before the batch is
     // planned; one that does not verify rejects its entry.
     let mut old_positions = HashMap::new();
@@ -901,7 +1033,16 @@ mod tests {
     fn single(dev: &Device, raw: &[(Vec<u8>, Vec<u8>)]) -> Vec<PreChecked> {
         let known = KnownDevice::decode(&dev.public_key).ok();
         raw.iter()
-            .map(|(b, s)| check_one(dev, known.as_ref(), &HashMap::new(), b.clone(), s.clone()))
+            .map(|(b, s)| {
+                check_one(
+                    dev,
+                    known.as_ref(),
+                    &HashMap::new(),
+                    &HashMap::new(),
+                    b.clone(),
+                    s.clone(),
+                )
+            })
             .collect()
     }
 
@@ -915,13 +1056,13 @@ mod tests {
             .map(|e| (e.bytes.clone(), e.sig.to_vec()))
             .collect();
         // All good: every entry authentic (refused: its officer is not on the empty roster).
-        let checked = pre_check(&dev, raw.clone(), &HashMap::new());
+        let checked = pre_check(&dev, raw.clone(), &HashMap::new(), &HashMap::new());
         assert!(checked.iter().all(|c| c.is_ok()));
         assert_eq!(answers(&checked), answers(&single(&dev, &raw)));
 
         // Entry 70 carries entry 71's signature: well-formed, canonical, but wrong.
         raw[70].1 = entries[71].sig.to_vec();
-        let checked = pre_check(&dev, raw.clone(), &HashMap::new());
+        let checked = pre_check(&dev, raw.clone(), &HashMap::new(), &HashMap::new());
         let bad: Vec<usize> = (0..checked.len())
             .filter(|&i| checked[i].is_err())
             .collect();
@@ -953,7 +1094,7 @@ mod tests {
             let e = chain(&other, 1).remove(0);
             (e.bytes, e.sig.to_vec())
         };
-        let checked = pre_check(&dev, raw.clone(), &HashMap::new());
+        let checked = pre_check(&dev, raw.clone(), &HashMap::new(), &HashMap::new());
         let bad: Vec<usize> = (0..checked.len())
             .filter(|&i| checked[i].is_err())
             .collect();

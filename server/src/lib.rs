@@ -80,8 +80,18 @@ impl Server {
         } else {
             bootstrap::seed_demo(&storage, &config.data_dir).await?
         };
+        config.number_block_size()?;
+        for (agency, prefix) in config.doc_prefixes()? {
+            if !storage.set_doc_prefix(&agency, Some(&prefix)).await? {
+                return Err(ApiError::internal(
+                    "CONFIG_INVALID",
+                    format!("文书编号前缀设置中的机构 {agency} 不存在"),
+                ));
+            }
+        }
         let bundler = bundles::Bundler::new(&config.data_dir, key_dir)?;
         bundler.publish_all(&storage).await?;
+        bundler.load_published(&storage).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
             ApiError::internal("LISTEN_FAILED", format!("无法监听 {}：{e}", config.listen))
         })?;

@@ -427,14 +427,14 @@ async fn concurrent_publishers_agree_on_one_new_version(db: Db) {
         Arc::new(KeyDir::open(&key_dir.path().join("keys")).expect("key dir")),
     ];
     let bundlers = [
-        Arc::new(Bundler::from_files(
-            bundle::bundled_reference(),
-            keys[0].clone(),
-        )),
-        Arc::new(Bundler::from_files(
-            bundle::bundled_reference(),
-            keys[1].clone(),
-        )),
+        Arc::new(
+            Bundler::from_files(bundle::bundled_reference(), keys[0].clone())
+                .expect("the bundled reference is valid"),
+        ),
+        Arc::new(
+            Bundler::from_files(bundle::bundled_reference(), keys[1].clone())
+                .expect("the bundled reference is valid"),
+        ),
     ];
     let first = bundlers[0]
         .current(&stores[0], "632500")

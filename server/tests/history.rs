@@ -73,7 +73,8 @@ async fn suite(database_url: Option<String>) {
     assert_eq!(body["prior_cases"][0]["status"], "draft", "{body}");
     assert!(body["prior_cases"][0]["opened_at"].is_string(), "{body}");
     assert!(body["checked_at"].is_string(), "{body}");
-    let year_ago = (Utc::now() - Duration::days(365)).date_naive().to_string();
+    // The server counts the year back from the agency's day (UTC+8), not from the UTC date.
+    let year_ago = (roadside_core::day::agency_today() - Duration::days(365)).to_string();
     assert_eq!(body["since"], year_ago.as_str(), "{body}");
 
     // An account token of the same agency sees it too; so does a party-id query.

@@ -34,6 +34,10 @@ const OLDER: &[Older] = &[
         version: 2,
         created_if_missing: true,
     },
+    Older {
+        version: 3,
+        created_if_missing: false,
+    },
 ];
 
 /// The version whose tables servers before it created "if missing".
@@ -82,6 +86,11 @@ fn rows_of(version: u32) -> &'static str {
                  VALUES ('ROW_DIFFERS', '632521', 'case-1', '06', 'records', '2026-01-04T00:00:00.000000Z');
              INSERT INTO log_recovered (entry_hash, device_id, seq, leaf_index, old_origin, old_leaf_index, old_tree_size, old_checkpoint, recorded_at)
                  VALUES ({hex:0c}, 'dev-1', 2, 1, 'roadside.example/log', 1, 2, 'note', '2026-01-05T00:00:00.000000Z');"
+        }
+        4 => {
+            "UPDATE agencies SET doc_prefix = '青海南交执' WHERE code = '632500';
+             INSERT INTO number_leases (agency, year, first, last, device_id, leased_at)
+                 VALUES ('632521', 2026, 1, 100, 'dev-1', '2026-01-06T00:00:00.000000Z');"
         }
         other => panic!("no rows written for version {other}: add them with the version"),
     }
@@ -188,8 +197,10 @@ fn sqlite_schema(conn: &rusqlite::Connection) -> Vec<String> {
     out
 }
 
-/// Every row of every table, as text, sorted, by table.
-fn sqlite_rows(conn: &rusqlite::Connection) -> BTreeMap<String, Vec<String>> {
+/// The columns of every table, in their order, by table.
+type Columns = BTreeMap<String, Vec<String>>;
+
+fn sqlite_columns(conn: &rusqlite::Connection) -> Columns {
     let tables: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
         .expect("prepare")
@@ -200,8 +211,47 @@ fn sqlite_rows(conn: &rusqlite::Connection) -> BTreeMap<String, Vec<String>> {
     tables
         .into_iter()
         .map(|t| {
-            let mut stmt = conn
+            let stmt = conn
                 .prepare(&format!("SELECT * FROM \"{t}\""))
+                .expect("prepare");
+            let names = stmt.column_names().map(|c| c.to_string()).collect();
+            (t, names)
+        })
+        .collect()
+}
+
+/// A column a later version added holds NULL in every row an older server wrote (`columns`:
+/// what the older database had).
+fn sqlite_added_columns_are_null(conn: &rusqlite::Connection, columns: &Columns) {
+    for (t, now) in sqlite_columns(conn) {
+        let Some(before) = columns.get(&t) else {
+            continue;
+        };
+        for c in now.iter().filter(|c| !before.contains(c)) {
+            let set: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM \"{t}\" WHERE \"{c}\" IS NOT NULL"),
+                    [],
+                    |r| r.get(0),
+                )
+                .expect("count");
+            assert_eq!(set, 0, "added column {t}.{c} is set in older rows");
+        }
+    }
+}
+
+/// Every row of every table of `columns`, over those columns, as text, sorted, by table.
+fn sqlite_rows(conn: &rusqlite::Connection, columns: &Columns) -> BTreeMap<String, Vec<String>> {
+    columns
+        .iter()
+        .map(|(t, cols)| {
+            let list = cols
+                .iter()
+                .map(|c| format!("\"{c}\""))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut stmt = conn
+                .prepare(&format!("SELECT {list} FROM \"{t}\""))
                 .expect("prepare");
             let n = stmt.column_count();
             let mut rows: Vec<String> = stmt
@@ -215,7 +265,7 @@ fn sqlite_rows(conn: &rusqlite::Connection) -> BTreeMap<String, Vec<String>> {
                 .collect::<Result<_, _>>()
                 .expect("rows");
             rows.sort();
-            (t, rows)
+            (t.clone(), rows)
         })
         .collect()
 }
@@ -296,13 +346,17 @@ async fn an_upgraded_sqlite_database_equals_a_fresh_one_and_keeps_its_rows() {
     for (i, &older) in OLDER.iter().enumerate() {
         let path = dir.path().join(format!("older-{i}.sqlite3"));
         sqlite_at(&path, older);
-        let before = sqlite_rows(&rusqlite::Connection::open(&path).expect("open"));
+        let old = rusqlite::Connection::open(&path).expect("open");
+        let columns = sqlite_columns(&old);
+        let before = sqlite_rows(&old, &columns);
+        drop(old);
         let s = open_sqlite(&path).await;
         reads_back(&s).await;
         drop(s);
         let conn = rusqlite::Connection::open(&path).expect("open");
         assert_eq!(sqlite_schema(&conn), want, "upgraded from {older:?}");
-        let after = sqlite_rows(&conn);
+        sqlite_added_columns_are_null(&conn, &columns);
+        let after = sqlite_rows(&conn, &columns);
         for (table, rows) in &before {
             assert_eq!(
                 after.get(table),
@@ -414,30 +468,66 @@ async fn pg_schema(url: &str) -> Vec<String> {
     out
 }
 
-/// Every row of every table, as text, sorted, by table.
-async fn pg_rows(url: &str) -> BTreeMap<String, Vec<String>> {
+/// The columns of every table, in their order, by table.
+async fn pg_columns(url: &str) -> Columns {
     let client = pg_client(url).await;
-    let tables: Vec<String> = client
+    let mut out = Columns::new();
+    for r in client
         .query(
-            "SELECT table_name::TEXT FROM information_schema.tables \
-             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+            "SELECT c.table_name::TEXT, c.column_name::TEXT FROM information_schema.columns c \
+             JOIN information_schema.tables t ON t.table_schema = c.table_schema \
+             AND t.table_name = c.table_name \
+             WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' \
+             ORDER BY c.table_name, c.ordinal_position",
             &[],
         )
         .await
-        .expect("tables")
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+        .expect("columns")
+    {
+        out.entry(r.get(0)).or_default().push(r.get(1));
+    }
+    out
+}
+
+/// A column a later version added holds NULL in every row an older server wrote.
+async fn pg_added_columns_are_null(url: &str, columns: &Columns) {
+    let client = pg_client(url).await;
+    for (t, now) in pg_columns(url).await {
+        let Some(before) = columns.get(&t) else {
+            continue;
+        };
+        for c in now.iter().filter(|c| !before.contains(c)) {
+            let set: i64 = client
+                .query_one(
+                    &format!("SELECT count(*) FROM \"{t}\" WHERE \"{c}\" IS NOT NULL"),
+                    &[],
+                )
+                .await
+                .expect("count")
+                .get(0);
+            assert_eq!(set, 0, "added column {t}.{c} is set in older rows");
+        }
+    }
+}
+
+/// Every row of every table of `columns`, over those columns, as text, sorted, by table.
+async fn pg_rows(url: &str, columns: &Columns) -> BTreeMap<String, Vec<String>> {
+    let client = pg_client(url).await;
     let mut out = BTreeMap::new();
-    for t in tables {
+    for (t, cols) in columns {
+        let list = cols
+            .iter()
+            .map(|c| format!("t.\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let rows = client
             .query(
-                &format!("SELECT CAST(t AS TEXT) FROM \"{t}\" t ORDER BY 1"),
+                &format!("SELECT CAST(ROW({list}) AS TEXT) FROM \"{t}\" t ORDER BY 1"),
                 &[],
             )
             .await
             .expect("rows");
-        out.insert(t, rows.iter().map(|r| r.get(0)).collect());
+        out.insert(t.clone(), rows.iter().map(|r| r.get(0)).collect());
     }
     out
 }
@@ -504,12 +594,14 @@ async fn an_upgraded_postgres_database_equals_a_fresh_one_and_keeps_its_rows() {
     for &older in OLDER {
         let url = pg_database(&admin).await;
         pg_at(&url, older).await;
-        let before = pg_rows(&url).await;
+        let columns = pg_columns(&url).await;
+        let before = pg_rows(&url, &columns).await;
         let s = storage::open(&url).await.expect("open and upgrade");
         reads_back(&s).await;
         drop(s);
         assert_eq!(pg_schema(&url).await, want, "upgraded from {older:?}");
-        let after = pg_rows(&url).await;
+        pg_added_columns_are_null(&url, &columns).await;
+        let after = pg_rows(&url, &columns).await;
         // The version row is compared with the schema; every other row stays as it was.
         for (table, rows) in before.iter().filter(|(t, _)| *t != "schema_version") {
             assert_eq!(

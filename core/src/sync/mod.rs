@@ -23,6 +23,8 @@
 //!   receipt), so any cut is retried with exponential backoff and jitter, honouring `Retry-After`.
 //! - **Reference bundles are verified** with the bundle key pinned at enrolment before use; only
 //!   changed components are fetched (`sync/bundles.rs`).
+//! - **Document numbers are leased**: blocks of serials from the server at enrolment and whenever
+//!   the device runs low (`sync/numbers.rs`); a failed lease is reported, it does not fail a sync.
 //! - **Media resumes**: the tus upload URL is kept in the store; after a cut the client asks the server
 //!   for its offset (`HEAD`) and continues from there, each chunk with `Upload-Checksum: sha256`.
 //!
@@ -33,6 +35,7 @@ mod bundles;
 mod history;
 pub mod http;
 mod media;
+pub mod numbers;
 mod push;
 mod rollover;
 pub mod verify;
@@ -166,6 +169,11 @@ pub struct SyncReport {
     pub bundle_version: Option<u64>,
     /// Bundle components fetched (only the changed ones are).
     pub bundle_components_fetched: u64,
+    /// The block of document numbers leased in this sync (the device was running low).
+    pub number_block: Option<crate::steps::NumberBlock>,
+    /// `CODE: message` of a number lease that failed in this sync (also among the warnings); the
+    /// rest of the sync went on and the next sync asks again.
+    pub number_lease_error: Option<String>,
     /// Things the officer should know that did not stop the sync.
     pub warnings: Vec<String>,
 }
@@ -259,7 +267,9 @@ struct EnrolAnswer {
 }
 
 /// Enrol this device with an enrolment code: sends the device's public key, then pins the log's key
-/// (and the bundle key, when given) with the server URL and the device token in the store.
+/// (and the bundle key, when given) with the server URL and the device token in the store, and
+/// leases the device its first block of document numbers. The enrolment stands even when that
+/// lease fails: the first sync asks again and reports a failure.
 pub async fn enrol(
     store: &Store,
     server_url: &str,
@@ -318,6 +328,21 @@ pub async fn enrol(
     };
     store.save_enrolment(&config)?;
     store.record_checkpoint(&cp)?;
+    // One attempt: a failure here is not the enrolment's (see above).
+    let once = RetryPolicy {
+        attempts: 1,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+    };
+    let _ = numbers::lease(
+        store,
+        &client,
+        &once,
+        &config.server_url,
+        &config.token,
+        &config.agency,
+    )
+    .await;
     Ok(config.into())
 }
 
@@ -653,6 +678,7 @@ async fn run(
     s.state.phase = SyncPhase::Records;
     s.emit();
     push::push_outbox(&mut s, &mut report).await?;
+    numbers::top_up(&s, &mut report).await;
 
     if options.upload_media {
         s.state.phase = SyncPhase::Media;

@@ -159,6 +159,8 @@ pub struct AgencyDoc {
     name: String,
     /// The agency above it, if any.
     parent: Option<String>,
+    /// The prefix of its document numbers (文书编号); its name is used when none is set.
+    doc_prefix: Option<String>,
 }
 
 // `crate::storage::Device`.
@@ -189,12 +191,110 @@ pub struct DeviceDoc {
 pub struct CaseDoc {
     id: String,
     agency: String,
+    /// draft | finalized | closed
     status: String,
     opened_at: Option<String>,
     #[schema(minimum = 0)]
     records: u64,
     #[schema(minimum = 0)]
     evidence: u64,
+    /// An accepted penalty or no-penalty decision is logged for it.
+    decided: bool,
+}
+
+// `crate::storage::CaseDetail`.
+/// A case with every entry logged for it, in log order.
+#[derive(ToSchema)]
+#[schema(as = CaseDetail)]
+#[allow(dead_code)] // described, never built
+pub struct CaseDetailDoc {
+    id: String,
+    agency: String,
+    /// draft | finalized | closed
+    status: String,
+    opened_at: Option<String>,
+    #[schema(minimum = 0)]
+    records: u64,
+    #[schema(minimum = 0)]
+    evidence: u64,
+    decided: bool,
+    entries: Vec<CaseEntryDoc>,
+}
+
+// `crate::storage::CaseEntry`.
+/// One logged entry of a case.
+#[derive(ToSchema)]
+#[schema(as = CaseEntry)]
+#[allow(dead_code)] // described, never built
+pub struct CaseEntryDoc {
+    /// The signing device's sequence number.
+    #[schema(minimum = 1)]
+    seq: u64,
+    device_id: String,
+    /// The entry kind, e.g. decision.penalty, document.issue, delivery.record, case.close.
+    kind: String,
+    at: String,
+    /// Certificate numbers of the officers acting.
+    officers: Vec<String>,
+    /// Lowercase hex SHA-256 of the entry's bytes.
+    entry_hash: String,
+    /// Its leaf in the transparency log.
+    #[schema(minimum = 0)]
+    leaf_index: u64,
+    /// Size of the checkpoint first published with it.
+    #[schema(minimum = 0)]
+    checkpoint_size: u64,
+    /// Set when a business check refused it (logged, not materialised).
+    refused: Option<EntryRefusalDoc>,
+    /// For document.issue: the document as the server knows it.
+    document: Option<IssuedDocumentDoc>,
+    /// The entry's signed body.
+    #[schema(value_type = Object)]
+    body: serde_json::Value,
+}
+
+// `crate::storage::EntryRefusal`.
+/// Why an entry was refused.
+#[derive(ToSchema)]
+#[schema(as = EntryRefusal)]
+#[allow(dead_code)] // described, never built
+pub struct EntryRefusalDoc {
+    code: String,
+    message: String,
+}
+
+// `crate::storage::IssuedDocument`.
+/// A document issued on the device: its number and the SHA-256 and size of the exact bytes handed
+/// to the party.
+#[derive(ToSchema)]
+#[schema(as = IssuedDocument)]
+#[allow(dead_code)] // described, never built
+pub struct IssuedDocumentDoc {
+    /// site_record, summary_decision, delivery_receipt, …
+    doc_type: String,
+    number: String,
+    sha256: String,
+    #[schema(minimum = 0)]
+    size: u64,
+}
+
+// `roadside_core::steps::NumberBlock`.
+/// A block of document serials leased to the device: serials `first..=last` of the agency's year.
+#[derive(ToSchema)]
+#[schema(as = NumberBlock)]
+#[allow(dead_code)] // described, never built
+pub struct NumberBlockDoc {
+    /// The agency's code.
+    agency: String,
+    year: i32,
+    #[schema(minimum = 1, maximum = 9999)]
+    first: u64,
+    #[schema(minimum = 1, maximum = 9999)]
+    last: u64,
+    /// The agency's number prefix (its name when none is set), e.g. 青海南交执.
+    prefix: String,
+    /// The agency's full name as printed on its documents.
+    agency_name: String,
 }
 
 // `crate::storage::PriorCase`.
@@ -359,6 +459,7 @@ mod tests {
             code: "632500".into(),
             name: "海南州".into(),
             parent: Some("630000".into()),
+            doc_prefix: Some("青海南交执".into()),
         };
         assert_eq!(fields(&agency), properties::<AgencyDoc>());
         let device = crate::storage::Device {
@@ -380,8 +481,53 @@ mod tests {
             opened_at: Some("t".into()),
             records: 1,
             evidence: 0,
+            decided: true,
         };
         assert_eq!(fields(&case), properties::<CaseDoc>());
+        let entry = crate::storage::CaseEntry {
+            seq: 1,
+            device_id: "d".into(),
+            kind: "document.issue".into(),
+            at: "t".into(),
+            officers: vec!["QH6325000101".into()],
+            entry_hash: "00".repeat(32),
+            leaf_index: 0,
+            checkpoint_size: 1,
+            refused: Some(crate::storage::EntryRefusal {
+                code: "STEP_BODY_INVALID".into(),
+                message: "m".into(),
+            }),
+            document: Some(crate::storage::IssuedDocument {
+                doc_type: "summary_decision".into(),
+                number: "n".into(),
+                sha256: "00".repeat(32),
+                size: 1,
+            }),
+            body: serde_json::json!({}),
+        };
+        assert_eq!(fields(&entry), properties::<CaseEntryDoc>());
+        assert_eq!(
+            fields(entry.refused.as_ref().expect("set")),
+            properties::<EntryRefusalDoc>()
+        );
+        assert_eq!(
+            fields(entry.document.as_ref().expect("set")),
+            properties::<IssuedDocumentDoc>()
+        );
+        let detail = crate::storage::CaseDetail {
+            case,
+            entries: vec![entry],
+        };
+        assert_eq!(fields(&detail), properties::<CaseDetailDoc>());
+        let block = roadside_core::steps::NumberBlock {
+            agency: "632500".into(),
+            year: 2026,
+            first: 1,
+            last: 100,
+            prefix: "青海南交执".into(),
+            agency_name: "海南州".into(),
+        };
+        assert_eq!(fields(&block), properties::<NumberBlockDoc>());
         let prior = crate::storage::PriorCase {
             case: "c".into(),
             agency: "632500".into(),

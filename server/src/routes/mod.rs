@@ -13,6 +13,7 @@ mod doc;
 mod history;
 mod log;
 mod media;
+mod numbers;
 mod ops;
 mod sync;
 
@@ -56,6 +57,8 @@ fn described() -> Described {
         .routes(routes!(devices::revoke))
         .routes(routes!(sync::push))
         .routes(routes!(sync::cases))
+        .routes(routes!(sync::case))
+        .routes(routes!(numbers::lease))
         .routes(routes!(history::history))
         .routes(routes!(bundles::manifest))
         .merge(rest_of_path(

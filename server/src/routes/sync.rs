@@ -4,16 +4,16 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::ApiJson;
+use super::{ApiJson, ApiPath};
 use crate::auth::{AccountCaller, DeviceCaller};
-use crate::error::Result;
+use crate::error::{ApiError, Result};
 use crate::ingest::{self, Outcome, Submitted};
 use crate::rollover::OldReceipt;
 use crate::state::AppState;
-use crate::storage::CaseRow;
+use crate::storage::{CaseDetail, CaseRow};
 use utoipa::ToSchema;
 
-use super::doc::{CaseDoc, ErrorResponse, OldReceiptDoc, OutcomeDoc};
+use super::doc::{CaseDetailDoc, CaseDoc, ErrorResponse, OldReceiptDoc, OutcomeDoc};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +95,7 @@ pub async fn push(
         &state.storage,
         &state.signer,
         &state.metrics,
+        state.bundles.reference_books(),
         &device,
         entries,
     )
@@ -128,4 +129,32 @@ pub async fn cases(
 ) -> Result<Json<Vec<CaseRow>>> {
     let scope = caller.scope(&state).await?;
     Ok(Json(state.storage.cases(&scope).await?))
+}
+
+#[utoipa::path(
+    get,
+    path = "/cases/{id}",
+    tag = "sync",
+    summary = "One case in scope with every entry logged for it (decisions, documents, delivery, payment, closing), refusals included",
+    security(("account" = [])),
+    params(("id" = String, Path, description = "The case id (lowercase hyphenated UUID)")),
+    responses(
+        (status = 200, description = "OK", body = CaseDetailDoc),
+        (status = "default", response = ErrorResponse),
+    )
+)]
+/// `GET /api/v1/cases/{id}`: one case of the caller's scope with its entries in log order. A
+/// case outside the scope is answered as one that does not exist.
+pub async fn case(
+    State(state): State<AppState>,
+    caller: AccountCaller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<CaseDetail>> {
+    let scope = caller.scope(&state).await?;
+    state
+        .storage
+        .case_detail(&scope, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("CASE_NOT_FOUND", format!("没有编号为 {id} 的案件")))
 }

@@ -13,6 +13,9 @@ pub struct Agency {
     pub name: String,
     /// The agency above it, if any (county bureau → prefecture bureau).
     pub parent: Option<String>,
+    /// The prefix of its document numbers (e.g. `青海南交执`); when none is set its name is used
+    /// (`crate::storage::NumberStore`).
+    pub doc_prefix: Option<String>,
 }
 
 /// A sign-in account (an officer's or an administrator's).

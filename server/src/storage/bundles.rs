@@ -21,6 +21,8 @@ pub struct StoredBundle {
 pub trait BundleStore: Send + Sync + 'static {
     /// The agency's newest bundle manifest.
     async fn latest_bundle(&self, agency: &str) -> Result<Option<StoredBundle>>;
+    /// Every bundle manifest the agency has published, oldest first.
+    async fn bundles(&self, agency: &str) -> Result<Vec<StoredBundle>>;
     /// In one transaction: store the components (`(name, sha256 hex, bytes)`, kept if already
     /// there) and the manifest, only if `bundle.version` is exactly one more than the agency's
     /// newest (1 for the first); `false`, and nothing written, otherwise.

@@ -49,6 +49,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 1, "0001_initial"),
     migration!("sqlite", 2, "0002_media"),
     migration!("sqlite", 3, "0003_bundles_refusals_audit_recovered"),
+    migration!("sqlite", 4, "0004_number_leases"),
 ];
 
 /// PostgreSQL's versions, oldest first (the same numbers and names as SQLite's).
@@ -56,6 +57,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 1, "0001_initial"),
     migration!("postgres", 2, "0002_media"),
     migration!("postgres", 3, "0003_bundles_refusals_audit_recovered"),
+    migration!("postgres", 4, "0004_number_leases"),
 ];
 
 /// The newest version of `migrations`.

@@ -3,7 +3,7 @@
 //!
 //! The traits speak the server's domain (agencies, officers, accounts, devices, ledger batches, log
 //! tiles), not SQL: [`SettingsStore`], [`AccountStore`], [`DeviceStore`], [`LogStore`],
-//! [`CaseStore`], [`MediaStore`], [`BundleStore`] and [`AuditStore`], each in the module of its
+//! [`CaseStore`], [`MediaStore`], [`BundleStore`], [`AuditStore`] and [`NumberStore`], each in the module of its
 //! area with the types it speaks. [`Storage`] is all of them together; callers hold a
 //! [`DynStorage`] and call any area's methods on it. Each backend is split the same way
 //! (`sqlite/<area>.rs`, `postgres/<area>.rs`), and both run the same test suite
@@ -25,6 +25,7 @@ mod devices;
 mod log;
 mod media;
 pub mod migrate;
+mod numbers;
 pub mod postgres;
 mod settings;
 pub mod sqlite;
@@ -42,7 +43,11 @@ pub use audit::{
 pub(crate) use audit::{AUDIT_MARKS_SQL, AUDIT_ORPHANS_SQL};
 pub use bundles::{BundleStore, StoredBundle};
 pub(crate) use cases::opening_matches;
-pub use cases::{CaseRow, CaseStore, HistoryQuery, PriorCase};
+pub(crate) use cases::{case_entry, CASE_COLUMNS, CASE_ENTRY_COLUMNS};
+pub use cases::{
+    CaseDetail, CaseEntry, CaseRow, CaseStore, EntryRefusal, HistoryQuery, IssuedDocument,
+    PriorCase,
+};
 pub use devices::{Device, DeviceStore, EnrolOutcome, EnrolmentCode};
 pub(crate) use log::CommitObservers;
 pub use log::{
@@ -51,6 +56,7 @@ pub use log::{
 };
 pub(crate) use media::{parts_of, parts_text};
 pub use media::{MediaObject, MediaStore, MediaUpload};
+pub use numbers::{LeaseOutcome, NumberLease, NumberStore, MAX_SERIAL};
 pub use settings::SettingsStore;
 
 use crate::error::Result;
@@ -66,6 +72,7 @@ pub trait Storage:
     + MediaStore
     + BundleStore
     + AuditStore
+    + NumberStore
 {
     /// Which backend, for /healthz and logs.
     fn backend(&self) -> &'static str;

@@ -25,9 +25,10 @@ impl AccountStore for PgStorage {
             .get()
             .await?
             .execute(
-                "INSERT INTO agencies (code, name, parent) VALUES ($1, $2, $3) \
-                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
-                &[&a.code, &a.name, &a.parent],
+                "INSERT INTO agencies (code, name, parent, doc_prefix) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent, \
+                 doc_prefix = excluded.doc_prefix",
+                &[&a.code, &a.name, &a.parent, &a.doc_prefix],
             )
             .await?;
         Ok(())
@@ -38,7 +39,10 @@ impl AccountStore for PgStorage {
             .pool
             .get()
             .await?
-            .query("SELECT code, name, parent FROM agencies ORDER BY code", &[])
+            .query(
+                "SELECT code, name, parent, doc_prefix FROM agencies ORDER BY code",
+                &[],
+            )
             .await?;
         Ok(rows
             .iter()
@@ -46,6 +50,7 @@ impl AccountStore for PgStorage {
                 code: r.get(0),
                 name: r.get(1),
                 parent: r.get(2),
+                doc_prefix: r.get(3),
             })
             .collect())
     }

@@ -27,6 +27,30 @@ impl BundleStore for PgStorage {
         .transpose()
     }
 
+    async fn bundles(&self, agency: &str) -> Result<Vec<StoredBundle>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT version, manifest, signature, created_at FROM bundles \
+                 WHERE agency = $1 ORDER BY version",
+                &[&agency],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredBundle {
+                    agency: agency.to_string(),
+                    version: u64_of(r.get(0))?,
+                    manifest: r.get(1),
+                    signature: r.get(2),
+                    created_at: r.get(3),
+                })
+            })
+            .collect()
+    }
+
     async fn put_bundle(
         &self,
         bundle: &StoredBundle,

@@ -10,25 +10,57 @@ impl CaseStore for PgStorage {
             .get()
             .await?
             .query(
-                "SELECT c.id, c.agency, c.status, c.opened_at, \
-                 (SELECT COUNT(*) FROM records r WHERE r.case_id = c.id AND r.agency = c.agency), \
-                 (SELECT COUNT(*) FROM evidence v WHERE v.case_id = c.id AND v.agency = c.agency) \
-                 FROM cases c WHERE c.agency = ANY($1) ORDER BY c.opened_at DESC",
+                &format!(
+                    "SELECT {CASE_COLUMNS} FROM cases c WHERE c.agency = ANY($1) \
+                     ORDER BY c.opened_at DESC"
+                ),
                 &[&agencies],
             )
             .await?;
-        rows.iter()
+        rows.iter().map(case_row).collect()
+    }
+
+    async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>> {
+        let client = self.pool.get().await?;
+        let Some(row) = client
+            .query_opt(
+                &format!(
+                    "SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = $1 AND c.agency = ANY($2)"
+                ),
+                &[&id, &agencies],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let case = case_row(&row)?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {CASE_ENTRY_COLUMNS} FROM entries e \
+                     LEFT JOIN entry_refusals f ON f.entry_hash = e.hash \
+                     WHERE e.case_id = $1 AND e.agency = $2 ORDER BY e.leaf_index"
+                ),
+                &[&case.id, &case.agency],
+            )
+            .await?;
+        let entries = rows
+            .iter()
             .map(|r| {
-                Ok(CaseRow {
-                    id: r.get(0),
-                    agency: r.get(1),
-                    status: r.get(2),
-                    opened_at: r.get(3),
-                    records: u64_of(r.get(4))?,
-                    evidence: u64_of(r.get(5))?,
-                })
+                let (hash, bytes): (Vec<u8>, Vec<u8>) = (r.get(0), r.get(5));
+                case_entry(
+                    &hash,
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    &bytes,
+                    r.get(6),
+                    r.get(7),
+                )
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(CaseDetail { case, entries }))
     }
 
     async fn prior_cases(
@@ -67,6 +99,19 @@ impl CaseStore for PgStorage {
     }
 }
 
+/// A [`CaseRow`] from the [`CASE_COLUMNS`].
+fn case_row(r: &Row) -> Result<CaseRow> {
+    Ok(CaseRow {
+        id: r.get(0),
+        agency: r.get(1),
+        status: r.get(2),
+        opened_at: r.get(3),
+        records: u64_of(r.get(4))?,
+        evidence: u64_of(r.get(5))?,
+        decided: r.get(6),
+    })
+}
+
 async fn materialise(tx: &Tx<'_>, e: &NewEntry) -> Result<()> {
     let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
     let hash = &e.hash[..];
@@ -85,6 +130,16 @@ async fn materialise(tx: &Tx<'_>, e: &NewEntry) -> Result<()> {
             exec(
                 tx,
                 "UPDATE cases SET status = 'finalized' WHERE id = $1 AND agency = $2",
+                &[&e.case_id, &e.agency],
+            )
+            .await?;
+        }
+        // Closing is the last step; what must hold before it (payment, measures released) is the
+        // device's check, not re-checked here (it needs the whole case).
+        "case.close" => {
+            exec(
+                tx,
+                "UPDATE cases SET status = 'closed' WHERE id = $1 AND agency = $2",
                 &[&e.case_id, &e.agency],
             )
             .await?;

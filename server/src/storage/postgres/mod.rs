@@ -15,6 +15,7 @@ mod cases;
 mod devices;
 mod log;
 mod media;
+mod numbers;
 mod settings;
 
 use std::collections::HashMap;

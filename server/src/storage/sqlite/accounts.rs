@@ -64,9 +64,10 @@ impl AccountStore for SqliteStorage {
         let a = a.clone();
         self.write(move |c| {
             c.execute(
-                "INSERT INTO agencies (code, name, parent) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent",
-                params![a.code, a.name, a.parent],
+                "INSERT INTO agencies (code, name, parent, doc_prefix) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent, \
+                 doc_prefix = excluded.doc_prefix",
+                params![a.code, a.name, a.parent, a.doc_prefix],
             )?;
             Ok(())
         })
@@ -75,12 +76,14 @@ impl AccountStore for SqliteStorage {
 
     async fn agencies(&self) -> Result<Vec<Agency>> {
         self.read(|c| {
-            let mut stmt = c.prepare("SELECT code, name, parent FROM agencies ORDER BY code")?;
+            let mut stmt =
+                c.prepare("SELECT code, name, parent, doc_prefix FROM agencies ORDER BY code")?;
             let rows = stmt.query_map([], |r| {
                 Ok(Agency {
                     code: r.get(0)?,
                     name: r.get(1)?,
                     parent: r.get(2)?,
+                    doc_prefix: r.get(3)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

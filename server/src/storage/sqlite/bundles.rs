@@ -29,6 +29,36 @@ impl BundleStore for SqliteStorage {
         .await
     }
 
+    async fn bundles(&self, agency: &str) -> Result<Vec<StoredBundle>> {
+        let agency = agency.to_string();
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT version, manifest, signature, created_at FROM bundles \
+                 WHERE agency = ?1 ORDER BY version",
+            )?;
+            let rows = stmt.query_map([&agency], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (version, manifest, signature, created_at) = r?;
+                Ok(StoredBundle {
+                    agency: agency.clone(),
+                    version: u64_of(version)?,
+                    manifest,
+                    signature,
+                    created_at,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn put_bundle(
         &self,
         bundle: &StoredBundle,

@@ -11,35 +11,62 @@ impl CaseStore for SqliteStorage {
                 return Ok(Vec::new());
             }
             let sql = format!(
-                "SELECT c.id, c.agency, c.status, c.opened_at, \
-                 (SELECT COUNT(*) FROM records r WHERE r.case_id = c.id AND r.agency = c.agency), \
-                 (SELECT COUNT(*) FROM evidence v WHERE v.case_id = c.id AND v.agency = c.agency) \
-                 FROM cases c WHERE c.agency IN ({}) ORDER BY c.opened_at DESC",
+                "SELECT {CASE_COLUMNS} FROM cases c WHERE c.agency IN ({}) \
+                 ORDER BY c.opened_at DESC",
                 in_list(keys.len())
             );
             let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), |r| {
+            let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), case_columns)?;
+            rows.map(|r| r?).collect()
+        })
+        .await
+    }
+
+    async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>> {
+        let (keys, id) = (agencies.to_vec(), id.to_string());
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(None);
+            }
+            let sql = format!(
+                "SELECT {CASE_COLUMNS} FROM cases c WHERE c.id = ?1 AND c.agency IN ({})",
+                (2..keys.len() + 2)
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            let params = std::iter::once(&id).chain(keys.iter());
+            let Some(case) = c
+                .query_row(&sql, rusqlite::params_from_iter(params), case_columns)
+                .optional()?
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = c.prepare(&format!(
+                "SELECT {CASE_ENTRY_COLUMNS} FROM entries e \
+                 LEFT JOIN entry_refusals f ON f.entry_hash = e.hash \
+                 WHERE e.case_id = ?1 AND e.agency = ?2 ORDER BY e.leaf_index"
+            ))?;
+            let rows = stmt.query_map(params![case.id, case.agency], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(0)?,
                     r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
                     r.get::<_, i64>(4)?,
-                    r.get::<_, i64>(5)?,
+                    r.get::<_, Vec<u8>>(5)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
                 ))
             })?;
-            rows.map(|r| {
-                let (id, agency, status, opened_at, records, evidence) = r?;
-                Ok(CaseRow {
-                    id,
-                    agency,
-                    status,
-                    opened_at,
-                    records: u64_of(records)?,
-                    evidence: u64_of(evidence)?,
+            let entries = rows
+                .map(|r| {
+                    let (hash, device, seq, leaf, size, bytes, code, message) = r?;
+                    case_entry(&hash, device, seq, leaf, size, &bytes, code, message)
                 })
-            })
-            .collect()
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Some(CaseDetail { case, entries }))
         })
         .await
     }
@@ -96,6 +123,24 @@ impl CaseStore for SqliteStorage {
     }
 }
 
+/// A [`CaseRow`] from the [`CASE_COLUMNS`].
+fn case_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseRow>> {
+    let (records, evidence): (i64, i64) = (r.get(4)?, r.get(5)?);
+    let (id, agency, status, opened_at, decided) =
+        (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(6)?);
+    Ok((|| {
+        Ok(CaseRow {
+            id,
+            agency,
+            status,
+            opened_at,
+            records: u64_of(records)?,
+            evidence: u64_of(evidence)?,
+            decided,
+        })
+    })())
+}
+
 /// Update the materialised views (cases, records, evidence) for one accepted entry.
 pub(super) fn materialise(tx: &rusqlite::Transaction<'_>, e: &NewEntry) -> Result<()> {
     match e.kind.as_str() {
@@ -111,6 +156,12 @@ pub(super) fn materialise(tx: &rusqlite::Transaction<'_>, e: &NewEntry) -> Resul
                 "UPDATE cases SET status = 'finalized' WHERE id = ?1 AND agency = ?2",
             )?
             .execute(params![e.case_id, e.agency])?;
+        }
+        // Closing is the last step; what must hold before it (payment, measures released) is the
+        // device's check, not re-checked here (it needs the whole case).
+        "case.close" => {
+            tx.prepare_cached("UPDATE cases SET status = 'closed' WHERE id = ?1 AND agency = ?2")?
+                .execute(params![e.case_id, e.agency])?;
         }
         "record.create" | "record.amend" => {
             tx.prepare_cached(

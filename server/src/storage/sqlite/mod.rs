@@ -14,6 +14,7 @@ mod checkpoint;
 mod devices;
 mod log;
 mod media;
+mod numbers;
 mod settings;
 
 use std::collections::HashMap;
