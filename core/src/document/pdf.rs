@@ -10,9 +10,11 @@ use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, LineCap, LineJoin, Stroke};
 use krilla::surface::Surface;
-use krilla::text::{Font, TextDirection};
+use krilla::text::{Font, GlyphId, KrillaGlyph};
 use sha2::{Digest, Sha256};
+use skrifa::charmap::Charmap;
 use skrifa::instance::{LocationRef, Size};
+use skrifa::metrics::GlyphMetrics;
 use skrifa::raw::{FontRef, TableProvider};
 use skrifa::MetadataProvider;
 
@@ -75,11 +77,15 @@ enum Op {
     },
 }
 
-/// The font's horizontal advances, in em, cached per character for one render.
+/// The font's glyphs and horizontal advances (in em), cached per character for one render. Text
+/// is set glyph by glyph from the font's character map and advances (no shaping: Chinese needs
+/// none, and building a shaping plan per line of a large CJK font costs more than the rest of the
+/// render), so what is measured for line breaking is exactly what is drawn.
 struct Metrics<'a> {
-    face: FontRef<'a>,
+    charmap: Charmap<'a>,
+    glyphs: GlyphMetrics<'a>,
     upem: f32,
-    cache: RefCell<HashMap<char, f32>>,
+    cache: RefCell<HashMap<char, (u32, f32)>>,
 }
 
 impl<'a> Metrics<'a> {
@@ -97,25 +103,45 @@ impl<'a> Metrics<'a> {
             .unwrap_or(1000.0)
             .max(1.0);
         Ok(Metrics {
-            face,
+            charmap: face.charmap(),
+            glyphs: face.glyph_metrics(Size::unscaled(), LocationRef::default()),
             upem,
             cache: RefCell::new(HashMap::new()),
         })
     }
 
-    fn em(&self, c: char) -> f32 {
-        if let Some(w) = self.cache.borrow().get(&c) {
-            return *w;
+    /// The glyph of a character (0, `.notdef`, when the font has none) and its advance in em.
+    fn glyph(&self, c: char) -> (u32, f32) {
+        if let Some(g) = self.cache.borrow().get(&c) {
+            return *g;
         }
-        let gid = self.face.charmap().map(c).unwrap_or_default();
-        let w = self
-            .face
-            .glyph_metrics(Size::unscaled(), LocationRef::default())
-            .advance_width(gid)
-            .unwrap_or(self.upem)
-            / self.upem;
-        self.cache.borrow_mut().insert(c, w);
-        w
+        let gid = self.charmap.map(c).unwrap_or_default();
+        let w = self.glyphs.advance_width(gid).unwrap_or(self.upem) / self.upem;
+        let g = (gid.to_u32(), w);
+        self.cache.borrow_mut().insert(c, g);
+        g
+    }
+
+    fn em(&self, c: char) -> f32 {
+        self.glyph(c).1
+    }
+
+    /// The glyphs of a line of text, each with its advance and the bytes of text it stands for.
+    fn glyph_run(&self, text: &str) -> Vec<KrillaGlyph> {
+        text.char_indices()
+            .map(|(i, c)| {
+                let (gid, advance) = self.glyph(c);
+                KrillaGlyph::new(
+                    GlyphId::new(gid),
+                    advance,
+                    0.0,
+                    0.0,
+                    0.0,
+                    i..i + c.len_utf8(),
+                    None,
+                )
+            })
+            .collect()
     }
 
     fn width(&self, text: &str, size: f32) -> f32 {
@@ -124,7 +150,7 @@ impl<'a> Metrics<'a> {
 
     /// Every printed character the font has no glyph for, with where it is.
     fn missing_glyphs(&self, doc: &Document) -> Vec<Issue> {
-        let charmap = self.face.charmap();
+        let charmap = &self.charmap;
         let mut issues = Vec::new();
         doc.for_each_text(&mut |path, text| {
             if let Some(c) = text
@@ -622,20 +648,26 @@ impl Renderer {
             let mut surface = page.surface();
             surface.set_fill(Some(black_fill()));
             for op in ops {
-                self.draw(&mut surface, doc, op);
+                self.draw(&mut surface, &metrics, doc, op);
             }
             draw_qr(&mut surface, &qr, RIGHT - QR_SIZE, QR_TOP, QR_SIZE);
             let caption_x = (RIGHT - number_w).max(RIGHT - QR_SIZE - 40.0);
             self.draw_text(
                 &mut surface,
-                caption_x,
-                QR_TOP + QR_SIZE + QR_NUMBER_SIZE + 2.0,
+                &metrics,
+                (caption_x, QR_TOP + QR_SIZE + QR_NUMBER_SIZE + 2.0),
                 QR_NUMBER_SIZE,
                 &doc.number,
             );
             let footer = format!("第 {} 页 共 {} 页", i + 1, total);
             let fx = (PAGE_W - metrics.width(&footer, FOOTER_SIZE)) / 2.0;
-            self.draw_text(&mut surface, fx, PAGE_H - 10.0 * MM, FOOTER_SIZE, &footer);
+            self.draw_text(
+                &mut surface,
+                &metrics,
+                (fx, PAGE_H - 10.0 * MM),
+                FOOTER_SIZE,
+                &footer,
+            );
             surface.finish();
             page.finish();
         }
@@ -649,20 +681,28 @@ impl Renderer {
         pdf.finish().map_err(|e| render_failed(format!("{e:?}")))
     }
 
-    fn draw_text(&self, surface: &mut Surface<'_>, x: f32, y: f32, size: f32, text: &str) {
-        surface.draw_text(
+    fn draw_text(
+        &self,
+        surface: &mut Surface<'_>,
+        m: &Metrics<'_>,
+        (x, y): (f32, f32),
+        size: f32,
+        text: &str,
+    ) {
+        let glyphs = m.glyph_run(text);
+        surface.draw_glyphs(
             Point::from_xy(x, y),
+            &glyphs,
             self.font.clone(),
-            size,
             text,
+            size,
             false,
-            TextDirection::Auto,
         );
     }
 
-    fn draw(&self, surface: &mut Surface<'_>, doc: &Document, op: &Op) {
+    fn draw(&self, surface: &mut Surface<'_>, m: &Metrics<'_>, doc: &Document, op: &Op) {
         match op {
-            Op::Text { x, y, size, text } => self.draw_text(surface, *x, *y, *size, text),
+            Op::Text { x, y, size, text } => self.draw_text(surface, m, (*x, *y), *size, text),
             Op::Rule { x1, y1, x2, y2 } => {
                 let mut pb = PathBuilder::new();
                 pb.move_to(*x1, *y1);
