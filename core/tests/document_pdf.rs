@@ -292,6 +292,21 @@ fn every_page_renders_with_ink_and_two_renders_are_identical() {
         assert!(pgm_has_ink(p), "{} is blank", p.display());
     }
 
+    // Another process (its own hash seeds, its own allocations) renders the same bytes.
+    let out_dir = dir.path().join("other-process");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let status = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "write_samples_when_asked", "--test-threads", "1"])
+        .env("ROADSIDE_DOC_OUT", &out_dir)
+        .output()
+        .expect("run the test binary again");
+    assert!(status.status.success(), "{status:?}");
+    assert_eq!(
+        std::fs::read(out_dir.join("site_record.pdf")).expect("other process's pdf"),
+        a,
+        "a render in another process differs"
+    );
+
     // Another document (one character changed) gives other bytes.
     let mut other = doc.clone();
     other.number.push('A');
@@ -407,6 +422,13 @@ fn table_document(rows: usize) -> Document {
         },
         date_line: Some("2026年11月29日".to_string()),
     }
+}
+
+#[test]
+fn a_renderer_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Renderer>();
+    shared::<Document>();
 }
 
 #[test]

@@ -58,12 +58,13 @@ const SIG_BOX_H: f32 = 52.0;
 
 /// One drawing operation, in page coordinates (origin top left, y downwards, points).
 enum Op {
-    /// Text with its baseline starting at (x, y).
+    /// Text with its baseline starting at (x, y); justified to end at `x + justify` when set.
     Text {
         x: f32,
         y: f32,
         size: f32,
         text: String,
+        justify: Option<f32>,
     },
     /// A straight rule.
     Rule { x1: f32, y1: f32, x2: f32, y2: f32 },
@@ -126,14 +127,18 @@ impl<'a> Metrics<'a> {
         self.glyph(c).1
     }
 
-    /// The glyphs of a line of text, each with its advance and the bytes of text it stands for.
-    fn glyph_run(&self, text: &str) -> Vec<KrillaGlyph> {
+    /// The glyphs of a line of text, each with its advance (plus `gap` em after every glyph but
+    /// the last, to justify the line) and the bytes of text it stands for.
+    fn glyph_run(&self, text: &str, gap: f32) -> Vec<KrillaGlyph> {
+        let n = text.chars().count();
         text.char_indices()
-            .map(|(i, c)| {
+            .enumerate()
+            .map(|(k, (i, c))| {
                 let (gid, advance) = self.glyph(c);
+                let gap = if k + 1 < n { gap } else { 0.0 };
                 KrillaGlyph::new(
                     GlyphId::new(gid),
-                    advance,
+                    advance + gap,
                     0.0,
                     0.0,
                     0.0,
@@ -221,6 +226,24 @@ impl<'a> Layout<'a> {
                 y,
                 size,
                 text: text.to_string(),
+                justify: None,
+            });
+        }
+    }
+
+    /// A line of running text that is not a paragraph's last: spread to the full `width` when
+    /// the space left is small (at most an em and a half), as Chinese text is set.
+    fn text_justified(&mut self, x: f32, y: f32, size: f32, text: &str, width: f32) {
+        let slack = width - self.m.width(text, size);
+        let justify =
+            (slack > 0.0 && slack <= 1.5 * size && text.chars().count() > 1).then_some(width);
+        if !text.is_empty() {
+            self.ops().push(Op::Text {
+                x,
+                y,
+                size,
+                text: text.to_string(),
+                justify,
             });
         }
     }
@@ -336,11 +359,16 @@ impl<'a> Layout<'a> {
                 self.ensure(LINE_H);
                 self.y += LINE_H;
             }
+            let last = ranges.len().saturating_sub(1);
             for (i, r) in ranges.into_iter().enumerate() {
                 self.ensure(LINE_H);
                 self.y += LINE_H;
                 let x = if i == 0 { LEFT + indent } else { LEFT };
-                self.text(x, self.y, BODY_SIZE, &para[r]);
+                if i < last {
+                    self.text_justified(x, self.y, BODY_SIZE, &para[r], RIGHT - x);
+                } else {
+                    self.text(x, self.y, BODY_SIZE, &para[r]);
+                }
             }
         }
     }
@@ -658,6 +686,7 @@ impl Renderer {
                 (caption_x, QR_TOP + QR_SIZE + QR_NUMBER_SIZE + 2.0),
                 QR_NUMBER_SIZE,
                 &doc.number,
+                None,
             );
             let footer = format!("第 {} 页 共 {} 页", i + 1, total);
             let fx = (PAGE_W - metrics.width(&footer, FOOTER_SIZE)) / 2.0;
@@ -667,6 +696,7 @@ impl Renderer {
                 (fx, PAGE_H - 10.0 * MM),
                 FOOTER_SIZE,
                 &footer,
+                None,
             );
             surface.finish();
             page.finish();
@@ -688,8 +718,16 @@ impl Renderer {
         (x, y): (f32, f32),
         size: f32,
         text: &str,
+        justify: Option<f32>,
     ) {
-        let glyphs = m.glyph_run(text);
+        let gaps = text.chars().count().saturating_sub(1);
+        let gap = match justify {
+            Some(width) if gaps > 0 => {
+                ((width - m.width(text, size)) / size / gaps as f32).max(0.0)
+            }
+            _ => 0.0,
+        };
+        let glyphs = m.glyph_run(text, gap);
         surface.draw_glyphs(
             Point::from_xy(x, y),
             &glyphs,
@@ -702,7 +740,13 @@ impl Renderer {
 
     fn draw(&self, surface: &mut Surface<'_>, m: &Metrics<'_>, doc: &Document, op: &Op) {
         match op {
-            Op::Text { x, y, size, text } => self.draw_text(surface, m, (*x, *y), *size, text),
+            Op::Text {
+                x,
+                y,
+                size,
+                text,
+                justify,
+            } => self.draw_text(surface, m, (*x, *y), *size, text, *justify),
             Op::Rule { x1, y1, x2, y2 } => {
                 let mut pb = PathBuilder::new();
                 pb.move_to(*x1, *y1);
