@@ -1005,7 +1005,7 @@ impl Renderer {
         let count = glyphs.remapper.num_gids();
         cid.widths().consecutive(
             0,
-            (0..count).map(|c| face_width(glyphs.widths.get(&c).copied())),
+            (0..count).map(|c| glyphs.widths.get(&c).copied().unwrap_or(0.0)),
         );
         cid.finish();
 
@@ -1069,11 +1069,6 @@ const SYSTEM_INFO: SystemInfo = SystemInfo {
     ordering: Str(b"Identity"),
     supplement: 0,
 };
-
-/// A glyph's width in the PDF (1000 per em); a CID no text used (none: every CID is used) is 0.
-fn face_width(w: Option<f32>) -> f32 {
-    w.unwrap_or(0.0)
-}
 
 /// The PDF document ID: a hash of the whole document's content, so that it is the same for the
 /// same document and different for any other.
