@@ -12,6 +12,9 @@ command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)       # benchmark ref
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)  # server's second backend
 command -v strace >/dev/null 2>&1 || need_pkgs+=(strace)           # crash tests: SIGKILL injected into a system call
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || need_pkgs+=(softhsm2)   # PKCS#11 token for the log key test
+command -v pdftotext >/dev/null 2>&1 || need_pkgs+=(poppler-utils)  # documents: PDFs read back (text, fonts, pages)
+[ -f /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc ] || need_pkgs+=(fonts-noto-cjk)  # documents: the CJK font (CFF outlines)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_pkgs+=(fonts-wqy-microhei)  # documents: a CJK font with TrueType outlines
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -292,6 +292,21 @@ fn every_page_renders_with_ink_and_two_renders_are_identical() {
         assert!(pgm_has_ink(p), "{} is blank", p.display());
     }
 
+    // Another process (its own hash seeds, its own allocations) renders the same bytes.
+    let out_dir = dir.path().join("other-process");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    let status = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "write_samples_when_asked", "--test-threads", "1"])
+        .env("ROADSIDE_DOC_OUT", &out_dir)
+        .output()
+        .expect("run the test binary again");
+    assert!(status.status.success(), "{status:?}");
+    assert_eq!(
+        std::fs::read(out_dir.join("site_record.pdf")).expect("other process's pdf"),
+        a,
+        "a render in another process differs"
+    );
+
     // Another document (one character changed) gives other bytes.
     let mut other = doc.clone();
     other.number.push('A');
@@ -410,6 +425,13 @@ fn table_document(rows: usize) -> Document {
 }
 
 #[test]
+fn a_renderer_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Renderer>();
+    shared::<Document>();
+}
+
+#[test]
 fn a_table_across_a_page_break_repeats_its_header() {
     if !tools_present() {
         return;
@@ -476,4 +498,66 @@ fn an_invalid_signature_is_refused_with_its_path() {
     }
     let e = render(&doc, &SystemFonts::new()).unwrap_err();
     assert_eq!(e.code(), "SIGNATURE_POINT_INVALID");
+}
+
+/// A font with TrueType outlines (as iOS's PingFang has) is embedded as a CID font of type 2
+/// with its subset, and its text extracts like the CFF one's (fonts-wqy-microhei).
+#[test]
+fn a_truetype_font_is_embedded_too() {
+    const WQY: &str = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc";
+    if !tools_present() {
+        return;
+    }
+    if !Path::new(WQY).is_file() {
+        assert!(!in_ci(), "{WQY} missing: install fonts-wqy-microhei");
+        eprintln!("SKIPPED (not under CI): {WQY} missing");
+        return;
+    }
+    let renderer = Renderer::new(&SystemFonts::at(WQY, Some(0))).expect("font");
+    let doc = signed_document();
+    let bytes = renderer.render(&doc).expect("render");
+    assert_eq!(bytes, renderer.render(&doc).expect("render"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pdf = write(dir.path(), "truetype.pdf", &bytes);
+    let fonts = run("pdffonts", &[pdf.to_str().expect("path")]);
+    let line = fonts.lines().nth(2).expect("one font");
+    assert!(line.contains("CID TrueType"), "{fonts}");
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    let n = cols.len();
+    assert_eq!(
+        (cols[n - 5], cols[n - 4], cols[n - 3]),
+        ("yes", "yes", "yes"),
+        "{fonts}"
+    );
+    let text = text_of(&pdf, None);
+    for value in [
+        "现场笔录",
+        "63252119850312123X",
+        "青E67890",
+        "以上笔录已阅，情况属实。",
+    ] {
+        assert!(text.contains(value), "lacks “{value}”:\n{text}");
+    }
+    assert!(bytes.len() <= 150 * 1024, "{} bytes", bytes.len());
+    let prefix = dir.path().join("tt");
+    run(
+        "pdftoppm",
+        &[
+            "-r",
+            "50",
+            "-gray",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            pdf.to_str().expect("path"),
+            prefix.to_str().expect("path"),
+        ],
+    );
+    let page = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "pgm"))
+        .expect("page image");
+    assert!(pgm_has_ink(&page), "the TrueType page is blank");
 }
