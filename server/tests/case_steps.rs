@@ -204,6 +204,8 @@ async fn a_closed_case_shows_its_steps_in_order(db: Db) {
         source: "ab".repeat(32),
         sha256: "cd".repeat(32),
         size: 48_213,
+        agency: "632500".into(),
+        agency_name: "海南藏族自治州交通运输综合行政执法支队".into(),
         signatures: vec![],
     };
     let entries = signed(
