@@ -10884,6 +10884,15 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var bundleComponentsFetched: UInt64
     /**
+     * The block of document numbers leased in this sync (the device was running low).
+     */
+    public var numberBlock: NumberBlock?
+    /**
+     * `CODE: message` of a number lease that failed in this sync (also among the warnings); the
+     * rest of the sync went on and the next sync asks again.
+     */
+    public var numberLeaseError: String?
+    /**
      * Things the officer should know that did not stop the sync.
      */
     public var warnings: [String]
@@ -10916,6 +10925,13 @@ public struct SyncReport: Equatable, Hashable {
          * Bundle components fetched (only the changed ones are).
          */bundleComponentsFetched: UInt64, 
         /**
+         * The block of document numbers leased in this sync (the device was running low).
+         */numberBlock: NumberBlock?, 
+        /**
+         * `CODE: message` of a number lease that failed in this sync (also among the warnings); the
+         * rest of the sync went on and the next sync asks again.
+         */numberLeaseError: String?, 
+        /**
          * Things the officer should know that did not stop the sync.
          */warnings: [String]) {
         self.receipts = receipts
@@ -10930,6 +10946,8 @@ public struct SyncReport: Equatable, Hashable {
         self.clockOffsetSecs = clockOffsetSecs
         self.bundleVersion = bundleVersion
         self.bundleComponentsFetched = bundleComponentsFetched
+        self.numberBlock = numberBlock
+        self.numberLeaseError = numberLeaseError
         self.warnings = warnings
     }
 
@@ -10961,6 +10979,8 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 clockOffsetSecs: FfiConverterOptionInt64.read(from: &buf), 
                 bundleVersion: FfiConverterOptionUInt64.read(from: &buf), 
                 bundleComponentsFetched: FfiConverterUInt64.read(from: &buf), 
+                numberBlock: FfiConverterOptionTypeNumberBlock.read(from: &buf), 
+                numberLeaseError: FfiConverterOptionString.read(from: &buf), 
                 warnings: FfiConverterSequenceString.read(from: &buf)
         )
     }
@@ -10978,6 +10998,8 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.clockOffsetSecs, into: &buf)
         FfiConverterOptionUInt64.write(value.bundleVersion, into: &buf)
         FfiConverterUInt64.write(value.bundleComponentsFetched, into: &buf)
+        FfiConverterOptionTypeNumberBlock.write(value.numberBlock, into: &buf)
+        FfiConverterOptionString.write(value.numberLeaseError, into: &buf)
         FfiConverterSequenceString.write(value.warnings, into: &buf)
     }
 }
@@ -12799,6 +12821,10 @@ public enum EvidenceKind: Equatable, Hashable {
     case audio
     case photo
     case document
+    /**
+     * A handwritten signature's stroke data (JSON), captured on the device for a document.
+     */
+    case signature
 
 
 
@@ -12828,6 +12854,8 @@ public struct FfiConverterTypeEvidenceKind: FfiConverterRustBuffer {
         
         case 4: return .document
         
+        case 5: return .signature
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -12850,6 +12878,10 @@ public struct FfiConverterTypeEvidenceKind: FfiConverterRustBuffer {
         
         case .document:
             writeInt(&buf, Int32(4))
+        
+        
+        case .signature:
+            writeInt(&buf, Int32(5))
         
         }
     }
@@ -14801,6 +14833,30 @@ fileprivate struct FfiConverterOptionTypeInspectionDetail: FfiConverterRustBuffe
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeInspectionDetail.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeNumberBlock: FfiConverterRustBuffer {
+    typealias SwiftType = NumberBlock?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeNumberBlock.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeNumberBlock.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }

@@ -13061,6 +13061,17 @@ data class SyncReport (
     var `bundleComponentsFetched`: kotlin.ULong
     , 
     /**
+     * The block of document numbers leased in this sync (the device was running low).
+     */
+    var `numberBlock`: NumberBlock?
+    , 
+    /**
+     * `CODE: message` of a number lease that failed in this sync (also among the warnings); the
+     * rest of the sync went on and the next sync asks again.
+     */
+    var `numberLeaseError`: kotlin.String?
+    , 
+    /**
      * Things the officer should know that did not stop the sync.
      */
     var `warnings`: List<kotlin.String>
@@ -13092,6 +13103,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterOptionalTypeNumberBlock.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterSequenceString.read(buf),
         )
     }
@@ -13109,6 +13122,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterOptionalLong.allocationSize(value.`clockOffsetSecs`) +
             FfiConverterOptionalULong.allocationSize(value.`bundleVersion`) +
             FfiConverterULong.allocationSize(value.`bundleComponentsFetched`) +
+            FfiConverterOptionalTypeNumberBlock.allocationSize(value.`numberBlock`) +
+            FfiConverterOptionalString.allocationSize(value.`numberLeaseError`) +
             FfiConverterSequenceString.allocationSize(value.`warnings`)
     )
 
@@ -13125,6 +13140,8 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterOptionalLong.write(value.`clockOffsetSecs`, buf)
             FfiConverterOptionalULong.write(value.`bundleVersion`, buf)
             FfiConverterULong.write(value.`bundleComponentsFetched`, buf)
+            FfiConverterOptionalTypeNumberBlock.write(value.`numberBlock`, buf)
+            FfiConverterOptionalString.write(value.`numberLeaseError`, buf)
             FfiConverterSequenceString.write(value.`warnings`, buf)
     }
 }
@@ -14299,7 +14316,11 @@ enum class EvidenceKind {
     VIDEO,
     AUDIO,
     PHOTO,
-    DOCUMENT;
+    DOCUMENT,
+    /**
+     * A handwritten signature's stroke data (JSON), captured on the device for a document.
+     */
+    SIGNATURE;
 
     
 
@@ -15897,6 +15918,38 @@ public object FfiConverterOptionalTypeInspectionDetail: FfiConverterRustBuffer<I
         } else {
             buf.put(1)
             FfiConverterTypeInspectionDetail.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeNumberBlock: FfiConverterRustBuffer<NumberBlock?> {
+    override fun read(buf: ByteBuffer): NumberBlock? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeNumberBlock.read(buf)
+    }
+
+    override fun allocationSize(value: NumberBlock?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeNumberBlock.allocationSize(value)
+        }
+    }
+
+    override fun write(value: NumberBlock?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeNumberBlock.write(value, buf)
         }
     }
 }
