@@ -178,6 +178,12 @@ enum CaseCommand {
         #[arg(long)]
         json: PathBuf,
     },
+    /// Register and preserve evidence in advance (先行登记保存) with its list.
+    Preserve {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
     /// Extend a measure (once, by at most 30 days).
     ExtendMeasure {
         case: String,
@@ -221,7 +227,7 @@ enum DocCommand {
     /// a `document.issue` entry before the file is written); afterwards the issued document is
     /// rendered again and must match its entry. DOC is one of site_record, inspection_record,
     /// summary_decision, penalty_decision, notice, no_penalty_decision, commitment,
-    /// measure_decision, delivery_receipt. Fonts: fonts-noto-cjk, or ROADSIDE_CJK_FONT=path[:index].
+    /// measure_decision, evidence_list, delivery_receipt. Fonts: fonts-noto-cjk, or ROADSIDE_CJK_FONT=path[:index].
     Render {
         case: String,
         doc: String,
@@ -504,6 +510,10 @@ fn case(store: &Store, data: &Path, cmd: CaseCommand) -> Result<Value, RoadsideE
         }
         CaseCommand::Measure { case, json } => {
             json!(store.apply_measure(&case, &read_json(&json)?)?)
+        }
+        CaseCommand::Preserve { case, json } => {
+            let book = RuleBook::load(data)?;
+            json!(store.preserve_evidence(&case, &book, &read_json(&json)?)?)
         }
         CaseCommand::ExtendMeasure { case, json } => {
             json!(store.extend_measure(&case, &read_json(&json)?)?)

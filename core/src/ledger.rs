@@ -13,7 +13,7 @@
 //! | `prev`     | string or `null` | lowercase hex SHA-256 of the previous entry's bytes; `null` exactly when `seq` is 1 |
 //! | `at`       | string           | when the action happened, RFC 3339 UTC with milliseconds: `2024-05-01T08:30:00.123Z` |
 //! | `officers` | array of strings | certificate numbers (执法证号) of the officers acting; at least one, none blank, padded or repeated |
-//! | `kind`     | string           | one of `case.open`, `record.create`, `record.amend`, `evidence.add`, `case.finalize`, `entry.void`, and the steps that end a case (`crate::steps`): `decision.penalty`, `decision.no_penalty`, `notice.issue`, `statement.record`, `measure.apply`, `measure.extend`, `measure.release`, `document.issue`, `delivery.record`, `payment.record`, `case.close` ([`EntryKind`]) |
+//! | `kind`     | string           | one of `case.open`, `record.create`, `record.amend`, `evidence.add`, `case.finalize`, `entry.void`, and the steps that end a case (`crate::steps`): `decision.penalty`, `decision.no_penalty`, `notice.issue`, `statement.record`, `measure.apply`, `measure.extend`, `measure.release`, `document.issue`, `delivery.record`, `payment.record`, `case.close`, `evidence.preserve` ([`EntryKind`]) |
 //! | `case`     | string or `null` | case id as lowercase hyphenated UUID text; required for every kind but `evidence.add` and `entry.void` |
 //! | `body`     | object           | what happened, kind-specific |
 //!
@@ -203,11 +203,14 @@ pub enum EntryKind {
     /// `case.close`: the case is closed (结案) with its reason.
     #[serde(rename = "case.close")]
     CaseClose,
+    /// `evidence.preserve`: evidence registered and preserved in advance (先行登记保存), with its list.
+    #[serde(rename = "evidence.preserve")]
+    EvidencePreserve,
 }
 
 impl EntryKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EntryKind; 17] = [
+    pub const ALL: [EntryKind; 18] = [
         EntryKind::CaseOpen,
         EntryKind::RecordCreate,
         EntryKind::RecordAmend,
@@ -225,6 +228,7 @@ impl EntryKind {
         EntryKind::DeliveryRecord,
         EntryKind::PaymentRecord,
         EntryKind::CaseClose,
+        EntryKind::EvidencePreserve,
     ];
 
     /// The wire name, e.g. `"case.open"`.
@@ -247,6 +251,7 @@ impl EntryKind {
             EntryKind::DeliveryRecord => "delivery.record",
             EntryKind::PaymentRecord => "payment.record",
             EntryKind::CaseClose => "case.close",
+            EntryKind::EvidencePreserve => "evidence.preserve",
         }
     }
 
@@ -280,6 +285,7 @@ impl EntryKind {
                 | EntryKind::DeliveryRecord
                 | EntryKind::PaymentRecord
                 | EntryKind::CaseClose
+                | EntryKind::EvidencePreserve
         )
     }
 }

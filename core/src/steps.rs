@@ -1143,6 +1143,136 @@ pub struct MeasureRelease {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Evidence preservation (先行登记保存)
+
+/// Evidence registered and preserved in advance (先行登记保存, 处罚法 56) where it may be lost or
+/// hard to obtain later: approved by the agency's head, decided on within seven (working) days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+#[serde(deny_unknown_fields)]
+pub struct PreservationInput {
+    pub party: Party,
+    /// Why the evidence may be lost or later hard to obtain.
+    pub reason: String,
+    pub items: Vec<MeasureItem>,
+    /// Where the items are kept (保存地点), and by whom.
+    pub storage_place: String,
+    /// The day of the preservation, `YYYY-MM-DD`.
+    pub on: String,
+    /// The head of the agency who approved it (经行政机关负责人批准).
+    pub approver: String,
+    pub officers: Vec<DraftOfficer>,
+}
+
+/// The body of an `evidence.preserve` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+#[serde(deny_unknown_fields)]
+pub struct Preservation {
+    pub preservation_id: String,
+    pub number: String,
+    pub input: PreservationInput,
+    /// The last day to decide what becomes of the items (处罚法 56: within seven days).
+    #[serde(with = "crate::day::serde_day")]
+    pub decide_by: NaiveDate,
+    pub decide_basis: String,
+}
+
+/// Check a preservation and build its body.
+pub fn preservation(
+    book: &RuleBook,
+    roster: &[crate::model::OfficerCertificate],
+    input: &PreservationInput,
+    preservation_id: String,
+    number: String,
+) -> Result<Preservation> {
+    let mut issues = Vec::new();
+    text_issue(
+        &mut issues,
+        "reason",
+        &input.reason,
+        "先行登记保存的理由",
+        true,
+    );
+    text_issue(
+        &mut issues,
+        "storage_place",
+        &input.storage_place,
+        "保存地点",
+        true,
+    );
+    text_issue(
+        &mut issues,
+        "approver",
+        &input.approver,
+        "批准的行政机关负责人",
+        true,
+    );
+    if input.items.is_empty() {
+        issues.push(Issue::new(
+            "items",
+            "PRESERVATION_ITEMS_REQUIRED",
+            "证据登记保存清单至少列明一项证据",
+        ));
+    }
+    if input.items.len() > MAX_MEASURE_ITEMS {
+        issues.push(Issue::new(
+            "items",
+            "MEASURE_ITEMS_TOO_MANY",
+            format!("清单最多 {MAX_MEASURE_ITEMS} 项"),
+        ));
+    }
+    for (i, it) in input.items.iter().enumerate() {
+        text_issue(
+            &mut issues,
+            &format!("items[{i}].name"),
+            &it.name,
+            "证据名称",
+            true,
+        );
+        text_issue(
+            &mut issues,
+            &format!("items[{i}].quantity"),
+            &it.quantity,
+            "证据数量",
+            true,
+        );
+    }
+    let on = crate::day::parse_day(&input.on);
+    if on.is_none() {
+        issues.push(Issue::new(
+            "on",
+            "DAY_FORMAT",
+            format!("日期 “{}” 格式应为 YYYY-MM-DD", input.on),
+        ));
+    }
+    officer_issues(&mut issues, roster, &input.officers, on);
+    let due = match on {
+        Some(d) => match book.deadline("preservation_decision", &crate::day::format_day(d)) {
+            Ok(due) => Some(due),
+            Err(e) => {
+                issues.push(Issue::new("on", e.code(), e.message()));
+                None
+            }
+        },
+        None => None,
+    };
+    if !issues.is_empty() {
+        return Err(RoadsideError::invalid(issues));
+    }
+    let Some(due) = due else {
+        return Err(RoadsideError::invalid(issues));
+    };
+    Ok(Preservation {
+        preservation_id,
+        number,
+        input: input.clone(),
+        decide_by: due.due,
+        decide_basis: due.basis,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
 // Delivery
 
 /// How a document was served (送达方式).

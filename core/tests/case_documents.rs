@@ -1,5 +1,5 @@
 //! The documents of three realistic cases — a 超限 summary penalty, an exemption with the party's
-//! commitment, a seizure with its list — issued from the store and read back with poppler: every
+//! commitment, a seizure with its list and evidence preserved with its 清单 — issued from the store and read back with poppler: every
 //! field value is in the text, the font is embedded as a subset, every page has ink, a reprint
 //! gives the same bytes, and a document changed by one byte no longer matches its entry.
 
@@ -574,6 +574,51 @@ fn a_seizure_prints_its_decision_with_the_list() {
             "（30日）",
             "拒绝签名",
             "马海军",
+        ],
+    );
+    // Evidence preserved in advance (先行登记保存) and its 清单.
+    let book = RuleBook::bundled().unwrap();
+    let mut preserve = PreservationInput {
+        party: company(),
+        reason: "运单、称重单据可能灭失".into(),
+        items: vec![],
+        storage_place: "共和县倒淌河镇超限检测站档案室".into(),
+        on: today(),
+        approver: String::new(),
+        officers: officers(),
+    };
+    let err = s.preserve_evidence(&case, &book, &preserve).unwrap_err();
+    let codes: Vec<&str> = err.issues().iter().map(|i| i.code.as_str()).collect();
+    assert_eq!(codes, ["STEP_TEXT_REQUIRED", "PRESERVATION_ITEMS_REQUIRED"]);
+    preserve.approver = "局长".into();
+    preserve.items = vec![MeasureItem {
+        name: "道路货物运输单据".into(),
+        spec: "纸质".into(),
+        quantity: "3张".into(),
+        note: String::new(),
+    }];
+    let p = s.preserve_evidence(&case, &book, &preserve).unwrap();
+    let pno = p.number.unwrap();
+    assert!(pno.contains("存〔"), "{pno}");
+    let due = book
+        .deadline("preservation_decision", &today())
+        .unwrap()
+        .due;
+    let list = s
+        .issue_document(&case, DocType::EvidenceList, Some(&pno), &[], &r)
+        .unwrap();
+    check_pdf(
+        &list.pdf,
+        tmp.path(),
+        "evidence_list.pdf",
+        &[
+            "证据登记保存清单",
+            &pno,
+            "道路货物运输单据",
+            "3张",
+            "第五十六条",
+            &roadside_core::day::format_day_cn(due),
+            "共和县倒淌河镇超限检测站档案室",
         ],
     );
     s.release_measure(

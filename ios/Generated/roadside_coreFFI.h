@@ -571,6 +571,11 @@ RustBuffer uniffi_roadside_core_fn_method_roadsidecore_issue_notice(uint64_t ptr
 uint64_t uniffi_roadside_core_fn_method_roadsidecore_numbers_left(uint64_t ptr, int32_t year, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_PRESERVE_EVIDENCE
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_PRESERVE_EVIDENCE
+RustBuffer uniffi_roadside_core_fn_method_roadsidecore_preserve_evidence(uint64_t ptr, RustBuffer case_id, uint64_t rules, RustBuffer input, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_RECORD_DELIVERY
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_ROADSIDECORE_RECORD_DELIVERY
 RustBuffer uniffi_roadside_core_fn_method_roadsidecore_record_delivery(uint64_t ptr, RustBuffer case_id, RustBuffer input, RustCallStatus *_Nonnull out_status
@@ -1393,6 +1398,12 @@ uint16_t uniffi_roadside_core_checksum_method_roadsidecore_issue_notice(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_NUMBERS_LEFT
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_NUMBERS_LEFT
 uint16_t uniffi_roadside_core_checksum_method_roadsidecore_numbers_left(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_PRESERVE_EVIDENCE
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_ROADSIDECORE_PRESERVE_EVIDENCE
+uint16_t uniffi_roadside_core_checksum_method_roadsidecore_preserve_evidence(void
     
 );
 #endif

@@ -475,6 +475,9 @@ pub fn check_step(
         // is; the server checks each entry on its own, so only their shape here.
         EntryKind::PaymentRecord => step_body::<steps::PaymentInput>(entry).map(drop),
         EntryKind::CaseClose => step_body::<steps::CloseInput>(entry).map(drop),
+        // A preservation's officers are checked with every entry's; its decision date comes from
+        // the working-day calendar of the reference data the device held.
+        EntryKind::EvidencePreserve => step_body::<steps::Preservation>(entry).map(drop),
         EntryKind::CaseOpen
         | EntryKind::RecordCreate
         | EntryKind::RecordAmend

@@ -366,6 +366,56 @@ pub fn measure_decision(
     })
 }
 
+/// 证据登记保存清单, from an `evidence.preserve` body.
+pub fn evidence_list(
+    p: &crate::steps::Preservation,
+    header: &DocHeader,
+    signatures: Vec<SignatureBlock>,
+) -> Result<Document> {
+    let i = &p.input;
+    let mut blocks = party_blocks(&i.party);
+    blocks.push(heading("先行登记保存的理由及依据"));
+    blocks.push(para(format!(
+        "{}依据《中华人民共和国行政处罚法》第五十六条的规定，经本机关负责人批准，对下列证据予以先行登记保存。在此期间，当事人或者有关人员不得销毁或者转移证据。本机关将于{}前作出处理决定。",
+        i.reason.trim_end_matches('。').to_string() + "。",
+        format_day_cn(p.decide_by)
+    )));
+    blocks.push(field("保存地点", i.storage_place.clone()));
+    blocks.push(heading("证据清单"));
+    blocks.push(Block::Table {
+        headers: vec![
+            "序号".into(),
+            "证据名称".into(),
+            "规格".into(),
+            "数量".into(),
+            "备注".into(),
+        ],
+        rows: i
+            .items
+            .iter()
+            .enumerate()
+            .map(|(n, it)| {
+                vec![
+                    (n + 1).to_string(),
+                    it.name.clone(),
+                    it.spec.clone(),
+                    it.quantity.clone(),
+                    it.note.clone(),
+                ]
+            })
+            .collect(),
+    });
+    Ok(Document {
+        title: "证据登记保存清单".to_string(),
+        agency: header.agency_name.clone(),
+        number: header.number.clone(),
+        blocks,
+        signatures,
+        verification: verification(header),
+        date_line: Some(day_cn("on", &i.on)?),
+    })
+}
+
 /// 送达回证 for the service of one document, from a `delivery.record` body and the served
 /// document's title.
 pub fn delivery_receipt(

@@ -11,7 +11,8 @@ use crate::error::Result;
 use crate::steps::DocType;
 use crate::steps::{
     CloseInput, DeliveryInput, MeasureExtension, MeasureInput, MeasureRelease, NoPenaltyInput,
-    NoticeInput, NumberBlock, PaymentInput, PenaltyDecisionInput, StatementInput,
+    NoticeInput, NumberBlock, PaymentInput, PenaltyDecisionInput, PreservationInput,
+    StatementInput,
 };
 use crate::store::documents::{IssuedDocument, SignatureInput};
 use crate::store::steps::{CaseProgress, StepEntry, StepView};
@@ -92,6 +93,17 @@ impl RoadsideCore {
     /// Take a coercive measure with its list of items (at most 30 days).
     pub fn apply_measure(&self, case_id: String, input: MeasureInput) -> Result<StepEntry> {
         self.store.apply_measure(&case_id, &input)
+    }
+
+    /// Register and preserve evidence in advance (先行登记保存) with its list.
+    pub fn preserve_evidence(
+        &self,
+        case_id: String,
+        rules: Arc<RulesEngine>,
+        input: PreservationInput,
+    ) -> Result<StepEntry> {
+        self.store
+            .preserve_evidence(&case_id, rules.book()?.as_ref(), &input)
     }
 
     /// Extend a measure, once, by at most 30 days.

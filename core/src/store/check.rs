@@ -409,7 +409,8 @@ fn derive(rows: &[LedgerRow], f: &mut Findings) -> Derived {
             | EntryKind::MeasureRelease
             | EntryKind::DocumentIssue
             | EntryKind::DeliveryRecord
-            | EntryKind::PaymentRecord => touch(&mut d, &case, seq, None, None),
+            | EntryKind::PaymentRecord
+            | EntryKind::EvidencePreserve => touch(&mut d, &case, seq, None, None),
         }
     }
     d

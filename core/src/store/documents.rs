@@ -554,11 +554,20 @@ fn source_of(
                 build: Box::new(move |h, s| site_record_with(&record, h, s)),
             })
         }
-        DocType::EvidenceList => Err(RoadsideError::invalid_field(
-            "doc_type",
-            "DOCUMENT_TYPE_UNSUPPORTED",
-            "证据登记保存清单需要先行登记保存的物品记录，本机尚不能制作；请使用纸质文书",
-        )),
+        DocType::EvidenceList => {
+            let wanted = source.ok_or_else(|| not_found("请指明证据登记保存清单的编号"))?;
+            let (p, hash) = l
+                .preservations
+                .iter()
+                .find(|p| p.0.number == wanted)
+                .cloned()
+                .ok_or_else(|| not_found(&format!("没有编号为 {wanted} 的先行登记保存")))?;
+            Ok(Source {
+                hash,
+                number: Some(p.number.clone()),
+                build: Box::new(move |h, s| decisions::evidence_list(&p, h, s)),
+            })
+        }
     }
 }
 
@@ -570,7 +579,7 @@ fn source_for_reprint(
     issued: &DocumentIssued,
 ) -> Result<Source> {
     let source = match issued.doc_type {
-        DocType::MeasureDecision => Some(issued.number.clone()),
+        DocType::MeasureDecision | DocType::EvidenceList => Some(issued.number.clone()),
         DocType::DeliveryReceipt => l
             .deliveries
             .iter()
@@ -623,6 +632,9 @@ fn served_title(l: &Loaded, number: &str) -> String {
     if l.measures.iter().any(|m| m.0.number == number) {
         return DocType::MeasureDecision.title().to_string();
     }
+    if l.preservations.iter().any(|p| p.0.number == number) {
+        return DocType::EvidenceList.title().to_string();
+    }
     l.documents
         .iter()
         .find(|d| d.0.number == number)
@@ -637,6 +649,7 @@ fn case_party(l: &Loaded) -> Option<crate::model::Party> {
         .or_else(|| l.no_penalty.as_ref().map(|d| d.0.party.clone()))
         .or_else(|| l.notice.as_ref().map(|n| n.0.party.clone()))
         .or_else(|| l.measures.first().map(|m| m.0.input.party.clone()))
+        .or_else(|| l.preservations.first().map(|p| p.0.input.party.clone()))
 }
 
 /// A 现场笔录 / 勘验笔录 with the signatures given: the party's and a witness's strokes go under

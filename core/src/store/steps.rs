@@ -18,7 +18,7 @@ use crate::steps::{
     self, CaseSteps, CloseInput, DecisionContext, DeliveryInput, DocType, DocumentIssued, Measure,
     MeasureExtension, MeasureInput, MeasureRelease, NoPenaltyDecision, NoPenaltyInput, Notice,
     NoticeInput, NoticeState, NumberBlock, PaymentInput, PenaltyDecision, PenaltyDecisionInput,
-    ReferenceId, Statement, StatementInput,
+    Preservation, PreservationInput, ReferenceId, Statement, StatementInput,
 };
 
 /// Numbers left below which a sync asks the server for another block.
@@ -99,6 +99,7 @@ pub(super) struct Loaded {
     /// Measures with their entry hash, whether extended, whether released.
     pub measures: Vec<(Measure, String, bool, bool)>,
     pub documents: Vec<(DocumentIssued, String)>,
+    pub preservations: Vec<(Preservation, String)>,
     pub deliveries: Vec<(DeliveryInput, String)>,
     pub delivered: Vec<String>,
     pub paid_yuan: i64,
@@ -176,6 +177,7 @@ pub(super) fn load(conn: &Connection, case_id: &str) -> Result<Loaded> {
                 }
             }
             EntryKind::DocumentIssue => l.documents.push((body_of(&entry)?, hash)),
+            EntryKind::EvidencePreserve => l.preservations.push((body_of(&entry)?, hash)),
             EntryKind::DeliveryRecord => {
                 let d: DeliveryInput = body_of(&entry)?;
                 l.delivered.push(d.document_number.clone());
@@ -209,6 +211,7 @@ impl Loaded {
             n.push(&d.number);
         }
         n.extend(self.measures.iter().map(|m| m.0.number.as_str()));
+        n.extend(self.preservations.iter().map(|p| p.0.number.as_str()));
         n.extend(self.documents.iter().map(|d| d.0.number.as_str()));
         n
     }
@@ -672,6 +675,35 @@ impl Store {
             case_id,
             to_body(&measure)?,
             Some((&taken, DocType::MeasureDecision)),
+        )?;
+        tx.commit().map_err(db::store_err)?;
+        Ok(entry)
+    }
+
+    /// Register and preserve evidence in advance (先行登记保存, 处罚法 56) with its list; the entry
+    /// records the last day to decide what becomes of it.
+    pub fn preserve_evidence(
+        &self,
+        case_id: &str,
+        book: &RuleBook,
+        input: &PreservationInput,
+    ) -> Result<StepEntry> {
+        let now = (self.clock)();
+        let mut conn = lock(&self.writer);
+        let tx = begin(&mut conn)?;
+        require_open(&tx, case_id)?;
+        let roster = self.cached_roster()?;
+        steps::preservation(book, &roster, input, String::new(), String::new())?;
+        let taken = self.take_number(&tx, DocType::EvidenceList, now)?;
+        let body = steps::preservation(book, &roster, input, new_id(), taken.number.clone())?;
+        let entry = self.append_step(
+            &tx,
+            now,
+            officer_numbers(&input.officers),
+            EntryKind::EvidencePreserve,
+            case_id,
+            to_body(&body)?,
+            Some((&taken, DocType::EvidenceList)),
         )?;
         tx.commit().map_err(db::store_err)?;
         Ok(entry)

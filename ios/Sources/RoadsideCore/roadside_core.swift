@@ -1579,6 +1579,11 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
     func numbersLeft(year: Int32) throws  -> UInt64
     
     /**
+     * Register and preserve evidence in advance (先行登记保存) with its list.
+     */
+    func preserveEvidence(caseId: String, rules: RulesEngine, input: PreservationInput) throws  -> StepEntry
+    
+    /**
      * Record the service (送达) of one of the case's documents.
      */
     func recordDelivery(caseId: String, input: DeliveryInput) throws  -> StepEntry
@@ -2126,6 +2131,21 @@ open func numbersLeft(year: Int32)throws  -> UInt64  {
     uniffi_roadside_core_fn_method_roadsidecore_numbers_left(
             self.uniffiCloneHandle(),
         FfiConverterInt32.lower(year),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Register and preserve evidence in advance (先行登记保存) with its list.
+     */
+open func preserveEvidence(caseId: String, rules: RulesEngine, input: PreservationInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_preserve_evidence(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeRulesEngine_lower(rules),
+        FfiConverterTypePreservationInput_lower(input),uniffiCallStatus
     )
 })
 }
@@ -9661,6 +9681,183 @@ public func FfiConverterTypePolicySource_lower(_ value: PolicySource) -> RustBuf
 
 
 /**
+ * The body of an `evidence.preserve` entry.
+ */
+public struct Preservation: Equatable, Hashable {
+    public var preservationId: String
+    public var number: String
+    public var input: PreservationInput
+    /**
+     * The last day to decide what becomes of the items (处罚法 56: within seven days).
+     */
+    public var decideBy: NaiveDate
+    public var decideBasis: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(preservationId: String, number: String, input: PreservationInput, 
+        /**
+         * The last day to decide what becomes of the items (处罚法 56: within seven days).
+         */decideBy: NaiveDate, decideBasis: String) {
+        self.preservationId = preservationId
+        self.number = number
+        self.input = input
+        self.decideBy = decideBy
+        self.decideBasis = decideBasis
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Preservation: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePreservation: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Preservation {
+        return
+            try Preservation(
+                preservationId: FfiConverterString.read(from: &buf), 
+                number: FfiConverterString.read(from: &buf), 
+                input: FfiConverterTypePreservationInput.read(from: &buf), 
+                decideBy: FfiConverterTypeNaiveDate.read(from: &buf), 
+                decideBasis: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Preservation, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.preservationId, into: &buf)
+        FfiConverterString.write(value.number, into: &buf)
+        FfiConverterTypePreservationInput.write(value.input, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.decideBy, into: &buf)
+        FfiConverterString.write(value.decideBasis, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreservation_lift(_ buf: RustBuffer) throws -> Preservation {
+    return try FfiConverterTypePreservation.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreservation_lower(_ value: Preservation) -> RustBuffer {
+    return FfiConverterTypePreservation.lower(value)
+}
+
+
+/**
+ * Evidence registered and preserved in advance (先行登记保存, 处罚法 56) where it may be lost or
+ * hard to obtain later: approved by the agency's head, decided on within seven (working) days.
+ */
+public struct PreservationInput: Equatable, Hashable {
+    public var party: Party
+    /**
+     * Why the evidence may be lost or later hard to obtain.
+     */
+    public var reason: String
+    public var items: [MeasureItem]
+    /**
+     * Where the items are kept (保存地点), and by whom.
+     */
+    public var storagePlace: String
+    /**
+     * The day of the preservation, `YYYY-MM-DD`.
+     */
+    public var on: String
+    /**
+     * The head of the agency who approved it (经行政机关负责人批准).
+     */
+    public var approver: String
+    public var officers: [DraftOfficer]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(party: Party, 
+        /**
+         * Why the evidence may be lost or later hard to obtain.
+         */reason: String, items: [MeasureItem], 
+        /**
+         * Where the items are kept (保存地点), and by whom.
+         */storagePlace: String, 
+        /**
+         * The day of the preservation, `YYYY-MM-DD`.
+         */on: String, 
+        /**
+         * The head of the agency who approved it (经行政机关负责人批准).
+         */approver: String, officers: [DraftOfficer]) {
+        self.party = party
+        self.reason = reason
+        self.items = items
+        self.storagePlace = storagePlace
+        self.on = on
+        self.approver = approver
+        self.officers = officers
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PreservationInput: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePreservationInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PreservationInput {
+        return
+            try PreservationInput(
+                party: FfiConverterTypeParty.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                items: FfiConverterSequenceTypeMeasureItem.read(from: &buf), 
+                storagePlace: FfiConverterString.read(from: &buf), 
+                on: FfiConverterString.read(from: &buf), 
+                approver: FfiConverterString.read(from: &buf), 
+                officers: FfiConverterSequenceTypeDraftOfficer.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PreservationInput, into buf: inout [UInt8]) {
+        FfiConverterTypeParty.write(value.party, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterSequenceTypeMeasureItem.write(value.items, into: &buf)
+        FfiConverterString.write(value.storagePlace, into: &buf)
+        FfiConverterString.write(value.on, into: &buf)
+        FfiConverterString.write(value.approver, into: &buf)
+        FfiConverterSequenceTypeDraftOfficer.write(value.officers, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreservationInput_lift(_ buf: RustBuffer) throws -> PreservationInput {
+    return try FfiConverterTypePreservationInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePreservationInput_lower(_ value: PreservationInput) -> RustBuffer {
+    return FfiConverterTypePreservationInput.lower(value)
+}
+
+
+/**
  * The procedure the case needs.
  */
 public struct ProcedureGuidance: Equatable, Hashable {
@@ -12505,6 +12702,10 @@ public enum EntryKind: Equatable, Hashable {
      * `case.close`: the case is closed (结案) with its reason.
      */
     case caseClose
+    /**
+     * `evidence.preserve`: evidence registered and preserved in advance (先行登记保存), with its list.
+     */
+    case evidencePreserve
 
 
 
@@ -12559,6 +12760,8 @@ public struct FfiConverterTypeEntryKind: FfiConverterRustBuffer {
         case 16: return .paymentRecord
         
         case 17: return .caseClose
+        
+        case 18: return .evidencePreserve
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -12634,6 +12837,10 @@ public struct FfiConverterTypeEntryKind: FfiConverterRustBuffer {
         
         case .caseClose:
             writeInt(&buf, Int32(17))
+        
+        
+        case .evidencePreserve:
+            writeInt(&buf, Int32(18))
         
         }
     }
@@ -16231,6 +16438,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_numbers_left() != 33327) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_preserve_evidence() != 10979) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_record_delivery() != 43935) {

@@ -970,6 +970,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_numbers_left(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_preserve_evidence(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_record_delivery(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_record_payment(
@@ -1409,6 +1411,15 @@ internal object UniffiLib {
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_numbers_left(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(1)
         return uniffi_out_err.getLong(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_preserve_evidence(`ptr`: Long, `caseId`: RustBuffer.ByValue, `rules`: Long, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putLong(4, `rules`)
+        uniffi_out_err.putRustBuffer(5, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_preserve_evidence(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
     }
     fun uniffi_roadside_core_fn_method_roadsidecore_record_delivery(`ptr`: Long, `caseId`: RustBuffer.ByValue, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
         uniffi_out_err.putLong(0, `ptr`)
@@ -2010,6 +2021,7 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_document(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_notice(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_numbers_left(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_preserve_evidence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_delivery(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_payment(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_statement(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -2268,6 +2280,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_numbers_left() and 0xFFFF) != 33327) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_preserve_evidence() and 0xFFFF) != 10979) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_record_delivery() and 0xFFFF) != 43935) {
@@ -4332,6 +4347,11 @@ public interface RoadsideCoreInterface {
     fun `numbersLeft`(`year`: kotlin.Int): kotlin.ULong
     
     /**
+     * Register and preserve evidence in advance (先行登记保存) with its list.
+     */
+    fun `preserveEvidence`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PreservationInput): StepEntry
+    
+    /**
      * Record the service (送达) of one of the case's documents.
      */
     fun `recordDelivery`(`caseId`: kotlin.String, `input`: DeliveryInput): StepEntry
@@ -5061,6 +5081,26 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
         it,
         
         FfiConverterInt.lower(`year`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Register and preserve evidence in advance (先行登记保存) with its list.
+     */
+    @Throws(RoadsideException::class)override fun `preserveEvidence`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PreservationInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_preserve_evidence(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeRulesEngine.lower(`rules`),
+        FfiConverterTypePreservationInput.lower(`input`),_status)
 }
     }
     )
@@ -12104,6 +12144,144 @@ public object FfiConverterTypePolicySource: FfiConverterRustBuffer<PolicySource>
 
 
 /**
+ * The body of an `evidence.preserve` entry.
+ */
+data class Preservation (
+    var `preservationId`: kotlin.String
+    , 
+    var `number`: kotlin.String
+    , 
+    var `input`: PreservationInput
+    , 
+    /**
+     * The last day to decide what becomes of the items (处罚法 56: within seven days).
+     */
+    var `decideBy`: NaiveDate
+    , 
+    var `decideBasis`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePreservation: FfiConverterRustBuffer<Preservation> {
+    override fun read(buf: ByteBuffer): Preservation {
+        return Preservation(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypePreservationInput.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Preservation) = (
+            FfiConverterString.allocationSize(value.`preservationId`) +
+            FfiConverterString.allocationSize(value.`number`) +
+            FfiConverterTypePreservationInput.allocationSize(value.`input`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`decideBy`) +
+            FfiConverterString.allocationSize(value.`decideBasis`)
+    )
+
+    override fun write(value: Preservation, buf: ByteBuffer) {
+            FfiConverterString.write(value.`preservationId`, buf)
+            FfiConverterString.write(value.`number`, buf)
+            FfiConverterTypePreservationInput.write(value.`input`, buf)
+            FfiConverterTypeNaiveDate.write(value.`decideBy`, buf)
+            FfiConverterString.write(value.`decideBasis`, buf)
+    }
+}
+
+
+
+/**
+ * Evidence registered and preserved in advance (先行登记保存, 处罚法 56) where it may be lost or
+ * hard to obtain later: approved by the agency's head, decided on within seven (working) days.
+ */
+data class PreservationInput (
+    var `party`: Party
+    , 
+    /**
+     * Why the evidence may be lost or later hard to obtain.
+     */
+    var `reason`: kotlin.String
+    , 
+    var `items`: List<MeasureItem>
+    , 
+    /**
+     * Where the items are kept (保存地点), and by whom.
+     */
+    var `storagePlace`: kotlin.String
+    , 
+    /**
+     * The day of the preservation, `YYYY-MM-DD`.
+     */
+    var `on`: kotlin.String
+    , 
+    /**
+     * The head of the agency who approved it (经行政机关负责人批准).
+     */
+    var `approver`: kotlin.String
+    , 
+    var `officers`: List<DraftOfficer>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePreservationInput: FfiConverterRustBuffer<PreservationInput> {
+    override fun read(buf: ByteBuffer): PreservationInput {
+        return PreservationInput(
+            FfiConverterTypeParty.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeMeasureItem.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceTypeDraftOfficer.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PreservationInput) = (
+            FfiConverterTypeParty.allocationSize(value.`party`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterSequenceTypeMeasureItem.allocationSize(value.`items`) +
+            FfiConverterString.allocationSize(value.`storagePlace`) +
+            FfiConverterString.allocationSize(value.`on`) +
+            FfiConverterString.allocationSize(value.`approver`) +
+            FfiConverterSequenceTypeDraftOfficer.allocationSize(value.`officers`)
+    )
+
+    override fun write(value: PreservationInput, buf: ByteBuffer) {
+            FfiConverterTypeParty.write(value.`party`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterSequenceTypeMeasureItem.write(value.`items`, buf)
+            FfiConverterString.write(value.`storagePlace`, buf)
+            FfiConverterString.write(value.`on`, buf)
+            FfiConverterString.write(value.`approver`, buf)
+            FfiConverterSequenceTypeDraftOfficer.write(value.`officers`, buf)
+    }
+}
+
+
+
+/**
  * The procedure the case needs.
  */
 data class ProcedureGuidance (
@@ -14202,7 +14380,11 @@ enum class EntryKind {
     /**
      * `case.close`: the case is closed (结案) with its reason.
      */
-    CASE_CLOSE;
+    CASE_CLOSE,
+    /**
+     * `evidence.preserve`: evidence registered and preserved in advance (先行登记保存), with its list.
+     */
+    EVIDENCE_PRESERVE;
 
     
 
