@@ -332,31 +332,7 @@ pub fn penalty_decision(
         .filter(|w| w.code == "AMOUNT_OUTSIDE_RANGE")
         .filter_map(|w| violation_index(&w.path))
         .collect();
-    let violations: Vec<DecidedViolation> = draft
-        .violations
-        .iter()
-        .zip(&g.violations)
-        .enumerate()
-        .map(|(i, (v, gv))| DecidedViolation {
-            code: v.code.clone(),
-            name: gv.name.clone(),
-            violated: gv.violated.clone(),
-            basis: gv.basis.clone(),
-            legal_min_yuan: gv.legal_min_yuan,
-            legal_max_yuan: gv.legal_max_yuan,
-            tier: gv.tier.map(|t| t.as_str().to_string()),
-            tier_criteria: gv.tier_criteria.clone(),
-            band_min_yuan: gv.min_yuan,
-            band_max_yuan: gv.max_yuan,
-            recommended_yuan: gv.recommended_yuan,
-            recommended_warning: gv.recommended_warning,
-            act_id: v.act_id.clone(),
-            warning: v.warning,
-            amount_yuan: v.amount_yuan,
-            outside_band: outside.contains(&i),
-            measures: gv.measures.clone(),
-        })
-        .collect();
+    let violations = decided_violations(&draft, g, &outside);
     Ok(PenaltyDecision {
         decision_id,
         number,
@@ -379,6 +355,40 @@ pub fn penalty_decision(
         warnings: notes(&check.warnings),
         reference,
     })
+}
+
+/// Each violation of a draft with what the benchmark said for it (`outside`: the indices whose
+/// amount is outside the band).
+fn decided_violations(
+    draft: &PenaltyDraft,
+    guidance: &crate::rules::guidance::Guidance,
+    outside: &[usize],
+) -> Vec<DecidedViolation> {
+    draft
+        .violations
+        .iter()
+        .zip(&guidance.violations)
+        .enumerate()
+        .map(|(i, (v, gv))| DecidedViolation {
+            code: v.code.clone(),
+            name: gv.name.clone(),
+            violated: gv.violated.clone(),
+            basis: gv.basis.clone(),
+            legal_min_yuan: gv.legal_min_yuan,
+            legal_max_yuan: gv.legal_max_yuan,
+            tier: gv.tier.map(|t| t.as_str().to_string()),
+            tier_criteria: gv.tier_criteria.clone(),
+            band_min_yuan: gv.min_yuan,
+            band_max_yuan: gv.max_yuan,
+            recommended_yuan: gv.recommended_yuan,
+            recommended_warning: gv.recommended_warning,
+            act_id: v.act_id.clone(),
+            warning: v.warning,
+            amount_yuan: v.amount_yuan,
+            outside_band: outside.contains(&i),
+            measures: gv.measures.clone(),
+        })
+        .collect()
 }
 
 /// `violations[3].amount_yuan` → 3.
@@ -775,30 +785,7 @@ pub fn notice(
         party: input.party.clone(),
         facts_text: input.facts_text.clone(),
         facts: draft.facts.clone(),
-        violations: draft
-            .violations
-            .iter()
-            .zip(&g.violations)
-            .map(|(v, gv)| DecidedViolation {
-                code: v.code.clone(),
-                name: gv.name.clone(),
-                violated: gv.violated.clone(),
-                basis: gv.basis.clone(),
-                legal_min_yuan: gv.legal_min_yuan,
-                legal_max_yuan: gv.legal_max_yuan,
-                tier: gv.tier.map(|t| t.as_str().to_string()),
-                tier_criteria: gv.tier_criteria.clone(),
-                band_min_yuan: gv.min_yuan,
-                band_max_yuan: gv.max_yuan,
-                recommended_yuan: gv.recommended_yuan,
-                recommended_warning: gv.recommended_warning,
-                act_id: v.act_id.clone(),
-                warning: v.warning,
-                amount_yuan: v.amount_yuan,
-                outside_band: false,
-                measures: gv.measures.clone(),
-            })
-            .collect(),
+        violations: decided_violations(&draft, g, &[]),
         total_yuan: check.total_fine_yuan,
         reasoning: g.reasoning.clone(),
         statement_right: true,

@@ -459,6 +459,33 @@ impl Store {
         })
     }
 
+    /// Append a step that carries a document number: `body` was built and checked without one;
+    /// here it gets its id and the next number of `doc` (`set`), so a refused step spends none.
+    #[allow(clippy::too_many_arguments)]
+    fn append_numbered<T: Serialize>(
+        &self,
+        tx: &Transaction,
+        now: DateTime<Utc>,
+        officers: Vec<String>,
+        kind: EntryKind,
+        case_id: &str,
+        doc: DocType,
+        mut body: T,
+        set: impl FnOnce(&mut T, String, String),
+    ) -> Result<StepEntry> {
+        let taken = self.take_number(tx, doc, now)?;
+        set(&mut body, new_id(), taken.number.clone());
+        self.append_step(
+            tx,
+            now,
+            officers,
+            kind,
+            case_id,
+            to_body(&body)?,
+            Some((&taken, doc)),
+        )
+    }
+
     /// Make the penalty decision (当场 or 普通程序). The draft is checked again here, with the
     /// roster on the decision date; any error refuses the decision with every issue listed.
     pub fn decide_penalty(
@@ -491,34 +518,27 @@ impl Store {
         };
         let reference = self.reference_id(&tx, book)?;
         let roster = self.cached_roster()?;
-        // Check before taking a number, so a refused decision spends none.
-        steps::penalty_decision(
-            book,
-            &roster,
-            input,
-            &ctx,
-            reference.clone(),
-            String::new(),
-            String::new(),
-        )?;
-        let taken = self.take_number(&tx, doc, now)?;
         let decision = steps::penalty_decision(
             book,
             &roster,
             input,
             &ctx,
             reference,
-            new_id(),
-            taken.number.clone(),
+            String::new(),
+            String::new(),
         )?;
-        let entry = self.append_step(
+        let entry = self.append_numbered(
             &tx,
             now,
             officer_numbers(&decision.officers),
             EntryKind::DecisionPenalty,
             case_id,
-            to_body(&decision)?,
-            Some((&taken, doc)),
+            doc,
+            decision,
+            |d, id, no| {
+                d.decision_id = id;
+                d.number = no;
+            },
         )?;
         tx.commit().map_err(db::store_err)?;
         Ok(entry)
@@ -543,31 +563,26 @@ impl Store {
         }
         let reference = self.reference_id(&tx, book)?;
         let roster = self.cached_roster()?;
-        steps::no_penalty_decision(
-            book,
-            &roster,
-            input,
-            reference.clone(),
-            String::new(),
-            String::new(),
-        )?;
-        let taken = self.take_number(&tx, DocType::NoPenaltyDecision, now)?;
         let decision = steps::no_penalty_decision(
             book,
             &roster,
             input,
             reference,
-            new_id(),
-            taken.number.clone(),
+            String::new(),
+            String::new(),
         )?;
-        let entry = self.append_step(
+        let entry = self.append_numbered(
             &tx,
             now,
             officer_numbers(&decision.officers),
             EntryKind::DecisionNoPenalty,
             case_id,
-            to_body(&decision)?,
-            Some((&taken, DocType::NoPenaltyDecision)),
+            DocType::NoPenaltyDecision,
+            decision,
+            |d, id, no| {
+                d.decision_id = id;
+                d.number = no;
+            },
         )?;
         tx.commit().map_err(db::store_err)?;
         Ok(entry)
@@ -592,31 +607,26 @@ impl Store {
         }
         let reference = self.reference_id(&tx, book)?;
         let roster = self.cached_roster()?;
-        steps::notice(
-            book,
-            &roster,
-            input,
-            reference.clone(),
-            String::new(),
-            String::new(),
-        )?;
-        let taken = self.take_number(&tx, DocType::Notice, now)?;
         let notice = steps::notice(
             book,
             &roster,
             input,
             reference,
-            new_id(),
-            taken.number.clone(),
+            String::new(),
+            String::new(),
         )?;
-        let entry = self.append_step(
+        let entry = self.append_numbered(
             &tx,
             now,
             officer_numbers(&notice.officers),
             EntryKind::NoticeIssue,
             case_id,
-            to_body(&notice)?,
-            Some((&taken, DocType::Notice)),
+            DocType::Notice,
+            notice,
+            |n, id, no| {
+                n.notice_id = id;
+                n.number = no;
+            },
         )?;
         tx.commit().map_err(db::store_err)?;
         Ok(entry)
@@ -664,17 +674,19 @@ impl Store {
         let tx = begin(&mut conn)?;
         require_open(&tx, case_id)?;
         let roster = self.cached_roster()?;
-        steps::measure(&roster, input, String::new(), String::new())?;
-        let taken = self.take_number(&tx, DocType::MeasureDecision, now)?;
-        let measure = steps::measure(&roster, input, new_id(), taken.number.clone())?;
-        let entry = self.append_step(
+        let measure = steps::measure(&roster, input, String::new(), String::new())?;
+        let entry = self.append_numbered(
             &tx,
             now,
             officer_numbers(&input.officers),
             EntryKind::MeasureApply,
             case_id,
-            to_body(&measure)?,
-            Some((&taken, DocType::MeasureDecision)),
+            DocType::MeasureDecision,
+            measure,
+            |m, id, no| {
+                m.measure_id = id;
+                m.number = no;
+            },
         )?;
         tx.commit().map_err(db::store_err)?;
         Ok(entry)
@@ -693,17 +705,19 @@ impl Store {
         let tx = begin(&mut conn)?;
         require_open(&tx, case_id)?;
         let roster = self.cached_roster()?;
-        steps::preservation(book, &roster, input, String::new(), String::new())?;
-        let taken = self.take_number(&tx, DocType::EvidenceList, now)?;
-        let body = steps::preservation(book, &roster, input, new_id(), taken.number.clone())?;
-        let entry = self.append_step(
+        let body = steps::preservation(book, &roster, input, String::new(), String::new())?;
+        let entry = self.append_numbered(
             &tx,
             now,
             officer_numbers(&input.officers),
             EntryKind::EvidencePreserve,
             case_id,
-            to_body(&body)?,
-            Some((&taken, DocType::EvidenceList)),
+            DocType::EvidenceList,
+            body,
+            |p, id, no| {
+                p.preservation_id = id;
+                p.number = no;
+            },
         )?;
         tx.commit().map_err(db::store_err)?;
         Ok(entry)
