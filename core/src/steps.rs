@@ -1568,7 +1568,11 @@ pub struct CaseSteps {
 /// Check that a case may be closed for `input.reason`.
 pub fn close(input: &CloseInput, steps: &CaseSteps) -> Result<CloseInput> {
     let mut issues = Vec::new();
-    text_issue(&mut issues, "note", &input.note, "结案说明", false);
+    let note_required = matches!(
+        input.reason,
+        CloseReason::Withdrawn | CloseReason::Transferred
+    );
+    text_issue(&mut issues, "note", &input.note, "结案说明", note_required);
     match input.reason {
         CloseReason::Executed => match &steps.penalty {
             None => issues.push(Issue::new(
@@ -1609,9 +1613,7 @@ pub fn close(input: &CloseInput, steps: &CaseSteps) -> Result<CloseInput> {
             )),
             Some(_) => {}
         },
-        CloseReason::Withdrawn | CloseReason::Transferred => {
-            text_issue(&mut issues, "note", &input.note, "结案说明", true);
-        }
+        CloseReason::Withdrawn | CloseReason::Transferred => {}
     }
     for m in &steps.open_measures {
         issues.push(Issue::new(

@@ -116,14 +116,12 @@ impl Store {
         }
         let (blocks, refs, strokes) = signature_blocks(signatures)?;
         let (agency, agency_name) = self.block_agency(&tx)?;
-        let taken = match &src.number {
-            Some(_) => None,
-            None => Some(self.take_number(&tx, doc, now)?),
-        };
-        let number = match (&src.number, &taken) {
-            (Some(n), _) => n.clone(),
-            (None, Some(t)) => t.number.clone(),
-            (None, None) => unreachable!("a number is taken when the source has none"),
+        let (number, taken) = match &src.number {
+            Some(n) => (n.clone(), None),
+            None => {
+                let t = self.take_number(&tx, doc, now)?;
+                (t.number.clone(), Some(t))
+            }
         };
         let header = forms::DocHeader {
             agency_name: agency_name.clone(),
