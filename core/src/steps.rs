@@ -992,29 +992,7 @@ pub fn measure(
             "查封、扣押应当当场交付决定书和清单，清单至少列明一项物品（行政强制法第二十四条）",
         ));
     }
-    if input.items.len() > MAX_MEASURE_ITEMS {
-        issues.push(Issue::new(
-            "items",
-            "MEASURE_ITEMS_TOO_MANY",
-            format!("清单最多 {MAX_MEASURE_ITEMS} 项"),
-        ));
-    }
-    for (i, it) in input.items.iter().enumerate() {
-        text_issue(
-            &mut issues,
-            &format!("items[{i}].name"),
-            &it.name,
-            "物品名称",
-            true,
-        );
-        text_issue(
-            &mut issues,
-            &format!("items[{i}].quantity"),
-            &it.quantity,
-            "物品数量",
-            true,
-        );
-    }
+    list_issues(&mut issues, &input.items, "物品");
     officer_issues(&mut issues, roster, &input.officers, starts);
     if !issues.is_empty() {
         return Err(RoadsideError::invalid(issues));
@@ -1028,6 +1006,30 @@ pub fn measure(
         input: input.clone(),
         ends_on: starts + chrono::Days::new(u64::from(input.days) - 1),
     })
+}
+
+/// The items of a seizure list or an evidence list: at most [`MAX_MEASURE_ITEMS`], each with a
+/// name and a quantity (`what`: 物品 / 证据).
+fn list_issues(issues: &mut Vec<Issue>, items: &[MeasureItem], what: &str) {
+    if items.len() > MAX_MEASURE_ITEMS {
+        issues.push(Issue::new(
+            "items",
+            "MEASURE_ITEMS_TOO_MANY",
+            format!("清单最多 {MAX_MEASURE_ITEMS} 项"),
+        ));
+    }
+    for (i, it) in items.iter().enumerate() {
+        let name = format!("{what}名称");
+        let quantity = format!("{what}数量");
+        text_issue(issues, &format!("items[{i}].name"), &it.name, &name, true);
+        text_issue(
+            issues,
+            &format!("items[{i}].quantity"),
+            &it.quantity,
+            &quantity,
+            true,
+        );
+    }
 }
 
 /// Officers acting on `day` (at least two, each eligible), as the draft check counts them.
@@ -1202,29 +1204,7 @@ pub fn preservation(
             "证据登记保存清单至少列明一项证据",
         ));
     }
-    if input.items.len() > MAX_MEASURE_ITEMS {
-        issues.push(Issue::new(
-            "items",
-            "MEASURE_ITEMS_TOO_MANY",
-            format!("清单最多 {MAX_MEASURE_ITEMS} 项"),
-        ));
-    }
-    for (i, it) in input.items.iter().enumerate() {
-        text_issue(
-            &mut issues,
-            &format!("items[{i}].name"),
-            &it.name,
-            "证据名称",
-            true,
-        );
-        text_issue(
-            &mut issues,
-            &format!("items[{i}].quantity"),
-            &it.quantity,
-            "证据数量",
-            true,
-        );
-    }
+    list_issues(&mut issues, &input.items, "证据");
     let on = crate::day::parse_day(&input.on);
     if on.is_none() {
         issues.push(Issue::new(

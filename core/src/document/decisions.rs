@@ -142,6 +142,32 @@ fn basis_paragraph(violations: &[DecidedViolation], intended: bool) -> String {
     out.join("\n")
 }
 
+/// A ruled list of items (清单): 序号, the name column, 规格, 数量, 备注.
+fn items_table(name_header: &str, items: &[crate::steps::MeasureItem]) -> Block {
+    Block::Table {
+        headers: vec![
+            "序号".into(),
+            name_header.into(),
+            "规格".into(),
+            "数量".into(),
+            "备注".into(),
+        ],
+        rows: items
+            .iter()
+            .enumerate()
+            .map(|(n, it)| {
+                vec![
+                    (n + 1).to_string(),
+                    it.name.clone(),
+                    it.spec.clone(),
+                    it.quantity.clone(),
+                    it.note.clone(),
+                ]
+            })
+            .collect(),
+    }
+}
+
 const REMEDIES: &str = "如不服本处罚决定，可以在收到本决定书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。行政复议和行政诉讼期间，本决定不停止执行，法律另有规定的除外。";
 
 /// 当场行政处罚决定书 (summary) or 行政处罚决定书 (general), from a `decision.penalty` body.
@@ -328,29 +354,7 @@ pub fn measure_decision(
         blocks.push(field("保管地点", i.storage_place.clone()));
     }
     blocks.push(heading(&format!("{what}清单")));
-    blocks.push(Block::Table {
-        headers: vec![
-            "序号".into(),
-            "名称".into(),
-            "规格".into(),
-            "数量".into(),
-            "备注".into(),
-        ],
-        rows: i
-            .items
-            .iter()
-            .enumerate()
-            .map(|(n, it)| {
-                vec![
-                    (n + 1).to_string(),
-                    it.name.clone(),
-                    it.spec.clone(),
-                    it.quantity.clone(),
-                    it.note.clone(),
-                ]
-            })
-            .collect(),
-    });
+    blocks.push(items_table("名称", &i.items));
     blocks.push(heading("救济途径"));
     blocks.push(para(
         "如不服本决定，可以在收到本决定书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。",
@@ -382,29 +386,7 @@ pub fn evidence_list(
     )));
     blocks.push(field("保存地点", i.storage_place.clone()));
     blocks.push(heading("证据清单"));
-    blocks.push(Block::Table {
-        headers: vec![
-            "序号".into(),
-            "证据名称".into(),
-            "规格".into(),
-            "数量".into(),
-            "备注".into(),
-        ],
-        rows: i
-            .items
-            .iter()
-            .enumerate()
-            .map(|(n, it)| {
-                vec![
-                    (n + 1).to_string(),
-                    it.name.clone(),
-                    it.spec.clone(),
-                    it.quantity.clone(),
-                    it.note.clone(),
-                ]
-            })
-            .collect(),
-    });
+    blocks.push(items_table("证据名称", &i.items));
     Ok(Document {
         title: "证据登记保存清单".to_string(),
         agency: header.agency_name.clone(),

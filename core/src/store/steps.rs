@@ -230,6 +230,19 @@ fn require_finalized(conn: &Connection, case_id: &str) -> Result<()> {
     }
 }
 
+/// The case is finalized and nothing is decided yet; `then` says what a decision rules out.
+fn require_undecided(conn: &Connection, case_id: &str, then: &str) -> Result<Loaded> {
+    require_finalized(conn, case_id)?;
+    let loaded = load(conn, case_id)?;
+    if loaded.decided() {
+        return Err(RoadsideError::conflict(
+            "DECISION_EXISTS",
+            format!("本案已作出决定，{then}"),
+        ));
+    }
+    Ok(loaded)
+}
+
 /// The case must be open (draft or finalized).
 fn require_open(conn: &Connection, case_id: &str) -> Result<()> {
     match case_status(conn, case_id)? {
@@ -497,14 +510,7 @@ impl Store {
         let now = (self.clock)();
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
-        require_finalized(&tx, case_id)?;
-        let loaded = load(&tx, case_id)?;
-        if loaded.decided() {
-            return Err(RoadsideError::conflict(
-                "DECISION_EXISTS",
-                "本案已作出决定；同一案件不能再作出第二个决定",
-            ));
-        }
+        let loaded = require_undecided(&tx, case_id, "同一案件不能再作出第二个决定")?;
         let ctx = DecisionContext {
             notice: loaded.notice.clone().map(|(notice, _)| NoticeState {
                 notice,
@@ -554,13 +560,7 @@ impl Store {
         let now = (self.clock)();
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
-        require_finalized(&tx, case_id)?;
-        if load(&tx, case_id)?.decided() {
-            return Err(RoadsideError::conflict(
-                "DECISION_EXISTS",
-                "本案已作出决定；同一案件不能再作出第二个决定",
-            ));
-        }
+        require_undecided(&tx, case_id, "同一案件不能再作出第二个决定")?;
         let reference = self.reference_id(&tx, book)?;
         let roster = self.cached_roster()?;
         let decision = steps::no_penalty_decision(
@@ -598,13 +598,7 @@ impl Store {
         let now = (self.clock)();
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
-        require_finalized(&tx, case_id)?;
-        if load(&tx, case_id)?.decided() {
-            return Err(RoadsideError::conflict(
-                "DECISION_EXISTS",
-                "本案已作出决定，不能再发出违法行为通知书",
-            ));
-        }
+        require_undecided(&tx, case_id, "不能再发出违法行为通知书")?;
         let reference = self.reference_id(&tx, book)?;
         let roster = self.cached_roster()?;
         let notice = steps::notice(
