@@ -29,7 +29,7 @@ use crate::error::{Issue, Result, RoadsideError};
 use crate::model::{CoerciveMeasureKind, Party};
 use crate::rules::check::{DraftCheck, DraftOfficer, PenaltyDraft, ProcedureKind};
 use crate::rules::guidance::{ExemptionStatus, Facts};
-use crate::rules::model::ExemptionOutcome;
+use crate::rules::model::{ExemptionOutcome, MeasureKind};
 use crate::rules::RuleBook;
 
 /// Longest free text accepted in a step (facts, reasons, statements).
@@ -93,8 +93,12 @@ pub struct DecidedViolation {
     pub amount_yuan: i64,
     /// The decided amount is outside the benchmark band.
     pub outside_band: bool,
-    /// Measures the article prescribes besides the fine.
+    /// Orders the article prescribes besides the fine (责令改正, 责令停止经营…), as decided.
     pub measures: Vec<String>,
+    /// Penalties of other kinds the article prescribes with the fine (没收违法所得人民币…元,
+    /// 吊销…), as decided.
+    #[serde(default)]
+    pub other_penalties: Vec<String>,
 }
 
 /// A problem the draft check found that does not forbid the decision, kept in the entry.
@@ -386,8 +390,21 @@ fn decided_violations(
             warning: v.warning,
             amount_yuan: v.amount_yuan,
             outside_band: outside.contains(&i),
-            measures: gv.measures.clone(),
+            measures: applied_measures(gv, MeasureKind::Order),
+            other_penalties: applied_measures(gv, MeasureKind::Penalty),
         })
+        .collect()
+}
+
+/// The texts of the measures of `kind` that apply on the decision's facts.
+fn applied_measures(
+    gv: &crate::rules::guidance::ViolationGuidance,
+    kind: MeasureKind,
+) -> Vec<String> {
+    gv.measures
+        .iter()
+        .filter(|m| m.applies && m.kind == kind)
+        .map(|m| m.text())
         .collect()
 }
 

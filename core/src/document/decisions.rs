@@ -10,6 +10,7 @@ use crate::day::{format_day_cn, format_instant_cn, parse_day};
 use crate::error::{Result, RoadsideError};
 use crate::model::{CoerciveMeasureKind, Party};
 use crate::rules::check::ProcedureKind;
+use crate::rules::guidance::yuan;
 use crate::steps::{
     DecidedViolation, DeliveryInput, Measure, NoPenaltyDecision, Notice, PenaltyDecision,
 };
@@ -91,30 +92,22 @@ fn party_name(party: &Party) -> &str {
     }
 }
 
-/// 人民币 amount in 元, e.g. `1,500`: forms print digits, grouped for reading.
-fn yuan(n: i64) -> String {
-    let digits = n.abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-/// "警告" / "罚款人民币1,500元" / "警告，并处罚款人民币1,500元".
+/// "警告" / "罚款人民币1,500元" / "警告，并处罚款人民币1,500元", then the other penalties
+/// ("、没收违法所得人民币12,000元").
 fn penalty_text(v: &DecidedViolation) -> String {
-    match (v.warning, v.amount_yuan > 0) {
+    let mut s = match (v.warning, v.amount_yuan > 0) {
         (true, true) => format!("警告，并处罚款人民币{}元", yuan(v.amount_yuan)),
         (true, false) => "警告".to_string(),
-        (false, _) => format!("罚款人民币{}元", yuan(v.amount_yuan)),
+        (false, true) => format!("罚款人民币{}元", yuan(v.amount_yuan)),
+        (false, false) => String::new(),
+    };
+    for p in &v.other_penalties {
+        if !s.is_empty() {
+            s.push('、');
+        }
+        s.push_str(p);
     }
+    s
 }
 
 /// "违反了…的规定，依据…的规定，决定给予…的行政处罚" for each violation, with the measures the

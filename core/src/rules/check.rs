@@ -141,24 +141,8 @@ impl RuleBook {
             None => p.decision,
         };
         let pol = self.policy();
-        let years = if p.has("harm_life_health_finance") {
-            pol.limitation_extended_years
-        } else {
-            pol.limitation_years
-        };
-        let limit = p
-            .act
-            .checked_add_months(chrono::Months::new(12 * years))
-            .unwrap_or(chrono::NaiveDate::MAX);
-        if discovered > limit {
-            errors.push(Issue::new(
-                "discovered_on",
-                "LIMITATION_EXPIRED",
-                format!(
-                    "违法行为发生于 {}，{} 才被发现，已超过 {years} 年的追责时效（{}），不再给予行政处罚",
-                    p.act, discovered, pol.limitation.basis
-                ),
-            ));
+        if let Some(why) = self.limitation_expired(&p, discovered) {
+            errors.push(Issue::new("discovered_on", "LIMITATION_EXPIRED", why));
         }
         if discovered < p.act {
             errors.push(Issue::new(
@@ -199,6 +183,39 @@ impl RuleBook {
             if v.amount_yuan < 0 {
                 errors.push(Issue::new(&path, "AMOUNT_NEGATIVE", "罚款金额不能为负数"));
                 continue;
+            }
+            if let Some(why) = &gv.not_offence {
+                if v.amount_yuan > 0 || v.warning {
+                    errors.push(Issue::new(
+                        format!("violations[{i}]"),
+                        "NOT_AN_OFFENCE",
+                        format!("{why}，不得给予行政处罚"),
+                    ));
+                }
+                continue;
+            }
+            for m in gv.measures.iter().filter(|m| !m.applies) {
+                warnings.push(Issue::new(
+                    format!("violations[{i}]"),
+                    "MEASURE_CONDITION_UNKNOWN",
+                    format!(
+                        "{}同时规定「{}」（{}），须填写{}后确定是否适用",
+                        gv.basis,
+                        m.name,
+                        m.condition,
+                        m.missing_facts.join("、")
+                    ),
+                ));
+            }
+            if !gv.violated_verified {
+                warnings.push(Issue::new(
+                    format!("violations[{i}]"),
+                    "VIOLATED_UNVERIFIED",
+                    format!(
+                        "违反条款「{}」尚未与法规原文核对，作出决定前须确认",
+                        gv.violated
+                    ),
+                ));
             }
             match gv.exemption.status {
                 ExemptionStatus::MustNotPenalise if v.amount_yuan > 0 || v.warning => {

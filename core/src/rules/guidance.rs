@@ -143,6 +143,8 @@ pub struct ViolationGuidance {
     pub name: String,
     pub category: String,
     pub violated: String,
+    /// `violated` has been checked against the statute text.
+    pub violated_verified: bool,
     pub basis: String,
     pub legal: String,
     /// The version applied.
@@ -150,6 +152,8 @@ pub struct ViolationGuidance {
     pub version_valid_to: Option<NaiveDate>,
     /// Which law applies and why (从旧兼从轻); empty when the rule has one version.
     pub law_choice: String,
+    /// The facts show the act is not this violation (e.g. within the size limits), and why.
+    pub not_offence: Option<String>,
     pub tier: Option<TierLevel>,
     pub tier_criteria: String,
     pub tier_basis: String,
@@ -166,7 +170,8 @@ pub struct ViolationGuidance {
     pub lighter: Vec<String>,
     /// 从重 circumstances found.
     pub heavier: Vec<String>,
-    pub measures: Vec<String>,
+    /// What the article prescribes besides the fine, on these facts.
+    pub measures: Vec<MeasureGuidance>,
     pub sum_group: Option<String>,
     pub sum_cap_yuan: Option<i64>,
     pub hearing_required: bool,
@@ -181,10 +186,78 @@ pub struct ViolationGuidance {
     pub unverified: Vec<String>,
 }
 
+/// A measure besides the fine (责令停止经营, 没收违法所得…) and whether it applies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct MeasureGuidance {
+    pub name: String,
+    pub kind: MeasureKind,
+    pub basis: String,
+    /// The condition in words; empty when unconditional.
+    pub condition: String,
+    /// The condition holds on the facts (false: facts missing, listed).
+    pub applies: bool,
+    pub missing_facts: Vec<String>,
+    /// The amount, for a measure with one (没收违法所得).
+    pub amount_yuan: Option<i64>,
+}
+
+impl MeasureGuidance {
+    /// "责令停止经营" / "没收违法所得人民币12,000元".
+    pub fn text(&self) -> String {
+        match self.amount_yuan {
+            Some(a) if a > 0 => format!("{}人民币{}元", self.name, yuan(a)),
+            _ => self.name.clone(),
+        }
+    }
+}
+
+/// 人民币 amount in 元, e.g. `1,500`: forms print digits, grouped for reading.
+pub fn yuan(n: i64) -> String {
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+/// Penalties that carry the right to a hearing whatever the amount (处罚法 63).
+const HEARING_MEASURES: &[&str] = &[
+    "吊销",
+    "降低资质等级",
+    "停产停业",
+    "责令关闭",
+    "限制从业",
+    "停止从事营业性运输",
+];
+
+/// "《…》第六十三条" once per distinct basis.
+fn join_bases(ms: &[&MeasureGuidance]) -> String {
+    let mut bases: Vec<&str> = Vec::new();
+    for m in ms {
+        if !bases.contains(&m.basis.as_str()) {
+            bases.push(&m.basis);
+        }
+    }
+    bases.join("、")
+}
+
 /// The procedure the case needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Record))]
 pub struct ProcedureGuidance {
+    /// No penalty is to be given (exempt, not a violation, or out of time): the decision is a
+    /// 不予行政处罚决定, not a fine by either procedure.
+    pub no_penalty: bool,
+    pub no_penalty_reason: String,
     pub summary_allowed: bool,
     pub summary_reason: String,
     pub on_the_spot_collection_allowed: bool,
@@ -224,6 +297,8 @@ pub struct Guidance {
     pub total_max_yuan: i64,
     pub procedure: ProcedureGuidance,
     pub deadlines: Vec<DeadlineNote>,
+    /// The limitation period (处罚法 36) has run out: no penalty, and why.
+    pub limitation: Option<String>,
     /// The reasons of every violation, joined (说理).
     pub reasoning: String,
     /// Every unverified value used (to be confirmed by the agency).
@@ -256,6 +331,17 @@ pub(crate) struct Prepared<'a> {
     pub act: NaiveDate,
     pub decision: NaiveDate,
     pub over_kg: std::result::Result<Option<f64>, String>,
+    /// How many of height, width and length (of those given) exceed 超限规定 第三条's limits;
+    /// `None` while none given is over and some is unknown.
+    pub size_over: Option<f64>,
+}
+
+/// Whether conditions hold on the facts.
+pub(crate) enum Holds {
+    Yes,
+    No,
+    /// Facts needed (labelled).
+    Unknown(Vec<String>),
 }
 
 impl Prepared<'_> {
@@ -263,11 +349,33 @@ impl Prepared<'_> {
         self.facts.flags.iter().any(|f| f == flag)
     }
 
+    /// Whether every condition and flag holds.
+    pub(crate) fn holds(&self, when: &[Condition], flags: &[String]) -> Holds {
+        if !flags.iter().all(|f| self.has(f)) {
+            return Holds::No;
+        }
+        let mut unknown = Vec::new();
+        for c in when {
+            match self.value(&c.fact) {
+                Ok(Some(v)) if !c.interval.contains(v) => return Holds::No,
+                Ok(Some(_)) => {}
+                Ok(None) => unknown.push(labelled(&c.fact)),
+                Err(e) => unknown.push(e),
+            }
+        }
+        if unknown.is_empty() {
+            Holds::Yes
+        } else {
+            Holds::Unknown(unknown)
+        }
+    }
+
     /// The value of a fact, `Ok(None)` when unknown.
     fn value(&self, name: &str) -> std::result::Result<Option<f64>, String> {
         let f = self.facts;
         Ok(match name {
             "over_kg" => return self.over_kg.clone(),
+            "size_over" => self.size_over,
             "gross_weight_kg" => f.gross_weight_kg,
             "axles" => f.axles.map(f64::from),
             "height_m" => f.height_m,
@@ -404,12 +512,37 @@ impl RuleBook {
             }),
             _ => Ok(None),
         };
+        let size_over = self.size_over(facts);
         Ok(Prepared {
             facts,
             act,
             decision,
             over_kg,
+            size_over,
         })
+    }
+
+    /// How many outside dimensions exceed 超限规定 第三条 (see [`Prepared::size_over`]).
+    fn size_over(&self, f: &Facts) -> Option<f64> {
+        let limits = &self.policy().size_limits;
+        if limits.is_empty() {
+            return None;
+        }
+        let (mut over, mut unknown) = (0u32, false);
+        for l in limits {
+            let v = match l.fact.as_str() {
+                "height_m" => f.height_m,
+                "width_m" => f.width_m,
+                "length_m" => f.length_m,
+                _ => None,
+            };
+            match v {
+                Some(v) if v > l.limit_m => over += 1,
+                Some(_) => {}
+                None => unknown = true,
+            }
+        }
+        (over > 0 || !unknown).then_some(f64::from(over))
     }
 
     /// The gross-weight limit (超限规定 3) for the vehicle, or why it cannot be had.
@@ -452,15 +585,57 @@ impl RuleBook {
         for (i, code) in req.violations.iter().enumerate() {
             violations.push(self.guide_one(&p, code, &format!("violations[{i}]"))?);
         }
+        let mut warnings = Vec::new();
+        // Limitation (处罚法 36): found out by the filing, or by the decision when not filed yet.
+        let discovered = p
+            .facts
+            .filing_date
+            .as_deref()
+            .and_then(crate::day::parse_day)
+            .unwrap_or(p.decision);
+        let limitation = self.limitation_expired(&p, discovered);
+        if let Some(why) = &limitation {
+            warnings.push(why.clone());
+            for v in &mut violations {
+                v.recommended_yuan = None;
+                v.recommended_warning = false;
+                v.reasons = vec![format!("{why}。")];
+            }
+        }
         let (total_recommended_yuan, total_max_yuan) = totals(&violations);
         let hearing_by_item = violations.iter().any(|v| v.hearing_required);
-        let procedure = self.procedure(
+        let mut procedure = self.procedure(
             total_recommended_yuan,
             req.facts.party_type,
             hearing_by_item,
             &p,
         );
-        let mut warnings = Vec::new();
+        let no_penalty = limitation.is_some()
+            || violations.iter().all(|v| {
+                v.not_offence.is_some()
+                    || matches!(
+                        v.exemption.status,
+                        ExemptionStatus::Eligible
+                            | ExemptionStatus::NeedsOnlineCheck
+                            | ExemptionStatus::MustNotPenalise
+                    )
+            });
+        if no_penalty {
+            let why = if let Some(l) = &limitation {
+                format!(
+                    "{l}；不再给予行政处罚的，不适用简易程序，依法作出不予行政处罚决定或者撤销案件"
+                )
+            } else if violations.iter().all(|v| v.not_offence.is_some()) {
+                "按已填写的事实不构成所列违法行为，不予行政处罚".to_string()
+            } else {
+                "符合不予行政处罚的条件：应当（或者可以）不予行政处罚，制作不予行政处罚决定书并对当事人进行教育；决定仍予处罚的，须书面说明理由".to_string()
+            };
+            procedure.summary_allowed = false;
+            procedure.on_the_spot_collection_allowed = false;
+            procedure.summary_reason = why.clone();
+            procedure.no_penalty = true;
+            procedure.no_penalty_reason = why;
+        }
         let deadlines = self.triggered_deadlines(&violations, &procedure, &p, &mut warnings);
         let mut unverified: Vec<String> = Vec::new();
         for v in &violations {
@@ -507,14 +682,22 @@ impl RuleBook {
             total_max_yuan,
             procedure,
             deadlines,
+            limitation,
             reasoning: reasoning.join("\n"),
             unverified,
             warnings,
         })
     }
 
-    /// Picks the version of `code` to apply and says why.
-    fn choose_version(&self, p: &Prepared, code: &str, path: &str) -> Result<(usize, String)> {
+    /// Picks the version of `code` to apply and says why: the explanation for the officer, and
+    /// the reason to state in the decision when the choice is settled (no dates of the data's
+    /// own, only the act's date and the articles).
+    fn choose_version(
+        &self,
+        p: &Prepared,
+        code: &str,
+        path: &str,
+    ) -> Result<(usize, String, Option<String>)> {
         let idx = self.version_indices(code);
         if idx.is_empty() {
             return Err(RoadsideError::invalid_field(
@@ -549,20 +732,21 @@ impl RuleBook {
             ));
         };
         if idx.len() == 1 {
-            return Ok((old, String::new()));
+            return Ok((old, String::new(), None));
         }
+        let (o, n) = (self.item_at(old), self.item_at(new));
         if old == new {
             return Ok((
                 old,
                 format!(
-                    "违法行为发生时和作出决定时施行的是同一规定（{} 起施行），适用该规定。",
-                    self.item_at(old).valid_from
+                    "违法行为发生时和作出决定时施行的是同一规定（{}），适用该规定。",
+                    o.basis
                 ),
+                None,
             ));
         }
         let eo = self.evaluate(old, p);
         let en = self.evaluate(new, p);
-        let (o, n) = (self.item_at(old), self.item_at(new));
         let lighter_new = match (eo.range, en.range, eo.tier, en.tier) {
             (Some((omin, omax)), Some((nmin, nmax)), _, _) => (nmax, nmin) < (omax, omin),
             // Warning-only tiers on both sides: same weight, keep the old text.
@@ -571,41 +755,67 @@ impl RuleBook {
                 return Ok((
                     old,
                     format!(
-                        "违法行为发生于 {}，适用当时施行的规定（{} 起施行）；按已填写的事实无法自动比较它与现行规定（{} 起施行）的轻重，须人工比较，新规定较轻的适用新规定（《中华人民共和国行政处罚法》第三十七条）。",
-                        p.act, o.valid_from, n.valid_from
+                        "违法行为发生于 {}，适用当时施行的{}；按已填写的事实无法自动比较它与现行{}的轻重，须人工比较，新规定较轻的适用新规定（《中华人民共和国行政处罚法》第三十七条）。",
+                        p.act, o.basis, n.basis
                     ),
+                    None,
                 ))
             }
         };
-        Ok(if lighter_new {
-            (
-                new,
-                format!(
-                    "违法行为发生于 {}，当时施行的规定（{} 起施行）{}；作出决定时施行的规定（{} 起施行）处罚较轻，依据《中华人民共和国行政处罚法》第三十七条（从旧兼从轻），适用新规定。",
-                    p.act, o.valid_from, o.legal, n.valid_from
-                ),
+        let text = if lighter_new {
+            format!(
+                "违法行为发生于{}，当时施行的{}规定：{}；作出决定时施行的{}处罚较轻，依据《中华人民共和国行政处罚法》第三十七条（从旧兼从轻），适用{}。",
+                day_cn(p.act),
+                o.basis,
+                o.legal,
+                n.basis,
+                n.basis
             )
         } else {
-            (
-                old,
-                format!(
-                    "违法行为发生于 {}，依据《中华人民共和国行政处罚法》第三十七条，适用违法行为发生时施行的规定（{} 起施行）；现行规定（{} 起施行）并不更轻。",
-                    p.act, o.valid_from, n.valid_from
-                ),
+            format!(
+                "违法行为发生于{}，依据《中华人民共和国行政处罚法》第三十七条，适用违法行为发生时施行的{}；作出决定时施行的{}并不更轻。",
+                day_cn(p.act),
+                o.basis,
+                n.basis
             )
-        })
+        };
+        Ok((
+            if lighter_new { new } else { old },
+            text.clone(),
+            Some(text),
+        ))
     }
 
     fn guide_one(&self, p: &Prepared, code: &str, path: &str) -> Result<ViolationGuidance> {
-        let (idx, law_choice) = self.choose_version(p, code, path)?;
+        let (idx, law_choice, law_reason) = self.choose_version(p, code, path)?;
         let item = self.item_at(idx);
-        let ev = self.evaluate(idx, p);
         let policy = self.policy();
         let f = p.facts;
         let mut unverified = Vec::new();
         if !item.verified {
             unverified.push(format!("{}：{}", item.code, item.note));
+        } else if !item.violated_verified {
+            unverified.push(format!("{} 违反条款：{}", item.code, item.note));
         }
+        let mut notes = Vec::new();
+        let mut missing_facts = Vec::new();
+        // Is the act a violation at all (e.g. a size within 超限规定 第三条)?
+        let not_offence = match p.holds(&item.offence_when, &[]) {
+            Holds::Yes => None,
+            Holds::No => Some(item.not_offence.clone()),
+            Holds::Unknown(m) => {
+                missing_facts.extend(m);
+                None
+            }
+        };
+        if let Some(why) = &not_offence {
+            notes.push(why.clone());
+        }
+        let ev = if not_offence.is_some() || !missing_facts.is_empty() {
+            Eval::default()
+        } else {
+            self.evaluate(idx, p)
+        };
         let mut lighter: Vec<String> = f
             .flags
             .iter()
@@ -623,22 +833,59 @@ impl RuleBook {
             .filter_map(|fl| flag_info(fl).filter(|(_, k)| *k == FlagKind::Heavier))
             .map(|(t, _)| t.to_string())
             .collect();
-        if f.prior_violations.is_some_and(|n| n > 0) {
-            heavier.push(format!(
-                "此前有同类违法行为 {} 次（本机构裁量基准的从重情节）",
-                f.prior_violations.unwrap_or(0)
+        if let Some(n) = f.prior_violations.filter(|n| *n > 0) {
+            heavier.push(format!("此前有同类违法行为 {n} 次"));
+        }
+        let exemption = self.exemption(p, &item.code);
+        if !exemption.verified && exemption.code.is_some() {
+            unverified.push(format!(
+                "免罚事项 {}（未核实）",
+                exemption.code.as_deref().unwrap_or("")
             ));
         }
+        let exempt = matches!(
+            exemption.status,
+            ExemptionStatus::Eligible
+                | ExemptionStatus::NeedsOnlineCheck
+                | ExemptionStatus::MustNotPenalise
+        );
+        // 说理: legal text only. The exemption, when it applies, leads.
         let mut reasons = Vec::new();
-        if !law_choice.is_empty() {
-            reasons.push(law_choice.clone());
+        match exemption.status {
+            ExemptionStatus::Eligible | ExemptionStatus::NeedsOnlineCheck => {
+                if let Some(o) = exemption.outcome {
+                    reasons.push(format!(
+                        "当事人{}的行为符合轻微违法行为免予处罚清单所列条件，依据{}，{}，并对当事人进行教育。",
+                        item.name,
+                        exemption.basis,
+                        o.as_chinese()
+                    ));
+                }
+                if exemption.status == ExemptionStatus::NeedsOnlineCheck {
+                    notes.push(format!(
+                        "免罚条件中的「{}」须联网核查后方可确定",
+                        exemption.pending.join("、")
+                    ));
+                }
+            }
+            ExemptionStatus::MustNotPenalise => {
+                reasons.push(format!("依据{}，不予行政处罚。", exemption.basis));
+            }
+            _ => {}
         }
-        reasons.push(format!(
-            "当事人{}的行为违反了{}的规定；依据{}：{}。",
-            item.name, item.violated, item.basis, item.legal
-        ));
-        let mut missing_facts = ev.missing.clone();
-        let mut notes = Vec::new();
+        if let Some(why) = &not_offence {
+            reasons.push(format!("{why}。"));
+        }
+        if let Some(r) = &law_reason {
+            reasons.push(r.clone());
+        }
+        if not_offence.is_none() {
+            reasons.push(format!(
+                "当事人{}的行为违反了{}的规定；依据{}：{}。",
+                item.name, item.violated, item.basis, item.legal
+            ));
+        }
+        missing_facts.extend(ev.missing.iter().cloned());
         if let Some(e) = &ev.error {
             notes.push(e.clone());
         }
@@ -655,12 +902,16 @@ impl RuleBook {
                 unverified.push(format!("{} {}档：{}", item.code, tier.level.as_str(), note));
             }
             tier_fields = (Some(tier.level), tier.criteria.clone(), tier.basis.clone());
-            reasons.push(format!(
-                "根据裁量基准，本案属于「{}」档次：{}（{}）。",
-                tier.level.as_str(),
-                tier.criteria,
-                tier.basis
-            ));
+            // An unverified tier is the agency's working grouping, not law: it guides the
+            // officer but is not stated to the party.
+            if tier.verified {
+                reasons.push(format!(
+                    "根据裁量基准，本案属于「{}」档次：{}（{}）。",
+                    tier.level.as_str(),
+                    tier.criteria,
+                    tier.basis
+                ));
+            }
             if let Some(t) = &ev.formula_text {
                 reasons.push(t.clone());
             }
@@ -689,66 +940,41 @@ impl RuleBook {
                     let r = raw / policy.recommend_round_to_yuan * policy.recommend_round_to_yuan;
                     r.clamp(min, max)
                 };
-                if !ev.fixed && max > min {
-                    if !policy.recommend.verified {
-                        unverified.push(format!("建议金额位置：{}", policy.recommend.note));
+                if !exempt {
+                    if !ev.fixed && max > min {
+                        if !policy.recommend.verified {
+                            unverified.push(format!("建议金额位置：{}", policy.recommend.note));
+                        }
+                        reasons.push(format!(
+                            "罚款幅度为 {min} 元至 {max} 元，综合考虑上述情节，建议罚款 {rec} 元。"
+                        ));
+                    } else if rec > 0 {
+                        reasons.push(format!("建议罚款 {rec} 元。"));
                     }
-                    reasons.push(format!(
-                        "罚款幅度为 {min} 元至 {max} 元，综合考虑上述情节，建议罚款 {rec} 元。"
-                    ));
-                } else if rec > 0 {
-                    reasons.push(format!("建议罚款 {rec} 元。"));
+                    if rec == 0 && tier.warning {
+                        recommended_warning = true;
+                        reasons.push("建议给予警告。".to_string());
+                    } else {
+                        recommended_yuan = Some(rec);
+                    }
                 }
-                if rec == 0 && tier.warning {
-                    recommended_warning = true;
-                    reasons.push("建议给予警告。".to_string());
-                } else {
-                    recommended_yuan = Some(rec);
-                }
-            } else if tier.warning {
+            } else if tier.warning && !exempt {
                 recommended_warning = true;
                 reasons.push("依法予以警告。".to_string());
             }
             if ev.formula_text.is_some() && !policy.formula.verified {
                 unverified.push(format!("不足计罚单位部分的计算：{}", policy.formula.note));
             }
-        } else if !missing_facts.is_empty() {
-            reasons.push(format!(
-                "尚缺少确定裁量档次所需的事实：{}。",
-                missing_facts.join("、")
-            ));
-        } else if ev.error.is_none() {
+        } else if not_offence.is_none() && missing_facts.is_empty() && ev.error.is_none() {
             notes.push(
                 "已填写的事实不符合该违法行为的任何裁量档次，请核实是否构成该违法行为".into(),
             );
         }
         missing_facts.dedup();
-        let exemption = self.exemption(p, &item.code);
-        match exemption.status {
-            ExemptionStatus::Eligible | ExemptionStatus::NeedsOnlineCheck => {
-                if let Some(o) = exemption.outcome {
-                    reasons.push(format!(
-                        "该违法行为符合轻微违法行为免予处罚清单（{}）的全部条件{}，依据{}，{}，并对当事人进行教育。",
-                        exemption.code.as_deref().unwrap_or(""),
-                        if exemption.status == ExemptionStatus::NeedsOnlineCheck {
-                            "（首次违法尚需联网核查）"
-                        } else {
-                            ""
-                        },
-                        exemption.basis,
-                        o.as_chinese()
-                    ));
-                }
-            }
-            ExemptionStatus::MustNotPenalise => {
-                reasons.push(format!("依据{}，不予行政处罚。", exemption.basis));
-            }
-            _ => {}
-        }
-        if !exemption.verified && exemption.code.is_some() {
-            unverified.push(format!(
-                "免罚事项 {}（未核实）",
-                exemption.code.as_deref().unwrap_or("")
+        if !missing_facts.is_empty() {
+            notes.push(format!(
+                "尚缺少确定裁量档次所需的事实：{}",
+                missing_facts.join("、")
             ));
         }
         let (min_yuan, max_yuan) = match ev.range {
@@ -756,20 +982,60 @@ impl RuleBook {
             None => (None, None),
         };
         let tier = ev.tier.map(|t| &item.tiers[t]);
-        let mut measures = item.measures.clone();
-        if let Some(t) = tier {
-            measures.extend(t.measures.iter().cloned());
+        let measures = if not_offence.is_some() {
+            Vec::new()
+        } else {
+            let tier_measures = tier.map(|t| (t.measures.as_slice(), t.basis.as_str()));
+            self.measures(item, tier_measures, p)
+        };
+        let applied: Vec<&MeasureGuidance> = measures.iter().filter(|m| m.applies).collect();
+        if !applied.is_empty() && not_offence.is_none() && !exempt {
+            reasons.push(format!(
+                "依据{}，{}。",
+                join_bases(&applied),
+                applied
+                    .iter()
+                    .map(|m| m.text())
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ));
+        }
+        for m in measures.iter().filter(|m| !m.applies) {
+            notes.push(format!(
+                "{}（{}）须补充事实后确定：{}",
+                m.name,
+                m.condition,
+                m.missing_facts.join("、")
+            ));
+        }
+        // 处罚法 63: 吊销许可证件、降低资质等级、责令停产停业、责令关闭、限制从业 and 没收较大数额
+        // 违法所得 all carry the right to a hearing, like a large fine.
+        let hearing_min = match f.party_type {
+            PartyType::Person => policy.hearing.person_yuan,
+            PartyType::Organisation => policy.hearing.organisation_yuan,
+        };
+        let hearing_required = item.hearing_required
+            || tier.is_some_and(|t| t.hearing_required)
+            || applied.iter().any(|m| {
+                m.kind == MeasureKind::Penalty
+                    && (HEARING_MEASURES.iter().any(|h| m.name.contains(h))
+                        || m.amount_yuan.is_some_and(|a| a >= hearing_min))
+            });
+        if !item.violated_verified && item.verified {
+            notes.push(format!("违反条款「{}」尚未核实", item.violated));
         }
         Ok(ViolationGuidance {
             code: item.code.clone(),
             name: item.name.clone(),
             category: item.category.clone(),
             violated: item.violated.clone(),
+            violated_verified: item.violated_verified,
             basis: item.basis.clone(),
             legal: item.legal.clone(),
             version_valid_from: item.valid_from,
             version_valid_to: item.valid_to,
             law_choice,
+            not_offence,
             tier: tier_fields.0,
             tier_criteria: tier_fields.1,
             tier_basis: tier_fields.2,
@@ -786,13 +1052,58 @@ impl RuleBook {
             measures,
             sum_group: item.sum_group.clone(),
             sum_cap_yuan: item.sum_cap_yuan,
-            hearing_required: item.hearing_required || tier.is_some_and(|t| t.hearing_required),
+            hearing_required,
             reasons,
             exemption,
             missing_facts,
             notes,
             unverified,
         })
+    }
+
+    /// The item's measures and the tier's, each with whether it applies on the facts; those
+    /// whose condition the facts rule out are left out.
+    fn measures(
+        &self,
+        item: &DiscretionItem,
+        tier: Option<(&[PrescribedMeasure], &str)>,
+        p: &Prepared,
+    ) -> Vec<MeasureGuidance> {
+        let rows = item
+            .measures
+            .iter()
+            .map(|m| (m, item.basis.as_str()))
+            .chain(
+                tier.into_iter()
+                    .flat_map(|(ms, b)| ms.iter().map(move |m| (m, b))),
+            );
+        let mut out = Vec::new();
+        for (m, basis) in rows {
+            let (applies, missing_facts) = match p.holds(&m.when, &m.flags) {
+                Holds::Yes => (true, Vec::new()),
+                Holds::No => continue,
+                Holds::Unknown(f) => (false, f),
+            };
+            let amount_yuan = m
+                .amount_fact
+                .as_deref()
+                .and_then(|f| p.value(f).ok().flatten())
+                .map(|v| v as i64);
+            out.push(MeasureGuidance {
+                name: m.name.clone(),
+                kind: m.kind,
+                basis: if m.basis.is_empty() {
+                    basis.to_string()
+                } else {
+                    m.basis.clone()
+                },
+                condition: m.condition.clone(),
+                applies,
+                missing_facts,
+                amount_yuan,
+            });
+        }
+        out
     }
 
     /// Picks the tier of item `i` and computes its range.
@@ -1020,6 +1331,30 @@ impl RuleBook {
         })
     }
 
+    /// Why no penalty may be given any more (处罚法 36), when the act was found out after the
+    /// limitation period: two years, five where life, health or financial safety was harmed.
+    pub(crate) fn limitation_expired(&self, p: &Prepared, discovered: NaiveDate) -> Option<String> {
+        let pol = self.policy();
+        let years = if p.has("harm_life_health_finance") {
+            pol.limitation_extended_years
+        } else {
+            pol.limitation_years
+        };
+        let limit = p
+            .act
+            .checked_add_months(chrono::Months::new(12 * years))
+            .unwrap_or(NaiveDate::MAX);
+        (discovered > limit).then(|| {
+            format!(
+                "违法行为发生于{}，至{}已超过{}年未被发现，依据{}，不再给予行政处罚",
+                day_cn(p.act),
+                day_cn(discovered),
+                years,
+                pol.limitation.basis
+            )
+        })
+    }
+
     /// The procedure for a total fine.
     pub(crate) fn procedure(
         &self,
@@ -1117,6 +1452,8 @@ impl RuleBook {
             ));
         }
         ProcedureGuidance {
+            no_penalty: false,
+            no_penalty_reason: String::new(),
             summary_allowed,
             summary_reason,
             on_the_spot_collection_allowed,
@@ -1246,6 +1583,21 @@ pub(crate) struct Eval {
     pub missing: Vec<String>,
     pub error: Option<String>,
     pub formula_text: Option<String>,
+}
+
+/// `2022年5月1日`.
+fn day_cn(d: NaiveDate) -> String {
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
+/// `超限质量（over_kg）`.
+fn labelled(fact: &str) -> String {
+    let l = fact_label(fact);
+    if l.is_empty() {
+        fact.to_string()
+    } else {
+        format!("{l}（{fact}）")
+    }
 }
 
 fn trim_num(v: f64) -> String {

@@ -131,6 +131,17 @@ impl Ctx<'_> {
             }
         }
     }
+    /// Text the party will read (names, articles, the statutory penalty, criteria, measures,
+    /// conditions) is legal text: internal data notes belong in `note`, never here.
+    fn legal_text(&mut self, path: &str, text: &str) {
+        if let Some(m) = INTERNAL_MARKERS.iter().find(|m| text.contains(*m)) {
+            self.err(
+                path,
+                "REF_INTERNAL_NOTE",
+                format!("「{m}」是内部数据说明，不能写入当事人会看到的法律文本；请写入 note"),
+            );
+        }
+    }
     fn verified_note(&mut self, path: &str, verified: bool, note: &str) {
         if !verified && note.trim().is_empty() {
             self.err(
@@ -141,6 +152,18 @@ impl Ctx<'_> {
         }
     }
 }
+
+/// Phrases of internal data notes that must not appear in legal text.
+pub(crate) const INTERNAL_MARKERS: &[&str] = &[
+    "来源资料",
+    "见备注",
+    "未录入",
+    "未核实",
+    "待核实",
+    "须核实",
+    "本系统",
+    "暂列",
+];
 
 fn toml_issue(file: &str, text: &str, e: &toml::de::Error) -> Issue {
     let line = e
@@ -196,11 +219,14 @@ pub(crate) struct RawItem {
     pub name: Option<String>,
     pub category: Option<String>,
     pub violated: Option<String>,
+    pub violated_verified: Option<bool>,
     pub basis: Option<String>,
     pub legal: Option<String>,
     pub legal_min_yuan: Option<i64>,
     pub legal_max_yuan: Option<i64>,
-    pub measures: Option<Vec<String>>,
+    pub measures: Option<Vec<RawMeasure>>,
+    pub offence_when: Option<BTreeMap<String, String>>,
+    pub not_offence: Option<String>,
     pub keywords: Option<Vec<String>>,
     pub sum_group: Option<String>,
     pub sum_cap_yuan: Option<i64>,
@@ -225,11 +251,31 @@ pub(crate) struct RawTier {
     pub max_yuan: Option<i64>,
     pub per_unit: Option<RawPerUnit>,
     pub times: Option<RawTimes>,
-    pub measures: Option<Vec<String>>,
+    pub measures: Option<Vec<RawMeasure>>,
     pub hearing_required: Option<bool>,
     pub basis: Option<String>,
     pub verified: Option<bool>,
     pub note: Option<String>,
+}
+
+/// A measure: its name alone (unconditional, kind from the name) or a table.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+pub(crate) enum RawMeasure {
+    Name(String),
+    Table(RawMeasureTable),
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMeasureTable {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub when: Option<BTreeMap<String, String>>,
+    pub flags: Option<Vec<String>>,
+    pub condition: Option<String>,
+    pub amount_fact: Option<String>,
+    pub basis: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -418,6 +464,97 @@ fn check_flags(ctx: &mut Ctx, path: &str, flags: &[String]) {
     }
 }
 
+/// `{ fact = "interval" }` → conditions.
+fn check_when(ctx: &mut Ctx, path: &str, when: Option<BTreeMap<String, String>>) -> Vec<Condition> {
+    let mut out = Vec::new();
+    for (fact, iv) in when.unwrap_or_default() {
+        let p = format!("{path}.{fact}");
+        check_fact(ctx, &p, &fact);
+        match Interval::parse(&iv) {
+            Ok(interval) => out.push(Condition { fact, interval }),
+            Err(m) => ctx.err(&p, "REF_BAD_INTERVAL", m),
+        }
+    }
+    out
+}
+
+/// The measures of an item or tier: a bare name is unconditional and takes its kind from the
+/// name; a table may add conditions, an amount fact and its own article.
+fn check_measures(
+    ctx: &mut Ctx,
+    path: &str,
+    raw: Option<Vec<RawMeasure>>,
+) -> Vec<PrescribedMeasure> {
+    let mut out = Vec::new();
+    for (i, m) in raw.unwrap_or_default().into_iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        let t = match m {
+            RawMeasure::Name(name) => RawMeasureTable {
+                name: Some(name),
+                ..Default::default()
+            },
+            RawMeasure::Table(t) => t,
+        };
+        let name = ctx.req_str(&format!("{p}.name"), &t.name);
+        ctx.legal_text(&format!("{p}.name"), &name);
+        let kind = match t.kind.as_deref() {
+            Some(k) => MeasureKind::parse(k).unwrap_or_else(|| {
+                ctx.err(
+                    &format!("{p}.kind"),
+                    "REF_BAD_VALUE",
+                    format!("措施种类「{k}」无效，应为 order（责令改正等，不是行政处罚）或 penalty（没收、暂扣、吊销等行政处罚）"),
+                );
+                MeasureKind::Order
+            }),
+            None => MeasureKind::from_name(&name).unwrap_or_else(|| {
+                if !name.is_empty() {
+                    ctx.err(
+                        &format!("{p}.kind"),
+                        "REF_MISSING_FIELD",
+                        format!("无法从名称「{name}」判断措施种类，须写 kind = \"order\" 或 \"penalty\""),
+                    );
+                }
+                MeasureKind::Order
+            }),
+        };
+        let when = check_when(ctx, &format!("{p}.when"), t.when);
+        let flags = t.flags.unwrap_or_default();
+        check_flags(ctx, &format!("{p}.flags"), &flags);
+        let condition = t.condition.unwrap_or_default();
+        if (!when.is_empty() || !flags.is_empty()) && condition.trim().is_empty() {
+            ctx.err(
+                &format!("{p}.condition"),
+                "REF_MISSING_FIELD",
+                "有条件的措施须用 condition 写明条件（如「有违法所得的」）",
+            );
+        }
+        ctx.legal_text(&format!("{p}.condition"), &condition);
+        if let Some(f) = &t.amount_fact {
+            if check_fact(ctx, &format!("{p}.amount_fact"), f) != Some(FactUnit::Yuan)
+                && fact_unit(f).is_some()
+            {
+                ctx.err(
+                    &format!("{p}.amount_fact"),
+                    "REF_UNKNOWN_UNIT",
+                    "措施金额的事实必须以元计（如 illegal_income_yuan）",
+                );
+            }
+        }
+        let basis = t.basis.unwrap_or_default();
+        ctx.legal_text(&format!("{p}.basis"), &basis);
+        out.push(PrescribedMeasure {
+            name,
+            kind,
+            when,
+            flags,
+            condition,
+            amount_fact: t.amount_fact,
+            basis,
+        });
+    }
+    out
+}
+
 fn check_fact(ctx: &mut Ctx, path: &str, fact: &str) -> Option<FactUnit> {
     let u = fact_unit(fact);
     if u.is_none() {
@@ -444,6 +581,14 @@ fn check_item(ctx: &mut Ctx, path: &str, r: RawItem) -> DiscretionItem {
     let violated = ctx.req_str(&format!("{path}.violated"), &r.violated);
     let basis = ctx.req_str(&format!("{path}.basis"), &r.basis);
     let legal = ctx.req_str(&format!("{path}.legal"), &r.legal);
+    for (field, text) in [
+        ("name", &name),
+        ("violated", &violated),
+        ("basis", &basis),
+        ("legal", &legal),
+    ] {
+        ctx.legal_text(&format!("{path}.{field}"), text);
+    }
     ctx.nonneg(&format!("{path}.legal_min_yuan"), r.legal_min_yuan);
     ctx.nonneg(&format!("{path}.legal_max_yuan"), r.legal_max_yuan);
     if let (Some(a), Some(b)) = (r.legal_min_yuan, r.legal_max_yuan) {
@@ -474,6 +619,32 @@ fn check_item(ctx: &mut Ctx, path: &str, r: RawItem) -> DiscretionItem {
     if r.verified.is_some() {
         ctx.verified_note(&format!("{path}.note"), verified, &note);
     }
+    let violated_verified = r.violated_verified.unwrap_or(verified);
+    if violated_verified && !violated.is_empty() && violated == basis {
+        ctx.err(
+            &format!("{path}.violated"),
+            "REF_VIOLATED_IS_BASIS",
+            "违反条款与处罚依据相同：违反条款应为设定义务或者禁止的条款，处罚条款本身不是违反条款；未核实的须写 violated_verified = false 并在 note 中说明",
+        );
+    }
+    if !violated_verified && note.trim().is_empty() {
+        ctx.err(
+            &format!("{path}.note"),
+            "REF_UNVERIFIED_NO_NOTE",
+            "violated_verified = false 时必须在 note 中说明违反条款须核实的内容",
+        );
+    }
+    let measures = check_measures(ctx, &format!("{path}.measures"), r.measures);
+    let offence_when = check_when(ctx, &format!("{path}.offence_when"), r.offence_when);
+    let not_offence = r.not_offence.unwrap_or_default();
+    if offence_when.is_empty() != not_offence.trim().is_empty() {
+        ctx.err(
+            &format!("{path}.not_offence"),
+            "REF_MISSING_FIELD",
+            "offence_when 与 not_offence 必须同时填写",
+        );
+    }
+    ctx.legal_text(&format!("{path}.not_offence"), &not_offence);
     if r.tier.is_empty() {
         ctx.err(
             &format!("{path}.tier"),
@@ -481,6 +652,7 @@ fn check_item(ctx: &mut Ctx, path: &str, r: RawItem) -> DiscretionItem {
             "至少需要一个裁量档次 [[item.tier]]",
         );
     }
+    let item_has_measures = !measures.is_empty();
     let tiers: Vec<Tier> = r
         .tier
         .into_iter()
@@ -490,9 +662,9 @@ fn check_item(ctx: &mut Ctx, path: &str, r: RawItem) -> DiscretionItem {
                 ctx,
                 &format!("{path}.tier[{j}]"),
                 t,
-                verified,
-                &note,
+                (verified, &note),
                 (r.legal_min_yuan, r.legal_max_yuan),
+                item_has_measures,
             )
         })
         .collect();
@@ -502,11 +674,14 @@ fn check_item(ctx: &mut Ctx, path: &str, r: RawItem) -> DiscretionItem {
         name,
         category,
         violated,
+        violated_verified,
         basis,
         legal,
         legal_min_yuan: r.legal_min_yuan,
         legal_max_yuan: r.legal_max_yuan,
-        measures: r.measures.unwrap_or_default(),
+        measures,
+        offence_when,
+        not_offence,
         keywords: r.keywords.unwrap_or_default(),
         sum_group: r.sum_group,
         sum_cap_yuan: r.sum_cap_yuan,
@@ -524,9 +699,9 @@ fn check_tier(
     ctx: &mut Ctx,
     path: &str,
     t: RawTier,
-    item_verified: bool,
-    item_note: &str,
+    (item_verified, item_note): (bool, &str),
     legal: (Option<i64>, Option<i64>),
+    item_has_measures: bool,
 ) -> Tier {
     let level_s = ctx.req_str(&format!("{path}.level"), &t.level);
     let level = TierLevel::parse(&level_s).unwrap_or_else(|| {
@@ -541,15 +716,9 @@ fn check_tier(
     });
     let criteria = ctx.req_str(&format!("{path}.criteria"), &t.criteria);
     let basis = ctx.req_str(&format!("{path}.basis"), &t.basis);
-    let mut when = Vec::new();
-    for (fact, iv) in t.when.unwrap_or_default() {
-        let p = format!("{path}.when.{fact}");
-        check_fact(ctx, &p, &fact);
-        match Interval::parse(&iv) {
-            Ok(interval) => when.push(Condition { fact, interval }),
-            Err(m) => ctx.err(&p, "REF_BAD_INTERVAL", m),
-        }
-    }
+    ctx.legal_text(&format!("{path}.criteria"), &criteria);
+    ctx.legal_text(&format!("{path}.basis"), &basis);
+    let when = check_when(ctx, &format!("{path}.when"), t.when);
     let flags = t.flags.unwrap_or_default();
     check_flags(ctx, &format!("{path}.flags"), &flags);
     let warning = t.warning.unwrap_or(false);
@@ -686,11 +855,11 @@ fn check_tier(
             max,
             cap_yuan: tm.cap_yuan,
         };
-    } else if !warning {
+    } else if !warning && !item_has_measures && t.measures.as_ref().is_none_or(Vec::is_empty) {
         ctx.err(
             path,
             "REF_FINE_FORM",
-            "档次既没有罚款（min_yuan/max_yuan、per_unit 或 times）也没有 warning = true",
+            "档次既没有罚款（min_yuan/max_yuan、per_unit 或 times），也没有 warning = true 或 measures",
         );
     }
     let verified = t.verified.unwrap_or(item_verified);
@@ -704,7 +873,7 @@ fn check_tier(
         flags,
         warning,
         fine,
-        measures: t.measures.unwrap_or_default(),
+        measures: check_measures(ctx, &format!("{path}.measures"), t.measures),
         hearing_required: t.hearing_required.unwrap_or(false),
         basis,
         verified,
@@ -805,6 +974,8 @@ fn check_exemption(ctx: &mut Ctx, path: &str, r: RawExemption) -> ExemptionItem 
     }
     let violation = ctx.req_str(&format!("{path}.violation"), &r.violation);
     let basis = ctx.req_str(&format!("{path}.basis"), &r.basis);
+    ctx.legal_text(&format!("{path}.violation"), &violation);
+    ctx.legal_text(&format!("{path}.basis"), &basis);
     let applies_to = r.applies_to.unwrap_or_default();
     if applies_to.is_empty() {
         ctx.err(
@@ -846,6 +1017,7 @@ fn check_exemption(ctx: &mut Ctx, path: &str, r: RawExemption) -> ExemptionItem 
         .map(|(j, c)| {
             let p = format!("{path}.condition[{j}]");
             let text = ctx.req_str(&format!("{p}.text"), &c.text);
+            ctx.legal_text(&format!("{p}.text"), &text);
             let check = ctx.req_str(&format!("{p}.check"), &c.check);
             let flag = check.strip_prefix('!').unwrap_or(&check);
             if !check.is_empty() && check != "first_offence" && flag_info(flag).is_none() {
@@ -896,6 +1068,8 @@ struct RawPolicyFile {
     limitation: RawLimitation,
     #[serde(default)]
     gross_weight_limit: Vec<RawWeightLimit>,
+    #[serde(default)]
+    size_limit: Vec<RawSizeLimit>,
     #[serde(default)]
     deadline: Vec<RawDeadline>,
 }
@@ -948,6 +1122,10 @@ with_source!(RawWeightLimit {
     combination: bool,
     single_drive_axle: Option<bool>,
     limit_kg: i64,
+});
+with_source!(RawSizeLimit {
+    fact: String,
+    limit_m: f64,
 });
 with_source!(RawDeadline {
     id: String,
@@ -1032,6 +1210,35 @@ fn check_policy(ctx: &mut Ctx, r: RawPolicyFile) -> Policy {
             source: g.source(ctx, &p),
         });
     }
+    let mut size_limits = Vec::new();
+    for (i, l) in r.size_limit.iter().enumerate() {
+        let p = format!("size_limit[{i}]");
+        if !matches!(l.fact.as_str(), "height_m" | "width_m" | "length_m") {
+            ctx.err(
+                &format!("{p}.fact"),
+                "REF_UNKNOWN_FACT",
+                format!(
+                    "外廓尺寸限值只能是 height_m、width_m 或 length_m，不是「{}」",
+                    l.fact
+                ),
+            );
+        }
+        if size_limits.iter().any(|s: &SizeLimit| s.fact == l.fact) {
+            ctx.err(
+                &format!("{p}.fact"),
+                "REF_DUPLICATE",
+                format!("「{}」的限值重复", l.fact),
+            );
+        }
+        if !(l.limit_m.is_finite() && l.limit_m > 0.0) {
+            ctx.err(&format!("{p}.limit_m"), "REF_BAD_VALUE", "限值必须大于 0");
+        }
+        size_limits.push(SizeLimit {
+            fact: l.fact.clone(),
+            limit_m: l.limit_m,
+            source: l.source(ctx, &p),
+        });
+    }
     let mut deadlines = Vec::new();
     let mut ids = HashMap::new();
     for (i, d) in r.deadline.iter().enumerate() {
@@ -1095,6 +1302,7 @@ fn check_policy(ctx: &mut Ctx, r: RawPolicyFile) -> Policy {
         limitation_extended_years: r.limitation.extended_years,
         limitation: r.limitation.source(ctx, "limitation"),
         gross_weight_limits,
+        size_limits,
         deadlines,
     }
 }

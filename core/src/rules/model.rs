@@ -200,7 +200,8 @@ pub struct Tier {
     /// A 警告 is available.
     pub warning: bool,
     pub fine: FineRule,
-    pub measures: Vec<String>,
+    /// Measures this tier adds to the item's.
+    pub measures: Vec<PrescribedMeasure>,
     pub hearing_required: bool,
     /// The article (依据) of this tier.
     pub basis: String,
@@ -218,16 +219,25 @@ pub struct DiscretionItem {
     /// The violation (违法行为).
     pub name: String,
     pub category: String,
-    /// 违反条款.
+    /// 违反条款: the provision that lays down the duty broken.
     pub violated: String,
+    /// `violated` has been checked against the statute text (the penalty clause alone is not a
+    /// violated provision).
+    pub violated_verified: bool,
     /// 处罚依据.
     pub basis: String,
     /// The statutory penalty in words (法定处罚).
     pub legal: String,
     pub legal_min_yuan: Option<i64>,
     pub legal_max_yuan: Option<i64>,
-    /// Extra measures (其他措施), e.g. 责令改正.
-    pub measures: Vec<String>,
+    /// What the article prescribes besides the fine (责令改正, 没收违法所得, 吊销…), each with
+    /// its condition.
+    pub measures: Vec<PrescribedMeasure>,
+    /// When the act is a violation at all (e.g. some size over 超限规定 第三条's limit); the
+    /// facts outside these conditions mean no violation.
+    pub offence_when: Vec<Condition>,
+    /// What guidance says when the facts show no violation.
+    pub not_offence: String,
     pub keywords: Vec<String>,
     pub sum_group: Option<String>,
     pub sum_cap_yuan: Option<i64>,
@@ -243,6 +253,67 @@ pub struct DiscretionItem {
     pub tiers: Vec<Tier>,
     /// The reference file it came from, e.g. `discretion/chaoxian.toml`.
     pub source_file: String,
+}
+
+/// A measure besides the fine: an order that is not a penalty (责令改正、责令停止, 处罚法 28) or a
+/// penalty of another kind (没收违法所得、暂扣、吊销…, 处罚法 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum MeasureKind {
+    Order,
+    Penalty,
+}
+
+impl MeasureKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "order" => Some(MeasureKind::Order),
+            "penalty" => Some(MeasureKind::Penalty),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeasureKind::Order => "order",
+            MeasureKind::Penalty => "penalty",
+        }
+    }
+    /// The kind a measure's name states in the statute's own words: 没收、暂扣、吊销、降低、限制、
+    /// 通报批评 and 责令停产停业 / 责令关闭 are penalties (处罚法 9); any other 责令… is an order.
+    /// `None` when the name does not say.
+    pub fn from_name(name: &str) -> Option<Self> {
+        const PENALTY: &[&str] = &["没收", "暂扣", "吊销", "降低", "限制", "通报批评"];
+        if PENALTY.iter().any(|p| name.starts_with(p))
+            || name.contains("停产停业")
+            || name.contains("责令关闭")
+        {
+            Some(MeasureKind::Penalty)
+        } else if name.starts_with("责令") || name.starts_with("扣留") {
+            Some(MeasureKind::Order)
+        } else {
+            None
+        }
+    }
+}
+
+/// A measure the article prescribes besides the fine, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct PrescribedMeasure {
+    /// As the statute words it, e.g. `责令停止经营`, `没收违法所得`.
+    pub name: String,
+    pub kind: MeasureKind,
+    /// Conditions on facts; all must hold. Empty = always.
+    pub when: Vec<Condition>,
+    /// Circumstance flags that must all be set.
+    pub flags: Vec<String>,
+    /// The condition in words (`有违法所得的`); empty when unconditional.
+    pub condition: String,
+    /// The fact whose value is the measure's amount (`illegal_income_yuan` for 没收违法所得).
+    pub amount_fact: Option<String>,
+    /// The article; empty = the item's (or tier's) basis.
+    pub basis: String,
 }
 
 /// 处罚法 33: must not / may not penalise.
@@ -348,6 +419,17 @@ pub struct GrossWeightLimit {
     pub source: PolicySource,
 }
 
+/// 超限规定 第三条: the limit of one outside dimension (a vehicle is over the limit when the
+/// dimension exceeds it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct SizeLimit {
+    /// `height_m`, `width_m` or `length_m`.
+    pub fact: String,
+    pub limit_m: f64,
+    pub source: PolicySource,
+}
+
 /// Unit of a deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
@@ -394,6 +476,8 @@ pub struct Policy {
     pub limitation_extended_years: u32,
     pub limitation: PolicySource,
     pub gross_weight_limits: Vec<GrossWeightLimit>,
+    /// 超限规定 第三条 size limits (height, width, length).
+    pub size_limits: Vec<SizeLimit>,
     pub deadlines: Vec<DeadlineRule>,
 }
 
@@ -421,6 +505,7 @@ pub const FACTS: &[(&str, FactUnit, &str)] = &[
     ("count", FactUnit::Count, "次数/数量"),
     ("prior_violations", FactUnit::Count, "此前违法次数"),
     ("age", FactUnit::Count, "年龄"),
+    ("size_over", FactUnit::Count, "超过外廓尺寸限定标准的项数"),
 ];
 
 pub fn fact_unit(name: &str) -> Option<FactUnit> {

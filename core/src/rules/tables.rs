@@ -19,11 +19,14 @@ pub const COLUMNS: &[&str] = &[
     "name",
     "category",
     "violated",
+    "violated_verified",
     "basis",
     "legal",
     "legal_min_yuan",
     "legal_max_yuan",
     "measures",
+    "offence_when",
+    "not_offence",
     "keywords",
     "sum_group",
     "sum_cap_yuan",
@@ -48,8 +51,8 @@ pub const COLUMNS: &[&str] = &[
 ];
 
 const ITEM_INT: &[&str] = &["legal_min_yuan", "legal_max_yuan", "sum_cap_yuan"];
-const ITEM_BOOL: &[&str] = &["hearing_required", "verified"];
-const ITEM_LIST: &[&str] = &["measures", "keywords"];
+const ITEM_BOOL: &[&str] = &["hearing_required", "verified", "violated_verified"];
+const ITEM_LIST: &[&str] = &["keywords"];
 const ITEM_STR: &[&str] = &[
     "code",
     "name",
@@ -57,6 +60,7 @@ const ITEM_STR: &[&str] = &[
     "violated",
     "basis",
     "legal",
+    "not_offence",
     "sum_group",
     "valid_from",
     "valid_to",
@@ -125,6 +129,70 @@ fn split_list(s: &str) -> Vec<String> {
         .map(|x| x.trim().to_string())
         .filter(|x| !x.is_empty())
         .collect()
+}
+
+/// A measures cell: names separated by `；`, or — for measures with conditions, a kind, an amount
+/// or their own article — a TOML array as in the reference files
+/// (`["责令停止经营", { name = "没收违法所得", when = { illegal_income_yuan = "(0, ∞)" }, … }]`).
+fn parse_measures(s: &str) -> Option<Value> {
+    if s.starts_with('[') {
+        let t: Table = toml::from_str(&format!("m = {s}")).ok()?;
+        return t.get("m").cloned();
+    }
+    Some(Value::Array(
+        split_list(s).into_iter().map(Value::String).collect(),
+    ))
+}
+
+/// The measures as a cell: plain names when that loses nothing, else a TOML array.
+fn measures_cell(ms: &[PrescribedMeasure]) -> String {
+    let plain = ms.iter().all(|m| {
+        m.when.is_empty()
+            && m.flags.is_empty()
+            && m.amount_fact.is_none()
+            && m.basis.is_empty()
+            && MeasureKind::from_name(&m.name) == Some(m.kind)
+            && !m.name.contains([';', '；'])
+    });
+    if plain {
+        return ms
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join("；");
+    }
+    let arr: Vec<Value> = ms
+        .iter()
+        .map(|m| {
+            let mut t = Table::new();
+            t.insert("name".into(), Value::String(m.name.clone()));
+            t.insert("kind".into(), Value::String(m.kind.as_str().into()));
+            if !m.when.is_empty() {
+                let mut w = Table::new();
+                for c in &m.when {
+                    w.insert(c.fact.clone(), Value::String(c.interval.to_string()));
+                }
+                t.insert("when".into(), Value::Table(w));
+            }
+            if !m.flags.is_empty() {
+                t.insert(
+                    "flags".into(),
+                    Value::Array(m.flags.iter().cloned().map(Value::String).collect()),
+                );
+            }
+            if !m.condition.is_empty() {
+                t.insert("condition".into(), Value::String(m.condition.clone()));
+            }
+            if let Some(f) = &m.amount_fact {
+                t.insert("amount_fact".into(), Value::String(f.clone()));
+            }
+            if !m.basis.is_empty() {
+                t.insert("basis".into(), Value::String(m.basis.clone()));
+            }
+            Value::Table(t)
+        })
+        .collect();
+    Value::Array(arr).to_string()
 }
 
 fn parse_bool(s: &str) -> Option<bool> {
@@ -302,6 +370,27 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
                     );
                 }
             }
+            let v = cell(r, "measures");
+            if !v.is_empty() {
+                match parse_measures(&v) {
+                    Some(a) => {
+                        t.insert("measures".into(), a);
+                    }
+                    None => bad(
+                        "measures",
+                        format!("「{v}」应为以；分隔的措施名称，或 TOML 数组（带条件的措施）"),
+                    ),
+                }
+            }
+            let v = cell(r, "offence_when");
+            if !v.is_empty() {
+                match parse_when(&v) {
+                    Some(w) => {
+                        t.insert("offence_when".into(), Value::Table(w));
+                    }
+                    None => bad("offence_when", format!("「{v}」应写作 size_over=[1,∞)")),
+                }
+            }
             order.push(key.clone());
             items.insert(key.clone(), (t, Vec::new(), rowno, Vec::new()));
         }
@@ -339,13 +428,23 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
                 }
             }
         }
-        for (c, name) in [("flags", "flags"), ("tier_measures", "measures")] {
-            let v = cell(r, c);
-            if !v.is_empty() {
-                tier.insert(
-                    name.into(),
-                    Value::Array(split_list(&v).into_iter().map(Value::String).collect()),
-                );
+        let v = cell(r, "flags");
+        if !v.is_empty() {
+            tier.insert(
+                "flags".into(),
+                Value::Array(split_list(&v).into_iter().map(Value::String).collect()),
+            );
+        }
+        let v = cell(r, "tier_measures");
+        if !v.is_empty() {
+            match parse_measures(&v) {
+                Some(a) => {
+                    tier.insert("measures".into(), a);
+                }
+                None => bad(
+                    "tier_measures",
+                    format!("「{v}」应为以；分隔的措施名称，或 TOML 数组（带条件的措施）"),
+                ),
             }
         }
         let formulas: [(&str, FormulaParser, &str); 3] = [
@@ -542,11 +641,18 @@ fn tier_row(item: &DiscretionItem, t: &Tier) -> Vec<String> {
         item.name.clone(),
         item.category.clone(),
         item.violated.clone(),
+        item.violated_verified.to_string(),
         item.basis.clone(),
         item.legal.clone(),
         opt(item.legal_min_yuan),
         opt(item.legal_max_yuan),
-        list(&item.measures),
+        measures_cell(&item.measures),
+        item.offence_when
+            .iter()
+            .map(|c| format!("{}={}", c.fact, c.interval))
+            .collect::<Vec<_>>()
+            .join("; "),
+        item.not_offence.clone(),
         list(&item.keywords),
         item.sum_group.clone().unwrap_or_default(),
         opt(item.sum_cap_yuan),
@@ -567,7 +673,7 @@ fn tier_row(item: &DiscretionItem, t: &Tier) -> Vec<String> {
         per_unit,
         times,
         t.basis.clone(),
-        list(&t.measures),
+        measures_cell(&t.measures),
         t.verified.to_string(),
         t.note.clone(),
     ]
