@@ -494,3 +494,5 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_exemptions;
