@@ -38,11 +38,13 @@ pub enum RulesCommand {
     },
     /// Deadlines running from an event (filing, notice, decision, service, closing…) on a date.
     Deadlines { event: String, date: String },
-    /// Validate a reference file (.toml, .csv, .xlsx) and, only if valid, install it.
+    /// Validate a reference file (.toml, or a .csv/.xlsx discretion or exemption table) and, only
+    /// if valid, install it.
     Import { file: PathBuf },
     /// Validate a reference file without installing it.
     Validate { file: PathBuf },
-    /// Export the benchmark as a table.
+    /// Export the benchmark (one row per tier) or the exemption list (one row per condition) as a
+    /// table.
     Export {
         /// csv or xlsx.
         #[arg(long, default_value = "csv")]
@@ -50,7 +52,8 @@ pub enum RulesCommand {
         /// Output file.
         #[arg(long)]
         output: PathBuf,
-        /// Only the items of this reference file, e.g. discretion/chaoxian.toml.
+        /// Only the items of this reference file, e.g. discretion/chaoxian.toml; an exemption file
+        /// (exemptions/national.toml), or `exemptions` for every one, exports the exemption list.
         #[arg(long)]
         file: Option<String>,
     },

@@ -560,3 +560,55 @@ fn a_summary_penalty_from_decision_to_close() {
     assert_eq!(show["summary"]["status"], "closed");
     ok(&roadside(&data, &["store", "check"]));
 }
+
+#[test]
+fn the_exemption_list_exports_and_imports_as_a_table() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    init(&data);
+    let book = roadside_core::rules::RuleBook::bundled().unwrap();
+    let national: Vec<_> = book
+        .exemptions()
+        .iter()
+        .filter(|e| e.source_file == "exemptions/national.toml")
+        .collect();
+    let csv = tmp.path().join("national.csv");
+    let out = ok(&roadside(
+        &data,
+        &[
+            "rules",
+            "export",
+            "--format",
+            "csv",
+            "--output",
+            csv.to_str().unwrap(),
+            "--file",
+            "exemptions/national.toml",
+        ],
+    ));
+    let conditions: usize = national.iter().map(|e| e.conditions.len()).sum();
+    assert_eq!(out["rows"], conditions);
+
+    // A clerk's typo in a check is refused with its row and column, and nothing is installed.
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let typo = tmp.path().join("typo.csv");
+    std::fs::write(&typo, text.replacen(",first_offence", ",first_ofence", 1)).unwrap();
+    let e = err(&roadside(
+        &data,
+        &["rules", "import", typo.to_str().unwrap()],
+    ));
+    assert!(e.to_string().contains("row 2, column check"), "{e}");
+    assert!(!data.join("reference/exemptions/typo.toml").exists());
+
+    // The exported table installs as the exemption file it came from.
+    let report = ok(&roadside(
+        &data,
+        &["rules", "import", csv.to_str().unwrap()],
+    ));
+    assert_eq!(report["relpath"], "exemptions/national.toml");
+    assert_eq!(report["kind"], "exemptions");
+    assert_eq!(report["exemption_items"], national.len());
+    assert!(data.join("reference/exemptions/national.toml").is_file());
+    let info = ok(&roadside(&data, &["rules", "info"]));
+    assert_eq!(info["exemption_items"], book.exemptions().len());
+}

@@ -115,8 +115,9 @@ impl RulesEngine {
         self.book()?.deadline(&id, &date)
     }
 
-    /// Imports a reference file: validated completely with the current data; written only if
-    /// valid; the current data is kept on any error.
+    /// Imports a reference file (TOML; with feature `tables` also a CSV/XLSX discretion or
+    /// exemption table): validated completely with the current data; written only if valid; the
+    /// current data is kept on any error.
     pub fn import_file(&self, path: String) -> Result<ImportReport> {
         let dir = self.data_dir.clone().ok_or_else(|| {
             RoadsideError::rules(

@@ -15,7 +15,7 @@
 //!   the newer text is lighter (从旧兼从轻, 处罚法 37).
 //! - [`check`]: checks a drafted penalty.
 //! - [`calendar`]: working days and deadlines.
-//! - `tables` (feature `tables`): CSV and Excel import/export of benchmark tables.
+//! - `tables` (feature `tables`): CSV and Excel import/export of benchmark and exemption tables.
 //!
 //! Pure domain: no I/O except reading and writing the files it is given.
 
@@ -301,8 +301,8 @@ impl RuleBook {
         Self::from_files(files)
     }
 
-    /// Validates a reference file (TOML, or with feature `tables` a CSV/XLSX benchmark table) as
-    /// part of this set and, only if the whole set is valid, writes it atomically under
+    /// Validates a reference file (TOML, or with feature `tables` a CSV/XLSX benchmark or exemption
+    /// table) as part of this set and, only if the whole set is valid, writes it atomically under
     /// `<data_dir>/reference/`. Returns the new set and a report; on any error nothing is written.
     pub fn import_file(&self, data_dir: &Path, file: &Path) -> Result<(RuleBook, ImportReport)> {
         let (relpath, text, rowmap) = self.import_source(file)?;
@@ -397,15 +397,15 @@ impl RuleBook {
                     .and_then(|s| s.to_str())
                     .unwrap_or("table")
                     .to_ascii_lowercase();
-                let relpath = format!("discretion/{stem}.toml");
-                if load::kind_of(&relpath).is_none() {
+                // The same naming rule for both kinds of table.
+                if load::kind_of(&format!("discretion/{stem}.toml")).is_none() {
                     return Err(RoadsideError::invalid_field(
                         "file",
                         "IMPORT_BAD_NAME",
                         format!("文件名「{name}」须为小写英文字母、数字、_ 或 -"),
                     ));
                 }
-                let (text, rowmap) = tables::import_table(file, &relpath)?;
+                let (relpath, text, rowmap) = tables::import_table(file, &stem)?;
                 Ok((relpath, text, Some(rowmap)))
             }
             _ => Err(RoadsideError::invalid_field(
@@ -494,3 +494,5 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_exemptions;

@@ -620,6 +620,11 @@ pub const FLAGS: &[(&str, &str, FlagKind)] = &[
         "在规定期限内补办备案或者手续",
         FlagKind::Other,
     ),
+    (
+        "no_other_violation",
+        "同时没有其他违法行为（如超限、超载、超员）",
+        FlagKind::Other,
+    ),
     ("complex", "案情复杂", FlagKind::Other),
     ("major_public_interest", "涉及重大公共利益", FlagKind::Other),
 ];

@@ -1,8 +1,11 @@
-//! Benchmark tables as CSV and Excel (.xlsx): one row per tier, the item columns repeated (the
-//! first row of an item gives its values). Columns and cell syntax: `reference/FORMAT.md`, "Tables".
+//! Reference tables as CSV and Excel (.xlsx). A discretion benchmark has one row per tier, an
+//! exemption list one row per condition; the item columns are repeated on every row of an item
+//! (the first row of an item gives its values). A table with an `applies_to` column is an
+//! exemption list. Columns and cell syntax: `reference/FORMAT.md`, "Tables".
 //!
-//! Import turns the table into a discretion TOML file and validates it with the same checks as a
-//! hand-written file; every problem is reported as `row R, column C` (R counts the header as row 1).
+//! Import turns the table into a discretion or exemption TOML file and validates it with the same
+//! checks as a hand-written file; every problem is reported as `row R, column C` (R counts the
+//! header as row 1).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -66,6 +69,50 @@ const ITEM_STR: &[&str] = &[
     "valid_to",
     "note",
 ];
+
+/// The columns of an exemption table (one row per condition), in export order.
+pub const EXEMPTION_COLUMNS: &[&str] = &[
+    "code",
+    "violation",
+    "applies_to",
+    "basis",
+    "outcome",
+    "documents",
+    "valid_from",
+    "valid_to",
+    "verified",
+    "note",
+    "condition",
+    "check",
+];
+
+const EXEMPTION_STR: &[&str] = &[
+    "code",
+    "violation",
+    "basis",
+    "valid_from",
+    "valid_to",
+    "note",
+];
+const EXEMPTION_LIST: &[&str] = &["applies_to", "documents"];
+
+/// The kind of table a header row describes: an `applies_to` column makes an exemption list.
+fn is_exemption_header(header: &[String]) -> bool {
+    header.iter().any(|h| h.trim() == "applies_to")
+}
+
+/// `应当不予处罚` / `可以不予处罚` (as the lists print them) or the codes of `exemptions/*.toml`.
+fn outcome_code(s: &str) -> Option<&'static str> {
+    match s.trim() {
+        "must_not_penalise" | "应当不予行政处罚" | "应当不予处罚" | "不予行政处罚" | "不予处罚" => {
+            Some("must_not_penalise")
+        }
+        "may_not_penalise" | "可以不予行政处罚" | "可以不予处罚" => {
+            Some("may_not_penalise")
+        }
+        _ => None,
+    }
+}
 
 fn read_rows(file: &Path) -> Result<Vec<Vec<String>>> {
     let ext = file
@@ -268,9 +315,10 @@ fn parse_when(s: &str) -> Option<Table> {
 /// An item being assembled from rows: its fields, its tiers, its first row and its tiers' rows.
 type PendingItem = (Table, Vec<Value>, usize, Vec<usize>);
 
-/// Reads a CSV/XLSX benchmark table and returns the equivalent discretion TOML file, or every
-/// problem found with its row and column.
-pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
+/// Reads a CSV/XLSX table and returns the relative path it is installed under
+/// (`discretion/<stem>.toml`, or `exemptions/<stem>.toml` for an exemption list), the equivalent
+/// TOML file, and the rows of each item; or every problem found with its row and column.
+pub fn import_table(file: &Path, stem: &str) -> Result<(String, String, RowMap)> {
     let rows = read_rows(file)?;
     let Some((header, body)) = rows.split_first() else {
         return Err(RoadsideError::invalid_field(
@@ -279,6 +327,24 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
             "表格为空（第 1 行应为列名）",
         ));
     };
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("table");
+    if is_exemption_header(header) {
+        let relpath = format!("exemptions/{stem}.toml");
+        let (text, rowmap) = exemptions_from_rows(name, header, body, &relpath)?;
+        Ok((relpath, text, rowmap))
+    } else {
+        let relpath = format!("discretion/{stem}.toml");
+        let (text, rowmap) = discretion_from_rows(name, header, body, &relpath)?;
+        Ok((relpath, text, rowmap))
+    }
+}
+
+/// Maps the header's column names to their positions; unknown and missing columns are issues.
+fn header_columns<'a>(
+    header: &[String],
+    known: &[&'a str],
+    required: &[&str],
+) -> std::result::Result<BTreeMap<&'a str, usize>, Vec<Issue>> {
     let mut issues = Vec::new();
     let mut col: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, h) in header.iter().enumerate() {
@@ -286,7 +352,7 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
         if h.is_empty() {
             continue;
         }
-        match COLUMNS.iter().find(|c| **c == h) {
+        match known.iter().find(|c| **c == h) {
             Some(c) => {
                 col.insert(c, i);
             }
@@ -297,7 +363,7 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
             )),
         }
     }
-    for required in ["code", "level", "criteria", "tier_basis"] {
+    for required in required {
         if !col.contains_key(required) {
             issues.push(Issue::new(
                 format!("row 1, column {required}"),
@@ -306,15 +372,36 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
             ));
         }
     }
-    if !issues.is_empty() {
-        return Err(RoadsideError::invalid(issues));
+    if issues.is_empty() {
+        Ok(col)
+    } else {
+        Err(issues)
     }
-    let cell = |r: &[String], c: &str| -> String {
-        col.get(c)
-            .and_then(|&i| r.get(i))
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
+}
+
+/// The trimmed cell of column `c` in row `r` ("" when the column or the cell is absent).
+fn cell_of(col: &BTreeMap<&str, usize>, r: &[String], c: &str) -> String {
+    col.get(c)
+        .and_then(|&i| r.get(i))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A benchmark table (one row per tier) as a discretion TOML file.
+fn discretion_from_rows(
+    name: &str,
+    header: &[String],
+    body: &[Vec<String>],
+    relpath: &str,
+) -> Result<(String, RowMap)> {
+    let col = header_columns(
+        header,
+        COLUMNS,
+        &["code", "level", "criteria", "tier_basis"],
+    )
+    .map_err(RoadsideError::invalid)?;
+    let mut issues = Vec::new();
+    let cell = |r: &[String], c: &str| cell_of(&col, r, c);
     // Items keyed by (code, valid_from), in order of first appearance.
     let mut order: Vec<(String, String)> = Vec::new();
     let mut items: BTreeMap<(String, String), PendingItem> = BTreeMap::new();
@@ -471,34 +558,6 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
     if !issues.is_empty() {
         return Err(RoadsideError::invalid(issues));
     }
-    let stem = relpath
-        .rsplit('/')
-        .next()
-        .unwrap_or(relpath)
-        .trim_end_matches(".toml");
-    let mut meta = Table::new();
-    meta.insert("kind".into(), Value::String("discretion".into()));
-    meta.insert(
-        "title".into(),
-        Value::String(format!("裁量基准表格导入：{stem}")),
-    );
-    meta.insert(
-        "source".into(),
-        Value::String(
-            file.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("table")
-                .to_string(),
-        ),
-    );
-    meta.insert(
-        "version".into(),
-        Value::String(
-            (chrono::Utc::now() + chrono::Duration::hours(8))
-                .date_naive()
-                .to_string(),
-        ),
-    );
     let mut rowmap: RowMap = Vec::new();
     let mut arr = Vec::new();
     for key in &order {
@@ -508,28 +567,166 @@ pub fn import_table(file: &Path, relpath: &str) -> Result<(String, RowMap)> {
             rowmap.push((first, tier_rows));
         }
     }
-    let mut root = Table::new();
-    root.insert("meta".into(), Value::Table(meta));
-    root.insert("item".into(), Value::Array(arr));
-    let text = toml::to_string(&root)
-        .map_err(|e| RoadsideError::internal("TABLE_SERIALIZE", format!("无法生成 TOML：{e}")))?;
-    let header = format!(
-        "# 由表格 {} 导入生成。格式见 reference/FORMAT.md。\n",
-        file.file_name().and_then(|n| n.to_str()).unwrap_or("table")
-    );
-    let text = header + &text;
-    if let Err(issues) = super::load::parse_file(relpath, &text) {
-        return Err(RoadsideError::invalid(
-            issues
-                .into_iter()
-                .map(|i| map_issue(i, relpath, &rowmap))
-                .collect(),
-        ));
-    }
+    let text = finish(name, relpath, "discretion", "裁量基准表格导入", "item", arr)?;
+    validate_mapped(relpath, &text, &rowmap)?;
     Ok((text, rowmap))
 }
 
-/// For each item of an imported table: its first row and the row of each tier.
+/// The TOML file of an imported table: `[meta]` (kind, title from the file's stem, the table's
+/// file name as source, today's date in China as version) and the items under `key`.
+fn finish(
+    name: &str,
+    relpath: &str,
+    kind: &str,
+    title: &str,
+    key: &str,
+    items: Vec<Value>,
+) -> Result<String> {
+    let stem = relpath
+        .rsplit('/')
+        .next()
+        .unwrap_or(relpath)
+        .trim_end_matches(".toml");
+    let mut meta = Table::new();
+    meta.insert("kind".into(), Value::String(kind.into()));
+    meta.insert("title".into(), Value::String(format!("{title}：{stem}")));
+    meta.insert("source".into(), Value::String(name.to_string()));
+    meta.insert(
+        "version".into(),
+        Value::String(
+            (chrono::Utc::now() + chrono::Duration::hours(8))
+                .date_naive()
+                .to_string(),
+        ),
+    );
+    let mut root = Table::new();
+    root.insert("meta".into(), Value::Table(meta));
+    root.insert(key.into(), Value::Array(items));
+    let text = toml::to_string(&root)
+        .map_err(|e| RoadsideError::internal("TABLE_SERIALIZE", format!("无法生成 TOML：{e}")))?;
+    Ok(format!("# 由表格 {name} 导入生成。格式见 reference/FORMAT.md。\n") + &text)
+}
+
+/// Validates the generated file on its own; its issues are reported by row and column.
+fn validate_mapped(relpath: &str, text: &str, rowmap: &RowMap) -> Result<()> {
+    super::load::parse_file(relpath, text)
+        .map(|_| ())
+        .map_err(|issues| {
+            RoadsideError::invalid(
+                issues
+                    .into_iter()
+                    .map(|i| map_issue(i, relpath, rowmap))
+                    .collect(),
+            )
+        })
+}
+
+/// An exemption table (one row per condition) as an exemption TOML file.
+fn exemptions_from_rows(
+    name: &str,
+    header: &[String],
+    body: &[Vec<String>],
+    relpath: &str,
+) -> Result<(String, RowMap)> {
+    let col = header_columns(header, EXEMPTION_COLUMNS, &["code", "condition", "check"])
+        .map_err(RoadsideError::invalid)?;
+    let mut issues = Vec::new();
+    let cell = |r: &[String], c: &str| cell_of(&col, r, c);
+    // Exemptions keyed by (code, valid_from), in order of first appearance.
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut items: BTreeMap<(String, String), PendingItem> = BTreeMap::new();
+    for (k, r) in body.iter().enumerate() {
+        let rowno = k + 2;
+        if r.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let key = (cell(r, "code"), cell(r, "valid_from"));
+        let mut bad = |c: &str, msg: String| {
+            issues.push(Issue::new(
+                format!("row {rowno}, column {c}"),
+                "TABLE_BAD_CELL",
+                msg,
+            ))
+        };
+        if !items.contains_key(&key) {
+            let mut t = Table::new();
+            for c in EXEMPTION_STR {
+                let v = cell(r, c);
+                if !v.is_empty() {
+                    t.insert(c.to_string(), Value::String(v));
+                }
+            }
+            for c in EXEMPTION_LIST {
+                let v = cell(r, c);
+                if !v.is_empty() {
+                    t.insert(
+                        c.to_string(),
+                        Value::Array(split_list(&v).into_iter().map(Value::String).collect()),
+                    );
+                }
+            }
+            let v = cell(r, "outcome");
+            if !v.is_empty() {
+                match outcome_code(&v) {
+                    Some(o) => {
+                        t.insert("outcome".into(), Value::String(o.into()));
+                    }
+                    None => bad(
+                        "outcome",
+                        format!("「{v}」应为 应当不予处罚（must_not_penalise）或 可以不予处罚（may_not_penalise）"),
+                    ),
+                }
+            }
+            let v = cell(r, "verified");
+            if !v.is_empty() {
+                match parse_bool(&v) {
+                    Some(b) => {
+                        t.insert("verified".into(), Value::Boolean(b));
+                    }
+                    None => bad("verified", format!("「{v}」应为 true/false 或 是/否")),
+                }
+            }
+            order.push(key.clone());
+            items.insert(key.clone(), (t, Vec::new(), rowno, Vec::new()));
+        }
+        let mut condition = Table::new();
+        for (c, name) in [("condition", "text"), ("check", "check")] {
+            let v = cell(r, c);
+            if !v.is_empty() {
+                condition.insert(name.into(), Value::String(v));
+            }
+        }
+        if let Some(e) = items.get_mut(&key) {
+            e.1.push(Value::Table(condition));
+            e.3.push(rowno);
+        }
+    }
+    if !issues.is_empty() {
+        return Err(RoadsideError::invalid(issues));
+    }
+    let mut rowmap: RowMap = Vec::new();
+    let mut arr = Vec::new();
+    for key in &order {
+        if let Some((mut t, conditions, first, rows)) = items.remove(key) {
+            t.insert("condition".into(), Value::Array(conditions));
+            arr.push(Value::Table(t));
+            rowmap.push((first, rows));
+        }
+    }
+    let text = finish(
+        name,
+        relpath,
+        "exemptions",
+        "免罚清单表格导入",
+        "exemption",
+        arr,
+    )?;
+    validate_mapped(relpath, &text, &rowmap)?;
+    Ok((text, rowmap))
+}
+
+/// For each item of an imported table: its first row and the row of each tier (discretion) or
+/// condition (exemptions).
 pub type RowMap = Vec<(usize, Vec<usize>)>;
 
 /// Maps the issues of an error that concern the table's generated file to rows and columns.
@@ -551,7 +748,8 @@ pub fn map_error(e: RoadsideError, relpath: &str, rowmap: &RowMap) -> RoadsideEr
     }
 }
 
-/// `discretion/x.toml: item[3].tier[1].max_yuan` → `row 12, column max_yuan`.
+/// `discretion/x.toml: item[3].tier[1].max_yuan` → `row 12, column max_yuan`;
+/// `exemptions/x.toml: exemption[0].condition[2].check` → `row 4, column check`.
 fn map_issue(i: Issue, relpath: &str, rowmap: &RowMap) -> Issue {
     let p = i.path.strip_prefix(relpath).unwrap_or(&i.path);
     let p = p.trim_start_matches(':').trim();
@@ -560,24 +758,28 @@ fn map_issue(i: Issue, relpath: &str, rowmap: &RowMap) -> Issue {
         let (n, tail) = rest.split_once(']')?;
         Some((n.parse().ok()?, tail.trim_start_matches('.').to_string()))
     };
-    let Some((it, tail)) = num(p, "item") else {
+    let (it, tail, exemption) = match (num(p, "item"), num(p, "exemption")) {
+        (Some((it, tail)), _) => (it, tail, false),
+        (None, Some((it, tail))) => (it, tail, true),
+        (None, None) => return i,
+    };
+    let Some((first, rows)) = rowmap.get(it) else {
         return i;
     };
-    let Some((first, tiers)) = rowmap.get(it) else {
-        return i;
-    };
-    let (row, field) = match num(&tail, "tier") {
+    let sub = if exemption { "condition" } else { "tier" };
+    let (row, field) = match num(&tail, sub) {
         Some((t, f)) => {
             let field = f.split(['.', '[']).next().unwrap_or("").to_string();
-            let col = match field.as_str() {
-                "basis" => "tier_basis".to_string(),
-                "measures" => "tier_measures".to_string(),
-                "verified" => "tier_verified".to_string(),
-                "note" => "tier_note".to_string(),
-                "" => "level".to_string(),
-                other => other.to_string(),
+            let col = match (exemption, field.as_str()) {
+                (true, "text" | "") => "condition".to_string(),
+                (false, "basis") => "tier_basis".to_string(),
+                (false, "measures") => "tier_measures".to_string(),
+                (false, "verified") => "tier_verified".to_string(),
+                (false, "note") => "tier_note".to_string(),
+                (false, "") => "level".to_string(),
+                (_, other) => other.to_string(),
             };
-            (tiers.get(t).copied().unwrap_or(*first), col)
+            (rows.get(t).copied().unwrap_or(*first), col)
         }
         None => (
             *first,
@@ -679,27 +881,76 @@ fn tier_row(item: &DiscretionItem, t: &Tier) -> Vec<String> {
     ]
 }
 
-/// Exports the benchmark (every version; only items of `source_file` when given) as CSV or XLSX,
-/// chosen by `format` (`csv` / `xlsx`). Returns the number of rows written (tiers).
+fn condition_row(e: &ExemptionItem, c: &ExemptionCondition) -> Vec<String> {
+    let outcome = match e.outcome {
+        ExemptionOutcome::MustNotPenalise => "must_not_penalise",
+        ExemptionOutcome::MayNotPenalise => "may_not_penalise",
+    };
+    vec![
+        e.code.clone(),
+        e.violation.clone(),
+        e.applies_to.join("；"),
+        e.basis.clone(),
+        outcome.to_string(),
+        e.documents.join("；"),
+        crate::day::format_day(e.valid_from),
+        e.valid_to.map(crate::day::format_day).unwrap_or_default(),
+        e.verified.to_string(),
+        e.note.clone(),
+        c.text.clone(),
+        c.check.clone(),
+    ]
+}
+
+/// Whether `source_file` names the exemption list (`exemptions` for every exemption file, or one
+/// file `exemptions/<name>.toml`).
+fn is_exemption_source(source_file: Option<&str>) -> bool {
+    source_file.is_some_and(|f| f == "exemptions" || f.starts_with("exemptions/"))
+}
+
+/// Exports the reference data as CSV or XLSX, chosen by `format` (`csv` / `xlsx`): the discretion
+/// benchmark (one row per tier; every version; only the items of `source_file` when given), or,
+/// when `source_file` is `exemptions` or `exemptions/<name>.toml`, the exemption list (one row per
+/// condition). Returns the number of rows written.
 pub fn export_table(
     book: &RuleBook,
     format: &str,
     out: &Path,
     source_file: Option<&str>,
 ) -> Result<usize> {
+    if is_exemption_source(source_file) {
+        let only = source_file.filter(|f| *f != "exemptions");
+        let rows: Vec<Vec<String>> = book
+            .exemptions()
+            .iter()
+            .filter(|e| only.is_none_or(|f| e.source_file == f))
+            .flat_map(|e| e.conditions.iter().map(move |c| condition_row(e, c)))
+            .collect();
+        return write_table(format, out, EXEMPTION_COLUMNS, &rows, "免罚清单");
+    }
     let rows: Vec<Vec<String>> = book
         .items()
         .iter()
         .filter(|i| source_file.is_none_or(|f| i.source_file == f))
         .flat_map(|i| i.tiers.iter().map(move |t| tier_row(i, t)))
         .collect();
+    write_table(format, out, COLUMNS, &rows, "裁量基准")
+}
+
+fn write_table(
+    format: &str,
+    out: &Path,
+    columns: &[&str],
+    rows: &[Vec<String>],
+    sheet: &str,
+) -> Result<usize> {
     let err =
         |e: String| RoadsideError::rules("TABLE_WRITE", format!("无法写入 {}：{e}", out.display()));
     match format {
         "csv" => {
             let mut w = csv::Writer::from_path(out).map_err(|e| err(e.to_string()))?;
-            w.write_record(COLUMNS).map_err(|e| err(e.to_string()))?;
-            for r in &rows {
+            w.write_record(columns).map_err(|e| err(e.to_string()))?;
+            for r in rows {
                 w.write_record(r).map_err(|e| err(e.to_string()))?;
             }
             w.flush().map_err(|e| err(e.to_string()))?;
@@ -707,8 +958,8 @@ pub fn export_table(
         "xlsx" => {
             let mut wb = rust_xlsxwriter::Workbook::new();
             let ws = wb.add_worksheet();
-            ws.set_name("裁量基准").map_err(|e| err(e.to_string()))?;
-            for (c, h) in COLUMNS.iter().enumerate() {
+            ws.set_name(sheet).map_err(|e| err(e.to_string()))?;
+            for (c, h) in columns.iter().enumerate() {
                 ws.write_string(0, c as u16, *h)
                     .map_err(|e| err(e.to_string()))?;
             }
@@ -743,7 +994,8 @@ mod tests {
             let out = dir.path().join(format!("cx_table.{fmt}"));
             let n = export_table(&b, fmt, &out, Some("discretion/chaoxian.toml")).unwrap();
             assert_eq!(n, 5);
-            let (text, _) = import_table(&out, "discretion/cx_table.toml").unwrap();
+            let (relpath, text, _) = import_table(&out, "cx_table").unwrap();
+            assert_eq!(relpath, "discretion/cx_table.toml");
             let (_, parsed) =
                 super::super::load::parse_file("discretion/cx_table.toml", &text).unwrap();
             let super::super::load::Parsed::Discretion(items) = parsed else {
@@ -763,6 +1015,158 @@ mod tests {
     }
 
     #[test]
+    fn exemption_list_round_trips_through_csv_and_xlsx() {
+        let b = RuleBook::bundled().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let orig: Vec<&ExemptionItem> = b
+            .exemptions()
+            .iter()
+            .filter(|e| e.source_file == "exemptions/national.toml")
+            .collect();
+        let conditions: usize = orig.iter().map(|e| e.conditions.len()).sum();
+        for fmt in ["csv", "xlsx"] {
+            let out = dir.path().join(format!("mf_table.{fmt}"));
+            let n = export_table(&b, fmt, &out, Some("exemptions/national.toml")).unwrap();
+            assert_eq!(n, conditions, "one row per condition");
+            let (relpath, text, rowmap) = import_table(&out, "mf_table").unwrap();
+            assert_eq!(relpath, "exemptions/mf_table.toml");
+            let (meta, parsed) = super::super::load::parse_file(&relpath, &text).unwrap();
+            assert_eq!(meta.kind, "exemptions");
+            let super::super::load::Parsed::Exemptions(items) = parsed else {
+                panic!("not exemptions")
+            };
+            assert_eq!(items.len(), orig.len(), "{fmt}");
+            for (a, o) in items.iter().zip(&orig) {
+                let mut o = (*o).clone();
+                o.source_file = relpath.clone();
+                assert_eq!(a, &o, "{fmt}");
+            }
+            // Row 2 is the first condition of the first exemption.
+            assert_eq!(rowmap[0].0, 2);
+            assert_eq!(rowmap[0].1.len(), orig[0].conditions.len());
+        }
+        // `exemptions` alone exports every exemption file.
+        let out = dir.path().join("all.csv");
+        assert_eq!(
+            export_table(&b, "csv", &out, Some("exemptions")).unwrap(),
+            b.exemptions()
+                .iter()
+                .map(|e| e.conditions.len())
+                .sum::<usize>()
+        );
+    }
+
+    #[test]
+    fn exemption_table_errors_are_reported_by_row_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("mf.csv");
+        let head = "code,violation,applies_to,basis,outcome,documents,valid_from,verified,note,condition,check\n";
+        let row = |outcome: &str, verified: &str, text: &str, check: &str| {
+            format!(
+                "MF-X-1,将公路作为试车场地,GL-77-2,《中华人民共和国行政处罚法》第三十三条第一款,{outcome},不予行政处罚决定书；教育记录,2022-01-01,{verified},待核实,{text},{check}\n"
+            )
+        };
+        // Cell errors: an outcome the lists do not use, a verified that is not yes/no.
+        std::fs::write(
+            &p,
+            head.to_string()
+                + &row("罚款", "true", "初次违法", "first_offence")
+                + "MF-X-2,x,GL-77-2,b,may_not_penalise,d,2022-01-01,也许,n,c,no_harm\n",
+        )
+        .unwrap();
+        let e = import_table(&p, "mf").unwrap_err();
+        let at = |e: &RoadsideError, path: &str, code: &str| {
+            e.issues().iter().any(|i| i.path == path && i.code == code)
+        };
+        assert!(at(&e, "row 2, column outcome", "TABLE_BAD_CELL"), "{e:?}");
+        assert!(at(&e, "row 3, column verified", "TABLE_BAD_CELL"), "{e:?}");
+        // Validation errors are mapped to the condition's row: an unknown check on row 3, a
+        // missing condition text on row 4.
+        std::fs::write(
+            &p,
+            head.to_string()
+                + &row("应当不予处罚", "true", "初次违法", "first_offence")
+                + &row("", "", "经指出后立即停止试车", "stoped_when_told")
+                + &row("", "", "", "no_accident"),
+        )
+        .unwrap();
+        let e = import_table(&p, "mf").unwrap_err();
+        assert!(at(&e, "row 3, column check", "REF_BAD_CHECK"), "{e:?}");
+        assert!(
+            at(&e, "row 4, column condition", "REF_MISSING_FIELD"),
+            "{e:?}"
+        );
+        // A table without the condition columns is rejected at the header.
+        std::fs::write(&p, "code,applies_to\nMF-X-1,GL-77-2\n").unwrap();
+        let e = import_table(&p, "mf").unwrap_err();
+        assert!(
+            at(&e, "row 1, column condition", "TABLE_MISSING_COLUMN"),
+            "{e:?}"
+        );
+        assert!(
+            at(&e, "row 1, column check", "TABLE_MISSING_COLUMN"),
+            "{e:?}"
+        );
+        // The corrected table imports, with the Chinese outcome turned into its code.
+        std::fs::write(
+            &p,
+            head.to_string()
+                + &row("应当不予处罚", "是", "初次违法", "first_offence")
+                + &row("", "", "经指出后立即停止试车", "stopped_when_told")
+                + &row("", "", "未造成交通事故", "no_accident"),
+        )
+        .unwrap();
+        let (_, text, rowmap) = import_table(&p, "mf").unwrap();
+        assert!(text.contains("outcome = \"must_not_penalise\""), "{text}");
+        assert_eq!(rowmap, vec![(2, vec![2, 3, 4])]);
+    }
+
+    #[test]
+    fn example_provincial_exemption_table_installs_as_an_exemption_file() {
+        let b = RuleBook::bundled().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/provincial_exemptions_example.csv");
+        let (book, report) = b.import_file(dir.path(), &fixture).unwrap();
+        assert_eq!(
+            report.relpath,
+            "exemptions/provincial_exemptions_example.toml"
+        );
+        assert_eq!(report.kind, "exemptions");
+        assert_eq!(report.exemption_items, 1);
+        assert_eq!(report.unverified, vec!["MF-EXAMPLE-65-3".to_string()]);
+        assert!(dir
+            .path()
+            .join("reference/exemptions/provincial_exemptions_example.toml")
+            .is_file());
+        let e = book
+            .exemptions()
+            .iter()
+            .find(|e| e.code == "MF-EXAMPLE-65-3")
+            .unwrap();
+        assert_eq!(e.conditions.len(), 3);
+        assert_eq!(e.outcome, ExemptionOutcome::MustNotPenalise);
+        // A cross-file error (a discretion code no file has) is reported by row and column too,
+        // and nothing is installed.
+        let bad = dir.path().join("bad_list.csv");
+        let text = std::fs::read_to_string(&fixture)
+            .unwrap()
+            .replacen("DY-65-3", "DY-99-9", 1);
+        std::fs::write(&bad, text).unwrap();
+        let e = b.import_file(dir.path(), &bad).unwrap_err();
+        assert!(
+            e.issues()
+                .iter()
+                .any(|i| i.path == "row 2, column applies_to" && i.code == "REF_UNKNOWN_CODE"),
+            "{e:?}"
+        );
+        assert!(!dir
+            .path()
+            .join("reference/exemptions/bad_list.toml")
+            .exists());
+    }
+
+    #[test]
     fn bad_cells_are_reported_by_row_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
@@ -774,7 +1178,7 @@ mod tests {
              GL-X-2,x,公路路政,a,b,c,1999-01-01,true,一般,d,abc,3000,e\n",
         )
         .unwrap();
-        let e = import_table(&p, "discretion/t.toml").unwrap_err();
+        let e = import_table(&p, "t").unwrap_err();
         assert!(
             e.issues()
                 .iter()
@@ -784,7 +1188,7 @@ mod tests {
         // Fix the bad cell: now the validation error is mapped to its row.
         let text = std::fs::read_to_string(&p).unwrap().replace("abc", "0");
         std::fs::write(&p, text).unwrap();
-        let e = import_table(&p, "discretion/t.toml").unwrap_err();
+        let e = import_table(&p, "t").unwrap_err();
         assert!(
             e.issues()
                 .iter()
