@@ -496,3 +496,5 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
 mod tests;
 #[cfg(test)]
 mod tests_exemptions;
+#[cfg(test)]
+mod tests_law;

@@ -49,6 +49,7 @@ pub const COLUMNS: &[&str] = &[
     "times",
     "tier_basis",
     "tier_measures",
+    "tier_hearing_required",
     "tier_verified",
     "tier_note",
 ];
@@ -493,7 +494,11 @@ fn discretion_from_rows(
                 tier.insert(name.into(), Value::String(v));
             }
         }
-        for (c, name) in [("warning", "warning"), ("tier_verified", "verified")] {
+        for (c, name) in [
+            ("warning", "warning"),
+            ("tier_verified", "verified"),
+            ("tier_hearing_required", "hearing_required"),
+        ] {
             let v = cell(r, c);
             if !v.is_empty() {
                 match parse_bool(&v) {
@@ -876,6 +881,7 @@ fn tier_row(item: &DiscretionItem, t: &Tier) -> Vec<String> {
         times,
         t.basis.clone(),
         measures_cell(&t.measures),
+        t.hearing_required.to_string(),
         t.verified.to_string(),
         t.note.clone(),
     ]
