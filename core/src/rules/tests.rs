@@ -450,6 +450,77 @@ fn a_deadline_in_2027_is_an_error_not_a_guess() {
 }
 
 #[test]
+fn deadlines_from_service_are_answered_one_by_one() {
+    let b = book();
+    // Served Wed 2026-07-01. 处罚法 67: pay within 15 days of receipt → Thu 2026-07-16, a working
+    // day. 行政复议法 20: 60 days → Sun 2026-08-30, not a working day → Mon 2026-08-31.
+    // 行政诉讼法 46: six months → 2027-01-01, in a year the calendar does not cover: no date, the
+    // reason given, the others still answered.
+    let all = b.deadlines("service", "2026-07-01").unwrap();
+    let by_id = |id: &str| {
+        all.iter()
+            .find(|d| d.id == id)
+            .unwrap_or_else(|| panic!("{id} missing: {all:?}"))
+    };
+    let payment = by_id("payment");
+    assert_eq!(
+        payment.due.map(|d| d.to_string()).as_deref(),
+        Some("2026-07-16")
+    );
+    assert_eq!(payment.days, 15);
+    assert_eq!(payment.unit, DeadlineUnit::CalendarDays);
+    assert!(payment.basis.contains("第六十七条"), "{}", payment.basis);
+    assert_eq!(payment.error_code, None);
+    assert_eq!(payment.reason, None);
+    assert_eq!(payment.start.to_string(), "2026-07-01");
+    let reconsideration = by_id("reconsideration");
+    assert_eq!(
+        reconsideration.due.map(|d| d.to_string()).as_deref(),
+        Some("2026-08-31")
+    );
+    let litigation = by_id("litigation");
+    assert_eq!(litigation.due, None);
+    assert_eq!(
+        litigation.error_code.as_deref(),
+        Some("CALENDAR_YEAR_MISSING")
+    );
+    let reason = litigation.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("2027 年"), "{reason}");
+    assert!(reason.contains("2027-01-01"), "{reason}");
+    // Every deadline running from service is listed, in the policy's order.
+    let ids: Vec<&str> = all.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["payment", "reconsideration", "litigation"]);
+    // The single-deadline call still refuses to compute it.
+    let e = b.deadline("litigation", "2026-07-01").unwrap_err();
+    assert_eq!(e.code(), "CALENDAR_YEAR_MISSING");
+    assert_eq!(
+        b.deadline("payment", "2026-07-01").unwrap().due.to_string(),
+        "2026-07-16"
+    );
+}
+
+#[test]
+fn deadlines_starting_in_a_missing_year_are_all_marked() {
+    let b = book();
+    let all = b.deadlines("decision", "2027-03-01").unwrap();
+    assert!(!all.is_empty());
+    for d in &all {
+        assert_eq!(d.due, None, "{d:?}");
+        assert_eq!(d.error_code.as_deref(), Some("CALENDAR_YEAR_MISSING"));
+        assert!(d.reason.as_deref().unwrap_or_default().contains("2027"));
+    }
+    // An unknown event or a bad date is still an error of the whole call.
+    assert_eq!(
+        b.deadlines("arrival", "2026-07-01").unwrap_err().code(),
+        "EVENT_UNKNOWN"
+    );
+    assert_eq!(
+        b.deadlines("service", "2026-13-01").unwrap_err().code(),
+        "DATE_INVALID"
+    );
+}
+
+#[test]
 fn pinyin_initials_find_chaoxian() {
     let b = book();
     let hits = b.search("cx", 10);
