@@ -36,7 +36,9 @@ pub enum RulesCommand {
         #[arg(long)]
         json: PathBuf,
     },
-    /// Deadlines running from an event (filing, notice, decision, service, closing…) on a date.
+    /// Deadlines running from an event (filing, notice, decision, service, closing…) on a date,
+    /// each on its own: one ending in a year the calendar does not cover has `due: null` and the
+    /// reason (`error_code`, `reason`).
     Deadlines { event: String, date: String },
     /// Validate a reference file (.toml, or a .csv/.xlsx discretion or exemption table) and, only
     /// if valid, install it.

@@ -612,3 +612,37 @@ fn the_exemption_list_exports_and_imports_as_a_table() {
     let info = ok(&roadside(&data, &["rules", "info"]));
     assert_eq!(info["exemption_items"], book.exemptions().len());
 }
+
+#[test]
+fn rules_deadlines_answer_each_deadline_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("d");
+    // Served 2026-07-01: the payment deadline (处罚法 67, 15 days) is 2026-07-16; the litigation
+    // deadline (行政诉讼法 46, six months) ends in 2027, which the bundled calendar does not cover.
+    let v = ok(&roadside(
+        &data,
+        &["rules", "deadlines", "service", "2026-07-01"],
+    ));
+    let all = v.as_array().expect("a list of deadlines");
+    let find = |id: &str| {
+        all.iter()
+            .find(|d| d["id"] == id)
+            .unwrap_or_else(|| panic!("{id} missing: {v}"))
+    };
+    assert_eq!(find("payment")["due"], "2026-07-16");
+    assert_eq!(find("payment")["error_code"], Value::Null);
+    assert_eq!(find("reconsideration")["due"], "2026-08-31");
+    let litigation = find("litigation");
+    assert_eq!(litigation["due"], Value::Null);
+    assert_eq!(litigation["error_code"], "CALENDAR_YEAR_MISSING");
+    assert!(
+        litigation["reason"].as_str().unwrap().contains("2027 年"),
+        "{litigation}"
+    );
+    // An unknown event is an error of the whole call.
+    let e = err(&roadside(
+        &data,
+        &["rules", "deadlines", "arrival", "2026-07-01"],
+    ));
+    assert_eq!(e["code"], "EVENT_UNKNOWN");
+}

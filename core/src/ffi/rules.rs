@@ -9,8 +9,8 @@ use std::sync::{Arc, RwLock};
 use crate::error::{Result, RoadsideError};
 use crate::model::OfficerCertificate;
 use crate::rules::{
-    DeadlineDue, DiscretionItem, DraftCheck, FileMeta, Guidance, GuidanceRequest, ImportReport,
-    ItemSummary, PenaltyDraft, Policy, RuleBook,
+    DeadlineDue, DeadlineOutcome, DiscretionItem, DraftCheck, FileMeta, Guidance, GuidanceRequest,
+    ImportReport, ItemSummary, PenaltyDraft, Policy, RuleBook,
 };
 
 /// A category of the benchmark and how many violations it holds.
@@ -105,12 +105,14 @@ impl RulesEngine {
     }
 
     /// The deadlines that run from an event (`decision`, `service`, `filing`…) on `date`
-    /// (`YYYY-MM-DD`). A year the calendar does not cover is an error.
-    pub fn deadlines(&self, event: String, date: String) -> Result<Vec<DeadlineDue>> {
+    /// (`YYYY-MM-DD`), each on its own: one ending in a year the calendar does not cover has no
+    /// due date and says why (`error_code`, `reason`), the others keep theirs.
+    pub fn deadlines(&self, event: String, date: String) -> Result<Vec<DeadlineOutcome>> {
         self.book()?.deadlines(&event, &date)
     }
 
-    /// One deadline by id (`publication`, `payment`…).
+    /// One deadline by id (`publication`, `payment`…); a year the calendar does not cover is an
+    /// error.
     pub fn deadline(&self, id: String, date: String) -> Result<DeadlineDue> {
         self.book()?.deadline(&id, &date)
     }

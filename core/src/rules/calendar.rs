@@ -51,6 +51,32 @@ pub struct DeadlineDue {
     pub note: String,
 }
 
+/// One deadline of a list computed from an event: its due date when it can be computed, otherwise
+/// why not. Each deadline of the list is computed on its own, so one falling in a year the calendar
+/// does not cover leaves the others answered; its `due` stays empty, never a guessed date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+pub struct DeadlineOutcome {
+    pub id: String,
+    pub name: String,
+    /// The event it runs from.
+    pub from_event: String,
+    /// The event's date.
+    pub start: NaiveDate,
+    /// The last day; `None` when it cannot be computed (see `error_code` and `reason`).
+    pub due: Option<NaiveDate>,
+    pub days: u32,
+    pub unit: DeadlineUnit,
+    pub basis: String,
+    pub verified: bool,
+    pub note: String,
+    /// Why `due` is empty: the stable error code (`CALENDAR_YEAR_MISSING` when the period ends in
+    /// a year the calendar does not cover); `None` when computed.
+    pub error_code: Option<String>,
+    /// The same in Chinese, naming the missing year; `None` when computed.
+    pub reason: Option<String>,
+}
+
 impl Calendar {
     pub fn new(years: BTreeMap<i32, CalendarYear>) -> Self {
         let mut working = BTreeMap::new();
@@ -173,5 +199,32 @@ impl Calendar {
             verified: rule.source.verified,
             note: rule.source.note.clone(),
         })
+    }
+
+    /// The due date of one deadline rule from the event's date, or why it cannot be computed,
+    /// as a value: one deadline's problem is not an error of the others.
+    pub fn outcome(&self, rule: &DeadlineRule, start: NaiveDate) -> DeadlineOutcome {
+        let (due, error_code, reason) = match self.due(rule, start) {
+            Ok(d) => (Some(d.due), None, None),
+            Err(e) => (
+                None,
+                Some(e.code().to_string()),
+                Some(e.message().to_string()),
+            ),
+        };
+        DeadlineOutcome {
+            id: rule.id.clone(),
+            name: rule.name.clone(),
+            from_event: rule.from.clone(),
+            start,
+            due,
+            days: rule.days,
+            unit: rule.unit,
+            basis: rule.source.basis.clone(),
+            verified: rule.source.verified,
+            note: rule.source.note.clone(),
+            error_code,
+            reason,
+        }
     }
 }

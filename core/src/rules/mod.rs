@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-pub use calendar::{Calendar, DeadlineDue};
+pub use calendar::{Calendar, DeadlineDue, DeadlineOutcome};
 pub use check::{DraftCheck, DraftOfficer, DraftViolation, PenaltyDraft, ProcedureKind};
 pub use guidance::{
     ExemptionGuidance, ExemptionStatus, Facts, Guidance, GuidanceRequest, PartyType,
@@ -244,8 +244,11 @@ impl RuleBook {
             .unwrap_or_default()
     }
 
-    /// The deadlines that run from `event` (act, filing, decision, service…), computed from `date`.
-    pub fn deadlines(&self, event: &str, date: &str) -> Result<Vec<DeadlineDue>> {
+    /// The deadlines that run from `event` (act, filing, decision, service…), computed from `date`
+    /// one by one: a deadline that cannot be computed (it ends in a year the calendar does not
+    /// cover) is listed with no due date and the reason, and the others keep theirs. An unknown
+    /// event or an invalid date is an error of the whole call.
+    pub fn deadlines(&self, event: &str, date: &str) -> Result<Vec<DeadlineOutcome>> {
         if !EVENTS.iter().any(|e| e.0 == event) {
             return Err(RoadsideError::invalid_field(
                 "event",
@@ -257,15 +260,17 @@ impl RuleBook {
             ));
         }
         let d = guidance::parse_date("date", date)?;
-        self.policy
+        Ok(self
+            .policy
             .deadlines
             .iter()
             .filter(|r| r.from == event)
-            .map(|r| self.calendar.due(r, d))
-            .collect()
+            .map(|r| self.calendar.outcome(r, d))
+            .collect::<Vec<_>>())
     }
 
-    /// One deadline by its id (`publication`, `payment`…).
+    /// One deadline by its id (`publication`, `payment`…); one that cannot be computed (a year the
+    /// calendar does not cover) is an error.
     pub fn deadline(&self, id: &str, date: &str) -> Result<DeadlineDue> {
         let d = guidance::parse_date("date", date)?;
         let rule = self

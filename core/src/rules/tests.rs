@@ -450,6 +450,77 @@ fn a_deadline_in_2027_is_an_error_not_a_guess() {
 }
 
 #[test]
+fn deadlines_from_service_are_answered_one_by_one() {
+    let b = book();
+    // Served Wed 2026-07-01. 处罚法 67: pay within 15 days of receipt → Thu 2026-07-16, a working
+    // day. 行政复议法 20: 60 days → Sun 2026-08-30, not a working day → Mon 2026-08-31.
+    // 行政诉讼法 46: six months → 2027-01-01, in a year the calendar does not cover: no date, the
+    // reason given, the others still answered.
+    let all = b.deadlines("service", "2026-07-01").unwrap();
+    let by_id = |id: &str| {
+        all.iter()
+            .find(|d| d.id == id)
+            .unwrap_or_else(|| panic!("{id} missing: {all:?}"))
+    };
+    let payment = by_id("payment");
+    assert_eq!(
+        payment.due.map(|d| d.to_string()).as_deref(),
+        Some("2026-07-16")
+    );
+    assert_eq!(payment.days, 15);
+    assert_eq!(payment.unit, DeadlineUnit::CalendarDays);
+    assert!(payment.basis.contains("第六十七条"), "{}", payment.basis);
+    assert_eq!(payment.error_code, None);
+    assert_eq!(payment.reason, None);
+    assert_eq!(payment.start.to_string(), "2026-07-01");
+    let reconsideration = by_id("reconsideration");
+    assert_eq!(
+        reconsideration.due.map(|d| d.to_string()).as_deref(),
+        Some("2026-08-31")
+    );
+    let litigation = by_id("litigation");
+    assert_eq!(litigation.due, None);
+    assert_eq!(
+        litigation.error_code.as_deref(),
+        Some("CALENDAR_YEAR_MISSING")
+    );
+    let reason = litigation.reason.as_deref().unwrap_or_default();
+    assert!(reason.contains("2027 年"), "{reason}");
+    assert!(reason.contains("2027-01-01"), "{reason}");
+    // Every deadline running from service is listed, in the policy's order.
+    let ids: Vec<&str> = all.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["payment", "reconsideration", "litigation"]);
+    // The single-deadline call still refuses to compute it.
+    let e = b.deadline("litigation", "2026-07-01").unwrap_err();
+    assert_eq!(e.code(), "CALENDAR_YEAR_MISSING");
+    assert_eq!(
+        b.deadline("payment", "2026-07-01").unwrap().due.to_string(),
+        "2026-07-16"
+    );
+}
+
+#[test]
+fn deadlines_starting_in_a_missing_year_are_all_marked() {
+    let b = book();
+    let all = b.deadlines("decision", "2027-03-01").unwrap();
+    assert!(!all.is_empty());
+    for d in &all {
+        assert_eq!(d.due, None, "{d:?}");
+        assert_eq!(d.error_code.as_deref(), Some("CALENDAR_YEAR_MISSING"));
+        assert!(d.reason.as_deref().unwrap_or_default().contains("2027"));
+    }
+    // An unknown event or a bad date is still an error of the whole call.
+    assert_eq!(
+        b.deadlines("arrival", "2026-07-01").unwrap_err().code(),
+        "EVENT_UNKNOWN"
+    );
+    assert_eq!(
+        b.deadlines("service", "2026-13-01").unwrap_err().code(),
+        "DATE_INVALID"
+    );
+}
+
+#[test]
 fn pinyin_initials_find_chaoxian() {
     let b = book();
     let hits = b.search("cx", 10);
@@ -464,6 +535,182 @@ fn pinyin_initials_find_chaoxian() {
     assert!(b.by_category("超限运输").len() >= 2);
     assert!(b.item("CX-43-2").is_ok());
     assert_eq!(b.item("XX-1").unwrap_err().code(), "RULE_NOT_FOUND");
+}
+
+/// What an officer types at the roadside and what must come first.
+struct SearchCase {
+    query: &'static str,
+    /// The results start with these groups, one after the other; within a group in any order.
+    leading: &'static [&'static [&'static str]],
+    /// The first `n` results all name this in the violation (no coincidental match among them).
+    named: Option<(usize, &'static str)>,
+}
+
+const SEARCH_CASES: &[SearchCase] = &[
+    // The code on a form: exact, then its start.
+    SearchCase {
+        query: "CX-43-2",
+        leading: &[&["CX-43-2"]],
+        named: None,
+    },
+    SearchCase {
+        query: "dy-63",
+        leading: &[&["DY-63-1", "DY-63-2", "DY-63-3"]],
+        named: None,
+    },
+    SearchCase {
+        query: "gl",
+        leading: &[&[
+            "GL-76-1", "GL-76-2", "GL-76-3", "GL-76-4", "GL-76-5", "GL-76-6", "GL-77-1", "GL-77-2",
+            "GL-78", "GL-79", "GL-80", "GL-81",
+        ]],
+        named: None,
+    },
+    SearchCase {
+        query: "43",
+        leading: &[&["CX-43-1", "CX-43-2"]],
+        named: None,
+    },
+    // `cx` is both the code of the 超限规定 items and the initials of 超限: the codes first, then
+    // the items whose keyword is 超限; 班次行驶 (ci xing) is not among the first.
+    SearchCase {
+        query: "cx",
+        leading: &[&["CX-43-1", "CX-43-2"], &["GB-64", "GL-76-5"]],
+        named: Some((9, "超限")),
+    },
+    // 无证: unlicensed operation (无证经营), then the stations letting unlicensed vehicles in
+    // (无证车辆进站), then the unlicensed station (无证经营客运站).
+    SearchCase {
+        query: "无证",
+        leading: &[
+            &["DY-63-1", "DY-63-2", "DY-63-3"],
+            &["DY-70-1", "DY-70-2"],
+            &["DY-65-1"],
+        ],
+        named: None,
+    },
+    SearchCase {
+        query: "wzjy",
+        leading: &[&["DY-63-1", "DY-63-2", "DY-63-3"], &["DY-65-1"]],
+        named: None,
+    },
+    // 超载: the item named 超载超限 before the general 超限 item that also lists it, then the
+    // stations letting overloaded vehicles out.
+    SearchCase {
+        query: "超载",
+        leading: &[&["CX-43-2"], &["GB-64"], &["DY-70-1", "DY-70-2"]],
+        named: None,
+    },
+    // 超限: the items whose word is 超限 itself, then every other 超限 item before anything else.
+    SearchCase {
+        query: "超限",
+        leading: &[&["GB-64", "GL-76-5"]],
+        named: Some((9, "超限")),
+    },
+    SearchCase {
+        query: "黑车",
+        leading: &[&["DY-63-2"]],
+        named: None,
+    },
+    // 遗洒: the item naming it (公路安全保护条例 69) before the one listing it as a keyword.
+    SearchCase {
+        query: "遗洒",
+        leading: &[&["GB-69"], &["DY-68-2-2"]],
+        named: None,
+    },
+    SearchCase {
+        query: "ys",
+        leading: &[&["GB-69", "DY-68-2-2"]],
+        named: None,
+    },
+    SearchCase {
+        query: "挖掘",
+        leading: &[&["GL-76-1"], &["GL-76-4"]],
+        named: None,
+    },
+    SearchCase {
+        query: "标志",
+        leading: &[&["GL-79"]],
+        named: None,
+    },
+    SearchCase {
+        query: "txz",
+        leading: &[&["GB-65-1", "GB-65-2"]],
+        named: None,
+    },
+    SearchCase {
+        query: "拉客",
+        leading: &[&["DY-68-2-1"]],
+        named: None,
+    },
+    SearchCase {
+        query: "驾校",
+        leading: &[&["DY-65-3"]],
+        named: None,
+    },
+    SearchCase {
+        query: "擅自挖掘",
+        leading: &[&["GL-76-1"]],
+        named: None,
+    },
+];
+
+#[test]
+fn search_ranks_as_an_officer_expects() {
+    let b = RuleBook::bundled().unwrap();
+    for case in SEARCH_CASES {
+        let hits = b.search(case.query, 50);
+        let codes: Vec<&str> = hits.iter().map(|h| h.code.as_str()).collect();
+        let mut at = 0;
+        for group in case.leading {
+            let Some(got) = codes.get(at..at + group.len()) else {
+                panic!(
+                    "query {}: fewer results than expected: {codes:?}",
+                    case.query
+                );
+            };
+            let mut got = got.to_vec();
+            got.sort_unstable();
+            let mut want = group.to_vec();
+            want.sort_unstable();
+            assert_eq!(got, want, "query {}: {codes:?}", case.query);
+            at += group.len();
+        }
+        if let Some((n, word)) = case.named {
+            assert!(hits.len() >= n, "query {}: {codes:?}", case.query);
+            for h in &hits[..n] {
+                assert!(
+                    h.name.contains(word),
+                    "query {}: {} ({}) among the first {n}: {codes:?}",
+                    case.query,
+                    h.code,
+                    h.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn search_says_what_matched() {
+    let b = book();
+    let first = |q: &str| b.search(q, 1).into_iter().next().expect(q);
+    assert_eq!(first("CX-43-2").matched, "code");
+    assert_eq!(first("擅自挖掘").matched, "keyword");
+    assert_eq!(first("遗洒").matched, "keyword");
+    assert_eq!(first("车货总高度").matched, "name");
+    assert_eq!(first("ys").matched, "pinyin");
+    assert_eq!(first("第六十九条").matched, "text");
+    assert!(b.search("", 10).is_empty());
+    assert!(b.search("  ", 10).is_empty());
+    assert!(b.search("\u{1f}", 10).is_empty());
+    assert!(b.search("zzzz", 10).is_empty());
+    assert_eq!(b.search("超限", 3).len(), 3);
+    // Codes matched by their start come in code order.
+    let gl: Vec<String> = b.search("gl", 12).into_iter().map(|h| h.code).collect();
+    let mut sorted = gl.clone();
+    sorted.sort();
+    assert_eq!(gl, sorted);
 }
 
 fn bad(text: &str) -> crate::RoadsideError {
@@ -736,6 +983,54 @@ fn every_bundled_item_guides() {
 }
 
 #[test]
+fn indexed_search_agrees_with_the_naive_scan_over_many_items() {
+    // 600 items named from a few words, so a query meets many terms of many items.
+    const WORDS: &[&str] = &[
+        "超限", "运输", "车辆", "擅自", "挖掘", "公路", "遗洒", "无证", "经营",
+    ];
+    let mut text = String::from(
+        "[meta]\nkind = \"discretion\"\ntitle = \"生成\"\nsource = \"测试\"\nversion = \"2026-01-15\"\n",
+    );
+    for i in 0..600usize {
+        let w = |k: usize| WORDS[(i * 7 + k * 5 + i / 9) % WORDS.len()];
+        text.push_str(&format!(
+            "\n[[item]]\ncode = \"GEN-{i}\"\nname = \"{}{}{}\"\ncategory = \"类别{}\"\nviolated = \"《某条例》第{}条\"\nbasis = \"《某条例》第{}条\"\nlegal = \"处罚款\"\nkeywords = [\"{}\", \"{}{}\"]\nvalid_from = \"2020-01-01\"\nverified = false\nnote = \"测试\"\n\n  [[item.tier]]\n  level = \"一般\"\n  criteria = \"一般\"\n  min_yuan = 100\n  max_yuan = 500\n  basis = \"《某条例》第1条\"\n",
+            w(0), w(1), w(2), i % 5, i % 50, i % 50 + 1, w(3), w(4), w(1)
+        ));
+    }
+    let mut f = base_files();
+    f.insert("discretion/zz_generated.toml".into(), text);
+    let b = RuleBook::from_files(f).unwrap();
+    let mut codes: Vec<String> = b.items().iter().map(|i| i.code.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let newest: Vec<DiscretionItem> = codes.iter().map(|c| b.item(c).unwrap().clone()).collect();
+    assert!(b.search("超限", usize::MAX).len() > 300);
+    for q in [
+        "超限",
+        "cx",
+        "ys",
+        "无证经营",
+        "gen-1",
+        "gen",
+        "第1",
+        "wj",
+        "gl",
+        "类别3",
+        "zzz",
+    ] {
+        for limit in [1, 7, 50, usize::MAX] {
+            let fast: Vec<String> = b.search(q, limit).into_iter().map(|h| h.code).collect();
+            let slow: Vec<String> = lookup::naive_search(&newest, q, limit)
+                .into_iter()
+                .map(|i| newest[i].code.clone())
+                .collect();
+            assert_eq!(fast, slow, "query {q}, limit {limit}");
+        }
+    }
+}
+
+#[test]
 fn indexed_search_agrees_with_the_naive_scan() {
     let b = book();
     for q in [
@@ -760,5 +1055,26 @@ fn indexed_search_agrees_with_the_naive_scan() {
         slow.sort();
         slow.dedup();
         assert_eq!(f2, slow, "query {q}");
+    }
+    // Over the newest version of each code, by code, the naive scan ranks exactly as the index.
+    let mut codes: Vec<String> = b.items().iter().map(|i| i.code.clone()).collect();
+    codes.sort();
+    codes.dedup();
+    let newest: Vec<DiscretionItem> = codes.iter().map(|c| b.item(c).unwrap().clone()).collect();
+    for q in SEARCH_CASES.iter().map(|c| c.query).chain([
+        "超限运输",
+        "zscx",
+        "运输",
+        "txz",
+        "第六十九条",
+        "罚款",
+        "dy",
+    ]) {
+        let fast: Vec<String> = b.search(q, 1000).into_iter().map(|h| h.code).collect();
+        let slow: Vec<String> = lookup::naive_search(&newest, q, usize::MAX)
+            .into_iter()
+            .map(|i| newest[i].code.clone())
+            .collect();
+        assert_eq!(fast, slow, "query {q}");
     }
 }
