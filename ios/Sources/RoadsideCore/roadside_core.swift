@@ -2633,15 +2633,17 @@ public protocol RulesEngineProtocol: AnyObject, Sendable {
     func checkDraft(draft: PenaltyDraft, roster: [OfficerCertificate]) throws  -> DraftCheck
     
     /**
-     * One deadline by id (`publication`, `payment`…).
+     * One deadline by id (`publication`, `payment`…); a year the calendar does not cover is an
+     * error.
      */
     func deadline(id: String, date: String) throws  -> DeadlineDue
     
     /**
      * The deadlines that run from an event (`decision`, `service`, `filing`…) on `date`
-     * (`YYYY-MM-DD`). A year the calendar does not cover is an error.
+     * (`YYYY-MM-DD`), each on its own: one ending in a year the calendar does not cover has no
+     * due date and says why (`error_code`, `reason`), the others keep theirs.
      */
-    func deadlines(event: String, date: String) throws  -> [DeadlineDue]
+    func deadlines(event: String, date: String) throws  -> [DeadlineOutcome]
     
     /**
      * The files the data was built from (title, source, version).
@@ -2655,8 +2657,9 @@ public protocol RulesEngineProtocol: AnyObject, Sendable {
     func guide(request: GuidanceRequest) throws  -> Guidance
     
     /**
-     * Imports a reference file: validated completely with the current data; written only if
-     * valid; the current data is kept on any error.
+     * Imports a reference file (TOML; with feature `tables` also a CSV/XLSX discretion or
+     * exemption table): validated completely with the current data; written only if valid; the
+     * current data is kept on any error.
      */
     func importFile(path: String) throws  -> ImportReport
     
@@ -2801,7 +2804,8 @@ open func checkDraft(draft: PenaltyDraft, roster: [OfficerCertificate])throws  -
 }
     
     /**
-     * One deadline by id (`publication`, `payment`…).
+     * One deadline by id (`publication`, `payment`…); a year the calendar does not cover is an
+     * error.
      */
 open func deadline(id: String, date: String)throws  -> DeadlineDue  {
     return try  FfiConverterTypeDeadlineDue_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
@@ -2816,10 +2820,11 @@ open func deadline(id: String, date: String)throws  -> DeadlineDue  {
     
     /**
      * The deadlines that run from an event (`decision`, `service`, `filing`…) on `date`
-     * (`YYYY-MM-DD`). A year the calendar does not cover is an error.
+     * (`YYYY-MM-DD`), each on its own: one ending in a year the calendar does not cover has no
+     * due date and says why (`error_code`, `reason`), the others keep theirs.
      */
-open func deadlines(event: String, date: String)throws  -> [DeadlineDue]  {
-    return try  FfiConverterSequenceTypeDeadlineDue.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+open func deadlines(event: String, date: String)throws  -> [DeadlineOutcome]  {
+    return try  FfiConverterSequenceTypeDeadlineOutcome.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_deadlines(
             self.uniffiCloneHandle(),
@@ -2856,8 +2861,9 @@ open func guide(request: GuidanceRequest)throws  -> Guidance  {
 }
     
     /**
-     * Imports a reference file: validated completely with the current data; written only if
-     * valid; the current data is kept on any error.
+     * Imports a reference file (TOML; with feature `tables` also a CSV/XLSX discretion or
+     * exemption table): validated completely with the current data; written only if valid; the
+     * current data is kept on any error.
      */
 open func importFile(path: String)throws  -> ImportReport  {
     return try  FfiConverterTypeImportReport_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
@@ -4619,6 +4625,137 @@ public func FfiConverterTypeDeadlineNote_lower(_ value: DeadlineNote) -> RustBuf
 
 
 /**
+ * One deadline of a list computed from an event: its due date when it can be computed, otherwise
+ * why not. Each deadline of the list is computed on its own, so one falling in a year the calendar
+ * does not cover leaves the others answered; its `due` stays empty, never a guessed date.
+ */
+public struct DeadlineOutcome: Equatable, Hashable {
+    public var id: String
+    public var name: String
+    /**
+     * The event it runs from.
+     */
+    public var fromEvent: String
+    /**
+     * The event's date.
+     */
+    public var start: NaiveDate
+    /**
+     * The last day; `None` when it cannot be computed (see `error_code` and `reason`).
+     */
+    public var due: NaiveDate?
+    public var days: UInt32
+    public var unit: DeadlineUnit
+    public var basis: String
+    public var verified: Bool
+    public var note: String
+    /**
+     * Why `due` is empty: the stable error code (`CALENDAR_YEAR_MISSING` when the period ends in
+     * a year the calendar does not cover); `None` when computed.
+     */
+    public var errorCode: String?
+    /**
+     * The same in Chinese, naming the missing year; `None` when computed.
+     */
+    public var reason: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(id: String, name: String, 
+        /**
+         * The event it runs from.
+         */fromEvent: String, 
+        /**
+         * The event's date.
+         */start: NaiveDate, 
+        /**
+         * The last day; `None` when it cannot be computed (see `error_code` and `reason`).
+         */due: NaiveDate?, days: UInt32, unit: DeadlineUnit, basis: String, verified: Bool, note: String, 
+        /**
+         * Why `due` is empty: the stable error code (`CALENDAR_YEAR_MISSING` when the period ends in
+         * a year the calendar does not cover); `None` when computed.
+         */errorCode: String?, 
+        /**
+         * The same in Chinese, naming the missing year; `None` when computed.
+         */reason: String?) {
+        self.id = id
+        self.name = name
+        self.fromEvent = fromEvent
+        self.start = start
+        self.due = due
+        self.days = days
+        self.unit = unit
+        self.basis = basis
+        self.verified = verified
+        self.note = note
+        self.errorCode = errorCode
+        self.reason = reason
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DeadlineOutcome: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDeadlineOutcome: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DeadlineOutcome {
+        return
+            try DeadlineOutcome(
+                id: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                fromEvent: FfiConverterString.read(from: &buf), 
+                start: FfiConverterTypeNaiveDate.read(from: &buf), 
+                due: FfiConverterOptionTypeNaiveDate.read(from: &buf), 
+                days: FfiConverterUInt32.read(from: &buf), 
+                unit: FfiConverterTypeDeadlineUnit.read(from: &buf), 
+                basis: FfiConverterString.read(from: &buf), 
+                verified: FfiConverterBool.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf), 
+                errorCode: FfiConverterOptionString.read(from: &buf), 
+                reason: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DeadlineOutcome, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.fromEvent, into: &buf)
+        FfiConverterTypeNaiveDate.write(value.start, into: &buf)
+        FfiConverterOptionTypeNaiveDate.write(value.due, into: &buf)
+        FfiConverterUInt32.write(value.days, into: &buf)
+        FfiConverterTypeDeadlineUnit.write(value.unit, into: &buf)
+        FfiConverterString.write(value.basis, into: &buf)
+        FfiConverterBool.write(value.verified, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+        FfiConverterOptionString.write(value.errorCode, into: &buf)
+        FfiConverterOptionString.write(value.reason, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeadlineOutcome_lift(_ buf: RustBuffer) throws -> DeadlineOutcome {
+    return try FfiConverterTypeDeadlineOutcome.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDeadlineOutcome_lower(_ value: DeadlineOutcome) -> RustBuffer {
+    return FfiConverterTypeDeadlineOutcome.lower(value)
+}
+
+
+/**
  * One deadline rule of the policy.
  */
 public struct DeadlineRule: Equatable, Hashable {
@@ -4727,9 +4864,14 @@ public struct DecidedViolation: Equatable, Hashable {
      */
     public var outsideBand: Bool
     /**
-     * Measures the article prescribes besides the fine.
+     * Orders the article prescribes besides the fine (责令改正, 责令停止经营…), as decided.
      */
     public var measures: [String]
+    /**
+     * Penalties of other kinds the article prescribes with the fine (没收违法所得人民币…元,
+     * 吊销…), as decided.
+     */
+    public var otherPenalties: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4744,8 +4886,12 @@ public struct DecidedViolation: Equatable, Hashable {
          * The decided amount is outside the benchmark band.
          */outsideBand: Bool, 
         /**
-         * Measures the article prescribes besides the fine.
-         */measures: [String]) {
+         * Orders the article prescribes besides the fine (责令改正, 责令停止经营…), as decided.
+         */measures: [String], 
+        /**
+         * Penalties of other kinds the article prescribes with the fine (没收违法所得人民币…元,
+         * 吊销…), as decided.
+         */otherPenalties: [String]) {
         self.code = code
         self.name = name
         self.violated = violated
@@ -4763,6 +4909,7 @@ public struct DecidedViolation: Equatable, Hashable {
         self.amountYuan = amountYuan
         self.outsideBand = outsideBand
         self.measures = measures
+        self.otherPenalties = otherPenalties
     }
 
     
@@ -4797,7 +4944,8 @@ public struct FfiConverterTypeDecidedViolation: FfiConverterRustBuffer {
                 warning: FfiConverterBool.read(from: &buf), 
                 amountYuan: FfiConverterInt64.read(from: &buf), 
                 outsideBand: FfiConverterBool.read(from: &buf), 
-                measures: FfiConverterSequenceString.read(from: &buf)
+                measures: FfiConverterSequenceString.read(from: &buf), 
+                otherPenalties: FfiConverterSequenceString.read(from: &buf)
         )
     }
 
@@ -4819,6 +4967,7 @@ public struct FfiConverterTypeDecidedViolation: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.amountYuan, into: &buf)
         FfiConverterBool.write(value.outsideBand, into: &buf)
         FfiConverterSequenceString.write(value.measures, into: &buf)
+        FfiConverterSequenceString.write(value.otherPenalties, into: &buf)
     }
 }
 
@@ -5014,9 +5163,14 @@ public struct DiscretionItem: Equatable, Hashable {
     public var name: String
     public var category: String
     /**
-     * 违反条款.
+     * 违反条款: the provision that lays down the duty broken.
      */
     public var violated: String
+    /**
+     * `violated` has been checked against the statute text (the penalty clause alone is not a
+     * violated provision).
+     */
+    public var violatedVerified: Bool
     /**
      * 处罚依据.
      */
@@ -5028,9 +5182,19 @@ public struct DiscretionItem: Equatable, Hashable {
     public var legalMinYuan: Int64?
     public var legalMaxYuan: Int64?
     /**
-     * Extra measures (其他措施), e.g. 责令改正.
+     * What the article prescribes besides the fine (责令改正, 没收违法所得, 吊销…), each with
+     * its condition.
      */
-    public var measures: [String]
+    public var measures: [PrescribedMeasure]
+    /**
+     * When the act is a violation at all (e.g. some size over 超限规定 第三条's limit); the
+     * facts outside these conditions mean no violation.
+     */
+    public var offenceWhen: [Condition]
+    /**
+     * What guidance says when the facts show no violation.
+     */
+    public var notOffence: String
     public var keywords: [String]
     public var sumGroup: String?
     public var sumCapYuan: Int64?
@@ -5061,8 +5225,12 @@ public struct DiscretionItem: Equatable, Hashable {
          * The violation (违法行为).
          */name: String, category: String, 
         /**
-         * 违反条款.
+         * 违反条款: the provision that lays down the duty broken.
          */violated: String, 
+        /**
+         * `violated` has been checked against the statute text (the penalty clause alone is not a
+         * violated provision).
+         */violatedVerified: Bool, 
         /**
          * 处罚依据.
          */basis: String, 
@@ -5070,8 +5238,16 @@ public struct DiscretionItem: Equatable, Hashable {
          * The statutory penalty in words (法定处罚).
          */legal: String, legalMinYuan: Int64?, legalMaxYuan: Int64?, 
         /**
-         * Extra measures (其他措施), e.g. 责令改正.
-         */measures: [String], keywords: [String], sumGroup: String?, sumCapYuan: Int64?, hearingRequired: Bool, 
+         * What the article prescribes besides the fine (责令改正, 没收违法所得, 吊销…), each with
+         * its condition.
+         */measures: [PrescribedMeasure], 
+        /**
+         * When the act is a violation at all (e.g. some size over 超限规定 第三条's limit); the
+         * facts outside these conditions mean no violation.
+         */offenceWhen: [Condition], 
+        /**
+         * What guidance says when the facts show no violation.
+         */notOffence: String, keywords: [String], sumGroup: String?, sumCapYuan: Int64?, hearingRequired: Bool, 
         /**
          * First day in force.
          */validFrom: NaiveDate, 
@@ -5085,11 +5261,14 @@ public struct DiscretionItem: Equatable, Hashable {
         self.name = name
         self.category = category
         self.violated = violated
+        self.violatedVerified = violatedVerified
         self.basis = basis
         self.legal = legal
         self.legalMinYuan = legalMinYuan
         self.legalMaxYuan = legalMaxYuan
         self.measures = measures
+        self.offenceWhen = offenceWhen
+        self.notOffence = notOffence
         self.keywords = keywords
         self.sumGroup = sumGroup
         self.sumCapYuan = sumCapYuan
@@ -5122,11 +5301,14 @@ public struct FfiConverterTypeDiscretionItem: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 category: FfiConverterString.read(from: &buf), 
                 violated: FfiConverterString.read(from: &buf), 
+                violatedVerified: FfiConverterBool.read(from: &buf), 
                 basis: FfiConverterString.read(from: &buf), 
                 legal: FfiConverterString.read(from: &buf), 
                 legalMinYuan: FfiConverterOptionInt64.read(from: &buf), 
                 legalMaxYuan: FfiConverterOptionInt64.read(from: &buf), 
-                measures: FfiConverterSequenceString.read(from: &buf), 
+                measures: FfiConverterSequenceTypePrescribedMeasure.read(from: &buf), 
+                offenceWhen: FfiConverterSequenceTypeCondition.read(from: &buf), 
+                notOffence: FfiConverterString.read(from: &buf), 
                 keywords: FfiConverterSequenceString.read(from: &buf), 
                 sumGroup: FfiConverterOptionString.read(from: &buf), 
                 sumCapYuan: FfiConverterOptionInt64.read(from: &buf), 
@@ -5145,11 +5327,14 @@ public struct FfiConverterTypeDiscretionItem: FfiConverterRustBuffer {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.category, into: &buf)
         FfiConverterString.write(value.violated, into: &buf)
+        FfiConverterBool.write(value.violatedVerified, into: &buf)
         FfiConverterString.write(value.basis, into: &buf)
         FfiConverterString.write(value.legal, into: &buf)
         FfiConverterOptionInt64.write(value.legalMinYuan, into: &buf)
         FfiConverterOptionInt64.write(value.legalMaxYuan, into: &buf)
-        FfiConverterSequenceString.write(value.measures, into: &buf)
+        FfiConverterSequenceTypePrescribedMeasure.write(value.measures, into: &buf)
+        FfiConverterSequenceTypeCondition.write(value.offenceWhen, into: &buf)
+        FfiConverterString.write(value.notOffence, into: &buf)
         FfiConverterSequenceString.write(value.keywords, into: &buf)
         FfiConverterOptionString.write(value.sumGroup, into: &buf)
         FfiConverterOptionInt64.write(value.sumCapYuan, into: &buf)
@@ -6810,6 +6995,10 @@ public struct Guidance: Equatable, Hashable {
     public var procedure: ProcedureGuidance
     public var deadlines: [DeadlineNote]
     /**
+     * The limitation period (处罚法 36) has run out: no penalty, and why.
+     */
+    public var limitation: String?
+    /**
      * The reasons of every violation, joined (说理).
      */
     public var reasoning: String
@@ -6829,6 +7018,9 @@ public struct Guidance: Equatable, Hashable {
          * Sum of the range maxima (sum groups capped).
          */totalMaxYuan: Int64, procedure: ProcedureGuidance, deadlines: [DeadlineNote], 
         /**
+         * The limitation period (处罚法 36) has run out: no penalty, and why.
+         */limitation: String?, 
+        /**
          * The reasons of every violation, joined (说理).
          */reasoning: String, 
         /**
@@ -6841,6 +7033,7 @@ public struct Guidance: Equatable, Hashable {
         self.totalMaxYuan = totalMaxYuan
         self.procedure = procedure
         self.deadlines = deadlines
+        self.limitation = limitation
         self.reasoning = reasoning
         self.unverified = unverified
         self.warnings = warnings
@@ -6869,6 +7062,7 @@ public struct FfiConverterTypeGuidance: FfiConverterRustBuffer {
                 totalMaxYuan: FfiConverterInt64.read(from: &buf), 
                 procedure: FfiConverterTypeProcedureGuidance.read(from: &buf), 
                 deadlines: FfiConverterSequenceTypeDeadlineNote.read(from: &buf), 
+                limitation: FfiConverterOptionString.read(from: &buf), 
                 reasoning: FfiConverterString.read(from: &buf), 
                 unverified: FfiConverterSequenceString.read(from: &buf), 
                 warnings: FfiConverterSequenceString.read(from: &buf)
@@ -6883,6 +7077,7 @@ public struct FfiConverterTypeGuidance: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.totalMaxYuan, into: &buf)
         FfiConverterTypeProcedureGuidance.write(value.procedure, into: &buf)
         FfiConverterSequenceTypeDeadlineNote.write(value.deadlines, into: &buf)
+        FfiConverterOptionString.write(value.limitation, into: &buf)
         FfiConverterString.write(value.reasoning, into: &buf)
         FfiConverterSequenceString.write(value.unverified, into: &buf)
         FfiConverterSequenceString.write(value.warnings, into: &buf)
@@ -7540,7 +7735,9 @@ public struct ItemSummary: Equatable, Hashable {
     public var versions: UInt32
     public var verified: Bool
     /**
-     * What matched: `code`, `name`, `text` (keywords, category, articles) or `pinyin`.
+     * What the best match was in: `code`, `name`, `keyword`, `text` (category, articles,
+     * statutory penalty) or `pinyin` (initials of the name or a keyword); `category` when listed
+     * by category.
      */
     public var matched: String
 
@@ -7557,7 +7754,9 @@ public struct ItemSummary: Equatable, Hashable {
          * How many versions of the code exist.
          */versions: UInt32, verified: Bool, 
         /**
-         * What matched: `code`, `name`, `text` (keywords, category, articles) or `pinyin`.
+         * What the best match was in: `code`, `name`, `keyword`, `text` (category, articles,
+         * statutory penalty) or `pinyin` (initials of the name or a keyword); `category` when listed
+         * by category.
          */matched: String) {
         self.code = code
         self.name = name
@@ -7821,6 +8020,101 @@ public func FfiConverterTypeMeasureExtension_lift(_ buf: RustBuffer) throws -> M
 #endif
 public func FfiConverterTypeMeasureExtension_lower(_ value: MeasureExtension) -> RustBuffer {
     return FfiConverterTypeMeasureExtension.lower(value)
+}
+
+
+/**
+ * A measure besides the fine (责令停止经营, 没收违法所得…) and whether it applies.
+ */
+public struct MeasureGuidance: Equatable, Hashable {
+    public var name: String
+    public var kind: MeasureKind
+    public var basis: String
+    /**
+     * The condition in words; empty when unconditional.
+     */
+    public var condition: String
+    /**
+     * The condition holds on the facts (false: facts missing, listed).
+     */
+    public var applies: Bool
+    public var missingFacts: [String]
+    /**
+     * The amount, for a measure with one (没收违法所得).
+     */
+    public var amountYuan: Int64?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(name: String, kind: MeasureKind, basis: String, 
+        /**
+         * The condition in words; empty when unconditional.
+         */condition: String, 
+        /**
+         * The condition holds on the facts (false: facts missing, listed).
+         */applies: Bool, missingFacts: [String], 
+        /**
+         * The amount, for a measure with one (没收违法所得).
+         */amountYuan: Int64?) {
+        self.name = name
+        self.kind = kind
+        self.basis = basis
+        self.condition = condition
+        self.applies = applies
+        self.missingFacts = missingFacts
+        self.amountYuan = amountYuan
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension MeasureGuidance: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureGuidance: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureGuidance {
+        return
+            try MeasureGuidance(
+                name: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeMeasureKind.read(from: &buf), 
+                basis: FfiConverterString.read(from: &buf), 
+                condition: FfiConverterString.read(from: &buf), 
+                applies: FfiConverterBool.read(from: &buf), 
+                missingFacts: FfiConverterSequenceString.read(from: &buf), 
+                amountYuan: FfiConverterOptionInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: MeasureGuidance, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeMeasureKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.basis, into: &buf)
+        FfiConverterString.write(value.condition, into: &buf)
+        FfiConverterBool.write(value.applies, into: &buf)
+        FfiConverterSequenceString.write(value.missingFacts, into: &buf)
+        FfiConverterOptionInt64.write(value.amountYuan, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureGuidance_lift(_ buf: RustBuffer) throws -> MeasureGuidance {
+    return try FfiConverterTypeMeasureGuidance.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureGuidance_lower(_ value: MeasureGuidance) -> RustBuffer {
+    return FfiConverterTypeMeasureGuidance.lower(value)
 }
 
 
@@ -9513,6 +9807,10 @@ public struct Policy: Equatable, Hashable {
     public var limitationExtendedYears: UInt32
     public var limitation: PolicySource
     public var grossWeightLimits: [GrossWeightLimit]
+    /**
+     * 超限规定 第三条 size limits (height, width, length).
+     */
+    public var sizeLimits: [SizeLimit]
     public var deadlines: [DeadlineRule]
 
     // Default memberwise initializers are never public by default, so we
@@ -9523,7 +9821,10 @@ public struct Policy: Equatable, Hashable {
          */summary: Threshold, onTheSpotCollectionMaxYuan: Int64, onTheSpotCollection: PolicySource, 
         /**
          * 较大数额罚款 (hearing) — fine ≥ this.
-         */hearing: Threshold, legalReview: Threshold, collectiveDecision: Threshold, partUnit: PartUnit, formula: PolicySource, recommendBasePct: Int64, recommendLighterPct: Int64, recommendHeavierPct: Int64, recommendRoundToYuan: Int64, recommend: PolicySource, limitationYears: UInt32, limitationExtendedYears: UInt32, limitation: PolicySource, grossWeightLimits: [GrossWeightLimit], deadlines: [DeadlineRule]) {
+         */hearing: Threshold, legalReview: Threshold, collectiveDecision: Threshold, partUnit: PartUnit, formula: PolicySource, recommendBasePct: Int64, recommendLighterPct: Int64, recommendHeavierPct: Int64, recommendRoundToYuan: Int64, recommend: PolicySource, limitationYears: UInt32, limitationExtendedYears: UInt32, limitation: PolicySource, grossWeightLimits: [GrossWeightLimit], 
+        /**
+         * 超限规定 第三条 size limits (height, width, length).
+         */sizeLimits: [SizeLimit], deadlines: [DeadlineRule]) {
         self.summary = summary
         self.onTheSpotCollectionMaxYuan = onTheSpotCollectionMaxYuan
         self.onTheSpotCollection = onTheSpotCollection
@@ -9541,6 +9842,7 @@ public struct Policy: Equatable, Hashable {
         self.limitationExtendedYears = limitationExtendedYears
         self.limitation = limitation
         self.grossWeightLimits = grossWeightLimits
+        self.sizeLimits = sizeLimits
         self.deadlines = deadlines
     }
 
@@ -9577,6 +9879,7 @@ public struct FfiConverterTypePolicy: FfiConverterRustBuffer {
                 limitationExtendedYears: FfiConverterUInt32.read(from: &buf), 
                 limitation: FfiConverterTypePolicySource.read(from: &buf), 
                 grossWeightLimits: FfiConverterSequenceTypeGrossWeightLimit.read(from: &buf), 
+                sizeLimits: FfiConverterSequenceTypeSizeLimit.read(from: &buf), 
                 deadlines: FfiConverterSequenceTypeDeadlineRule.read(from: &buf)
         )
     }
@@ -9599,6 +9902,7 @@ public struct FfiConverterTypePolicy: FfiConverterRustBuffer {
         FfiConverterUInt32.write(value.limitationExtendedYears, into: &buf)
         FfiConverterTypePolicySource.write(value.limitation, into: &buf)
         FfiConverterSequenceTypeGrossWeightLimit.write(value.grossWeightLimits, into: &buf)
+        FfiConverterSequenceTypeSizeLimit.write(value.sizeLimits, into: &buf)
         FfiConverterSequenceTypeDeadlineRule.write(value.deadlines, into: &buf)
     }
 }
@@ -9677,6 +9981,119 @@ public func FfiConverterTypePolicySource_lift(_ buf: RustBuffer) throws -> Polic
 #endif
 public func FfiConverterTypePolicySource_lower(_ value: PolicySource) -> RustBuffer {
     return FfiConverterTypePolicySource.lower(value)
+}
+
+
+/**
+ * A measure the article prescribes besides the fine, and when.
+ */
+public struct PrescribedMeasure: Equatable, Hashable {
+    /**
+     * As the statute words it, e.g. `责令停止经营`, `没收违法所得`.
+     */
+    public var name: String
+    public var kind: MeasureKind
+    /**
+     * Conditions on facts; all must hold. Empty = always.
+     */
+    public var when: [Condition]
+    /**
+     * Circumstance flags that must all be set.
+     */
+    public var flags: [String]
+    /**
+     * The condition in words (`有违法所得的`); empty when unconditional.
+     */
+    public var condition: String
+    /**
+     * The fact whose value is the measure's amount (`illegal_income_yuan` for 没收违法所得).
+     */
+    public var amountFact: String?
+    /**
+     * The article; empty = the item's (or tier's) basis.
+     */
+    public var basis: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * As the statute words it, e.g. `责令停止经营`, `没收违法所得`.
+         */name: String, kind: MeasureKind, 
+        /**
+         * Conditions on facts; all must hold. Empty = always.
+         */when: [Condition], 
+        /**
+         * Circumstance flags that must all be set.
+         */flags: [String], 
+        /**
+         * The condition in words (`有违法所得的`); empty when unconditional.
+         */condition: String, 
+        /**
+         * The fact whose value is the measure's amount (`illegal_income_yuan` for 没收违法所得).
+         */amountFact: String?, 
+        /**
+         * The article; empty = the item's (or tier's) basis.
+         */basis: String) {
+        self.name = name
+        self.kind = kind
+        self.when = when
+        self.flags = flags
+        self.condition = condition
+        self.amountFact = amountFact
+        self.basis = basis
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension PrescribedMeasure: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePrescribedMeasure: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PrescribedMeasure {
+        return
+            try PrescribedMeasure(
+                name: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeMeasureKind.read(from: &buf), 
+                when: FfiConverterSequenceTypeCondition.read(from: &buf), 
+                flags: FfiConverterSequenceString.read(from: &buf), 
+                condition: FfiConverterString.read(from: &buf), 
+                amountFact: FfiConverterOptionString.read(from: &buf), 
+                basis: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PrescribedMeasure, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterTypeMeasureKind.write(value.kind, into: &buf)
+        FfiConverterSequenceTypeCondition.write(value.when, into: &buf)
+        FfiConverterSequenceString.write(value.flags, into: &buf)
+        FfiConverterString.write(value.condition, into: &buf)
+        FfiConverterOptionString.write(value.amountFact, into: &buf)
+        FfiConverterString.write(value.basis, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrescribedMeasure_lift(_ buf: RustBuffer) throws -> PrescribedMeasure {
+    return try FfiConverterTypePrescribedMeasure.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePrescribedMeasure_lower(_ value: PrescribedMeasure) -> RustBuffer {
+    return FfiConverterTypePrescribedMeasure.lower(value)
 }
 
 
@@ -9861,6 +10278,12 @@ public func FfiConverterTypePreservationInput_lower(_ value: PreservationInput) 
  * The procedure the case needs.
  */
 public struct ProcedureGuidance: Equatable, Hashable {
+    /**
+     * No penalty is to be given (exempt, not a violation, or out of time): the decision is a
+     * 不予行政处罚决定, not a fine by either procedure.
+     */
+    public var noPenalty: Bool
+    public var noPenaltyReason: String
     public var summaryAllowed: Bool
     public var summaryReason: String
     public var onTheSpotCollectionAllowed: Bool
@@ -9877,10 +10300,16 @@ public struct ProcedureGuidance: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(summaryAllowed: Bool, summaryReason: String, onTheSpotCollectionAllowed: Bool, hearingRequired: Bool, hearingReason: String, legalReviewRequired: Bool, legalReviewReasons: [String], collectiveDecisionRequired: Bool, collectiveDecisionReasons: [String], 
+    public init(
+        /**
+         * No penalty is to be given (exempt, not a violation, or out of time): the decision is a
+         * 不予行政处罚决定, not a fine by either procedure.
+         */noPenalty: Bool, noPenaltyReason: String, summaryAllowed: Bool, summaryReason: String, onTheSpotCollectionAllowed: Bool, hearingRequired: Bool, hearingReason: String, legalReviewRequired: Bool, legalReviewReasons: [String], collectiveDecisionRequired: Bool, collectiveDecisionReasons: [String], 
         /**
          * Unverified thresholds the answer relied on.
          */unverified: [String]) {
+        self.noPenalty = noPenalty
+        self.noPenaltyReason = noPenaltyReason
         self.summaryAllowed = summaryAllowed
         self.summaryReason = summaryReason
         self.onTheSpotCollectionAllowed = onTheSpotCollectionAllowed
@@ -9909,6 +10338,8 @@ public struct FfiConverterTypeProcedureGuidance: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ProcedureGuidance {
         return
             try ProcedureGuidance(
+                noPenalty: FfiConverterBool.read(from: &buf), 
+                noPenaltyReason: FfiConverterString.read(from: &buf), 
                 summaryAllowed: FfiConverterBool.read(from: &buf), 
                 summaryReason: FfiConverterString.read(from: &buf), 
                 onTheSpotCollectionAllowed: FfiConverterBool.read(from: &buf), 
@@ -9923,6 +10354,8 @@ public struct FfiConverterTypeProcedureGuidance: FfiConverterRustBuffer {
     }
 
     public static func write(_ value: ProcedureGuidance, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.noPenalty, into: &buf)
+        FfiConverterString.write(value.noPenaltyReason, into: &buf)
         FfiConverterBool.write(value.summaryAllowed, into: &buf)
         FfiConverterString.write(value.summaryReason, into: &buf)
         FfiConverterBool.write(value.onTheSpotCollectionAllowed, into: &buf)
@@ -10285,6 +10718,74 @@ public func FfiConverterTypeSignatureRef_lift(_ buf: RustBuffer) throws -> Signa
 #endif
 public func FfiConverterTypeSignatureRef_lower(_ value: SignatureRef) -> RustBuffer {
     return FfiConverterTypeSignatureRef.lower(value)
+}
+
+
+/**
+ * 超限规定 第三条: the limit of one outside dimension (a vehicle is over the limit when the
+ * dimension exceeds it).
+ */
+public struct SizeLimit: Equatable, Hashable {
+    /**
+     * `height_m`, `width_m` or `length_m`.
+     */
+    public var fact: String
+    public var limitM: Double
+    public var source: PolicySource
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `height_m`, `width_m` or `length_m`.
+         */fact: String, limitM: Double, source: PolicySource) {
+        self.fact = fact
+        self.limitM = limitM
+        self.source = source
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SizeLimit: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSizeLimit: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SizeLimit {
+        return
+            try SizeLimit(
+                fact: FfiConverterString.read(from: &buf), 
+                limitM: FfiConverterDouble.read(from: &buf), 
+                source: FfiConverterTypePolicySource.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SizeLimit, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.fact, into: &buf)
+        FfiConverterDouble.write(value.limitM, into: &buf)
+        FfiConverterTypePolicySource.write(value.source, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSizeLimit_lift(_ buf: RustBuffer) throws -> SizeLimit {
+    return try FfiConverterTypeSizeLimit.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSizeLimit_lower(_ value: SizeLimit) -> RustBuffer {
+    return FfiConverterTypeSizeLimit.lower(value)
 }
 
 
@@ -11425,7 +11926,10 @@ public struct Tier: Equatable, Hashable {
      */
     public var warning: Bool
     public var fine: FineRule
-    public var measures: [String]
+    /**
+     * Measures this tier adds to the item's.
+     */
+    public var measures: [PrescribedMeasure]
     public var hearingRequired: Bool
     /**
      * The article (依据) of this tier.
@@ -11448,7 +11952,10 @@ public struct Tier: Equatable, Hashable {
          */flags: [String], 
         /**
          * A 警告 is available.
-         */warning: Bool, fine: FineRule, measures: [String], hearingRequired: Bool, 
+         */warning: Bool, fine: FineRule, 
+        /**
+         * Measures this tier adds to the item's.
+         */measures: [PrescribedMeasure], hearingRequired: Bool, 
         /**
          * The article (依据) of this tier.
          */basis: String, verified: Bool, note: String) {
@@ -11487,7 +11994,7 @@ public struct FfiConverterTypeTier: FfiConverterRustBuffer {
                 flags: FfiConverterSequenceString.read(from: &buf), 
                 warning: FfiConverterBool.read(from: &buf), 
                 fine: FfiConverterTypeFineRule.read(from: &buf), 
-                measures: FfiConverterSequenceString.read(from: &buf), 
+                measures: FfiConverterSequenceTypePrescribedMeasure.read(from: &buf), 
                 hearingRequired: FfiConverterBool.read(from: &buf), 
                 basis: FfiConverterString.read(from: &buf), 
                 verified: FfiConverterBool.read(from: &buf), 
@@ -11502,7 +12009,7 @@ public struct FfiConverterTypeTier: FfiConverterRustBuffer {
         FfiConverterSequenceString.write(value.flags, into: &buf)
         FfiConverterBool.write(value.warning, into: &buf)
         FfiConverterTypeFineRule.write(value.fine, into: &buf)
-        FfiConverterSequenceString.write(value.measures, into: &buf)
+        FfiConverterSequenceTypePrescribedMeasure.write(value.measures, into: &buf)
         FfiConverterBool.write(value.hearingRequired, into: &buf)
         FfiConverterString.write(value.basis, into: &buf)
         FfiConverterBool.write(value.verified, into: &buf)
@@ -11735,6 +12242,10 @@ public struct ViolationGuidance: Equatable, Hashable {
     public var name: String
     public var category: String
     public var violated: String
+    /**
+     * `violated` has been checked against the statute text.
+     */
+    public var violatedVerified: Bool
     public var basis: String
     public var legal: String
     /**
@@ -11746,6 +12257,10 @@ public struct ViolationGuidance: Equatable, Hashable {
      * Which law applies and why (从旧兼从轻); empty when the rule has one version.
      */
     public var lawChoice: String
+    /**
+     * The facts show the act is not this violation (e.g. within the size limits), and why.
+     */
+    public var notOffence: String?
     public var tier: TierLevel?
     public var tierCriteria: String
     public var tierBasis: String
@@ -11768,7 +12283,10 @@ public struct ViolationGuidance: Equatable, Hashable {
      * 从重 circumstances found.
      */
     public var heavier: [String]
-    public var measures: [String]
+    /**
+     * What the article prescribes besides the fine, on these facts.
+     */
+    public var measures: [MeasureGuidance]
     public var sumGroup: String?
     public var sumCapYuan: Int64?
     public var hearingRequired: Bool
@@ -11792,13 +12310,19 @@ public struct ViolationGuidance: Equatable, Hashable {
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
-    public init(code: String, name: String, category: String, violated: String, basis: String, legal: String, 
+    public init(code: String, name: String, category: String, violated: String, 
+        /**
+         * `violated` has been checked against the statute text.
+         */violatedVerified: Bool, basis: String, legal: String, 
         /**
          * The version applied.
          */versionValidFrom: NaiveDate, versionValidTo: NaiveDate?, 
         /**
          * Which law applies and why (从旧兼从轻); empty when the rule has one version.
-         */lawChoice: String, tier: TierLevel?, tierCriteria: String, tierBasis: String, minYuan: Int64?, maxYuan: Int64?, legalMinYuan: Int64?, legalMaxYuan: Int64?, warningAllowed: Bool, 
+         */lawChoice: String, 
+        /**
+         * The facts show the act is not this violation (e.g. within the size limits), and why.
+         */notOffence: String?, tier: TierLevel?, tierCriteria: String, tierBasis: String, minYuan: Int64?, maxYuan: Int64?, legalMinYuan: Int64?, legalMaxYuan: Int64?, warningAllowed: Bool, 
         /**
          * The fine is fixed by a formula (no discretion inside the tier).
          */fixedByFormula: Bool, recommendedYuan: Int64?, recommendedWarning: Bool, 
@@ -11807,7 +12331,10 @@ public struct ViolationGuidance: Equatable, Hashable {
          */lighter: [String], 
         /**
          * 从重 circumstances found.
-         */heavier: [String], measures: [String], sumGroup: String?, sumCapYuan: Int64?, hearingRequired: Bool, 
+         */heavier: [String], 
+        /**
+         * What the article prescribes besides the fine, on these facts.
+         */measures: [MeasureGuidance], sumGroup: String?, sumCapYuan: Int64?, hearingRequired: Bool, 
         /**
          * 说理: the reasons, each citing its article.
          */reasons: [String], exemption: ExemptionGuidance, 
@@ -11824,11 +12351,13 @@ public struct ViolationGuidance: Equatable, Hashable {
         self.name = name
         self.category = category
         self.violated = violated
+        self.violatedVerified = violatedVerified
         self.basis = basis
         self.legal = legal
         self.versionValidFrom = versionValidFrom
         self.versionValidTo = versionValidTo
         self.lawChoice = lawChoice
+        self.notOffence = notOffence
         self.tier = tier
         self.tierCriteria = tierCriteria
         self.tierBasis = tierBasis
@@ -11873,11 +12402,13 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
                 name: FfiConverterString.read(from: &buf), 
                 category: FfiConverterString.read(from: &buf), 
                 violated: FfiConverterString.read(from: &buf), 
+                violatedVerified: FfiConverterBool.read(from: &buf), 
                 basis: FfiConverterString.read(from: &buf), 
                 legal: FfiConverterString.read(from: &buf), 
                 versionValidFrom: FfiConverterTypeNaiveDate.read(from: &buf), 
                 versionValidTo: FfiConverterOptionTypeNaiveDate.read(from: &buf), 
                 lawChoice: FfiConverterString.read(from: &buf), 
+                notOffence: FfiConverterOptionString.read(from: &buf), 
                 tier: FfiConverterOptionTypeTierLevel.read(from: &buf), 
                 tierCriteria: FfiConverterString.read(from: &buf), 
                 tierBasis: FfiConverterString.read(from: &buf), 
@@ -11891,7 +12422,7 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
                 recommendedWarning: FfiConverterBool.read(from: &buf), 
                 lighter: FfiConverterSequenceString.read(from: &buf), 
                 heavier: FfiConverterSequenceString.read(from: &buf), 
-                measures: FfiConverterSequenceString.read(from: &buf), 
+                measures: FfiConverterSequenceTypeMeasureGuidance.read(from: &buf), 
                 sumGroup: FfiConverterOptionString.read(from: &buf), 
                 sumCapYuan: FfiConverterOptionInt64.read(from: &buf), 
                 hearingRequired: FfiConverterBool.read(from: &buf), 
@@ -11908,11 +12439,13 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
         FfiConverterString.write(value.name, into: &buf)
         FfiConverterString.write(value.category, into: &buf)
         FfiConverterString.write(value.violated, into: &buf)
+        FfiConverterBool.write(value.violatedVerified, into: &buf)
         FfiConverterString.write(value.basis, into: &buf)
         FfiConverterString.write(value.legal, into: &buf)
         FfiConverterTypeNaiveDate.write(value.versionValidFrom, into: &buf)
         FfiConverterOptionTypeNaiveDate.write(value.versionValidTo, into: &buf)
         FfiConverterString.write(value.lawChoice, into: &buf)
+        FfiConverterOptionString.write(value.notOffence, into: &buf)
         FfiConverterOptionTypeTierLevel.write(value.tier, into: &buf)
         FfiConverterString.write(value.tierCriteria, into: &buf)
         FfiConverterString.write(value.tierBasis, into: &buf)
@@ -11926,7 +12459,7 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
         FfiConverterBool.write(value.recommendedWarning, into: &buf)
         FfiConverterSequenceString.write(value.lighter, into: &buf)
         FfiConverterSequenceString.write(value.heavier, into: &buf)
-        FfiConverterSequenceString.write(value.measures, into: &buf)
+        FfiConverterSequenceTypeMeasureGuidance.write(value.measures, into: &buf)
         FfiConverterOptionString.write(value.sumGroup, into: &buf)
         FfiConverterOptionInt64.write(value.sumCapYuan, into: &buf)
         FfiConverterBool.write(value.hearingRequired, into: &buf)
@@ -13399,6 +13932,76 @@ public func FfiConverterTypeFineRule_lift(_ buf: RustBuffer) throws -> FineRule 
 #endif
 public func FfiConverterTypeFineRule_lower(_ value: FineRule) -> RustBuffer {
     return FfiConverterTypeFineRule.lower(value)
+}
+
+
+
+/**
+ * A measure besides the fine: an order that is not a penalty (责令改正、责令停止, 处罚法 28) or a
+ * penalty of another kind (没收违法所得、暂扣、吊销…, 处罚法 9).
+ */
+
+public enum MeasureKind: Equatable, Hashable {
+    
+    case order
+    case penalty
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension MeasureKind: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeMeasureKind: FfiConverterRustBuffer {
+    typealias SwiftType = MeasureKind
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> MeasureKind {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .order
+        
+        case 2: return .penalty
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: MeasureKind, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .order:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .penalty:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureKind_lift(_ buf: RustBuffer) throws -> MeasureKind {
+    return try FfiConverterTypeMeasureKind.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeMeasureKind_lower(_ value: MeasureKind) -> RustBuffer {
+    return FfiConverterTypeMeasureKind.lower(value)
 }
 
 
@@ -15463,31 +16066,6 @@ fileprivate struct FfiConverterSequenceTypeConditionAnswer: FfiConverterRustBuff
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
-fileprivate struct FfiConverterSequenceTypeDeadlineDue: FfiConverterRustBuffer {
-    typealias SwiftType = [DeadlineDue]
-
-    public static func write(_ value: [DeadlineDue], into buf: inout [UInt8]) {
-        let len = Int32(value.count)
-        writeInt(&buf, len)
-        for item in value {
-            FfiConverterTypeDeadlineDue.write(item, into: &buf)
-        }
-    }
-
-    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DeadlineDue] {
-        let len: Int32 = try readInt(&buf)
-        var seq = [DeadlineDue]()
-        seq.reserveCapacity(Int(len))
-        for _ in 0 ..< len {
-            seq.append(try FfiConverterTypeDeadlineDue.read(from: &buf))
-        }
-        return seq
-    }
-}
-
-#if swift(>=5.8)
-@_documentation(visibility: private)
-#endif
 fileprivate struct FfiConverterSequenceTypeDeadlineNote: FfiConverterRustBuffer {
     typealias SwiftType = [DeadlineNote]
 
@@ -15505,6 +16083,31 @@ fileprivate struct FfiConverterSequenceTypeDeadlineNote: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDeadlineNote.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDeadlineOutcome: FfiConverterRustBuffer {
+    typealias SwiftType = [DeadlineOutcome]
+
+    public static func write(_ value: [DeadlineOutcome], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDeadlineOutcome.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DeadlineOutcome] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DeadlineOutcome]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDeadlineOutcome.read(from: &buf))
         }
         return seq
     }
@@ -15863,6 +16466,31 @@ fileprivate struct FfiConverterSequenceTypeLogAlarm: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeMeasureGuidance: FfiConverterRustBuffer {
+    typealias SwiftType = [MeasureGuidance]
+
+    public static func write(_ value: [MeasureGuidance], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeMeasureGuidance.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [MeasureGuidance] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [MeasureGuidance]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeMeasureGuidance.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeMeasureItem: FfiConverterRustBuffer {
     typealias SwiftType = [MeasureItem]
 
@@ -15988,6 +16616,31 @@ fileprivate struct FfiConverterSequenceTypePersonOnSite: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypePrescribedMeasure: FfiConverterRustBuffer {
+    typealias SwiftType = [PrescribedMeasure]
+
+    public static func write(_ value: [PrescribedMeasure], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePrescribedMeasure.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PrescribedMeasure] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PrescribedMeasure]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePrescribedMeasure.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer {
     typealias SwiftType = [RecordVersion]
 
@@ -16055,6 +16708,31 @@ fileprivate struct FfiConverterSequenceTypeSignatureRef: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeSignatureRef.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSizeLimit: FfiConverterRustBuffer {
+    typealias SwiftType = [SizeLimit]
+
+    public static func write(_ value: [SizeLimit], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSizeLimit.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SizeLimit] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SizeLimit]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSizeLimit.read(from: &buf))
         }
         return seq
     }
@@ -16494,10 +17172,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_rulesengine_check_draft() != 22315) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_deadline() != 41135) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_deadline() != 43595) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_deadlines() != 23753) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_deadlines() != 34115) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_rulesengine_files() != 29280) {
@@ -16506,7 +17184,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_rulesengine_guide() != 48690) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_roadside_core_checksum_method_rulesengine_import_file() != 64278) {
+    if (uniffi_roadside_core_checksum_method_rulesengine_import_file() != 43561) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_rulesengine_item() != 11539) {

@@ -2336,10 +2336,10 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_check_draft() and 0xFFFF) != 22315) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadline() and 0xFFFF) != 41135) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadline() and 0xFFFF) != 43595) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadlines() and 0xFFFF) != 23753) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_deadlines() and 0xFFFF) != 34115) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_files() and 0xFFFF) != 29280) {
@@ -2348,7 +2348,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_guide() and 0xFFFF) != 48690) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_import_file() and 0xFFFF) != 64278) {
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_import_file() and 0xFFFF) != 43561) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_item() and 0xFFFF) != 11539) {
@@ -5849,15 +5849,17 @@ public interface RulesEngineInterface {
     fun `checkDraft`(`draft`: PenaltyDraft, `roster`: List<OfficerCertificate>): DraftCheck
     
     /**
-     * One deadline by id (`publication`, `payment`…).
+     * One deadline by id (`publication`, `payment`…); a year the calendar does not cover is an
+     * error.
      */
     fun `deadline`(`id`: kotlin.String, `date`: kotlin.String): DeadlineDue
     
     /**
      * The deadlines that run from an event (`decision`, `service`, `filing`…) on `date`
-     * (`YYYY-MM-DD`). A year the calendar does not cover is an error.
+     * (`YYYY-MM-DD`), each on its own: one ending in a year the calendar does not cover has no
+     * due date and says why (`error_code`, `reason`), the others keep theirs.
      */
-    fun `deadlines`(`event`: kotlin.String, `date`: kotlin.String): List<DeadlineDue>
+    fun `deadlines`(`event`: kotlin.String, `date`: kotlin.String): List<DeadlineOutcome>
     
     /**
      * The files the data was built from (title, source, version).
@@ -5871,8 +5873,9 @@ public interface RulesEngineInterface {
     fun `guide`(`request`: GuidanceRequest): Guidance
     
     /**
-     * Imports a reference file: validated completely with the current data; written only if
-     * valid; the current data is kept on any error.
+     * Imports a reference file (TOML; with feature `tables` also a CSV/XLSX discretion or
+     * exemption table): validated completely with the current data; written only if valid; the
+     * current data is kept on any error.
      */
     fun `importFile`(`path`: kotlin.String): ImportReport
     
@@ -6060,7 +6063,8 @@ open class RulesEngine: Disposable, AutoCloseable, RulesEngineInterface
 
     
     /**
-     * One deadline by id (`publication`, `payment`…).
+     * One deadline by id (`publication`, `payment`…); a year the calendar does not cover is an
+     * error.
      */
     @Throws(RoadsideException::class)override fun `deadline`(`id`: kotlin.String, `date`: kotlin.String): DeadlineDue {
             return FfiConverterTypeDeadlineDue.lift(
@@ -6080,10 +6084,11 @@ open class RulesEngine: Disposable, AutoCloseable, RulesEngineInterface
     
     /**
      * The deadlines that run from an event (`decision`, `service`, `filing`…) on `date`
-     * (`YYYY-MM-DD`). A year the calendar does not cover is an error.
+     * (`YYYY-MM-DD`), each on its own: one ending in a year the calendar does not cover has no
+     * due date and says why (`error_code`, `reason`), the others keep theirs.
      */
-    @Throws(RoadsideException::class)override fun `deadlines`(`event`: kotlin.String, `date`: kotlin.String): List<DeadlineDue> {
-            return FfiConverterSequenceTypeDeadlineDue.lift(
+    @Throws(RoadsideException::class)override fun `deadlines`(`event`: kotlin.String, `date`: kotlin.String): List<DeadlineOutcome> {
+            return FfiConverterSequenceTypeDeadlineOutcome.lift(
     callWithHandle {
     uniffiRustCallWithError(RoadsideException) { _status ->
     UniffiLib.uniffi_roadside_core_fn_method_rulesengine_deadlines(
@@ -6135,8 +6140,9 @@ open class RulesEngine: Disposable, AutoCloseable, RulesEngineInterface
 
     
     /**
-     * Imports a reference file: validated completely with the current data; written only if
-     * valid; the current data is kept on any error.
+     * Imports a reference file (TOML; with feature `tables` also a CSV/XLSX discretion or
+     * exemption table): validated completely with the current data; written only if valid; the
+     * current data is kept on any error.
      */
     @Throws(RoadsideException::class)override fun `importFile`(`path`: kotlin.String): ImportReport {
             return FfiConverterTypeImportReport.lift(
@@ -8071,6 +8077,115 @@ public object FfiConverterTypeDeadlineNote: FfiConverterRustBuffer<DeadlineNote>
 
 
 /**
+ * One deadline of a list computed from an event: its due date when it can be computed, otherwise
+ * why not. Each deadline of the list is computed on its own, so one falling in a year the calendar
+ * does not cover leaves the others answered; its `due` stays empty, never a guessed date.
+ */
+data class DeadlineOutcome (
+    var `id`: kotlin.String
+    , 
+    var `name`: kotlin.String
+    , 
+    /**
+     * The event it runs from.
+     */
+    var `fromEvent`: kotlin.String
+    , 
+    /**
+     * The event's date.
+     */
+    var `start`: NaiveDate
+    , 
+    /**
+     * The last day; `None` when it cannot be computed (see `error_code` and `reason`).
+     */
+    var `due`: NaiveDate?
+    , 
+    var `days`: kotlin.UInt
+    , 
+    var `unit`: DeadlineUnit
+    , 
+    var `basis`: kotlin.String
+    , 
+    var `verified`: kotlin.Boolean
+    , 
+    var `note`: kotlin.String
+    , 
+    /**
+     * Why `due` is empty: the stable error code (`CALENDAR_YEAR_MISSING` when the period ends in
+     * a year the calendar does not cover); `None` when computed.
+     */
+    var `errorCode`: kotlin.String?
+    , 
+    /**
+     * The same in Chinese, naming the missing year; `None` when computed.
+     */
+    var `reason`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeDeadlineOutcome: FfiConverterRustBuffer<DeadlineOutcome> {
+    override fun read(buf: ByteBuffer): DeadlineOutcome {
+        return DeadlineOutcome(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeNaiveDate.read(buf),
+            FfiConverterOptionalTypeNaiveDate.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterTypeDeadlineUnit.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: DeadlineOutcome) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`fromEvent`) +
+            FfiConverterTypeNaiveDate.allocationSize(value.`start`) +
+            FfiConverterOptionalTypeNaiveDate.allocationSize(value.`due`) +
+            FfiConverterUInt.allocationSize(value.`days`) +
+            FfiConverterTypeDeadlineUnit.allocationSize(value.`unit`) +
+            FfiConverterString.allocationSize(value.`basis`) +
+            FfiConverterBoolean.allocationSize(value.`verified`) +
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterOptionalString.allocationSize(value.`errorCode`) +
+            FfiConverterOptionalString.allocationSize(value.`reason`)
+    )
+
+    override fun write(value: DeadlineOutcome, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`fromEvent`, buf)
+            FfiConverterTypeNaiveDate.write(value.`start`, buf)
+            FfiConverterOptionalTypeNaiveDate.write(value.`due`, buf)
+            FfiConverterUInt.write(value.`days`, buf)
+            FfiConverterTypeDeadlineUnit.write(value.`unit`, buf)
+            FfiConverterString.write(value.`basis`, buf)
+            FfiConverterBoolean.write(value.`verified`, buf)
+            FfiConverterString.write(value.`note`, buf)
+            FfiConverterOptionalString.write(value.`errorCode`, buf)
+            FfiConverterOptionalString.write(value.`reason`, buf)
+    }
+}
+
+
+
+/**
  * One deadline rule of the policy.
  */
 data class DeadlineRule (
@@ -8180,9 +8295,15 @@ data class DecidedViolation (
     var `outsideBand`: kotlin.Boolean
     , 
     /**
-     * Measures the article prescribes besides the fine.
+     * Orders the article prescribes besides the fine (责令改正, 责令停止经营…), as decided.
      */
     var `measures`: List<kotlin.String>
+    , 
+    /**
+     * Penalties of other kinds the article prescribes with the fine (没收违法所得人民币…元,
+     * 吊销…), as decided.
+     */
+    var `otherPenalties`: List<kotlin.String>
     
 ){
     
@@ -8216,6 +8337,7 @@ public object FfiConverterTypeDecidedViolation: FfiConverterRustBuffer<DecidedVi
             FfiConverterLong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceString.read(buf),
         )
     }
 
@@ -8236,7 +8358,8 @@ public object FfiConverterTypeDecidedViolation: FfiConverterRustBuffer<DecidedVi
             FfiConverterBoolean.allocationSize(value.`warning`) +
             FfiConverterLong.allocationSize(value.`amountYuan`) +
             FfiConverterBoolean.allocationSize(value.`outsideBand`) +
-            FfiConverterSequenceString.allocationSize(value.`measures`)
+            FfiConverterSequenceString.allocationSize(value.`measures`) +
+            FfiConverterSequenceString.allocationSize(value.`otherPenalties`)
     )
 
     override fun write(value: DecidedViolation, buf: ByteBuffer) {
@@ -8257,6 +8380,7 @@ public object FfiConverterTypeDecidedViolation: FfiConverterRustBuffer<DecidedVi
             FfiConverterLong.write(value.`amountYuan`, buf)
             FfiConverterBoolean.write(value.`outsideBand`, buf)
             FfiConverterSequenceString.write(value.`measures`, buf)
+            FfiConverterSequenceString.write(value.`otherPenalties`, buf)
     }
 }
 
@@ -8406,9 +8530,15 @@ data class DiscretionItem (
     var `category`: kotlin.String
     , 
     /**
-     * 违反条款.
+     * 违反条款: the provision that lays down the duty broken.
      */
     var `violated`: kotlin.String
+    , 
+    /**
+     * `violated` has been checked against the statute text (the penalty clause alone is not a
+     * violated provision).
+     */
+    var `violatedVerified`: kotlin.Boolean
     , 
     /**
      * 处罚依据.
@@ -8425,9 +8555,21 @@ data class DiscretionItem (
     var `legalMaxYuan`: kotlin.Long?
     , 
     /**
-     * Extra measures (其他措施), e.g. 责令改正.
+     * What the article prescribes besides the fine (责令改正, 没收违法所得, 吊销…), each with
+     * its condition.
      */
-    var `measures`: List<kotlin.String>
+    var `measures`: List<PrescribedMeasure>
+    , 
+    /**
+     * When the act is a violation at all (e.g. some size over 超限规定 第三条's limit); the
+     * facts outside these conditions mean no violation.
+     */
+    var `offenceWhen`: List<Condition>
+    , 
+    /**
+     * What guidance says when the facts show no violation.
+     */
+    var `notOffence`: kotlin.String
     , 
     var `keywords`: List<kotlin.String>
     , 
@@ -8477,11 +8619,14 @@ public object FfiConverterTypeDiscretionItem: FfiConverterRustBuffer<DiscretionI
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterOptionalLong.read(buf),
-            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypePrescribedMeasure.read(buf),
+            FfiConverterSequenceTypeCondition.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalLong.read(buf),
@@ -8500,11 +8645,14 @@ public object FfiConverterTypeDiscretionItem: FfiConverterRustBuffer<DiscretionI
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`category`) +
             FfiConverterString.allocationSize(value.`violated`) +
+            FfiConverterBoolean.allocationSize(value.`violatedVerified`) +
             FfiConverterString.allocationSize(value.`basis`) +
             FfiConverterString.allocationSize(value.`legal`) +
             FfiConverterOptionalLong.allocationSize(value.`legalMinYuan`) +
             FfiConverterOptionalLong.allocationSize(value.`legalMaxYuan`) +
-            FfiConverterSequenceString.allocationSize(value.`measures`) +
+            FfiConverterSequenceTypePrescribedMeasure.allocationSize(value.`measures`) +
+            FfiConverterSequenceTypeCondition.allocationSize(value.`offenceWhen`) +
+            FfiConverterString.allocationSize(value.`notOffence`) +
             FfiConverterSequenceString.allocationSize(value.`keywords`) +
             FfiConverterOptionalString.allocationSize(value.`sumGroup`) +
             FfiConverterOptionalLong.allocationSize(value.`sumCapYuan`) +
@@ -8522,11 +8670,14 @@ public object FfiConverterTypeDiscretionItem: FfiConverterRustBuffer<DiscretionI
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`category`, buf)
             FfiConverterString.write(value.`violated`, buf)
+            FfiConverterBoolean.write(value.`violatedVerified`, buf)
             FfiConverterString.write(value.`basis`, buf)
             FfiConverterString.write(value.`legal`, buf)
             FfiConverterOptionalLong.write(value.`legalMinYuan`, buf)
             FfiConverterOptionalLong.write(value.`legalMaxYuan`, buf)
-            FfiConverterSequenceString.write(value.`measures`, buf)
+            FfiConverterSequenceTypePrescribedMeasure.write(value.`measures`, buf)
+            FfiConverterSequenceTypeCondition.write(value.`offenceWhen`, buf)
+            FfiConverterString.write(value.`notOffence`, buf)
             FfiConverterSequenceString.write(value.`keywords`, buf)
             FfiConverterOptionalString.write(value.`sumGroup`, buf)
             FfiConverterOptionalLong.write(value.`sumCapYuan`, buf)
@@ -9840,6 +9991,11 @@ data class Guidance (
     var `deadlines`: List<DeadlineNote>
     , 
     /**
+     * The limitation period (处罚法 36) has run out: no penalty, and why.
+     */
+    var `limitation`: kotlin.String?
+    , 
+    /**
      * The reasons of every violation, joined (说理).
      */
     var `reasoning`: kotlin.String
@@ -9873,6 +10029,7 @@ public object FfiConverterTypeGuidance: FfiConverterRustBuffer<Guidance> {
             FfiConverterLong.read(buf),
             FfiConverterTypeProcedureGuidance.read(buf),
             FfiConverterSequenceTypeDeadlineNote.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
@@ -9887,6 +10044,7 @@ public object FfiConverterTypeGuidance: FfiConverterRustBuffer<Guidance> {
             FfiConverterLong.allocationSize(value.`totalMaxYuan`) +
             FfiConverterTypeProcedureGuidance.allocationSize(value.`procedure`) +
             FfiConverterSequenceTypeDeadlineNote.allocationSize(value.`deadlines`) +
+            FfiConverterOptionalString.allocationSize(value.`limitation`) +
             FfiConverterString.allocationSize(value.`reasoning`) +
             FfiConverterSequenceString.allocationSize(value.`unverified`) +
             FfiConverterSequenceString.allocationSize(value.`warnings`)
@@ -9900,6 +10058,7 @@ public object FfiConverterTypeGuidance: FfiConverterRustBuffer<Guidance> {
             FfiConverterLong.write(value.`totalMaxYuan`, buf)
             FfiConverterTypeProcedureGuidance.write(value.`procedure`, buf)
             FfiConverterSequenceTypeDeadlineNote.write(value.`deadlines`, buf)
+            FfiConverterOptionalString.write(value.`limitation`, buf)
             FfiConverterString.write(value.`reasoning`, buf)
             FfiConverterSequenceString.write(value.`unverified`, buf)
             FfiConverterSequenceString.write(value.`warnings`, buf)
@@ -10404,7 +10563,9 @@ data class ItemSummary (
     var `verified`: kotlin.Boolean
     , 
     /**
-     * What matched: `code`, `name`, `text` (keywords, category, articles) or `pinyin`.
+     * What the best match was in: `code`, `name`, `keyword`, `text` (category, articles,
+     * statutory penalty) or `pinyin` (initials of the name or a keyword); `category` when listed
+     * by category.
      */
     var `matched`: kotlin.String
     
@@ -10611,6 +10772,81 @@ public object FfiConverterTypeMeasureExtension: FfiConverterRustBuffer<MeasureEx
             FfiConverterUInt.write(value.`days`, buf)
             FfiConverterString.write(value.`reason`, buf)
             FfiConverterString.write(value.`approver`, buf)
+    }
+}
+
+
+
+/**
+ * A measure besides the fine (责令停止经营, 没收违法所得…) and whether it applies.
+ */
+data class MeasureGuidance (
+    var `name`: kotlin.String
+    , 
+    var `kind`: MeasureKind
+    , 
+    var `basis`: kotlin.String
+    , 
+    /**
+     * The condition in words; empty when unconditional.
+     */
+    var `condition`: kotlin.String
+    , 
+    /**
+     * The condition holds on the facts (false: facts missing, listed).
+     */
+    var `applies`: kotlin.Boolean
+    , 
+    var `missingFacts`: List<kotlin.String>
+    , 
+    /**
+     * The amount, for a measure with one (没收违法所得).
+     */
+    var `amountYuan`: kotlin.Long?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureGuidance: FfiConverterRustBuffer<MeasureGuidance> {
+    override fun read(buf: ByteBuffer): MeasureGuidance {
+        return MeasureGuidance(
+            FfiConverterString.read(buf),
+            FfiConverterTypeMeasureKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalLong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: MeasureGuidance) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeMeasureKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`basis`) +
+            FfiConverterString.allocationSize(value.`condition`) +
+            FfiConverterBoolean.allocationSize(value.`applies`) +
+            FfiConverterSequenceString.allocationSize(value.`missingFacts`) +
+            FfiConverterOptionalLong.allocationSize(value.`amountYuan`)
+    )
+
+    override fun write(value: MeasureGuidance, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeMeasureKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`basis`, buf)
+            FfiConverterString.write(value.`condition`, buf)
+            FfiConverterBoolean.write(value.`applies`, buf)
+            FfiConverterSequenceString.write(value.`missingFacts`, buf)
+            FfiConverterOptionalLong.write(value.`amountYuan`, buf)
     }
 }
 
@@ -12014,6 +12250,11 @@ data class Policy (
     , 
     var `grossWeightLimits`: List<GrossWeightLimit>
     , 
+    /**
+     * 超限规定 第三条 size limits (height, width, length).
+     */
+    var `sizeLimits`: List<SizeLimit>
+    , 
     var `deadlines`: List<DeadlineRule>
     
 ){
@@ -12048,6 +12289,7 @@ public object FfiConverterTypePolicy: FfiConverterRustBuffer<Policy> {
             FfiConverterUInt.read(buf),
             FfiConverterTypePolicySource.read(buf),
             FfiConverterSequenceTypeGrossWeightLimit.read(buf),
+            FfiConverterSequenceTypeSizeLimit.read(buf),
             FfiConverterSequenceTypeDeadlineRule.read(buf),
         )
     }
@@ -12070,6 +12312,7 @@ public object FfiConverterTypePolicy: FfiConverterRustBuffer<Policy> {
             FfiConverterUInt.allocationSize(value.`limitationExtendedYears`) +
             FfiConverterTypePolicySource.allocationSize(value.`limitation`) +
             FfiConverterSequenceTypeGrossWeightLimit.allocationSize(value.`grossWeightLimits`) +
+            FfiConverterSequenceTypeSizeLimit.allocationSize(value.`sizeLimits`) +
             FfiConverterSequenceTypeDeadlineRule.allocationSize(value.`deadlines`)
     )
 
@@ -12091,6 +12334,7 @@ public object FfiConverterTypePolicy: FfiConverterRustBuffer<Policy> {
             FfiConverterUInt.write(value.`limitationExtendedYears`, buf)
             FfiConverterTypePolicySource.write(value.`limitation`, buf)
             FfiConverterSequenceTypeGrossWeightLimit.write(value.`grossWeightLimits`, buf)
+            FfiConverterSequenceTypeSizeLimit.write(value.`sizeLimits`, buf)
             FfiConverterSequenceTypeDeadlineRule.write(value.`deadlines`, buf)
     }
 }
@@ -12138,6 +12382,90 @@ public object FfiConverterTypePolicySource: FfiConverterRustBuffer<PolicySource>
             FfiConverterString.write(value.`basis`, buf)
             FfiConverterBoolean.write(value.`verified`, buf)
             FfiConverterString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
+ * A measure the article prescribes besides the fine, and when.
+ */
+data class PrescribedMeasure (
+    /**
+     * As the statute words it, e.g. `责令停止经营`, `没收违法所得`.
+     */
+    var `name`: kotlin.String
+    , 
+    var `kind`: MeasureKind
+    , 
+    /**
+     * Conditions on facts; all must hold. Empty = always.
+     */
+    var `when`: List<Condition>
+    , 
+    /**
+     * Circumstance flags that must all be set.
+     */
+    var `flags`: List<kotlin.String>
+    , 
+    /**
+     * The condition in words (`有违法所得的`); empty when unconditional.
+     */
+    var `condition`: kotlin.String
+    , 
+    /**
+     * The fact whose value is the measure's amount (`illegal_income_yuan` for 没收违法所得).
+     */
+    var `amountFact`: kotlin.String?
+    , 
+    /**
+     * The article; empty = the item's (or tier's) basis.
+     */
+    var `basis`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePrescribedMeasure: FfiConverterRustBuffer<PrescribedMeasure> {
+    override fun read(buf: ByteBuffer): PrescribedMeasure {
+        return PrescribedMeasure(
+            FfiConverterString.read(buf),
+            FfiConverterTypeMeasureKind.read(buf),
+            FfiConverterSequenceTypeCondition.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PrescribedMeasure) = (
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterTypeMeasureKind.allocationSize(value.`kind`) +
+            FfiConverterSequenceTypeCondition.allocationSize(value.`when`) +
+            FfiConverterSequenceString.allocationSize(value.`flags`) +
+            FfiConverterString.allocationSize(value.`condition`) +
+            FfiConverterOptionalString.allocationSize(value.`amountFact`) +
+            FfiConverterString.allocationSize(value.`basis`)
+    )
+
+    override fun write(value: PrescribedMeasure, buf: ByteBuffer) {
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterTypeMeasureKind.write(value.`kind`, buf)
+            FfiConverterSequenceTypeCondition.write(value.`when`, buf)
+            FfiConverterSequenceString.write(value.`flags`, buf)
+            FfiConverterString.write(value.`condition`, buf)
+            FfiConverterOptionalString.write(value.`amountFact`, buf)
+            FfiConverterString.write(value.`basis`, buf)
     }
 }
 
@@ -12285,6 +12613,14 @@ public object FfiConverterTypePreservationInput: FfiConverterRustBuffer<Preserva
  * The procedure the case needs.
  */
 data class ProcedureGuidance (
+    /**
+     * No penalty is to be given (exempt, not a violation, or out of time): the decision is a
+     * 不予行政处罚决定, not a fine by either procedure.
+     */
+    var `noPenalty`: kotlin.Boolean
+    , 
+    var `noPenaltyReason`: kotlin.String
+    , 
     var `summaryAllowed`: kotlin.Boolean
     , 
     var `summaryReason`: kotlin.String
@@ -12326,6 +12662,8 @@ public object FfiConverterTypeProcedureGuidance: FfiConverterRustBuffer<Procedur
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
@@ -12337,6 +12675,8 @@ public object FfiConverterTypeProcedureGuidance: FfiConverterRustBuffer<Procedur
     }
 
     override fun allocationSize(value: ProcedureGuidance) = (
+            FfiConverterBoolean.allocationSize(value.`noPenalty`) +
+            FfiConverterString.allocationSize(value.`noPenaltyReason`) +
             FfiConverterBoolean.allocationSize(value.`summaryAllowed`) +
             FfiConverterString.allocationSize(value.`summaryReason`) +
             FfiConverterBoolean.allocationSize(value.`onTheSpotCollectionAllowed`) +
@@ -12350,6 +12690,8 @@ public object FfiConverterTypeProcedureGuidance: FfiConverterRustBuffer<Procedur
     )
 
     override fun write(value: ProcedureGuidance, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`noPenalty`, buf)
+            FfiConverterString.write(value.`noPenaltyReason`, buf)
             FfiConverterBoolean.write(value.`summaryAllowed`, buf)
             FfiConverterString.write(value.`summaryReason`, buf)
             FfiConverterBoolean.write(value.`onTheSpotCollectionAllowed`, buf)
@@ -12609,6 +12951,56 @@ public object FfiConverterTypeSignatureRef: FfiConverterRustBuffer<SignatureRef>
             FfiConverterOptionalString.write(value.`refused`, buf)
             FfiConverterOptionalString.write(value.`witness`, buf)
             FfiConverterOptionalString.write(value.`time`, buf)
+    }
+}
+
+
+
+/**
+ * 超限规定 第三条: the limit of one outside dimension (a vehicle is over the limit when the
+ * dimension exceeds it).
+ */
+data class SizeLimit (
+    /**
+     * `height_m`, `width_m` or `length_m`.
+     */
+    var `fact`: kotlin.String
+    , 
+    var `limitM`: kotlin.Double
+    , 
+    var `source`: PolicySource
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSizeLimit: FfiConverterRustBuffer<SizeLimit> {
+    override fun read(buf: ByteBuffer): SizeLimit {
+        return SizeLimit(
+            FfiConverterString.read(buf),
+            FfiConverterDouble.read(buf),
+            FfiConverterTypePolicySource.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SizeLimit) = (
+            FfiConverterString.allocationSize(value.`fact`) +
+            FfiConverterDouble.allocationSize(value.`limitM`) +
+            FfiConverterTypePolicySource.allocationSize(value.`source`)
+    )
+
+    override fun write(value: SizeLimit, buf: ByteBuffer) {
+            FfiConverterString.write(value.`fact`, buf)
+            FfiConverterDouble.write(value.`limitM`, buf)
+            FfiConverterTypePolicySource.write(value.`source`, buf)
     }
 }
 
@@ -13508,7 +13900,10 @@ data class Tier (
     , 
     var `fine`: FineRule
     , 
-    var `measures`: List<kotlin.String>
+    /**
+     * Measures this tier adds to the item's.
+     */
+    var `measures`: List<PrescribedMeasure>
     , 
     var `hearingRequired`: kotlin.Boolean
     , 
@@ -13542,7 +13937,7 @@ public object FfiConverterTypeTier: FfiConverterRustBuffer<Tier> {
             FfiConverterSequenceString.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterTypeFineRule.read(buf),
-            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypePrescribedMeasure.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterBoolean.read(buf),
@@ -13557,7 +13952,7 @@ public object FfiConverterTypeTier: FfiConverterRustBuffer<Tier> {
             FfiConverterSequenceString.allocationSize(value.`flags`) +
             FfiConverterBoolean.allocationSize(value.`warning`) +
             FfiConverterTypeFineRule.allocationSize(value.`fine`) +
-            FfiConverterSequenceString.allocationSize(value.`measures`) +
+            FfiConverterSequenceTypePrescribedMeasure.allocationSize(value.`measures`) +
             FfiConverterBoolean.allocationSize(value.`hearingRequired`) +
             FfiConverterString.allocationSize(value.`basis`) +
             FfiConverterBoolean.allocationSize(value.`verified`) +
@@ -13571,7 +13966,7 @@ public object FfiConverterTypeTier: FfiConverterRustBuffer<Tier> {
             FfiConverterSequenceString.write(value.`flags`, buf)
             FfiConverterBoolean.write(value.`warning`, buf)
             FfiConverterTypeFineRule.write(value.`fine`, buf)
-            FfiConverterSequenceString.write(value.`measures`, buf)
+            FfiConverterSequenceTypePrescribedMeasure.write(value.`measures`, buf)
             FfiConverterBoolean.write(value.`hearingRequired`, buf)
             FfiConverterString.write(value.`basis`, buf)
             FfiConverterBoolean.write(value.`verified`, buf)
@@ -13752,6 +14147,11 @@ data class ViolationGuidance (
     , 
     var `violated`: kotlin.String
     , 
+    /**
+     * `violated` has been checked against the statute text.
+     */
+    var `violatedVerified`: kotlin.Boolean
+    , 
     var `basis`: kotlin.String
     , 
     var `legal`: kotlin.String
@@ -13767,6 +14167,11 @@ data class ViolationGuidance (
      * Which law applies and why (从旧兼从轻); empty when the rule has one version.
      */
     var `lawChoice`: kotlin.String
+    , 
+    /**
+     * The facts show the act is not this violation (e.g. within the size limits), and why.
+     */
+    var `notOffence`: kotlin.String?
     , 
     var `tier`: TierLevel?
     , 
@@ -13803,7 +14208,10 @@ data class ViolationGuidance (
      */
     var `heavier`: List<kotlin.String>
     , 
-    var `measures`: List<kotlin.String>
+    /**
+     * What the article prescribes besides the fine, on these facts.
+     */
+    var `measures`: List<MeasureGuidance>
     , 
     var `sumGroup`: kotlin.String?
     , 
@@ -13852,11 +14260,13 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
             FfiConverterTypeNaiveDate.read(buf),
             FfiConverterOptionalTypeNaiveDate.read(buf),
             FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
             FfiConverterOptionalTypeTierLevel.read(buf),
             FfiConverterString.read(buf),
             FfiConverterString.read(buf),
@@ -13870,7 +14280,7 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterBoolean.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
-            FfiConverterSequenceString.read(buf),
+            FfiConverterSequenceTypeMeasureGuidance.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
@@ -13887,11 +14297,13 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterString.allocationSize(value.`name`) +
             FfiConverterString.allocationSize(value.`category`) +
             FfiConverterString.allocationSize(value.`violated`) +
+            FfiConverterBoolean.allocationSize(value.`violatedVerified`) +
             FfiConverterString.allocationSize(value.`basis`) +
             FfiConverterString.allocationSize(value.`legal`) +
             FfiConverterTypeNaiveDate.allocationSize(value.`versionValidFrom`) +
             FfiConverterOptionalTypeNaiveDate.allocationSize(value.`versionValidTo`) +
             FfiConverterString.allocationSize(value.`lawChoice`) +
+            FfiConverterOptionalString.allocationSize(value.`notOffence`) +
             FfiConverterOptionalTypeTierLevel.allocationSize(value.`tier`) +
             FfiConverterString.allocationSize(value.`tierCriteria`) +
             FfiConverterString.allocationSize(value.`tierBasis`) +
@@ -13905,7 +14317,7 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterBoolean.allocationSize(value.`recommendedWarning`) +
             FfiConverterSequenceString.allocationSize(value.`lighter`) +
             FfiConverterSequenceString.allocationSize(value.`heavier`) +
-            FfiConverterSequenceString.allocationSize(value.`measures`) +
+            FfiConverterSequenceTypeMeasureGuidance.allocationSize(value.`measures`) +
             FfiConverterOptionalString.allocationSize(value.`sumGroup`) +
             FfiConverterOptionalLong.allocationSize(value.`sumCapYuan`) +
             FfiConverterBoolean.allocationSize(value.`hearingRequired`) +
@@ -13921,11 +14333,13 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterString.write(value.`name`, buf)
             FfiConverterString.write(value.`category`, buf)
             FfiConverterString.write(value.`violated`, buf)
+            FfiConverterBoolean.write(value.`violatedVerified`, buf)
             FfiConverterString.write(value.`basis`, buf)
             FfiConverterString.write(value.`legal`, buf)
             FfiConverterTypeNaiveDate.write(value.`versionValidFrom`, buf)
             FfiConverterOptionalTypeNaiveDate.write(value.`versionValidTo`, buf)
             FfiConverterString.write(value.`lawChoice`, buf)
+            FfiConverterOptionalString.write(value.`notOffence`, buf)
             FfiConverterOptionalTypeTierLevel.write(value.`tier`, buf)
             FfiConverterString.write(value.`tierCriteria`, buf)
             FfiConverterString.write(value.`tierBasis`, buf)
@@ -13939,7 +14353,7 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterBoolean.write(value.`recommendedWarning`, buf)
             FfiConverterSequenceString.write(value.`lighter`, buf)
             FfiConverterSequenceString.write(value.`heavier`, buf)
-            FfiConverterSequenceString.write(value.`measures`, buf)
+            FfiConverterSequenceTypeMeasureGuidance.write(value.`measures`, buf)
             FfiConverterOptionalString.write(value.`sumGroup`, buf)
             FfiConverterOptionalLong.write(value.`sumCapYuan`, buf)
             FfiConverterBoolean.write(value.`hearingRequired`, buf)
@@ -14791,6 +15205,44 @@ public object FfiConverterTypeFineRule : FfiConverterRustBuffer<FineRule>{
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
+ * A measure besides the fine: an order that is not a penalty (责令改正、责令停止, 处罚法 28) or a
+ * penalty of another kind (没收违法所得、暂扣、吊销…, 处罚法 9).
+ */
+
+enum class MeasureKind {
+    
+    ORDER,
+    PENALTY;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeMeasureKind: FfiConverterRustBuffer<MeasureKind> {
+    override fun read(buf: ByteBuffer) = try {
+        MeasureKind.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: MeasureKind) = 4UL
+
+    override fun write(value: MeasureKind, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
     }
 }
 
@@ -16626,34 +17078,6 @@ public object FfiConverterSequenceTypeConditionAnswer: FfiConverterRustBuffer<Li
 /**
  * @suppress
  */
-public object FfiConverterSequenceTypeDeadlineDue: FfiConverterRustBuffer<List<DeadlineDue>> {
-    override fun read(buf: ByteBuffer): List<DeadlineDue> {
-        val len = buf.getInt()
-        return List<DeadlineDue>(len) {
-            FfiConverterTypeDeadlineDue.read(buf)
-        }
-    }
-
-    override fun allocationSize(value: List<DeadlineDue>): ULong {
-        val sizeForLength = 4UL
-        val sizeForItems = value.map { FfiConverterTypeDeadlineDue.allocationSize(it) }.sum()
-        return sizeForLength + sizeForItems
-    }
-
-    override fun write(value: List<DeadlineDue>, buf: ByteBuffer) {
-        buf.putInt(value.size)
-        value.iterator().forEach {
-            FfiConverterTypeDeadlineDue.write(it, buf)
-        }
-    }
-}
-
-
-
-
-/**
- * @suppress
- */
 public object FfiConverterSequenceTypeDeadlineNote: FfiConverterRustBuffer<List<DeadlineNote>> {
     override fun read(buf: ByteBuffer): List<DeadlineNote> {
         val len = buf.getInt()
@@ -16672,6 +17096,34 @@ public object FfiConverterSequenceTypeDeadlineNote: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDeadlineNote.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeDeadlineOutcome: FfiConverterRustBuffer<List<DeadlineOutcome>> {
+    override fun read(buf: ByteBuffer): List<DeadlineOutcome> {
+        val len = buf.getInt()
+        return List<DeadlineOutcome>(len) {
+            FfiConverterTypeDeadlineOutcome.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<DeadlineOutcome>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeDeadlineOutcome.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<DeadlineOutcome>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeDeadlineOutcome.write(it, buf)
         }
     }
 }
@@ -17074,6 +17526,34 @@ public object FfiConverterSequenceTypeLogAlarm: FfiConverterRustBuffer<List<LogA
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypeMeasureGuidance: FfiConverterRustBuffer<List<MeasureGuidance>> {
+    override fun read(buf: ByteBuffer): List<MeasureGuidance> {
+        val len = buf.getInt()
+        return List<MeasureGuidance>(len) {
+            FfiConverterTypeMeasureGuidance.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<MeasureGuidance>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeMeasureGuidance.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<MeasureGuidance>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeMeasureGuidance.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeMeasureItem: FfiConverterRustBuffer<List<MeasureItem>> {
     override fun read(buf: ByteBuffer): List<MeasureItem> {
         val len = buf.getInt()
@@ -17214,6 +17694,34 @@ public object FfiConverterSequenceTypePersonOnSite: FfiConverterRustBuffer<List<
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypePrescribedMeasure: FfiConverterRustBuffer<List<PrescribedMeasure>> {
+    override fun read(buf: ByteBuffer): List<PrescribedMeasure> {
+        val len = buf.getInt()
+        return List<PrescribedMeasure>(len) {
+            FfiConverterTypePrescribedMeasure.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PrescribedMeasure>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePrescribedMeasure.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PrescribedMeasure>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePrescribedMeasure.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer<List<RecordVersion>> {
     override fun read(buf: ByteBuffer): List<RecordVersion> {
         val len = buf.getInt()
@@ -17288,6 +17796,34 @@ public object FfiConverterSequenceTypeSignatureRef: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeSignatureRef.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeSizeLimit: FfiConverterRustBuffer<List<SizeLimit>> {
+    override fun read(buf: ByteBuffer): List<SizeLimit> {
+        val len = buf.getInt()
+        return List<SizeLimit>(len) {
+            FfiConverterTypeSizeLimit.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<SizeLimit>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeSizeLimit.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<SizeLimit>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeSizeLimit.write(it, buf)
         }
     }
 }
