@@ -540,3 +540,72 @@ fn steps_need_a_finalized_case() {
         .unwrap_err();
     assert_eq!(err.code(), "CASE_NOT_FINALIZED");
 }
+
+#[test]
+fn a_decision_records_the_article_s_other_penalty_and_orders_and_prints_them() {
+    // 公路安全保护条例 65: 租借、转让超限运输车辆通行证 — 没收超限运输车辆通行证, 罚款 1000–5000 元.
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let book = RuleBook::bundled().unwrap();
+    s.add_number_block(&block(1, 50)).unwrap();
+    let case = finalized_case(&s);
+    let mut input = summary_input(1000);
+    input.draft.facts = Facts {
+        act_date: today(),
+        party_type: PartyType::Organisation,
+        ..Default::default()
+    };
+    input.draft.violations[0].code = "GB-65-2".into();
+    input.facts_text = "当事人将超限运输车辆通行证出借给他人使用".into();
+    s.decide_penalty(&case, &book, &input).unwrap();
+    let steps = s.case_steps(&case).unwrap();
+    let body: PenaltyDecision = serde_json::from_str(&steps[0].body).unwrap();
+    let v = &body.violations[0];
+    assert_eq!(v.other_penalties, ["没收超限运输车辆通行证"]);
+    assert!(v.measures.is_empty(), "{:?}", v.measures);
+    // The unverified violated provision is recorded as a warning for the reviewer.
+    assert!(body
+        .warnings
+        .iter()
+        .any(|w| w.code == "VIOLATED_UNVERIFIED"));
+    let header = crate::document::forms::DocHeader {
+        agency_name: "海南藏族自治州交通运输综合行政执法支队".into(),
+        agency_code: "632500".into(),
+        number: body.number.clone(),
+        entry_sha256: "00".repeat(32),
+    };
+    let doc = crate::document::decisions::penalty_decision(&body, &header, vec![]).unwrap();
+    let text = format!("{:?}", doc.blocks);
+    assert!(
+        text.contains("决定给予罚款人民币1,000元、没收超限运输车辆通行证的行政处罚"),
+        "{text}"
+    );
+
+    // 道路运输条例 64 (a person, 200 元): the order to correct follows the penalty.
+    let case = finalized_case(&s);
+    let mut input = summary_input(200);
+    input.draft.facts = Facts {
+        act_date: today(),
+        party_type: PartyType::Person,
+        ..Default::default()
+    };
+    input.party = Party::Person {
+        name: "王强".into(),
+        id_number: "63252119850312123X".into(),
+        address: None,
+        phone: None,
+    };
+    input.draft.violations[0].code = "DY-64".into();
+    input.facts_text = "当事人未取得从业资格驾驶道路运输经营车辆".into();
+    s.decide_penalty(&case, &book, &input).unwrap();
+    let steps = s.case_steps(&case).unwrap();
+    let body: PenaltyDecision = serde_json::from_str(&steps[0].body).unwrap();
+    assert_eq!(body.violations[0].measures, ["责令改正"]);
+    let doc = crate::document::decisions::penalty_decision(&body, &header, vec![]).unwrap();
+    let text = format!("{:?}", doc.blocks);
+    assert!(
+        text.contains("罚款人民币200元的行政处罚，并责令改正。"),
+        "{text}"
+    );
+    assert!(text.contains("第九条、第二十二条"), "{text}");
+}
