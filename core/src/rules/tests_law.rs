@@ -3,8 +3,6 @@
 //! violated apart from the provision applied, legal text without data notes, limitation and
 //! exemptions in guidance, and 从旧兼从轻 for the old 道路运输条例 第六十三条.
 
-use std::collections::BTreeMap;
-
 use super::check::{DraftOfficer, DraftViolation, PenaltyDraft, ProcedureKind};
 use super::guidance::{ExemptionStatus, Facts, Guidance, GuidanceRequest, PartyType};
 use super::load::INTERNAL_MARKERS;
@@ -528,7 +526,7 @@ fn old_article_63_with_illegal_income_is_compared_not_left_to_the_officer() {
 fn every_benchmark_file_round_trips_through_a_table_with_its_measures() {
     let b = book();
     let dir = tempfile::tempdir().unwrap();
-    let files: BTreeMap<&str, ()> = b
+    let files: std::collections::BTreeMap<&str, ()> = b
         .items()
         .iter()
         .map(|i| (i.source_file.as_str(), ()))
