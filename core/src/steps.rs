@@ -337,6 +337,7 @@ pub fn penalty_decision(
         .filter_map(|w| violation_index(&w.path))
         .collect();
     let violations = decided_violations(&draft, g, &outside);
+    let reasoning = decided_reasoning(g, &violations, check.total_fine_yuan, "决定给予");
     Ok(PenaltyDecision {
         decision_id,
         number,
@@ -349,7 +350,7 @@ pub fn penalty_decision(
         violations,
         total_yuan: check.total_fine_yuan,
         justification: draft.justification.clone(),
-        reasoning: g.reasoning.clone(),
+        reasoning,
         officers: draft.officers.clone(),
         discovered_on: draft.discovered_on.clone(),
         collect_on_the_spot: draft.collect_on_the_spot,
@@ -394,6 +395,45 @@ fn decided_violations(
             other_penalties: applied_measures(gv, MeasureKind::Penalty),
         })
         .collect()
+}
+
+/// The 说理 of a decision ("决定给予") or a notice ("拟给予"): for each violation the guidance's legal reasons (the provisions violated
+/// and applied, the law chosen, the tier, the formula, the circumstances, the measures), then what
+/// was decided — never the benchmark's recommendation, which is for the officer.
+fn decided_reasoning(
+    guidance: &crate::rules::guidance::Guidance,
+    decided: &[DecidedViolation],
+    total_yuan: i64,
+    verb: &str,
+) -> String {
+    use crate::rules::guidance::yuan;
+    let mut out: Vec<String> = Vec::new();
+    for (gv, dv) in guidance.violations.iter().zip(decided) {
+        let mut s = gv.reasons.concat();
+        let what = match (dv.warning, dv.amount_yuan > 0) {
+            (true, true) => format!("警告，并处罚款人民币{}元", yuan(dv.amount_yuan)),
+            (true, false) => "警告".to_string(),
+            (false, true) => format!("罚款人民币{}元", yuan(dv.amount_yuan)),
+            (false, false) => String::new(),
+        };
+        if !what.is_empty() {
+            s.push_str(&format!("综合考虑上述事实、情节和危害后果，{verb}{what}。"));
+        }
+        if dv.outside_band {
+            if let (Some(min), Some(max)) = (dv.band_min_yuan, dv.band_max_yuan) {
+                s.push_str(&format!(
+                    "该罚款数额不在裁量基准 {} 元至 {} 元的幅度内，理由见裁量理由。",
+                    yuan(min),
+                    yuan(max)
+                ));
+            }
+        }
+        out.push(s);
+    }
+    if decided.len() > 1 {
+        out.push(format!("以上合计罚款人民币{}元。", yuan(total_yuan)));
+    }
+    out.join("\n")
 }
 
 /// The texts of the measures of `kind` that apply on the decision's facts.
@@ -795,6 +835,7 @@ pub fn notice(
         return Err(RoadsideError::invalid(issues));
     };
     let hearing = &g.procedure;
+    let violations = decided_violations(&draft, g, &[]);
     Ok(Notice {
         notice_id,
         number,
@@ -802,9 +843,9 @@ pub fn notice(
         party: input.party.clone(),
         facts_text: input.facts_text.clone(),
         facts: draft.facts.clone(),
-        violations: decided_violations(&draft, g, &[]),
+        reasoning: decided_reasoning(g, &violations, check.total_fine_yuan, "拟给予"),
+        violations,
         total_yuan: check.total_fine_yuan,
-        reasoning: g.reasoning.clone(),
         statement_right: true,
         hearing_right: hearing.hearing_required,
         hearing_reason: hearing.hearing_reason.clone(),

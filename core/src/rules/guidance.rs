@@ -175,8 +175,11 @@ pub struct ViolationGuidance {
     pub sum_group: Option<String>,
     pub sum_cap_yuan: Option<i64>,
     pub hearing_required: bool,
-    /// 说理: the reasons, each citing its article.
+    /// 说理: the reasons, each citing its article — legal statements a decision can carry.
     pub reasons: Vec<String>,
+    /// The benchmark's recommendation in words ("…建议罚款 1500 元。"), for the officer; a
+    /// decision states the amount decided instead.
+    pub recommendation: String,
     pub exemption: ExemptionGuidance,
     /// Facts needed to pick the tier or compute the amount.
     pub missing_facts: Vec<String>,
@@ -600,6 +603,7 @@ impl RuleBook {
                 v.recommended_yuan = None;
                 v.recommended_warning = false;
                 v.reasons = vec![format!("{why}。")];
+                v.recommendation.clear();
             }
         }
         let (total_recommended_yuan, total_max_yuan) = totals(&violations);
@@ -663,7 +667,10 @@ impl RuleBook {
             })
             .map(|(g, cap)| format!("{g} 组多项违法行为的罚款累计，累计不超过 {cap} 元"))
             .collect();
-        let mut reasoning: Vec<String> = violations.iter().map(|v| v.reasons.join("")).collect();
+        let mut reasoning: Vec<String> = violations
+            .iter()
+            .map(|v| format!("{}{}", v.reasons.concat(), v.recommendation))
+            .collect();
         let mut capped = groups_capped;
         capped.dedup();
         for c in capped {
@@ -890,6 +897,7 @@ impl RuleBook {
             notes.push(e.clone());
         }
         let (mut recommended_yuan, mut recommended_warning) = (None, false);
+        let mut recommendation: Vec<String> = Vec::new();
         let mut tier_fields = (None, String::new(), String::new());
         if let Some(ti) = ev.tier {
             let tier = &item.tiers[ti];
@@ -945,22 +953,22 @@ impl RuleBook {
                         if !policy.recommend.verified {
                             unverified.push(format!("建议金额位置：{}", policy.recommend.note));
                         }
-                        reasons.push(format!(
+                        recommendation.push(format!(
                             "罚款幅度为 {min} 元至 {max} 元，综合考虑上述情节，建议罚款 {rec} 元。"
                         ));
                     } else if rec > 0 {
-                        reasons.push(format!("建议罚款 {rec} 元。"));
+                        recommendation.push(format!("建议罚款 {rec} 元。"));
                     }
                     if rec == 0 && tier.warning {
                         recommended_warning = true;
-                        reasons.push("建议给予警告。".to_string());
+                        recommendation.push("建议给予警告。".to_string());
                     } else {
                         recommended_yuan = Some(rec);
                     }
                 }
             } else if tier.warning && !exempt {
                 recommended_warning = true;
-                reasons.push("依法予以警告。".to_string());
+                recommendation.push("建议给予警告。".to_string());
             }
             if ev.formula_text.is_some() && !policy.formula.verified {
                 unverified.push(format!("不足计罚单位部分的计算：{}", policy.formula.note));
@@ -1054,6 +1062,7 @@ impl RuleBook {
             sum_cap_yuan: item.sum_cap_yuan,
             hearing_required,
             reasons,
+            recommendation: recommendation.concat(),
             exemption,
             missing_facts,
             notes,

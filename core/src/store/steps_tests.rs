@@ -562,6 +562,13 @@ fn a_decision_records_the_article_s_other_penalty_and_orders_and_prints_them() {
     let body: PenaltyDecision = serde_json::from_str(&steps[0].body).unwrap();
     let v = &body.violations[0];
     assert_eq!(v.other_penalties, ["没收超限运输车辆通行证"]);
+    // The 说理 states what was decided, not the benchmark's recommendation.
+    assert!(
+        body.reasoning.contains("决定给予罚款人民币1,000元") && !body.reasoning.contains("建议"),
+        "{}",
+        body.reasoning
+    );
+    assert!(body.reasoning.contains("没收超限运输车辆通行证"));
     assert!(v.measures.is_empty(), "{:?}", v.measures);
     // The unverified violated provision is recorded as a warning for the reviewer.
     assert!(body
