@@ -12291,9 +12291,14 @@ public struct ViolationGuidance: Equatable, Hashable {
     public var sumCapYuan: Int64?
     public var hearingRequired: Bool
     /**
-     * 说理: the reasons, each citing its article.
+     * 说理: the reasons, each citing its article — legal statements a decision can carry.
      */
     public var reasons: [String]
+    /**
+     * The benchmark's recommendation in words ("…建议罚款 1500 元。"), for the officer; a
+     * decision states the amount decided instead.
+     */
+    public var recommendation: String
     public var exemption: ExemptionGuidance
     /**
      * Facts needed to pick the tier or compute the amount.
@@ -12336,8 +12341,12 @@ public struct ViolationGuidance: Equatable, Hashable {
          * What the article prescribes besides the fine, on these facts.
          */measures: [MeasureGuidance], sumGroup: String?, sumCapYuan: Int64?, hearingRequired: Bool, 
         /**
-         * 说理: the reasons, each citing its article.
-         */reasons: [String], exemption: ExemptionGuidance, 
+         * 说理: the reasons, each citing its article — legal statements a decision can carry.
+         */reasons: [String], 
+        /**
+         * The benchmark's recommendation in words ("…建议罚款 1500 元。"), for the officer; a
+         * decision states the amount decided instead.
+         */recommendation: String, exemption: ExemptionGuidance, 
         /**
          * Facts needed to pick the tier or compute the amount.
          */missingFacts: [String], 
@@ -12376,6 +12385,7 @@ public struct ViolationGuidance: Equatable, Hashable {
         self.sumCapYuan = sumCapYuan
         self.hearingRequired = hearingRequired
         self.reasons = reasons
+        self.recommendation = recommendation
         self.exemption = exemption
         self.missingFacts = missingFacts
         self.notes = notes
@@ -12427,6 +12437,7 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
                 sumCapYuan: FfiConverterOptionInt64.read(from: &buf), 
                 hearingRequired: FfiConverterBool.read(from: &buf), 
                 reasons: FfiConverterSequenceString.read(from: &buf), 
+                recommendation: FfiConverterString.read(from: &buf), 
                 exemption: FfiConverterTypeExemptionGuidance.read(from: &buf), 
                 missingFacts: FfiConverterSequenceString.read(from: &buf), 
                 notes: FfiConverterSequenceString.read(from: &buf), 
@@ -12464,6 +12475,7 @@ public struct FfiConverterTypeViolationGuidance: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.sumCapYuan, into: &buf)
         FfiConverterBool.write(value.hearingRequired, into: &buf)
         FfiConverterSequenceString.write(value.reasons, into: &buf)
+        FfiConverterString.write(value.recommendation, into: &buf)
         FfiConverterTypeExemptionGuidance.write(value.exemption, into: &buf)
         FfiConverterSequenceString.write(value.missingFacts, into: &buf)
         FfiConverterSequenceString.write(value.notes, into: &buf)

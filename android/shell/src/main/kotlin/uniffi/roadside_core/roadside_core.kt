@@ -14220,9 +14220,15 @@ data class ViolationGuidance (
     var `hearingRequired`: kotlin.Boolean
     , 
     /**
-     * 说理: the reasons, each citing its article.
+     * 说理: the reasons, each citing its article — legal statements a decision can carry.
      */
     var `reasons`: List<kotlin.String>
+    , 
+    /**
+     * The benchmark's recommendation in words ("…建议罚款 1500 元。"), for the officer; a
+     * decision states the amount decided instead.
+     */
+    var `recommendation`: kotlin.String
     , 
     var `exemption`: ExemptionGuidance
     , 
@@ -14285,6 +14291,7 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterOptionalLong.read(buf),
             FfiConverterBoolean.read(buf),
             FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
             FfiConverterTypeExemptionGuidance.read(buf),
             FfiConverterSequenceString.read(buf),
             FfiConverterSequenceString.read(buf),
@@ -14322,6 +14329,7 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterOptionalLong.allocationSize(value.`sumCapYuan`) +
             FfiConverterBoolean.allocationSize(value.`hearingRequired`) +
             FfiConverterSequenceString.allocationSize(value.`reasons`) +
+            FfiConverterString.allocationSize(value.`recommendation`) +
             FfiConverterTypeExemptionGuidance.allocationSize(value.`exemption`) +
             FfiConverterSequenceString.allocationSize(value.`missingFacts`) +
             FfiConverterSequenceString.allocationSize(value.`notes`) +
@@ -14358,6 +14366,7 @@ public object FfiConverterTypeViolationGuidance: FfiConverterRustBuffer<Violatio
             FfiConverterOptionalLong.write(value.`sumCapYuan`, buf)
             FfiConverterBoolean.write(value.`hearingRequired`, buf)
             FfiConverterSequenceString.write(value.`reasons`, buf)
+            FfiConverterString.write(value.`recommendation`, buf)
             FfiConverterTypeExemptionGuidance.write(value.`exemption`, buf)
             FfiConverterSequenceString.write(value.`missingFacts`, buf)
             FfiConverterSequenceString.write(value.`notes`, buf)
