@@ -57,3 +57,22 @@ echo "   $ROADSIDE_TEST_S3_URL at $ROADSIDE_TEST_S3_ENDPOINT"
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
+
+echo "== schemathesis (stock, pinned) against roadside-server's own OpenAPI document, --checks all"
+# Installed from PyPI once into target/tools (reused by later runs); bounded examples and a fixed
+# seed keep the run short and repeatable; tests/schemathesis/run.py gives the destructive
+# operations a server of their own.
+ST_VERSION=4.32.5
+ST_VENV="target/tools/schemathesis-$ST_VERSION"
+if [ ! -x "$ST_VENV/bin/schemathesis" ]; then
+  if ! python3 -m venv "$ST_VENV" >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$ST_VENV"
+    python3 -m venv "$ST_VENV"
+  fi
+  "$ST_VENV/bin/pip" install -q "schemathesis==$ST_VERSION"
+fi
+python3 tests/schemathesis/run.py --server target/debug/roadside-server \
+  --schemathesis "$ST_VENV/bin/schemathesis" --max-examples 25 --workdir "$(mktemp -d)"

@@ -823,6 +823,16 @@ pub async fn push(
                 format!("第 {} 条记录的 sig 不是有效的 base64", i + 1),
             )
         })?;
+        if let Some(r) = &e.old_receipt {
+            // The rest (the index inside the tree, the proof, the checkpoint) is verified with the
+            // entry and rejects it alone (OLD_RECEIPT_INVALID).
+            if r.tree_size == 0 {
+                return Err(ApiError::bad_request(
+                    "OLD_RECEIPT_MALFORMED",
+                    format!("第 {} 条记录的 old_receipt 无效：tree_size 至少为 1", i + 1),
+                ));
+            }
+        }
         raw.push((bytes, sig));
         old_receipts.push(e.old_receipt);
     }

@@ -152,7 +152,9 @@ pub async fn declare(
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OldReceipt {
+    #[serde(with = "crate::routes::int64")]
     pub leaf_index: u64,
+    #[serde(with = "crate::routes::int64")]
     pub tree_size: u64,
     /// RFC 6962 audit path, base64 hashes, leaf to root.
     pub inclusion_proof: Vec<String>,

@@ -357,7 +357,7 @@ pub async fn revoke_officer(
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// Letters, digits and `- _ . @`, at most 64 characters.
-    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$")]
+    #[schema(pattern = "^[A-Za-z0-9._@-]{1,64}$", min_length = 1, max_length = 64)]
     pub login: String,
     /// At least 10 characters.
     #[schema(min_length = 10)]

@@ -21,7 +21,7 @@ use super::doc::ErrorResponse;
 #[into_params(parameter_in = Query)]
 pub struct ManifestQuery {
     /// The bundle version the device holds: 304 when it is the current one.
-    #[serde(default)]
+    #[serde(default, with = "super::int64::query")]
     pub since: Option<u64>,
 }
 
@@ -134,7 +134,7 @@ pub async fn manifest(
     summary = "A bundle component by name and SHA-256 (content-addressed, immutable)",
     security(("device" = [])),
     params(
-        ("name" = String, Path, description = "component name as in the manifest; may contain '/', e.g. discretion/chaoxian.toml or roster.json"),
+        ("name" = String, Path, max_length = 128, pattern = "^([a-z0-9_-][a-z0-9_.-]*/){0,3}[a-z0-9_-][a-z0-9_.-]*\\.(toml|json)$", description = "component name as in the manifest; may contain '/', e.g. discretion/chaoxian.toml or roster.json"),
         ("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "lowercase hex SHA-256 from the manifest"),
     ),
     responses(

@@ -106,9 +106,10 @@ pub async fn create_enrolment_code(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Enrol {
+    #[schema(min_length = 1)]
     pub code: String,
     /// The device's Ed25519 public key, 64 lowercase hex digits (the `device` of its entries).
-    #[schema(pattern = "^[0-9a-f]{64}$")]
+    #[schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)]
     pub public_key: String,
     /// A name for the device, e.g. "李明的执法终端".
     #[serde(default)]

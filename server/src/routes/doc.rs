@@ -130,8 +130,11 @@ pub enum RoleDoc {
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)] // described, never built
 pub struct OfficerDoc {
-    /// 执法证号
+    /// 执法证号: not empty, no space at either end.
+    #[schema(pattern = "^\\S([\\s\\S]*\\S)?$")]
     certificate_no: String,
+    /// Not empty or blank.
+    #[schema(pattern = "\\S")]
     name: String,
     /// Agency code, e.g. `632500`.
     agency: String,
@@ -143,10 +146,29 @@ pub struct OfficerDoc {
     /// Last day of validity.
     #[schema(format = Date)]
     valid_to: String,
-    /// Day the certificate was revoked (注销), if it was.
-    #[schema(format = Date)]
+    /// Day the certificate was revoked (注销), if it was (`YYYY-MM-DD`; null or "" = not revoked).
+    #[schema(schema_with = optional_day)]
     #[serde(default)]
     revoked_on: Option<String>,
+}
+
+/// A date (`YYYY-MM-DD`), or "" or null for none.
+fn optional_day() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+    OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([""])),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
 }
 
 // `crate::storage::Agency`.

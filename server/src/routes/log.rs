@@ -54,6 +54,7 @@ const RECOVERED_PAGE: u32 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct RolloversQuery {
     /// recovered entries after this leaf of the current log (next page; 1000 per page)
+    #[serde(default, with = "super::int64::query")]
     pub after: Option<u64>,
 }
 
@@ -195,10 +196,10 @@ pub async fn key(State(state): State<AppState>) -> Json<LogKey> {
 #[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// entry SHA-256, hex
-    #[param(pattern = "^[0-9a-fA-F]{64}$")]
+    #[param(pattern = "^[0-9a-fA-F]{64}$", min_length = 64, max_length = 64)]
     pub hash: String,
     /// tree size (default: newest checkpoint)
-    #[serde(default)]
+    #[serde(default, with = "super::int64::query")]
     pub size: Option<u64>,
 }
 
@@ -288,7 +289,7 @@ pub struct ConsistencyQuery {
     #[param(minimum = 1)]
     pub from: u64,
     /// newer size (default: newest)
-    #[serde(default)]
+    #[serde(default, with = "super::int64::query")]
     pub to: Option<u64>,
 }
 

@@ -11,6 +11,7 @@ mod bundles;
 mod devices;
 mod doc;
 mod history;
+pub mod int64;
 mod log;
 mod media;
 mod numbers;

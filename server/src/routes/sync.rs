@@ -18,9 +18,15 @@ use super::doc::{CaseDetailDoc, CaseDoc, ErrorResponse, OldReceiptDoc, OutcomeDo
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PushEntry {
-    /// The entry's exact canonical bytes, base64 (standard alphabet, padded).
+    /// The entry's exact canonical bytes, base64 (standard alphabet, padded, canonical).
+    #[schema(
+        pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$"
+    )]
     pub bytes: String,
     /// The Ed25519 signature over the bytes, base64 (64 bytes).
+    #[schema(
+        pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$"
+    )]
     pub sig: String,
     // Checked and recorded by `crate::rollover`.
     /// After a log rollover: the receipt a retired origin of the log gave this entry, sent with an
