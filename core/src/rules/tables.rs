@@ -115,7 +115,9 @@ fn outcome_code(s: &str) -> Option<&'static str> {
     }
 }
 
-fn read_rows(file: &Path) -> Result<Vec<Vec<String>>> {
+/// The rows of a table whose bytes are `bytes`; `file` names it (its extension picks the format:
+/// `.xlsx` is Excel, anything else CSV) in messages.
+fn read_rows(file: &Path, bytes: &[u8]) -> Result<Vec<Vec<String>>> {
     let ext = file
         .extension()
         .and_then(|e| e.to_str())
@@ -128,9 +130,9 @@ fn read_rows(file: &Path) -> Result<Vec<Vec<String>>> {
         )
     };
     if ext == "xlsx" {
-        use calamine::{open_workbook, Data, Reader, Xlsx};
-        let mut wb: Xlsx<_> =
-            open_workbook(file).map_err(|e: calamine::XlsxError| err(e.to_string()))?;
+        use calamine::{Data, Reader, Xlsx};
+        let mut wb = Xlsx::new(std::io::Cursor::new(bytes))
+            .map_err(|e: calamine::XlsxError| err(e.to_string()))?;
         let range = wb
             .worksheet_range_at(0)
             .ok_or_else(|| err("工作簿中没有工作表".into()))?
@@ -157,8 +159,7 @@ fn read_rows(file: &Path) -> Result<Vec<Vec<String>>> {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_path(file)
-            .map_err(|e| err(e.to_string()))?;
+            .from_reader(bytes);
         let mut out = Vec::new();
         for rec in rdr.records() {
             let rec = rec.map_err(|e| err(e.to_string()))?;
@@ -320,7 +321,24 @@ type PendingItem = (Table, Vec<Value>, usize, Vec<usize>);
 /// (`discretion/<stem>.toml`, or `exemptions/<stem>.toml` for an exemption list), the equivalent
 /// TOML file, and the rows of each item; or every problem found with its row and column.
 pub fn import_table(file: &Path, stem: &str) -> Result<(String, String, RowMap)> {
-    let rows = read_rows(file)?;
+    let bytes = std::fs::read(file).map_err(|e| {
+        RoadsideError::rules(
+            "TABLE_READ",
+            format!("无法读取表格 {}：{e}", file.display()),
+        )
+    })?;
+    import_table_bytes(file, &bytes, stem)
+}
+
+/// [`import_table`] on a table already read: `bytes` are its content, `file` its name (the
+/// extension picks the format, the name is what messages and the TOML's source say). The entry
+/// point for tables that do not come from a file (and for the fuzz targets).
+pub fn import_table_bytes(
+    file: &Path,
+    bytes: &[u8],
+    stem: &str,
+) -> Result<(String, String, RowMap)> {
+    let rows = read_rows(file, bytes)?;
     let Some((header, body)) = rows.split_first() else {
         return Err(RoadsideError::invalid_field(
             "row 1",
