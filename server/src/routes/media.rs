@@ -82,6 +82,8 @@ use crate::media::{finish_complete, Commit, Finished, RunningSha256, TUS_EXTENSI
 use crate::state::AppState;
 use crate::storage::{Device, MediaObject, MediaUpload};
 
+pub mod tus_headers;
+
 const TUS_RESUMABLE: HeaderName = HeaderName::from_static("tus-resumable");
 const TUS_VERSION_H: HeaderName = HeaderName::from_static("tus-version");
 const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extension");

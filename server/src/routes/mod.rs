@@ -18,6 +18,9 @@ mod numbers;
 mod ops;
 mod sync;
 
+/// The tus headers as the media routes parse them (for the fuzz targets).
+pub use media::tus_headers;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
