@@ -24,9 +24,12 @@ fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The fuzz targets are their own workspace (fuzz/); checked here with the same target directory.
+cargo clippy --manifest-path fuzz/Cargo.toml --all-targets --locked --target-dir target -- -D warnings
 
 echo "== build the native core library (the bindings test generates Kotlin and Swift from it)"
 cargo build -p roadside-core --locked
@@ -76,3 +79,16 @@ if [ ! -x "$ST_VENV/bin/schemathesis" ]; then
 fi
 python3 tests/schemathesis/run.py --server target/debug/roadside-server \
   --schemathesis "$ST_VENV/bin/schemathesis" --max-examples 25 --workdir "$(mktemp -d)"
+
+echo "== fuzz targets (cargo-fuzz, libFuzzer): every decoder of outside bytes, 20 s each from the seeds"
+# cargo-fuzz is installed once into target/tools (reused by later runs); the nightly toolchain
+# builds the targets (libFuzzer's coverage instrumentation needs it).
+CARGO_FUZZ_VERSION=0.13.2
+FUZZ_TOOLS="target/tools/cargo-fuzz"
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal
+fi
+if [ ! -x "$FUZZ_TOOLS/bin/cargo-fuzz" ]; then
+  cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$FUZZ_TOOLS"
+fi
+PATH="$PWD/$FUZZ_TOOLS/bin:$PATH" scripts/fuzz.sh 20
