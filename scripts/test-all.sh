@@ -80,7 +80,7 @@ fi
 python3 tests/schemathesis/run.py --server target/debug/roadside-server \
   --schemathesis "$ST_VENV/bin/schemathesis" --max-examples 25 --workdir "$(mktemp -d)"
 
-echo "== fuzz targets (cargo-fuzz, libFuzzer): every decoder of outside bytes, 20 s each from the seeds"
+echo "== fuzz targets (cargo-fuzz, libFuzzer): every decoder of outside bytes, 15 s each from the seeds"
 # cargo-fuzz is installed once into target/tools (reused by later runs); the nightly toolchain
 # builds the targets (libFuzzer's coverage instrumentation needs it).
 CARGO_FUZZ_VERSION=0.13.2
@@ -91,4 +91,4 @@ fi
 if [ ! -x "$FUZZ_TOOLS/bin/cargo-fuzz" ]; then
   cargo install --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$FUZZ_TOOLS"
 fi
-PATH="$PWD/$FUZZ_TOOLS/bin:$PATH" scripts/fuzz.sh 20
+PATH="$PWD/$FUZZ_TOOLS/bin:$PATH" scripts/fuzz.sh 15

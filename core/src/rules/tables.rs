@@ -1011,6 +1011,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_table_read_from_bytes_imports_as_from_its_file() {
+        let b = RuleBook::bundled().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for fmt in ["csv", "xlsx"] {
+            let out = dir.path().join(format!("cx_table.{fmt}"));
+            export_table(&b, fmt, &out, Some("discretion/chaoxian.toml")).unwrap();
+            let bytes = std::fs::read(&out).unwrap();
+            let from_file = import_table(&out, "cx_table").unwrap();
+            let from_bytes = import_table_bytes(&out, &bytes, "cx_table").unwrap();
+            assert_eq!(from_bytes, from_file, "{fmt}");
+        }
+        // Excel bytes under a .csv name are read as CSV (the name picks the format), and are refused.
+        let xlsx = std::fs::read(dir.path().join("cx_table.xlsx")).unwrap();
+        assert!(import_table_bytes(Path::new("t.csv"), &xlsx, "t").is_err());
+        // A file that cannot be read is TABLE_READ, naming it.
+        let missing = dir.path().join("missing.csv");
+        let e = import_table(&missing, "t").unwrap_err();
+        assert_eq!(e.code(), "TABLE_READ");
+        assert!(e.to_string().contains("missing.csv"), "{e}");
+    }
+
+    #[test]
     fn csv_and_xlsx_round_trip() {
         let b = RuleBook::bundled().unwrap();
         let dir = tempfile::tempdir().unwrap();
