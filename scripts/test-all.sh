@@ -74,5 +74,7 @@ if [ ! -x "$ST_VENV/bin/schemathesis" ]; then
   fi
   "$ST_VENV/bin/pip" install -q "schemathesis==$ST_VERSION"
 fi
+cargo build -p roadside-server -p roadside-cli --locked
 python3 tests/schemathesis/run.py --server target/debug/roadside-server \
-  --schemathesis "$ST_VENV/bin/schemathesis" --max-examples 25 --workdir "$(mktemp -d)"
+  --cli target/debug/roadside --schemathesis "$ST_VENV/bin/schemathesis" --max-examples 25 \
+  --workdir "$(mktemp -d)"
