@@ -93,6 +93,24 @@ fn the_banner_is_on_stdout_and_its_commands_work_as_printed_after_a_restart() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(work.path().join("dev").is_dir());
+
+    // The README's example record validates and opens a case on the demo device.
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/record-example.json");
+    let out = sh(
+        &format!(
+            "roadside --data ./dev validate --json '{0}'\nroadside --data ./dev case new --json '{0}'\nroadside --data ./dev demo seed --cases 2",
+            example.display()
+        ),
+        work.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("{\"issues\":[],\"valid\":true}"), "{text}");
+    assert_eq!(text.lines().count(), 4, "validate, case new and two seeded cases: {text}");
 }
 
 /// Every argument error: one JSON line `{code, message}` on stderr (a stable code, a Chinese
