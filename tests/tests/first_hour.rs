@@ -110,7 +110,11 @@ fn the_banner_is_on_stdout_and_its_commands_work_as_printed_after_a_restart() {
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("{\"issues\":[],\"valid\":true}"), "{text}");
-    assert_eq!(text.lines().count(), 4, "validate, case new and two seeded cases: {text}");
+    assert_eq!(
+        text.lines().count(),
+        4,
+        "validate, case new and two seeded cases: {text}"
+    );
 }
 
 /// Every argument error: one JSON line `{code, message}` on stderr (a stable code, a Chinese
