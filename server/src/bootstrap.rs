@@ -160,7 +160,7 @@ pub fn banner(base: &str, storage: &str, seeded: &Seeded) -> String {
          2. 申请设备登记码 / create an enrolment code for an officer:\n   \
          curl -s -X POST {base}/api/v1/enrolment-codes -H \"authorization: Bearer $TOKEN\" \\\n     \
          -H 'content-type: application/json' -d '{{\"certificate_no\":\"QH6325000101\"}}'\n\n\
-         3. 登记设备 / enrol a device (the desktop CLI; a phone enrols from its settings):\n   \
+         3. 登记设备 / enrol a device with the desktop CLI (`roadside`):\n   \
          roadside --data ./dev init --demo-roster\n   \
          roadside --data ./dev enrol --server {base} --code={code}\n"
     );
