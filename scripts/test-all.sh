@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Roadside test on a fresh Debian machine: installs what the build needs, builds, checks
-# formatting and lints, runs the Rust test suites (core, CLI, server, end-to-end).
+# formatting and lints, runs the Rust test suites (core, CLI, server, end-to-end, and the tus
+# conformance test with the stock tuspy and tus-js-client clients).
 # Usage: scripts/test-all.sh            (from the repository root; root or sudo for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,8 @@ command -v strace >/dev/null 2>&1 || need_pkgs+=(strace)           # crash tests
 command -v pdftotext >/dev/null 2>&1 || need_pkgs+=(poppler-utils)  # documents: PDFs read back (text, fonts, pages)
 [ -f /usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc ] || need_pkgs+=(fonts-noto-cjk)  # documents: the CJK font (CFF outlines)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_pkgs+=(fonts-wqy-microhei)  # documents: a CJK font with TrueType outlines
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)  # tus conformance: stock tuspy in a virtualenv
+command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)           # tus conformance: stock tus-js-client
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -54,6 +57,10 @@ S3_ENV="$(scripts/s3-test-server.sh)"
 eval "$S3_ENV"
 trap 'scripts/pg-test-server.sh stop; scripts/s3-test-server.sh stop' EXIT
 echo "   $ROADSIDE_TEST_S3_URL at $ROADSIDE_TEST_S3_ENDPOINT"
+
+echo "== the stock tus clients (tuspy from PyPI, tus-js-client from npm; pinned, cached under target/)"
+eval "$(scripts/tus-clients.sh)"
+echo "   $ROADSIDE_TUS_CLIENTS"
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
