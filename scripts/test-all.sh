@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Roadside test on a fresh Debian machine: installs what the build needs, builds, checks
-# formatting and lints, runs the Rust test suites (core, CLI, server, end-to-end).
+# formatting and lints, runs the Rust test suites (core, CLI, server, end-to-end), then the core on
+# ARM64 in the mobile configuration under qemu (scripts/test-arm64.sh).
 # Usage: scripts/test-all.sh            (from the repository root; root or sudo for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,3 +58,7 @@ echo "   $ROADSIDE_TEST_S3_URL at $ROADSIDE_TEST_S3_ENDPOINT"
 
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
+
+echo "== the core on ARM64, mobile configuration: cross-built, its tests under qemu-aarch64, store"
+echo "   compatibility with the desktop build, packaging checks and size (scripts/test-arm64.sh)"
+scripts/test-arm64.sh
