@@ -38,11 +38,13 @@ for t in "${targets[@]}"; do
   cargo build -p roadside-core --lib --locked --target "$t" --features "$MOBILE_FEATURES" --profile "$profile"
   lib="target/$t/$profile/libroadside_core.a"
   # SQLCipher's CommonCrypto provider calls CCCrypt and CCHmac; its OpenSSL provider would call EVP_*.
-  if ! nm -u "$lib" 2>/dev/null | grep -q '_CCHmac'; then
+  # (nm's whole output first: grep -q ending the pipe early would fail it under pipefail.)
+  syms="$(nm "$lib" 2>/dev/null || true)"
+  if ! grep -q ' U _CCHmac' <<<"$syms"; then
     echo "FAIL $lib does not call CommonCrypto: SQLCipher was not built on CommonCrypto" >&2
     exit 1
   fi
-  if nm "$lib" 2>/dev/null | grep -q ' _EVP_'; then
+  if grep -q ' _EVP_' <<<"$syms"; then
     echo "FAIL $lib carries or needs OpenSSL (EVP_* symbols)" >&2
     exit 1
   fi
