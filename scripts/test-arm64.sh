@@ -40,6 +40,8 @@ fi
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L $sysroot"
 export QEMU_LD_PREFIX="$sysroot"
+# A test that starts its own binary again (document_pdf: a render in another process) goes through it.
+export ROADSIDE_TEST_RUNNER="$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER"
 features=(--features "$MOBILE_FEATURES")
 
 echo "== cross-build the core's tests for $target (features: default + $MOBILE_FEATURES)"
