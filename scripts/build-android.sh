@@ -37,5 +37,10 @@ cargo ndk "${ndk_targets[@]}" -P 26 -o "$out" \
 for abi in "${abis[@]}"; do
   so="$out/$abi/libroadside_core.so"
   check_mobile_lib "$so"
-  echo "   $abi: $(stripped_size "$so" "$strip_tool") bytes stripped"
+  size="$(stripped_size "$so" "$strip_tool")"
+  echo "   $abi: $size bytes stripped"
+  if [ "$size" -gt "$MOBILE_MAX_STRIPPED_BYTES" ]; then
+    echo "FAIL $so is over $((MOBILE_MAX_STRIPPED_BYTES >> 20)) MiB stripped" >&2
+    exit 1
+  fi
 done

@@ -4,6 +4,7 @@
 #
 #   MOBILE_FEATURES        the core's features of the mobile library
 #   MOBILE_PROFILE         its Cargo profile
+#   MOBILE_MAX_STRIPPED_BYTES  the size guard (below)
 #   check_mobile_lib SO    the packaging rules, failing on the first one broken:
 #                            - it needs no OpenSSL library (libcrypto / libssl): SQLCipher's crypto is
 #                              linked in, as a phone has no system OpenSSL (readelf -d);
@@ -18,6 +19,10 @@
 
 MOBILE_FEATURES=mobile
 MOBILE_PROFILE=release-mobile
+# The most a mobile library may weigh stripped before a build fails: a guard against growth, set
+# above the ARM64 library as it is (11.3 MiB with OpenSSL linked in, BENCHMARKS.md). The target of
+# 8 MiB per ABI is not met; BENCHMARKS.md says where the size goes.
+MOBILE_MAX_STRIPPED_BYTES=$((12 << 20))
 
 check_mobile_lib() {
   local so="$1"
