@@ -43,6 +43,7 @@ export QEMU_LD_PREFIX="$sysroot"
 # A test that starts its own binary again (document_pdf: a render in another process) goes through it.
 export ROADSIDE_TEST_RUNNER="$CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER"
 features=(--features "$MOBILE_FEATURES")
+tdir="${CARGO_TARGET_DIR:-target}"
 
 echo "== cross-build the core's tests for $target (features: default + $MOBILE_FEATURES)"
 cargo test -p roadside-core "${features[@]}" --target "$target" --locked --no-run
@@ -50,14 +51,14 @@ cargo test -p roadside-core "${features[@]}" --target "$target" --locked --no-ru
 cargo build -p roadside-core --lib --example store_compat "${features[@]}" --target "$target" --locked
 
 echo "== the ARM64 mobile library against the packaging rules"
-check_mobile_lib "target/$target/debug/libroadside_core.so"
+check_mobile_lib "$tdir/$"$tdir/debug/libroadside_core.so""
 
 echo "== the core's tests on ARM64 under qemu-aarch64"
 cargo test -p roadside-core "${features[@]}" --target "$target" --locked
 
 echo "== the desktop build (system libcrypto) for comparison: the check refuses its library"
 cargo build -p roadside-core --lib --example store_compat --locked
-if refused="$(check_mobile_lib target/debug/libroadside_core.so 2>&1)"; then
+if refused="$(check_mobile_lib "$tdir/debug/libroadside_core.so" 2>&1)"; then
   echo "FAIL the packaging check accepts the desktop library, which needs the system libcrypto" >&2
   exit 1
 fi
@@ -65,8 +66,8 @@ grep -q 'needs an OpenSSL library' <<<"$refused" || { echo "FAIL unexpected refu
 echo "   refused as it should be: $refused"
 
 echo "== store compatibility: ARM64 mobile build <-> x86-64 desktop build"
-desktop=target/debug/examples/store_compat
-mobile="target/$target/debug/examples/store_compat"
+desktop="$tdir/debug/examples/store_compat"
+mobile="$tdir/$target/debug/examples/store_compat"
 vendored="$(sed -n '/^name = "openssl-src"$/{n;s/^version = ".*+\(.*\)"$/\1/p}' Cargo.lock)"
 [ -n "$vendored" ] || { echo "FAIL no openssl-src in Cargo.lock" >&2; exit 1; }
 compat="$(mktemp -d)"
@@ -86,7 +87,7 @@ echo "   mobile read:    $(qemu-aarch64 -L "$sysroot" "$mobile" check "$compat/f
 
 echo "== the shipped library for $target (profile $MOBILE_PROFILE)"
 cargo build -p roadside-core --lib "${features[@]}" --profile "$MOBILE_PROFILE" --target "$target" --locked
-so="target/$target/$MOBILE_PROFILE/libroadside_core.so"
+so="$tdir/$target/$MOBILE_PROFILE/libroadside_core.so"
 check_mobile_lib "$so"
 size="$(stripped_size "$so" aarch64-linux-gnu-strip)"
 echo "   $so: $(stat -c %s "$so") bytes as built, $size bytes stripped"
