@@ -51,7 +51,7 @@ cargo test -p roadside-core "${features[@]}" --target "$target" --locked --no-ru
 cargo build -p roadside-core --lib --example store_compat "${features[@]}" --target "$target" --locked
 
 echo "== the ARM64 mobile library against the packaging rules"
-check_mobile_lib "$tdir/$"$tdir/debug/libroadside_core.so""
+check_mobile_lib "$tdir/$target/debug/libroadside_core.so"
 
 echo "== the core's tests on ARM64 under qemu-aarch64"
 cargo test -p roadside-core "${features[@]}" --target "$target" --locked
