@@ -20,9 +20,9 @@
 MOBILE_FEATURES=mobile
 MOBILE_PROFILE=release-mobile
 # The most a mobile library may weigh stripped before a build fails: a guard against growth, set
-# above the ARM64 library as it is (11.3 MiB with OpenSSL linked in, BENCHMARKS.md). The target of
-# 8 MiB per ABI is not met; BENCHMARKS.md says where the size goes.
-MOBILE_MAX_STRIPPED_BYTES=$((12 << 20))
+# above the libraries as they are with OpenSSL linked in (ARM64 11.3 MiB, x86-64 12.4 MiB,
+# BENCHMARKS.md). The target of 8 MiB per ABI is not met; BENCHMARKS.md says where the size goes.
+MOBILE_MAX_STRIPPED_BYTES=$((14 << 20))
 
 check_mobile_lib() {
   local so="$1"
