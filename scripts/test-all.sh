@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every Roadside test on a fresh Debian machine: installs what the build needs, builds, checks
 # formatting and lints, runs the Rust test suites (core, CLI, server, end-to-end, and the tus
-# conformance test with the stock tuspy and tus-js-client clients).
+# conformance test with the stock tuspy and tus-js-client clients), stock Schemathesis against the
+# server's OpenAPI document, then the core on ARM64 in the mobile configuration under qemu
+# (scripts/test-arm64.sh).
 # Usage: scripts/test-all.sh            (from the repository root; root or sudo for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,3 +87,7 @@ cargo build -p roadside-server -p roadside-cli --locked
 python3 tests/schemathesis/run.py --server target/debug/roadside-server \
   --cli target/debug/roadside --schemathesis "$ST_VENV/bin/schemathesis" --max-examples 25 \
   --workdir "$(mktemp -d)"
+
+echo "== the core on ARM64, mobile configuration: cross-built, its tests under qemu-aarch64, store"
+echo "   compatibility with the desktop build, packaging checks and size (scripts/test-arm64.sh)"
+scripts/test-arm64.sh
