@@ -935,7 +935,7 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, Fail> {
         ("id" = String, Path, description = "An upload id (UUID), or the SHA-256 hex of an object the agency holds (its complete upload)"),
         TusResumable,
         ("Upload-Offset" = u64, Header, description = "Must equal the server's offset (409 otherwise)"),
-        ("Upload-Checksum" = Option<String>, Header, nullable = false, description = "`sha256 <base64 of the chunk's SHA-256>` or `sha1 <base64 of its SHA-1>` (460 on mismatch)"),
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, pattern = "^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$", description = "`sha256 <base64 of the chunk's SHA-256>` or `sha1 <base64 of its SHA-1>` (460 on mismatch)"),
     ),
     request_body(content = Binary, content_type = "application/offset+octet-stream"),
     responses(
