@@ -17,7 +17,13 @@ let package = Package(
         .target(
             name: "RoadsideCore",
             dependencies: ["roadside_coreFFI"],
-            path: "Sources/RoadsideCore"
+            path: "Sources/RoadsideCore",
+            // The core's SQLCipher runs on CommonCrypto (in libSystem) and takes its random bytes from
+            // Security's SecRandomCopyBytes; the static library leaves those frameworks to the app.
+            linkerSettings: [
+                .linkedFramework("Security"),
+                .linkedFramework("CoreFoundation"),
+            ]
         ),
     ]
 )

@@ -42,9 +42,7 @@ android {
     sourceSets {
         getByName("main") {
             java.srcDirs("src/main/kotlin")
-            // libroadside_core.so per ABI, from:
-            // cargo ndk -t arm64-v8a -t armeabi-v7a -t x86_64 -o android/app/src/main/jniLibs \
-            //   build -p roadside-core --profile release-mobile
+            // libroadside_core.so per ABI, written by the cargoNdk task below.
             jniLibs.srcDirs("src/main/jniLibs")
         }
     }
@@ -59,6 +57,21 @@ android {
 
 kotlin {
     jvmToolchain(17)
+}
+
+// The native core for every ABI in abiFilters, built by scripts/build-android.sh: cargo-ndk with the
+// core's mobile configuration (feature `mobile`: SQLCipher on OpenSSL built from source and linked
+// statically, as the phone has no system OpenSSL; profile release-mobile; 16 KB page alignment), the
+// same settings the ARM64 test run builds and checks, then the packaging checks on each library.
+// Cargo rebuilds only what changed, so the task runs on every build.
+val cargoNdk = tasks.register<Exec>("cargoNdk") {
+    group = "build"
+    description = "Builds libroadside_core.so per ABI into src/main/jniLibs (scripts/build-android.sh)"
+    workingDir = rootDir.parentFile
+    commandLine(listOf("scripts/build-android.sh") + android.defaultConfig.ndk.abiFilters.sorted())
+}
+tasks.named("preBuild") {
+    dependsOn(cargoNdk)
 }
 
 dependencies {

@@ -1,7 +1,8 @@
 //! `roadside`: the desktop command line over Roadside's core, so the core runs without a phone.
 //!
 //! Prints JSON on stdout. On failure it exits non-zero and prints `{"code": …, "message": …}` (plus
-//! `issues` for validation failures) on stderr. The database key comes from `ROADSIDE_DB_KEY`
+//! `issues` for validation failures) on stderr; argument errors too (`CLI_ARGUMENT_*`,
+//! `CLI_COMMAND_*`, exit status 2). The database key comes from `ROADSIDE_DB_KEY`
 //! (64 hex digits) or from the key file `init` creates (`<data>/device.key`, mode 0600, in a data
 //! directory created 0700; the database in it is 0600).
 
@@ -301,8 +302,69 @@ fn parse_kind(s: &str) -> Result<EvidenceKind, String> {
         .ok_or_else(|| format!("证据类型 {s} 无效，应为 video、audio、photo 或 document"))
 }
 
+/// An argument error (clap's), in the CLI's error format: a stable code and a Chinese message
+/// naming what is wrong, with clap's own line after it. Help and version are not errors.
+fn argument_error(e: &clap::Error) -> Value {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let context = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join("、"),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let arg = context(ContextKind::InvalidArg);
+    let (code, what) = match e.kind() {
+        ErrorKind::UnknownArgument => ("CLI_ARGUMENT_UNKNOWN", format!("不认识的参数 {arg}")),
+        ErrorKind::InvalidSubcommand => (
+            "CLI_COMMAND_UNKNOWN",
+            format!("不认识的命令 {}", context(ContextKind::InvalidSubcommand)),
+        ),
+        ErrorKind::MissingRequiredArgument => {
+            ("CLI_ARGUMENT_MISSING", format!("缺少必需的参数 {arg}"))
+        }
+        ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            ("CLI_COMMAND_MISSING", "缺少命令".to_string())
+        }
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => (
+            "CLI_ARGUMENT_INVALID",
+            format!(
+                "参数 {arg} 的值 {} 无效",
+                context(ContextKind::InvalidValue)
+            ),
+        ),
+        ErrorKind::ArgumentConflict => (
+            "CLI_ARGUMENT_CONFLICT",
+            format!("参数 {arg} 不能与其他参数同时使用"),
+        ),
+        _ => ("CLI_ARGUMENTS_INVALID", "命令行参数有误".to_string()),
+    };
+    // clap's own line says the same in English; kept when it is a complete sentence.
+    let rendered = e.to_string();
+    let detail = rendered
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("error: "))
+        .filter(|l| !l.ends_with(':'));
+    let message = match detail {
+        Some(d) => format!("{what}（{d}）；用 roadside --help 查看用法"),
+        None => format!("{what}；用 roadside --help 查看用法"),
+    };
+    json!({ "code": code, "message": message })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: what was asked for, on stdout.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}", argument_error(&e));
+            return ExitCode::from(2);
+        }
+    };
     match run(cli) {
         Ok(Some(value)) => {
             let mut out = std::io::stdout().lock();

@@ -295,7 +295,20 @@ fn every_page_renders_with_ink_and_two_renders_are_identical() {
     // Another process (its own hash seeds, its own allocations) renders the same bytes.
     let out_dir = dir.path().join("other-process");
     std::fs::create_dir(&out_dir).expect("mkdir");
-    let status = Command::new(std::env::current_exe().expect("test binary"))
+    // Under an emulator (the ARM64 run under qemu-aarch64 in scripts/test-arm64.sh) the binary is
+    // started through the runner cargo used, given in ROADSIDE_TEST_RUNNER ("program args…").
+    let exe = std::env::current_exe().expect("test binary");
+    let runner = std::env::var("ROADSIDE_TEST_RUNNER").unwrap_or_default();
+    let mut runner = runner.split_whitespace();
+    let mut again = match runner.next() {
+        Some(program) => {
+            let mut c = Command::new(program);
+            c.args(runner).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    let status = again
         .args(["--exact", "write_samples_when_asked", "--test-threads", "1"])
         .env("ROADSIDE_DOC_OUT", &out_dir)
         .output()

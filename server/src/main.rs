@@ -2,6 +2,8 @@
 //! `roadside-server log rollover` or `roadside-server openapi`).
 //! Everything else lives in the library.
 
+use std::io::Write;
+
 use clap::Parser;
 use roadside_server::config::{Command, Config, LogCommand};
 use roadside_server::error::ApiError;
@@ -59,10 +61,16 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let base = server.base_url();
-    tracing::info!(
-        "{}",
-        bootstrap::banner(&base, server.state.storage.backend(), &server.seeded)
-    );
+    // On stdout whatever the log level: it is how an operator learns to sign in and enrol.
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            bootstrap::banner(&base, server.state.storage.backend(), &server.seeded)
+        );
+        let _ = out.flush();
+    }
     match server.serve(shutdown_signal()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -26,6 +26,7 @@ backend_tests!(db, objects:
     a_chunk_with_its_checksum_advances_the_offset,
     a_wrong_offset_is_refused_with_the_servers_offset,
     a_chunk_with_a_wrong_checksum_is_refused,
+    a_chunk_with_a_sha1_checksum_is_checked,
     an_unsupported_checksum_algorithm_is_refused,
     a_chunk_of_the_wrong_content_type_is_refused,
     a_chunk_over_the_chunk_limit_is_refused,
@@ -53,7 +54,7 @@ async fn options_answer_what_the_server_supports(db: Db, objects: Objects) {
         header(&r.headers, "tus-extension"),
         "creation,checksum,termination,expiration"
     );
-    assert_eq!(header(&r.headers, "tus-checksum-algorithm"), "sha256");
+    assert_eq!(header(&r.headers, "tus-checksum-algorithm"), "sha1,sha256");
     assert_eq!(header(&r.headers, "tus-max-size"), (4u64 << 30).to_string());
     m.s.stop().await;
 }
@@ -166,7 +167,8 @@ async fn creating_an_upload_needs_a_token(db: Db, objects: Objects) {
 }
 
 /// Created: 201 with its location, offset 0 and an expiry; creating it again while it is
-/// unfinished answers the same upload (no second copy of the bytes).
+/// unfinished answers 201 with the same upload and its offset (no second copy of the bytes); a
+/// client that sends from 0 anyway gets 409 with that offset, and HEAD says the same.
 async fn creating_an_upload_answers_where_it_is_and_creating_it_again_resumes_it(
     db: Db,
     objects: Objects,
@@ -180,10 +182,23 @@ async fn creating_an_upload_answers_where_it_is_and_creating_it_again_resumes_it
     assert_eq!(offset_of(&r), 0);
     assert!(header(&r.headers, "upload-expires").ends_with(" GMT"));
     assert_eq!(r.body["status"], "created");
+    let at = 2 * 1024 * 1024;
+    let r = patch(&m.s, &m.dev.token, &url, 0, &video[..at], None).await;
+    assert_eq!((r.status, offset_of(&r)), (204, at as u64), "{}", r.body);
     let again = create(&m.s, &m.dev.token, &sha, video.len() as u64).await;
-    assert_eq!(again.status, 200);
+    assert_eq!(again.status, 201, "{}", again.body);
     assert_eq!(header(&again.headers, "location"), url);
+    assert_eq!(offset_of(&again), at as u64);
+    assert!(header(&again.headers, "upload-expires").ends_with(" GMT"));
     assert_eq!(again.body["status"], "resume");
+    let from_zero = patch(&m.s, &m.dev.token, &url, 0, &video[..at], None).await;
+    assert_eq!(
+        (from_zero.status, from_zero.body["code"].as_str()),
+        (409, Some("UPLOAD_OFFSET_MISMATCH"))
+    );
+    assert_eq!(offset_of(&from_zero), at as u64);
+    let r = head(&m.s, &m.dev.token, &url).await;
+    assert_eq!((r.status, offset_of(&r)), (200, at as u64));
     m.s.stop().await;
 }
 
@@ -241,6 +256,48 @@ async fn a_chunk_with_a_wrong_checksum_is_refused(db: Db, objects: Objects) {
         (460, Some("CHECKSUM_MISMATCH"))
     );
     m.assert_unchanged(&up, at).await;
+    m.s.stop().await;
+}
+
+/// The checksum extension's sha1 (every tus client supports it): a right one advances the offset,
+/// a wrong one is refused with 460 and nothing changes.
+async fn a_chunk_with_a_sha1_checksum_is_checked(db: Db, objects: Objects) {
+    use sha1::Digest as _;
+    let (m, up, at) = video_after_one_chunk(&db, &objects).await;
+    let c2 = &up.bytes[at..at + 1024 * 1024];
+    let send = |sum: Vec<u8>| {
+        let headers = vec![
+            ("Tus-Resumable", TUS.to_string()),
+            ("Content-Type", OFFSET_STREAM.to_string()),
+            ("Upload-Offset", at.to_string()),
+            ("Upload-Checksum", format!("sha1 {}", b64(&sum))),
+        ];
+        let (m, up) = (&m, &up);
+        async move {
+            tus(
+                &m.s,
+                Method::PATCH,
+                &up.url,
+                Some(&m.dev.token),
+                &headers,
+                Some(c2.to_vec()),
+            )
+            .await
+        }
+    };
+    let r = send(vec![7; 20]).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (460, Some("CHECKSUM_MISMATCH"))
+    );
+    m.assert_unchanged(&up, at).await;
+    let r = send(sha1::Sha1::digest(c2).to_vec()).await;
+    assert_eq!(
+        (r.status, offset_of(&r)),
+        (204, (at + c2.len()) as u64),
+        "{}",
+        r.body
+    );
     m.s.stop().await;
 }
 
@@ -414,7 +471,9 @@ async fn a_completed_upload_is_readable_by_the_device_and_the_back_office(
     m.s.stop().await;
 }
 
-/// The upload is finished: HEAD 404; creating it again says it is stored (nothing to send).
+/// The upload is finished: HEAD 404; creating it again answers 201 with the complete upload
+/// (Location by the object's hash, offset = length): HEAD says the same, an empty PATCH at the end
+/// is acknowledged, any other PATCH conflicts, DELETE keeps the evidence.
 async fn a_completed_upload_is_gone_and_creating_it_again_says_it_is_stored(
     db: Db,
     objects: Objects,
@@ -424,11 +483,41 @@ async fn a_completed_upload_is_gone_and_creating_it_again_says_it_is_stored(
     m.send_from(&up, 0).await;
     let r = head(&m.s, &m.dev.token, &up.url).await;
     assert_eq!(r.status, 404);
-    let r = create(&m.s, &m.dev.token, &up.sha, up.bytes.len() as u64).await;
-    assert_eq!(r.status, 200);
-    assert_eq!(offset_of(&r), up.bytes.len() as u64);
-    assert!(r.headers.get("location").is_none());
+    let len = up.bytes.len() as u64;
+    let r = create(&m.s, &m.dev.token, &up.sha, len).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(offset_of(&r), len);
+    assert_eq!(header(&r.headers, "upload-length"), len.to_string());
+    let url = header(&r.headers, "location").to_string();
+    assert_eq!(url, format!("/api/v1/media/uploads/{}", up.sha));
+    assert!(r.headers.get("upload-expires").is_none());
     assert_eq!(r.body["status"], "stored");
+    assert_eq!(r.body["upload_url"], url.as_str());
+    let h = head(&m.s, &m.dev.token, &url).await;
+    assert_eq!((h.status, offset_of(&h)), (200, len));
+    assert_eq!(header(&h.headers, "upload-length"), len.to_string());
+    let done = patch(&m.s, &m.dev.token, &url, len, &[], None).await;
+    assert_eq!((done.status, offset_of(&done)), (204, len), "{}", done.body);
+    let from_zero = patch(&m.s, &m.dev.token, &url, 0, &up.bytes[..1024], None).await;
+    assert_eq!(
+        (from_zero.status, from_zero.body["code"].as_str()),
+        (409, Some("UPLOAD_OFFSET_MISMATCH"))
+    );
+    assert_eq!(offset_of(&from_zero), len);
+    let gone = tus(
+        &m.s,
+        Method::DELETE,
+        &url,
+        Some(&m.dev.token),
+        &[("Tus-Resumable", TUS.into())],
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 204);
+    m.assert_stored(&up).await;
+    // The complete upload of an object the agency does not hold is not found.
+    let other = format!("/api/v1/media/uploads/{}", "ab".repeat(32));
+    assert_eq!(head(&m.s, &m.dev.token, &other).await.status, 404);
     m.s.stop().await;
 }
 
@@ -610,7 +699,8 @@ async fn tus_spec_examples() {
     assert_eq!(header(&r.headers, "cache-control"), "no-store");
     assert_eq!(header(&r.headers, "tus-resumable"), "1.0.0");
 
-    // Checksum: the spec's example uses sha1, which this server does not offer → 400.
+    // Checksum: the spec's example header (sha1, "Kq5sNclPz7QV2+lfQIuc6R7oRu0=", the SHA-1 of other
+    // bytes than these 30) → 460, the chunk discarded and the offset unchanged.
     let r = tus(
         &s,
         Method::PATCH,
@@ -628,7 +718,14 @@ async fn tus_spec_examples() {
         Some(file[70..].to_vec()),
     )
     .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (460, Some("CHECKSUM_MISMATCH"))
+    );
+    assert_eq!(
+        header(&head(&s, &dev.token, &url).await.headers, "upload-offset"),
+        "70"
+    );
 
     // Core: PATCH 30 bytes at 70 → 204, Upload-Offset: 100 (complete).
     let r = patch(

@@ -9,7 +9,12 @@ Two servers, each on a fresh SQLite data directory:
 2. the destructive operations alone (signing out, revoking an officer or a device), which would
    otherwise take the first run's credentials away.
 
-Usage: run.py --server target/debug/roadside-server --schemathesis PATH [--max-examples N]
+Before the first run the `roadside` CLI (when given) records demo cases with a photo on a device
+of its own and syncs them, so the operations that read cases, entries, proofs and media reach
+stored data (their identifiers are passed in ROADSIDE_* variables the config names).
+
+Usage: run.py --server target/debug/roadside-server --cli target/debug/roadside
+              --schemathesis PATH [--max-examples N]
 Exit status 0 when both runs report no failure and no error.
 """
 
@@ -95,6 +100,39 @@ class Server:
         )
         return r["token"]
 
+    def seed(self, cli, admin):
+        """Cases, entries and an uploaded photo from a real device (the CLI), synced; returns
+        the identifiers the config passes to the operations that read them."""
+        device = os.path.join(self.data, "device")
+        code = call(
+            self.base,
+            "POST",
+            "/api/v1/enrolment-codes",
+            {"certificate_no": "QH6325000102"},
+            admin,
+        )["code"]
+
+        def roadside(*a):
+            out = subprocess.run(
+                [cli, "--data", device, *a], check=True, capture_output=True, text=True
+            )
+            return out.stdout
+
+        roadside("init", "--demo-roster")
+        case = json.loads(roadside("demo", "seed", "--cases", "2").splitlines()[0])["case_id"]
+        photo = os.path.join(self.data, "photo.jpg")
+        with open(photo, "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0" + os.urandom(4096) + b"\xff\xd9")
+        added = json.loads(roadside("evidence", "add", "--kind", "photo", case, photo))
+        roadside("enrol", "--server", self.base, "--code", code, "--name", "seed")
+        roadside("sync", "--quiet")
+        detail = call(self.base, "GET", f"/api/v1/cases/{case}", token=admin)
+        return {
+            "ROADSIDE_CASE_ID": case,
+            "ROADSIDE_EVIDENCE_SHA256": added["sha256"],
+            "ROADSIDE_ENTRY_HASH": detail["entries"][0]["entry_hash"],
+        }
+
     def stop(self):
         self.proc.terminate()
         try:
@@ -104,9 +142,14 @@ class Server:
         self.log.close()
 
 
-def run(st, server, args, selection):
+def run(st, server, args, selection, seed):
     admin = server.admin_token()
     env = dict(os.environ, ROADSIDE_ACCOUNT_TOKEN=admin, SCHEMATHESIS_HOOKS="roadside_hooks")
+    env.update(
+        {"ROADSIDE_CASE_ID": "", "ROADSIDE_EVIDENCE_SHA256": "", "ROADSIDE_ENTRY_HASH": ""}
+    )
+    if seed and args.cli:
+        env.update(server.seed(args.cli, admin))
     env["PYTHONPATH"] = HERE + os.pathsep + env.get("PYTHONPATH", "")
     env["ROADSIDE_DEVICE_TOKEN"] = server.device_token(admin)
     cmd = [
@@ -132,21 +175,22 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--server", required=True)
     p.add_argument("--schemathesis", required=True)
+    p.add_argument("--cli", default=None)
     p.add_argument("--max-examples", type=int, default=25)
     p.add_argument("--seed", type=int, default=20261207)
     p.add_argument("--workdir", default=None)
     args = p.parse_args()
     failed = False
-    for name, selection in [
+    for name, selection, seed in [
         ("every operation but the destructive ones",
-         [a for op in DESTRUCTIVE for a in ("--exclude-name", op)]),
+         [a for op in DESTRUCTIVE for a in ("--exclude-name", op)], True),
         ("the destructive operations, on their own server",
-         [a for op in DESTRUCTIVE for a in ("--include-name", op)]),
+         [a for op in DESTRUCTIVE for a in ("--include-name", op)], False),
     ]:
         print(f"== schemathesis: {name}", flush=True)
         server = Server(args.server, args.workdir)
         try:
-            code = run(args.schemathesis, server, args, selection)
+            code = run(args.schemathesis, server, args, selection, seed)
         finally:
             server.stop()
         if code != 0:

@@ -56,6 +56,8 @@ pub struct ServerProcess {
     pub base: String,
     pub addr: std::net::SocketAddr,
     pub data_dir: PathBuf,
+    /// Everything the server printed on stdout up to and including its start-up banner.
+    pub banner: String,
     child: Child,
 }
 
@@ -70,41 +72,59 @@ impl ServerProcess {
     /// point).
     pub fn start_with(data_dir: &Path, listen: &str, env: &[(String, String)]) -> ServerProcess {
         let mut child = Command::new(server_bin())
-            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("ROADSIDE_LISTEN", listen)
             .env("ROADSIDE_DATA_DIR", data_dir)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "warn,roadside_server=info")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start roadside-server");
+        let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = mpsc::channel::<String>();
+        let log = std::env::var_os("ROADSIDE_TEST_SERVER_LOG").is_some();
+        // Keep draining both pipes for the server's whole life (a full pipe would block it).
         std::thread::spawn(move || {
-            // Keep draining the pipe for the server's whole life (a full pipe would block it).
-            let mut sent = false;
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if !sent {
-                    if let Some(i) = line.find("server ready: ") {
-                        let rest = &line[i + "server ready: ".len()..];
-                        let base = rest.split_whitespace().next().unwrap_or("").to_string();
-                        let _ = tx.send(base);
-                        sent = true;
-                    }
-                }
-                if std::env::var_os("ROADSIDE_TEST_SERVER_LOG").is_some() {
+                if log {
                     eprintln!("[server] {line}");
                 }
             }
         });
-        let base = match rx.recv_timeout(Duration::from_secs(60)) {
+        // The banner, on stdout whatever the log level, ends with the OpenAPI line.
+        let (tx, rx) = mpsc::channel::<(String, String)>();
+        std::thread::spawn(move || {
+            let mut banner = String::new();
+            let mut base = None;
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if log {
+                    eprintln!("[server stdout] {line}");
+                }
+                if sent {
+                    continue;
+                }
+                banner.push_str(&line);
+                banner.push('\n');
+                if let Some(i) = line.find("server ready: ") {
+                    let rest = &line[i + "server ready: ".len()..];
+                    base = Some(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+                if let (Some(b), true) = (&base, line.contains("OpenAPI: ")) {
+                    let _ = tx.send((b.clone(), std::mem::take(&mut banner)));
+                    sent = true;
+                }
+            }
+        });
+        let (base, banner) = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(b) => b,
             Err(_) => {
                 let _ = child.kill();
-                panic!("roadside-server did not print its address");
+                panic!("roadside-server did not print its banner");
             }
         };
         let addr = base
@@ -115,6 +135,7 @@ impl ServerProcess {
             base,
             addr,
             data_dir: data_dir.to_path_buf(),
+            banner,
             child,
         }
     }

@@ -144,6 +144,10 @@ impl FaultProxy {
         self.stats.client_to_server.load(Ordering::SeqCst)
     }
 
+    pub fn server_to_client(&self) -> u64 {
+        self.stats.server_to_client.load(Ordering::SeqCst)
+    }
+
     /// Zero the byte counters (cuts and connections stay).
     pub fn reset_bytes(&self) {
         self.stats.client_to_server.store(0, Ordering::SeqCst);

@@ -1,4 +1,5 @@
-//! Resumable evidence upload, tus 1.0 (core, creation, checksum with sha256).
+//! Resumable evidence upload, tus 1.0 (core, creation, checksum with sha256, which the server
+//! offers beside sha1).
 //!
 //! For each evidence file whose declaring entry has a receipt: `POST /api/v1/media` creates the
 //! upload (length and the evidence hash in `Upload-Metadata`) and the URL it answers is kept in the
@@ -251,7 +252,8 @@ fn judge(a: &Answer, what: &str) -> StepErr {
 
 /// What creating an upload answered.
 enum Created {
-    /// Upload here (a new upload, or an unfinished one of the same file the server remembers).
+    /// Upload here (a new upload, or an unfinished one of the same file the server remembers; its
+    /// offset is asked with HEAD).
     Url(String),
     /// The server already holds the object.
     Stored,
@@ -284,13 +286,16 @@ async fn create(s: &Session<'_>, p: &PendingUpload) -> Result<Created> {
         let (e, _, _) = judge(&a, "创建媒体上传");
         return Err(e);
     }
+    // Creation answers 201 with a Location, and an Upload-Offset equal to the length when the
+    // server already holds the file (the Location is then its complete upload): nothing to send,
+    // only the confirmation. Otherwise the offset is asked with HEAD before any byte is sent.
+    let offset = a
+        .header("upload-offset")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if offset == Some(p.size) {
+        return Ok(Created::Stored);
+    }
     let Some(location) = a.header("location") else {
-        let offset = a
-            .header("upload-offset")
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if offset == Some(p.size) {
-            return Ok(Created::Stored);
-        }
         return Err(RoadsideError::network(
             "SERVER_ANSWER_INVALID",
             "服务器创建上传后没有给出 Location",

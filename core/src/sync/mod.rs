@@ -382,6 +382,8 @@ pub(crate) struct Session<'a> {
     verified: HashMap<String, SeenCheckpoint>,
     /// Origins the log had before the current one (after rollovers).
     retired: Vec<RetiredOrigin>,
+    /// Push bodies go gzip-compressed until the server refuses the coding.
+    pub gzip_requests: bool,
 }
 
 impl Session<'_> {
@@ -619,6 +621,7 @@ async fn run(
         },
         verified: HashMap::new(),
         retired: store.retired_origins()?,
+        gzip_requests: true,
     };
     let mut report = SyncReport::default();
     s.emit();

@@ -10,19 +10,23 @@
 //!
 //! - `OPTIONS /api/v1/media` → **204** with `Tus-Version: 1.0.0`,
 //!   `Tus-Extension: creation,checksum,termination,expiration`, `Tus-Max-Size: <bytes>`,
-//!   `Tus-Checksum-Algorithm: sha256`. No token needed.
+//!   `Tus-Checksum-Algorithm: sha1,sha256`. No token needed.
 //! - `POST /api/v1/media` — create an upload for one declared evidence file.
 //!   Headers: `Upload-Length: <bytes>` (required; `Upload-Defer-Length` is not supported),
 //!   `Upload-Metadata: sha256 <base64 of the 64-char lowercase hex SHA-256>` (other keys such as
 //!   `filename` are accepted and ignored). The hash must be declared by an accepted `evidence.add`
 //!   entry of the device's agency, and `Upload-Length` must equal its declared `size`.
-//!   Answers (all with `Upload-Offset` and `Upload-Length`):
-//!   - **201** + `Location: /api/v1/media/uploads/<id>`, `Upload-Offset: 0`, `Upload-Expires`: new upload.
-//!   - **200** + `Location` + `Upload-Offset: n`: an unfinished upload of this file by this agency
-//!     exists; continue it from `n` (so a device that lost the URL never resends bytes).
-//!   - **200** without `Location`, `Upload-Offset` = `Upload-Length`: the agency already holds the
-//!     object; nothing to send.
-//!   - The JSON body says the same: `{"status": "created"|"resume"|"stored", "upload_url": …|null,
+//!   Answers: always **201** with `Location`, `Upload-Offset` and `Upload-Length` (tus creation):
+//!   - a new upload: `Location: /api/v1/media/uploads/<id>`, `Upload-Offset: 0`, `Upload-Expires`;
+//!   - an unfinished upload of this file by this agency exists: its `Location` and
+//!     `Upload-Offset: n`, `Upload-Expires` (a device that lost the URL never resends bytes: it
+//!     continues from `n`; a client that sends from 0 anyway gets **409** with `Upload-Offset: n`,
+//!     as tus requires, and resumes from there after a HEAD);
+//!   - the agency already holds the object: the complete upload
+//!     `Location: /api/v1/media/uploads/<sha256 hex>`, `Upload-Offset` = `Upload-Length` (HEAD says
+//!     the same, an empty PATCH at that offset is acknowledged with **204**, DELETE keeps the
+//!     evidence and answers **204**); nothing to send.
+//!   - The JSON body says the same: `{"status": "created"|"resume"|"stored", "upload_url": …,
 //!     "offset": n, "length": n, "sha256": "…", "expires_at": RFC 3339|null}`.
 //!   - **422** `EVIDENCE_NOT_DECLARED` (no accepted entry of the agency declares the hash),
 //!     **422** `UPLOAD_LENGTH_MISMATCH` (the length differs from the declared size),
@@ -33,7 +37,7 @@
 //!   **403** another agency's upload, **410** expired (the upload is deleted; create a new one).
 //! - `PATCH /api/v1/media/uploads/<id>` with `Content-Type: application/offset+octet-stream`,
 //!   `Upload-Offset: <the server's offset>`, optionally `Upload-Checksum: sha256 <base64 of the
-//!   chunk's 32-byte SHA-256>`, the chunk as body (at most `ROADSIDE_MEDIA_MAX_CHUNK` bytes; any
+//!   chunk's 32-byte SHA-256>` or `sha1 <base64 of its 20-byte SHA-1>`, the chunk as body (at most `ROADSIDE_MEDIA_MAX_CHUNK` bytes; any
 //!   size otherwise, no minimum). Answers:
 //!   - **204** + `Upload-Offset: <new offset>` (+ `Upload-Expires` while unfinished). When the new
 //!     offset equals the length the whole file's SHA-256 was checked and the object is stored.
@@ -96,6 +100,9 @@ const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 const UPLOAD_CHECKSUM: HeaderName = HeaderName::from_static("upload-checksum");
 const UPLOAD_DEFER_LENGTH: HeaderName = HeaderName::from_static("upload-defer-length");
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
+/// The `Upload-Checksum` algorithms (tus checksum extension: `sha1` is the one every client and
+/// server must support; `sha256` is what the device sends).
+const CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
 
 /// The media routes and their descriptions (`routes::described` lists them with the others).
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -204,12 +211,20 @@ fn tus_device(headers: &HeaderMap, device: Result<DeviceCaller, ApiError>) -> Re
     Ok(device)
 }
 
+/// What an upload URL names.
+enum Target {
+    /// An open upload, by its id (hyphenated lowercase UUID).
+    Open(String),
+    /// The complete upload of an object the agency holds, by the object's SHA-256 (lowercase hex):
+    /// the URL creation answers when there is nothing left to send.
+    Complete(String),
+}
+
 /// A tus request on one upload (HEAD, PATCH, DELETE), past the start they share: the protocol
-/// version, the device and a well-formed upload id.
+/// version, the device and a well-formed upload URL.
 struct UploadRequest {
     device: Device,
-    /// The upload's id, hyphenated lowercase.
-    id: String,
+    target: Target,
 }
 
 impl UploadRequest {
@@ -219,20 +234,40 @@ impl UploadRequest {
         id: &str,
     ) -> Result<Self, Fail> {
         let device = tus_device(headers, device)?;
-        let id = upload_id(id)?;
-        Ok(UploadRequest { device, id })
+        let target = upload_target(id)?;
+        Ok(UploadRequest { device, target })
     }
 
-    /// The upload, once no other request is working on it (the lock is held until the guard is
-    /// dropped), if the device's agency owns it and it has not expired.
+    /// The open upload `id`, once no other request is working on it (the lock is held until the
+    /// guard is dropped), if the device's agency owns it and it has not expired.
     async fn claim(
         &self,
         state: &AppState,
+        id: &str,
     ) -> Result<(tokio::sync::OwnedMutexGuard<()>, MediaUpload), Fail> {
-        let guard = locked(state, &self.id).await?;
-        let upload = owned_upload(state, &self.device, &self.id).await?;
+        let guard = locked(state, id).await?;
+        let upload = owned_upload(state, &self.device, id).await?;
         Ok((guard, upload))
     }
+}
+
+/// The object behind a complete upload's URL, if the device's agency holds it (its record exists
+/// and the store has it); `UPLOAD_NOT_FOUND` otherwise.
+async fn complete_upload(
+    state: &AppState,
+    device: &Device,
+    sha256: &str,
+) -> Result<MediaObject, Fail> {
+    let agencies = std::slice::from_ref(&device.agency);
+    let object = state
+        .storage
+        .media_object(agencies, sha256)
+        .await?
+        .ok_or_else(not_found)?;
+    if !state.media.object_present(sha256, object.size).await? {
+        return Err(not_found());
+    }
+    Ok(object)
 }
 
 fn check_tus(headers: &HeaderMap) -> Result<(), Fail> {
@@ -285,14 +320,14 @@ fn metadata_value(upload: &MediaUpload) -> String {
     options,
     path = "/api/v1/media",
     tag = "media",
-    summary = "tus 1.0 discovery: Tus-Version, Tus-Extension (creation,checksum,termination,expiration), Tus-Max-Size, Tus-Checksum-Algorithm (sha256)",
+    summary = "tus 1.0 discovery: Tus-Version, Tus-Extension (creation,checksum,termination,expiration), Tus-Max-Size, Tus-Checksum-Algorithm (sha1,sha256)",
     responses(
         (status = 204, description = "Supported protocol", headers(
             ("Tus-Resumable" = String, description = "1.0.0"),
             ("Tus-Version" = String, description = "1.0.0"),
             ("Tus-Extension" = String, description = "creation,checksum,termination,expiration"),
             ("Tus-Max-Size" = u64, description = "bytes"),
-            ("Tus-Checksum-Algorithm" = String, description = "sha256"),
+            ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256"),
         )),
     )
 )]
@@ -302,7 +337,7 @@ async fn options(State(state): State<AppState>) -> Response {
     set(&mut r, TUS_VERSION_H, TUS_VERSION);
     set(&mut r, TUS_EXTENSION, TUS_EXTENSIONS);
     set(&mut r, TUS_MAX_SIZE, state.media.max_size);
-    set(&mut r, TUS_CHECKSUM_ALGORITHM, "sha256");
+    set(&mut r, TUS_CHECKSUM_ALGORITHM, CHECKSUM_ALGORITHMS);
     r
 }
 
@@ -310,15 +345,15 @@ async fn options(State(state): State<AppState>) -> Response {
     options,
     path = "/api/v1/media/uploads/{id}",
     tag = "media",
-    summary = "tus 1.0 discovery: Tus-Version, Tus-Extension (creation,checksum,termination,expiration), Tus-Max-Size, Tus-Checksum-Algorithm (sha256)",
-    params(("id" = String, Path, format = Uuid)),
+    summary = "tus 1.0 discovery: Tus-Version, Tus-Extension (creation,checksum,termination,expiration), Tus-Max-Size, Tus-Checksum-Algorithm (sha1,sha256)",
+    params(("id" = String, Path, description = "An upload id (UUID), or the SHA-256 hex of an object the agency holds (its complete upload)")),
     responses(
         (status = 204, description = "Supported protocol", headers(
             ("Tus-Resumable" = String, description = "1.0.0"),
             ("Tus-Version" = String, description = "1.0.0"),
             ("Tus-Extension" = String, description = "creation,checksum,termination,expiration"),
             ("Tus-Max-Size" = u64, description = "bytes"),
-            ("Tus-Checksum-Algorithm" = String, description = "sha256"),
+            ("Tus-Checksum-Algorithm" = String, description = "sha1,sha256"),
         )),
     )
 )]
@@ -385,9 +420,9 @@ enum UploadStatus {
 #[schema(as = MediaUpload)]
 struct UploadAnswer {
     status: UploadStatus,
-    /// Where to send the bytes (absent from a `stored` answer).
-    #[schema(required = true)]
-    upload_url: Option<String>,
+    /// The upload's URL (also `Location`): an open upload's, or for `stored` the complete upload
+    /// `/api/v1/media/uploads/<sha256>`.
+    upload_url: String,
     offset: u64,
     length: u64,
     #[schema(pattern = "^[0-9a-f]{64}$")]
@@ -397,27 +432,25 @@ struct UploadAnswer {
     expires_at: Option<String>,
 }
 
+/// The URL of an upload: `/api/v1/media/uploads/<id>` for an open one, and
+/// `/api/v1/media/uploads/<sha256 hex>` for the complete upload of an object the agency holds.
+fn upload_url(id: &str) -> String {
+    format!("/api/v1/media/uploads/{id}")
+}
+
+/// A creation answer: always **201** with `Location` (tus creation), whatever the request found.
 fn created_answer(
-    status: StatusCode,
+    kind: UploadStatus,
     upload: Option<&MediaUpload>,
     sha256: &str,
     length: u64,
 ) -> Response {
     let (offset, url, expires) = match upload {
-        Some(u) => (
-            u.offset,
-            Some(format!("/api/v1/media/uploads/{}", u.id)),
-            Some(u.expires_at.clone()),
-        ),
-        None => (length, None, None),
-    };
-    let kind = match (status, upload) {
-        (StatusCode::CREATED, _) => UploadStatus::Created,
-        (_, Some(_)) => UploadStatus::Resume,
-        (_, None) => UploadStatus::Stored,
+        Some(u) => (u.offset, upload_url(&u.id), Some(u.expires_at.clone())),
+        None => (length, upload_url(sha256), None),
     };
     let mut r = (
-        status,
+        StatusCode::CREATED,
         axum::Json(UploadAnswer {
             status: kind,
             upload_url: url.clone(),
@@ -430,9 +463,7 @@ fn created_answer(
         .into_response();
     set(&mut r, UPLOAD_OFFSET, offset);
     set(&mut r, UPLOAD_LENGTH, length);
-    if let Some(url) = &url {
-        set(&mut r, header::LOCATION, url);
-    }
+    set(&mut r, header::LOCATION, url);
     if let Some(e) = &expires {
         set(&mut r, UPLOAD_EXPIRES, http_date(e));
     }
@@ -451,13 +482,12 @@ fn created_answer(
         ("Upload-Metadata" = String, Header, description = "`sha256 <base64 of the 64-char hex SHA-256>` (other keys ignored)"),
     ),
     responses(
-        (status = 201, description = "Upload created: continue at Location from Upload-Offset 0", body = UploadAnswer, headers(
-            ("Location" = String, description = "/api/v1/media/uploads/{id}"),
-            ("Upload-Offset" = u64, description = "0"),
+        (status = 201, description = "The upload to continue at Location from Upload-Offset: a new one (offset 0), an unfinished one of the same file (its offset), or the complete upload of an object the agency already holds (/api/v1/media/uploads/<sha256>, offset = length: nothing to send)", body = UploadAnswer, headers(
+            ("Location" = String, description = "/api/v1/media/uploads/{id} or /api/v1/media/uploads/{sha256}"),
+            ("Upload-Offset" = u64, description = "where to continue"),
             ("Upload-Length" = u64, description = "Upload-Length as sent"),
-            ("Upload-Expires" = String, description = "HTTP-date"),
+            ("Upload-Expires" = String, description = "HTTP-date; absent when the object is stored"),
         )),
-        (status = 200, description = "An unfinished upload of this file exists (Location + Upload-Offset: resume there), or the object is already stored (no Location, Upload-Offset = Upload-Length: nothing to send)", body = UploadAnswer),
         (status = 400, description = "UPLOAD_METADATA_INVALID, UPLOAD_LENGTH_INVALID or UPLOAD_DEFER_UNSUPPORTED", body = ErrorBody),
         (status = 412, response = ErrorResponse),
         (status = 413, response = ErrorResponse),
@@ -532,7 +562,7 @@ async fn create(
         .holds(state.storage.as_ref(), agencies, &sha256, length)
         .await?
     {
-        return Ok(created_answer(StatusCode::OK, None, &sha256, length));
+        return Ok(created_answer(UploadStatus::Stored, None, &sha256, length));
     }
     sweep_expired(&state).await;
     let now = crate::now();
@@ -547,10 +577,15 @@ async fn create(
         match open {
             Some(u) => match settle(&state, u).await? {
                 Settled::Open(u) => {
-                    return Ok(created_answer(StatusCode::OK, Some(&u), &sha256, length))
+                    return Ok(created_answer(
+                        UploadStatus::Resume,
+                        Some(&u),
+                        &sha256,
+                        length,
+                    ))
                 }
                 Settled::Stored(_) => {
-                    return Ok(created_answer(StatusCode::OK, None, &sha256, length))
+                    return Ok(created_answer(UploadStatus::Stored, None, &sha256, length))
                 }
             },
             // Finished or removed by a request that held the lock first: look again.
@@ -560,7 +595,7 @@ async fn create(
                     .holds(state.storage.as_ref(), agencies, &sha256, length)
                     .await?
                 {
-                    return Ok(created_answer(StatusCode::OK, None, &sha256, length));
+                    return Ok(created_answer(UploadStatus::Stored, None, &sha256, length));
                 }
             }
         }
@@ -582,7 +617,7 @@ async fn create(
         return match state.media.commit(&upload).await? {
             Commit::Stored => {
                 record_object(&state, &upload).await?;
-                Ok(created_answer(StatusCode::OK, None, &sha256, 0))
+                Ok(created_answer(UploadStatus::Stored, None, &sha256, 0))
             }
             Commit::HashMismatch => Err(hash_mismatch(&upload)),
         };
@@ -590,7 +625,7 @@ async fn create(
     state.storage.create_upload(&upload).await?;
     tracing::info!(upload = %upload.id, sha256 = %sha256, length, device = %device.id, "upload created");
     Ok(created_answer(
-        StatusCode::CREATED,
+        UploadStatus::Created,
         Some(&upload),
         &sha256,
         length,
@@ -623,9 +658,12 @@ fn hash_mismatch(upload: &MediaUpload) -> Fail {
     )
 }
 
-fn upload_id(id: &str) -> Result<String, Fail> {
+fn upload_target(id: &str) -> Result<Target, Fail> {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(Target::Complete(id.to_ascii_lowercase()));
+    }
     uuid::Uuid::parse_str(id)
-        .map(|u| u.hyphenated().to_string())
+        .map(|u| Target::Open(u.hyphenated().to_string()))
         .map_err(|_| not_found())
 }
 
@@ -705,7 +743,7 @@ async fn locked(state: &AppState, id: &str) -> Result<tokio::sync::OwnedMutexGua
     tag = "media",
     summary = "tus core: the upload's offset (where to resume)",
     security(("device" = [])),
-    params(("id" = String, Path, format = Uuid), TusResumable),
+    params(("id" = String, Path, description = "An upload id (UUID), or the SHA-256 hex of an object the agency holds (its complete upload)"), TusResumable),
     responses(
         (status = 200, description = "Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Cache-Control: no-store", headers(
             ("Upload-Offset" = u64),
@@ -729,8 +767,27 @@ async fn status(
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
     let request = UploadRequest::begin(&headers, device, &id)?;
+    let id = match &request.target {
+        Target::Open(id) => id,
+        Target::Complete(sha256) => {
+            let object = complete_upload(&state, &request.device, sha256).await?;
+            let mut r = StatusCode::OK.into_response();
+            set(&mut r, UPLOAD_OFFSET, object.size);
+            set(&mut r, UPLOAD_LENGTH, object.size);
+            set(
+                &mut r,
+                UPLOAD_METADATA,
+                format!(
+                    "sha256 {}",
+                    base64::engine::general_purpose::STANDARD.encode(object.sha256.as_bytes())
+                ),
+            );
+            set(&mut r, header::CACHE_CONTROL, "no-store");
+            return Ok(r);
+        }
+    };
     // Wait for a PATCH in flight (e.g. one whose connection was just cut) to record its bytes.
-    let (_guard, upload) = request.claim(&state).await?;
+    let (_guard, upload) = request.claim(&state, id).await?;
     let (upload, open) = match settle(&state, upload).await? {
         Settled::Open(u) => (u, true),
         Settled::Stored(u) => (u, false),
@@ -752,7 +809,7 @@ async fn status(
     tag = "media",
     summary = "tus termination: delete the upload and its bytes",
     security(("device" = [])),
-    params(("id" = String, Path, format = Uuid), TusResumable),
+    params(("id" = String, Path, description = "An upload id (UUID), or the SHA-256 hex of an object the agency holds (its complete upload)"), TusResumable),
     responses(
         (status = 204, description = "Deleted"),
         (status = 403, response = ErrorResponse),
@@ -770,7 +827,15 @@ async fn terminate(
     device: Result<DeviceCaller, ApiError>,
 ) -> Answer {
     let request = UploadRequest::begin(&headers, device, &id)?;
-    let (_guard, upload) = request.claim(&state).await?;
+    let id = match &request.target {
+        Target::Open(id) => id,
+        // Every byte of a complete upload is here and verified: keep the evidence.
+        Target::Complete(sha256) => {
+            complete_upload(&state, &request.device, sha256).await?;
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    };
+    let (_guard, upload) = request.claim(&state, id).await?;
     // Every byte of a complete upload is here and verified: keep the evidence, not the request.
     let Settled::Open(upload) = settle(&state, upload).await? else {
         return Ok(StatusCode::NO_CONTENT.into_response());
@@ -781,30 +846,85 @@ async fn terminate(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn parse_checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Fail> {
+/// A chunk's `Upload-Checksum`: the digest its bytes must have, by algorithm.
+#[derive(Clone, Copy)]
+enum Checksum {
+    Sha1([u8; 20]),
+    Sha256([u8; 32]),
+}
+
+impl Checksum {
+    fn hasher(&self) -> ChunkHasher {
+        match self {
+            Checksum::Sha1(_) => ChunkHasher::Sha1(sha1::Sha1::new()),
+            Checksum::Sha256(_) => ChunkHasher::Sha256(Sha256::new()),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Checksum::Sha1(_) => "SHA-1",
+            Checksum::Sha256(_) => "SHA-256",
+        }
+    }
+}
+
+/// The running hash of a chunk, in its `Upload-Checksum` algorithm.
+enum ChunkHasher {
+    Sha1(sha1::Sha1),
+    Sha256(Sha256),
+}
+
+impl ChunkHasher {
+    fn update(&mut self, bytes: &[u8]) {
+        match self {
+            ChunkHasher::Sha1(h) => h.update(bytes),
+            ChunkHasher::Sha256(h) => h.update(bytes),
+        }
+    }
+
+    /// Whether the bytes hashed have the digest `want`.
+    fn matches(self, want: &Checksum) -> bool {
+        match (self, want) {
+            (ChunkHasher::Sha1(h), Checksum::Sha1(w)) => h.finalize().as_slice() == w,
+            (ChunkHasher::Sha256(h), Checksum::Sha256(w)) => h.finalize().as_slice() == w,
+            _ => false,
+        }
+    }
+}
+
+fn parse_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, Fail> {
     let Some(v) = header_str(headers, &UPLOAD_CHECKSUM) else {
         return Ok(None);
     };
     let (algo, value) = v.split_once(' ').unwrap_or((v, ""));
-    if !algo.eq_ignore_ascii_case("sha256") {
-        return Err(fail(
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok();
+    let invalid = |name: &str, n: usize| {
+        fail(
+            StatusCode::BAD_REQUEST,
+            "CHECKSUM_INVALID",
+            format!("Upload-Checksum 应为 “{algo} <{n} 字节 {name} 的 base64>”"),
+        )
+    };
+    if algo.eq_ignore_ascii_case("sha256") {
+        digest
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .map(|d| Some(Checksum::Sha256(d)))
+            .ok_or_else(|| invalid("SHA-256", 32))
+    } else if algo.eq_ignore_ascii_case("sha1") {
+        digest
+            .and_then(|b| <[u8; 20]>::try_from(b).ok())
+            .map(|d| Some(Checksum::Sha1(d)))
+            .ok_or_else(|| invalid("SHA-1", 20))
+    } else {
+        Err(fail(
             StatusCode::BAD_REQUEST,
             "CHECKSUM_ALGORITHM_UNSUPPORTED",
-            format!("不支持的校验算法 {algo}：只支持 sha256"),
-        ));
+            format!("不支持的校验算法 {algo}：只支持 {CHECKSUM_ALGORITHMS}"),
+        ))
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .map(Some)
-        .ok_or_else(|| {
-            fail(
-                StatusCode::BAD_REQUEST,
-                "CHECKSUM_INVALID",
-                "Upload-Checksum 应为 “sha256 <32 字节 SHA-256 的 base64>”",
-            )
-        })
 }
 
 #[utoipa::path(
@@ -814,10 +934,10 @@ fn parse_checksum(headers: &HeaderMap) -> Result<Option<[u8; 32]>, Fail> {
     summary = "tus core + checksum: append a chunk at Upload-Offset; completing the file checks its whole SHA-256 before the object is stored",
     security(("device" = [])),
     params(
-        ("id" = String, Path, format = Uuid),
+        ("id" = String, Path, description = "An upload id (UUID), or the SHA-256 hex of an object the agency holds (its complete upload)"),
         TusResumable,
         ("Upload-Offset" = u64, Header, description = "Must equal the server's offset (409 otherwise)"),
-        ("Upload-Checksum" = Option<String>, Header, nullable = false, description = "`sha256 <base64 of the chunk's SHA-256>` (460 on mismatch)"),
+        ("Upload-Checksum" = Option<String>, Header, nullable = false, pattern = "^(sha1|sha256) [A-Za-z0-9+/]+={0,2}$", description = "`sha256 <base64 of the chunk's SHA-256>` or `sha1 <base64 of its SHA-1>` (460 on mismatch)"),
     ),
     request_body(content = Binary, content_type = "application/offset+octet-stream"),
     responses(
@@ -911,25 +1031,17 @@ async fn append_chunk(
     if declared_len.is_some_and(|n| n > max_chunk) {
         return Err(chunk_too_large(max_chunk));
     }
-    let (guard, upload) = request.claim(&state).await?;
+    let id = match &request.target {
+        Target::Open(id) => id,
+        Target::Complete(sha256) => {
+            let object = complete_upload(&state, &request.device, sha256).await?;
+            return complete_patch(offset, declared_len, object.size);
+        }
+    };
+    let (guard, upload) = request.claim(&state, id).await?;
     let upload = match settle(&state, upload).await? {
         Settled::Open(u) => u,
-        Settled::Stored(u) if offset == u.length && declared_len.unwrap_or(0) == 0 => {
-            let mut r = StatusCode::NO_CONTENT.into_response();
-            set(&mut r, UPLOAD_OFFSET, u.length);
-            return Ok(r);
-        }
-        Settled::Stored(u) => {
-            return Err(fail(
-                StatusCode::CONFLICT,
-                "UPLOAD_OFFSET_MISMATCH",
-                format!(
-                    "Upload-Offset 为 {offset}，服务器已收到并保存了全部 {} 字节：无需继续上传",
-                    u.length
-                ),
-            )
-            .with(UPLOAD_OFFSET, u.length))
-        }
+        Settled::Stored(u) => return complete_patch(offset, declared_len, u.length),
     };
     if offset != upload.offset {
         return Err(fail(
@@ -960,6 +1072,22 @@ async fn append_chunk(
         .map_err(|e| Fail::from(ApiError::internal("TASK_FAILED", e.to_string())))?
 }
 
+/// A PATCH on an upload whose every byte is stored: an empty one at the end is acknowledged (a
+/// client finishing what it already sent), anything else conflicts with the offset, the length.
+fn complete_patch(offset: u64, declared_len: Option<u64>, length: u64) -> Answer {
+    if offset == length && declared_len.unwrap_or(0) == 0 {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        set(&mut r, UPLOAD_OFFSET, length);
+        return Ok(r);
+    }
+    Err(fail(
+        StatusCode::CONFLICT,
+        "UPLOAD_OFFSET_MISMATCH",
+        format!("Upload-Offset 为 {offset}，服务器已收到并保存了全部 {length} 字节：无需继续上传"),
+    )
+    .with(UPLOAD_OFFSET, length))
+}
+
 fn chunk_too_large(max_chunk: u64) -> Fail {
     fail(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -984,11 +1112,11 @@ async fn receive(
     state: &AppState,
     upload: MediaUpload,
     body: Body,
-    checksum: Option<[u8; 32]>,
+    checksum: Option<Checksum>,
     limit: u64,
 ) -> Answer {
     let mut running = RunningSha256::from_bytes(&upload.hash_state)?;
-    let mut chunk_hash = checksum.map(|_| Sha256::new());
+    let mut chunk_hash = checksum.as_ref().map(Checksum::hasher);
     let mut writer = state.media.open_chunk(&upload).await?;
     let mut stream = body.into_data_stream();
     let mut cut = false;
@@ -1027,14 +1155,14 @@ async fn receive(
         return Err(refusal.with(header::CONNECTION, "close"));
     }
     if let (Some(want), Some(h)) = (checksum, chunk_hash) {
-        let got: [u8; 32] = h.finalize().into();
-        if cut || got != want {
+        if cut || !h.matches(&want) {
             writer.drop_chunk(&state.media, &upload.id).await;
             return Err(fail(
                 StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
                 "CHECKSUM_MISMATCH",
                 format!(
-                    "分片的 SHA-256 与 Upload-Checksum 不符（或分片未传完），已丢弃该分片；请从 {} 字节处重传",
+                    "分片的 {} 与 Upload-Checksum 不符（或分片未传完），已丢弃该分片；请从 {} 字节处重传",
+                    want.name(),
                     upload.offset
                 ),
             )

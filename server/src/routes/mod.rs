@@ -28,6 +28,9 @@ use axum::http::{HeaderName, StatusCode};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{Predicate as _, SizeAbove};
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -137,7 +140,19 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             crate::metrics::track,
         ))
+        // The body limit counts the decompressed bytes (the extractors read the body the
+        // decompression layer hands them), so a small gzip bomb is refused like a large body.
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(RequestDecompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd())
+        .layer(axum::middleware::from_fn(content_encoding))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .no_br()
+                .no_deflate()
+                .no_zstd()
+                .compress_when(SizeAbove::new(256).and(JsonAnswer)),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
@@ -158,6 +173,45 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Request bodies may come gzip-compressed (`Content-Encoding: gzip`, RFC 9110 8.4); every answer
+/// says so (`Accept-Encoding: gzip`, RFC 7694), and any other coding is refused in the server's
+/// error format before the body is read.
+async fn content_encoding(req: Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let coding = req
+        .headers()
+        .get(axum::http::header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase());
+    let mut answer = match coding.as_deref() {
+        None | Some("identity") | Some("gzip") | Some("x-gzip") => next.run(req).await,
+        Some(other) => ApiError::unsupported_media_type(
+            "CONTENT_ENCODING_UNSUPPORTED",
+            format!("不支持的请求体编码「{other}」：只接受 gzip 或不压缩"),
+        )
+        .into_response(),
+    };
+    answer.headers_mut().insert(
+        axum::http::header::ACCEPT_ENCODING,
+        axum::http::HeaderValue::from_static("gzip"),
+    );
+    answer
+}
+
+/// Compress JSON answers only: media and tiles are already compact or compressed, and media
+/// answers serve byte ranges.
+#[derive(Clone, Copy)]
+struct JsonAnswer;
+
+impl tower_http::compression::Predicate for JsonAnswer {
+    fn should_compress<B: axum::body::HttpBody>(&self, response: &axum::http::Response<B>) -> bool {
+        response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/json"))
+    }
 }
 
 /// The answer to a request whose handler panicked: the short JSON error (`PANIC`, the generic
