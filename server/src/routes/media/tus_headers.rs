@@ -5,7 +5,8 @@
 use axum::http::HeaderMap;
 
 use super::{
-    check_tus, header_str, metadata_sha256, parse_checksum, upload_id, UPLOAD_LENGTH, UPLOAD_OFFSET,
+    check_tus, header_str, metadata_sha256, parse_checksum, upload_target, Checksum, Target,
+    UPLOAD_LENGTH, UPLOAD_OFFSET,
 };
 
 /// `Tus-Resumable`: `Ok` when it names the version the server speaks, else the refusal's code.
@@ -18,11 +19,18 @@ pub fn upload_metadata_sha256(headers: &HeaderMap) -> Result<String, &'static st
     metadata_sha256(headers).map_err(|f| f.code)
 }
 
-/// `Upload-Checksum`: the chunk digest it declares (`None` when the header is absent), or the
-/// refusal's code.
-pub fn upload_checksum(headers: &HeaderMap) -> Result<Option<Vec<u8>>, &'static str> {
+/// `Upload-Checksum`: the algorithm (`sha1` or `sha256`) and the chunk digest it declares (`None`
+/// when the header is absent), or the refusal's code.
+pub fn upload_checksum(
+    headers: &HeaderMap,
+) -> Result<Option<(&'static str, Vec<u8>)>, &'static str> {
     parse_checksum(headers)
-        .map(|d| d.map(|d| d.to_vec()))
+        .map(|c| {
+            c.map(|c| match c {
+                Checksum::Sha1(d) => ("sha1", d.to_vec()),
+                Checksum::Sha256(d) => ("sha256", d.to_vec()),
+            })
+        })
         .map_err(|f| f.code)
 }
 
@@ -38,7 +46,12 @@ pub fn upload_length(headers: &HeaderMap) -> Option<u64> {
     header_str(headers, &UPLOAD_LENGTH).and_then(|v| v.parse().ok())
 }
 
-/// An upload URL's id segment: the hyphenated lowercase UUID it names, or the refusal's code.
+/// An upload URL's id segment: the hyphenated lowercase UUID of an open upload, or the lowercase
+/// SHA-256 of a stored file's complete upload, or the refusal's code.
 pub fn upload_url_id(id: &str) -> Result<String, &'static str> {
-    upload_id(id).map_err(|f| f.code)
+    match upload_target(id) {
+        Ok(Target::Open(u)) => Ok(u),
+        Ok(Target::Complete(sha)) => Ok(sha),
+        Err(f) => Err(f.code),
+    }
 }
