@@ -86,8 +86,10 @@ fn command(
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tus_clients");
     let mut c = match client {
         Client::Tuspy => {
+            // Options first, then `--`: a token may start with `-`, which argparse would take
+            // for an option.
             let mut c = tokio::process::Command::new(tools.join("venv/bin/python"));
-            c.arg(scripts.join("tuspy_client.py"));
+            c.arg(scripts.join("tuspy_client.py")).args(extra).arg("--");
             c
         }
         Client::TusJs => {
@@ -100,9 +102,12 @@ fn command(
     c.arg(m.s.url("/api/v1/media"))
         .arg(&m.dev.token)
         .arg(&file.path)
-        .arg(&file.sha)
-        .args(extra)
-        .stdin(Stdio::null())
+        .arg(&file.sha);
+    if matches!(client, Client::TusJs) {
+        // Positional by place, the options after them.
+        c.args(extra);
+    }
+    c.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
