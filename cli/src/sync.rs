@@ -17,8 +17,10 @@ pub struct EnrolArgs {
     /// Server base URL, e.g. http://127.0.0.1:8080
     #[arg(long, env = "ROADSIDE_SERVER")]
     pub server: String,
-    /// The one-time enrolment code from the server's administrator.
-    #[arg(long)]
+    /// The one-time enrolment code from the server's administrator. It may
+    /// begin with `-` (codes issued by older servers could), so a value that
+    /// looks like an option is still taken as the code.
+    #[arg(long, allow_hyphen_values = true)]
     pub code: String,
     /// A name for this device, shown to administrators.
     #[arg(long, default_value = "桌面执法终端")]

@@ -30,6 +30,22 @@ fn enrol_sync_status() {
     let err: Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(err["code"], "NOT_ENROLLED");
 
+    // A code that begins with `-` is read as the code, not as an option:
+    // the server answers about the code, the CLI does not refuse the argument.
+    let hyphen = roadside(
+        dev.path(),
+        &[
+            "enrol",
+            "--server",
+            &server.base,
+            "--code",
+            "-Inotacode00000000",
+        ],
+    );
+    assert!(!hyphen.status.success());
+    let err: Value = serde_json::from_slice(&hyphen.stderr).unwrap();
+    assert_ne!(err["code"], "CLI_ARGUMENT_UNKNOWN", "{err}");
+
     let code = server.enrolment_code("QH6325000101");
     let enrolled = ok(&roadside(
         dev.path(),

@@ -38,10 +38,19 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 }
 
 /// A fresh secret (token, enrolment code, password) and its SHA-256.
+///
+/// The text never begins with `-`: a secret is typed after an option on a
+/// command line (`roadside enrol --code …`), where a leading hyphen reads as
+/// another option. Redrawing keeps the distribution uniform over the rest.
 pub fn new_secret(bytes: usize) -> (String, [u8; 32]) {
     let mut raw = vec![0u8; bytes];
-    OsRng.fill_bytes(&mut raw);
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let text = loop {
+        OsRng.fill_bytes(&mut raw);
+        let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw);
+        if !text.starts_with('-') {
+            break text;
+        }
+    };
     let hash = secret_hash(&text);
     (text, hash)
 }
@@ -217,6 +226,18 @@ mod tests {
         assert!(verify_password("青海-2026", &h));
         assert!(!verify_password("青海-2025", &h));
         assert!(!verify_password("x", "not a phc string"));
+    }
+
+    #[test]
+    fn secrets_never_begin_with_a_hyphen() {
+        // One draw in 64 began with `-` before; 20,000 draws would meet
+        // ~300 of them.
+        for _ in 0..20_000 {
+            let (text, hash) = new_secret(15);
+            assert!(!text.starts_with('-'), "{text}");
+            assert_eq!(text.len(), 20);
+            assert_eq!(hash, secret_hash(&text));
+        }
     }
 
     #[test]
