@@ -98,6 +98,12 @@ pub struct Config {
     #[arg(long, env = "ROADSIDE_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: i64,
 
+    /// Mark the back office's session cookie `Secure` (sent over HTTPS only). Turn it on when the
+    /// office is reached through an HTTPS reverse proxy; a browser on plain HTTP would then never
+    /// send the cookie back.
+    #[arg(long, env = "ROADSIDE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
     /// Reverse proxies whose `X-Forwarded-For` is believed (comma-separated IP addresses). A sign-in
     /// through one of them is counted against the client address it forwards; from any other peer
     /// the header is ignored. Default: none, the connection's peer is the client.
@@ -227,6 +233,7 @@ impl Config {
             body_limit: 8 * 1024 * 1024,
             request_timeout_secs: 30,
             session_hours: 12,
+            secure_cookies: false,
             trusted_proxies: Vec::new(),
             no_demo: false,
             media_url: None,

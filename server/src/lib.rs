@@ -26,6 +26,7 @@ pub mod ingest;
 pub mod keys;
 pub mod media;
 pub mod metrics;
+pub mod office;
 pub mod rollover;
 pub mod routes;
 pub mod state;
@@ -74,6 +75,7 @@ impl Server {
         }
         let key_dir = Arc::new(keys::KeyDir::open(&config.key_dir())?);
         let storage = storage::open(&config.database_url()).await?;
+        storage::rebuild_case_index_if_needed(&storage).await?;
         let signer = log_signer_in(&storage, &key_dir, &config).await?;
         let seeded = if config.no_demo {
             bootstrap::Seeded::default()

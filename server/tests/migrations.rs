@@ -38,6 +38,10 @@ const OLDER: &[Older] = &[
         version: 3,
         created_if_missing: false,
     },
+    Older {
+        version: 4,
+        created_if_missing: false,
+    },
 ];
 
 /// The version whose tables servers before it created "if missing".
@@ -91,6 +95,11 @@ fn rows_of(version: u32) -> &'static str {
             "UPDATE agencies SET doc_prefix = '青海南交执' WHERE code = '632500';
              INSERT INTO number_leases (agency, year, first, last, device_id, leased_at)
                  VALUES ('632521', 2026, 1, 100, 'dev-1', '2026-01-06T00:00:00.000000Z');"
+        }
+        5 => {
+            "UPDATE cases SET plate = '青E12345', items = ',CX-43-1,', officers = ',QH6325000101,',
+                 procedure = 'summary', outcome = 'penalty', total_yuan = 200, deviates = {false},
+                 decided_on = '2026-01-02' WHERE id = 'case-1';"
         }
         other => panic!("no rows written for version {other}: add them with the version"),
     }

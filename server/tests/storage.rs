@@ -101,7 +101,24 @@ async fn contract(s: DynStorage) {
         !s.create_account(&account).await.expect("create again"),
         "login taken"
     );
-    assert_eq!(s.account("a").await.expect("get"), Some(account));
+    assert_eq!(s.account("a").await.expect("get"), Some(account.clone()));
+    let county = Account {
+        login: "b".into(),
+        agency: "632521".into(),
+        ..account.clone()
+    };
+    assert!(s.create_account(&county).await.expect("create county"));
+    let listed = |scope: &[&str]| {
+        let scope: Vec<String> = scope.iter().map(|a| a.to_string()).collect();
+        let s = s.clone();
+        async move { s.accounts(&scope).await.expect("accounts") }
+    };
+    assert_eq!(
+        listed(&["632500", "632521"]).await,
+        vec![account.clone(), county.clone()]
+    );
+    assert_eq!(listed(&["632521"]).await, vec![county]);
+    assert!(listed(&[]).await.is_empty());
 
     let t = secret_hash("token");
     let session = Session {

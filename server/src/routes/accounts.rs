@@ -100,6 +100,16 @@ pub async fn sign_in(
     ClientAddress(address): ClientAddress,
     ApiJson(req): ApiJson<SignIn>,
 ) -> Result<Json<SignedIn>, SignInRefused> {
+    sign_in_account(&state, address, &req).await.map(Json)
+}
+
+/// Check a password sign-in (throttled) and open a session: the API's bearer token and the back
+/// office's session cookie are the same kind of session.
+pub(crate) async fn sign_in_account(
+    state: &AppState,
+    address: Option<std::net::IpAddr>,
+    req: &SignIn,
+) -> Result<SignedIn, SignInRefused> {
     let attempt = state
         .sign_in_throttle
         .begin(&req.login, address, Instant::now())
@@ -107,7 +117,7 @@ pub async fn sign_in(
             tracing::warn!(?locked, ?address, "sign-in refused: throttled");
             SignInRefused::Throttled(locked)
         })?;
-    let account = match check_password(&state, &req).await {
+    let account = match check_password(state, req).await {
         Ok(Some(account)) => {
             state.sign_in_throttle.settle(attempt, Outcome::Succeeded);
             account
@@ -133,13 +143,13 @@ pub async fn sign_in(
         expires_at: expires_at.clone(),
     };
     state.storage.create_session(&token_hash, &session).await?;
-    Ok(Json(SignedIn {
+    Ok(SignedIn {
         token,
         login: account.login,
         agency: account.agency,
         role: role_str(account.role),
         expires_at,
-    }))
+    })
 }
 
 /// The account if `req`'s password is its password; `None` for a wrong password or a login that
@@ -275,8 +285,18 @@ pub async fn put_officer(
     caller: AccountCaller,
     ApiJson(officer): ApiJson<OfficerCertificate>,
 ) -> Result<(StatusCode, Json<OfficerCertificate>)> {
+    let officer = save_officer(&state, &caller, officer).await?;
+    Ok((StatusCode::CREATED, Json(officer)))
+}
+
+/// Add or update an officer's certificate (admin of the officer's agency, before and after).
+pub(crate) async fn save_officer(
+    state: &AppState,
+    caller: &AccountCaller,
+    officer: OfficerCertificate,
+) -> Result<OfficerCertificate> {
     caller.require(&[OfficerRole::Admin])?;
-    caller.check_agency(&state, &officer.agency).await?;
+    caller.check_agency(state, &officer.agency).await?;
     if officer.certificate_no.trim().is_empty()
         || officer.certificate_no.trim() != officer.certificate_no
     {
@@ -296,14 +316,14 @@ pub async fn put_officer(
     }
     let existing = state.storage.officer(&officer.certificate_no).await?;
     if let Some(existing) = &existing {
-        caller.check_agency(&state, &existing.agency).await?;
+        caller.check_agency(state, &existing.agency).await?;
     }
     state.storage.put_officer(&officer).await?;
     let moved_from = existing
         .as_ref()
         .map_or(officer.agency.as_str(), |e| e.agency.as_str());
-    crate::bundles::roster_changed(&state, &[officer.agency.as_str(), moved_from]).await;
-    Ok((StatusCode::CREATED, Json(officer)))
+    crate::bundles::roster_changed(state, &[officer.agency.as_str(), moved_from]).await;
+    Ok(officer)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -335,10 +355,22 @@ pub async fn revoke_officer(
     ApiPath(certificate_no): ApiPath<String>,
     ApiJson(req): ApiJson<Revoke>,
 ) -> Result<Json<OfficerCertificate>> {
+    revoke_certificate(&state, &caller, &certificate_no, req.on)
+        .await
+        .map(Json)
+}
+
+/// Revoke a certificate (注销) from a day on (admin of the officer's agency).
+pub(crate) async fn revoke_certificate(
+    state: &AppState,
+    caller: &AccountCaller,
+    certificate_no: &str,
+    on: NaiveDate,
+) -> Result<OfficerCertificate> {
     caller.require(&[OfficerRole::Admin])?;
     let mut officer = state
         .storage
-        .officer(&certificate_no)
+        .officer(certificate_no)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
@@ -346,11 +378,11 @@ pub async fn revoke_officer(
                 format!("执法证号 {certificate_no} 不存在"),
             )
         })?;
-    caller.check_agency(&state, &officer.agency).await?;
-    officer.revoked_on = Some(req.on);
+    caller.check_agency(state, &officer.agency).await?;
+    officer.revoked_on = Some(on);
     state.storage.put_officer(&officer).await?;
-    crate::bundles::roster_changed(&state, &[officer.agency.as_str()]).await;
-    Ok(Json(officer))
+    crate::bundles::roster_changed(state, &[officer.agency.as_str()]).await;
+    Ok(officer)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -396,8 +428,18 @@ pub async fn create_account(
     caller: AccountCaller,
     ApiJson(req): ApiJson<NewAccount>,
 ) -> Result<(StatusCode, Json<AccountCreated>)> {
+    let created = add_account(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Create a sign-in account in the caller's scope (admin).
+pub(crate) async fn add_account(
+    state: &AppState,
+    caller: &AccountCaller,
+    req: NewAccount,
+) -> Result<AccountCreated> {
     caller.require(&[OfficerRole::Admin])?;
-    caller.check_agency(&state, &req.agency).await?;
+    caller.check_agency(state, &req.agency).await?;
     let login_ok = !req.login.is_empty()
         && req.login.len() <= 64
         && req
@@ -448,12 +490,9 @@ pub async fn create_account(
             format!("登录名 {} 已被使用", req.login),
         ));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(AccountCreated {
-            login: req.login,
-            agency: req.agency,
-            role: role_str(req.role),
-        }),
-    ))
+    Ok(AccountCreated {
+        login: req.login,
+        agency: req.agency,
+        role: role_str(req.role),
+    })
 }

@@ -55,6 +55,16 @@ pub async fn create_enrolment_code(
     caller: AccountCaller,
     ApiJson(req): ApiJson<NewCode>,
 ) -> Result<(StatusCode, Json<CodeIssued>)> {
+    let issued = issue_enrolment_code(&state, &caller, req).await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// Issue a one-time enrolment code for an officer of the caller's scope (admin or supervisor).
+pub(crate) async fn issue_enrolment_code(
+    state: &AppState,
+    caller: &AccountCaller,
+    req: NewCode,
+) -> Result<CodeIssued> {
     caller.require(&[OfficerRole::Admin, OfficerRole::Supervisor])?;
     let officer = state
         .storage
@@ -66,7 +76,7 @@ pub async fn create_enrolment_code(
                 format!("执法证号 {} 不存在", req.certificate_no),
             )
         })?;
-    caller.check_agency(&state, &officer.agency).await?;
+    caller.check_agency(state, &officer.agency).await?;
     if officer.revoked_on.is_some() {
         return Err(ApiError::conflict(
             "CERTIFICATE_REVOKED",
@@ -92,15 +102,12 @@ pub async fn create_enrolment_code(
             expires_at: expires_at.clone(),
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CodeIssued {
-            code,
-            certificate_no: officer.certificate_no,
-            agency: officer.agency,
-            expires_at,
-        }),
-    ))
+    Ok(CodeIssued {
+        code,
+        certificate_no: officer.certificate_no,
+        agency: officer.agency,
+        expires_at,
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -261,14 +268,24 @@ pub async fn revoke(
     caller: AccountCaller,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode> {
+    revoke_device(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Revoke a device of the caller's scope (admin): its token and key stop working.
+pub(crate) async fn revoke_device(
+    state: &AppState,
+    caller: &AccountCaller,
+    id: &str,
+) -> Result<()> {
     caller.require(&[OfficerRole::Admin])?;
-    let scope = caller.scope(&state).await?;
+    let scope = caller.scope(state).await?;
     if state
         .storage
-        .revoke_device(&id, &scope, &crate::now())
+        .revoke_device(id, &scope, &crate::now())
         .await?
     {
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     } else {
         Err(ApiError::not_found(
             "DEVICE_NOT_FOUND",

@@ -6,9 +6,9 @@
 //! `/api/v1/openapi.json`) and the router come from that one list, so a route cannot be added
 //! without its description.
 
-mod accounts;
+pub(crate) mod accounts;
 mod bundles;
-mod devices;
+pub(crate) mod devices;
 mod doc;
 mod history;
 pub mod int64;
@@ -135,7 +135,8 @@ pub fn router(state: AppState) -> Router {
     let (media, _) = media.split_for_parts();
     let timeout = state.config.request_timeout();
     let body_limit = state.config.body_limit;
-    json.fallback(no_route)
+    json.merge(crate::office::routes())
+        .fallback(no_route)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,

@@ -56,6 +56,9 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Insert an account; `false` if the login is taken.
     async fn create_account(&self, account: &Account) -> Result<bool>;
     async fn account(&self, login: &str) -> Result<Option<Account>>;
+    /// The accounts of `agencies`, by agency and login (password hashes included: callers show
+    /// only the other fields).
+    async fn accounts(&self, agencies: &[String]) -> Result<Vec<Account>>;
 
     async fn create_session(&self, token_hash: &[u8; 32], session: &Session) -> Result<()>;
     async fn session(&self, token_hash: &[u8; 32]) -> Result<Option<Session>>;

@@ -207,10 +207,290 @@ pub(crate) fn opening_matches(
     Some((plate, violations))
 }
 
+/// What the back office filters and counts cases by: kept at ingest from the opening entry and
+/// the decision, and rebuilt from the log by [`CaseStore::reindex_cases`] for cases stored before it existed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct CaseIndex {
+    /// Normalised plate of the opening entry.
+    pub plate: Option<String>,
+    /// Violation codes (benchmark items) named by the opening entry and the decision.
+    pub items: Vec<String>,
+    /// Certificate numbers of the officers who opened and decided the case.
+    pub officers: Vec<String>,
+    /// `summary` or `general`, once a penalty is decided.
+    pub procedure: Option<String>,
+    /// `penalty` or `no_penalty`, once decided.
+    pub outcome: Option<String>,
+    pub total_yuan: Option<i64>,
+    /// Some decided amount is outside its benchmark band.
+    pub deviates: bool,
+    /// `YYYY-MM-DD`.
+    pub decided_on: Option<String>,
+}
+
+/// A case with its index, as the office lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CaseSummary {
+    #[serde(flatten)]
+    pub case: CaseRow,
+    #[serde(flatten)]
+    pub index: CaseIndex,
+}
+
+/// A decided case or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaseOutcome {
+    Penalty,
+    NoPenalty,
+    Undecided,
+}
+
+/// Which cases a list shows: every condition given must hold. Days are `YYYY-MM-DD`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CaseFilter {
+    pub agency: Option<String>,
+    /// Opened on or after this day.
+    pub opened_from: Option<String>,
+    /// Opened on or before this day.
+    pub opened_to: Option<String>,
+    pub officer: Option<String>,
+    /// Normalised plate.
+    pub plate: Option<String>,
+    pub item: Option<String>,
+    pub procedure: Option<String>,
+    pub outcome: Option<CaseOutcome>,
+    pub status: Option<String>,
+    /// Undecided and opened before this instant (RFC 3339): past the 90-day decision deadline
+    /// when the caller passes today less 90 days (处罚法 60).
+    pub undecided_before: Option<String>,
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// `,a,b,`: a set kept in one text column, matched with `LIKE '%,a,%'`.
+pub(crate) fn set_text(items: &[String]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", items.join(","))
+    }
+}
+
+/// The members of a [`set_text`] column.
+pub(crate) fn set_of(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn union(mut a: Vec<String>, b: &[String]) -> Vec<String> {
+    for x in b {
+        if !a.contains(x) {
+            a.push(x.clone());
+        }
+    }
+    a
+}
+
+/// What an accepted entry changes in the case index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum IndexChange {
+    Open(CaseIndex),
+    Decision(CaseIndex),
+}
+
+impl IndexChange {
+    /// The index after this change, from the index before it.
+    pub(crate) fn apply(&self, before: CaseIndex) -> CaseIndex {
+        match self {
+            IndexChange::Open(i) => CaseIndex {
+                plate: i.plate.clone().or(before.plate),
+                items: union(before.items, &i.items),
+                officers: union(before.officers, &i.officers),
+                ..before
+            },
+            IndexChange::Decision(i) => CaseIndex {
+                items: union(before.items, &i.items),
+                officers: union(before.officers, &i.officers),
+                procedure: i.procedure.clone(),
+                outcome: i.outcome.clone(),
+                total_yuan: i.total_yuan,
+                deviates: i.deviates,
+                decided_on: i.decided_on.clone(),
+                ..before
+            },
+        }
+    }
+}
+
+/// What an accepted entry of `kind`, signed by `officers`, with `body`, tells the case index.
+pub(crate) fn index_change(
+    kind: &str,
+    officers: &[String],
+    body: &serde_json::Value,
+) -> Option<IndexChange> {
+    let texts = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|v| v.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match kind {
+        "case.open" => {
+            let plate = json_str(body, &["plate"])
+                .or_else(|| json_str(body, &["vehicle", "plate"]))
+                .or_else(|| json_str(body, &["record", "vehicle", "plate"]))
+                .map(plate_key);
+            let items = texts(
+                body.get("violations")
+                    .or_else(|| body.get("record").and_then(|r| r.get("violations"))),
+            );
+            Some(IndexChange::Open(CaseIndex {
+                plate,
+                items,
+                officers: officers.to_vec(),
+                ..CaseIndex::default()
+            }))
+        }
+        "decision.penalty" => {
+            let items = body
+                .get("violations")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.get("code")?.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(IndexChange::Decision(CaseIndex {
+                plate: None,
+                items,
+                officers: officers.to_vec(),
+                procedure: json_str(body, &["procedure"]).map(str::to_string),
+                outcome: Some("penalty".into()),
+                total_yuan: body.get("total_yuan").and_then(|v| v.as_i64()),
+                deviates: body
+                    .get("deviates")
+                    .and_then(|v| v.as_bool())
+                    .unwrap_or(false),
+                decided_on: json_str(body, &["decided_on"]).map(str::to_string),
+            }))
+        }
+        "decision.no_penalty" => Some(IndexChange::Decision(CaseIndex {
+            plate: None,
+            items: json_str(body, &["violation"])
+                .map(|v| vec![v.to_string()])
+                .unwrap_or_default(),
+            officers: officers.to_vec(),
+            procedure: None,
+            outcome: Some("no_penalty".into()),
+            total_yuan: Some(0),
+            deviates: false,
+            decided_on: json_str(body, &["decided_on"]).map(str::to_string),
+        })),
+        _ => None,
+    }
+}
+
+/// A `LIKE` pattern matching one member of a [`set_text`] column (`\` escapes).
+pub(crate) fn member_pattern(member: &str) -> String {
+    let escaped = member
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%,{escaped},%")
+}
+
+/// The `WHERE` clause of a case list and its parameters, with placeholders from `p` (1-based:
+/// `?N` for SQLite, `$N` for PostgreSQL). Shared by both backends.
+pub(crate) fn filter_sql(
+    agencies: &[String],
+    f: &CaseFilter,
+    p: impl Fn(usize) -> String,
+) -> (String, Vec<String>) {
+    let mut params: Vec<String> = Vec::new();
+    let next = |v: String, params: &mut Vec<String>| {
+        params.push(v);
+        p(params.len())
+    };
+    let list = agencies
+        .iter()
+        .map(|a| next(a.clone(), &mut params))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut clauses = vec![format!("c.agency IN ({list})")];
+    if let Some(a) = &f.agency {
+        clauses.push(format!("c.agency = {}", next(a.clone(), &mut params)));
+    }
+    if let Some(d) = &f.opened_from {
+        clauses.push(format!("c.opened_at >= {}", next(d.clone(), &mut params)));
+    }
+    if let Some(d) = &f.opened_to {
+        // Every RFC 3339 time of the day sorts below the day followed by `~`.
+        clauses.push(format!(
+            "c.opened_at < {}",
+            next(format!("{d}~"), &mut params)
+        ));
+    }
+    if let Some(o) = &f.officer {
+        clauses.push(format!(
+            "c.officers LIKE {} ESCAPE '\\'",
+            next(member_pattern(o), &mut params)
+        ));
+    }
+    if let Some(x) = &f.plate {
+        clauses.push(format!("c.plate = {}", next(x.clone(), &mut params)));
+    }
+    if let Some(i) = &f.item {
+        clauses.push(format!(
+            "c.items LIKE {} ESCAPE '\\'",
+            next(member_pattern(i), &mut params)
+        ));
+    }
+    if let Some(x) = &f.procedure {
+        clauses.push(format!("c.procedure = {}", next(x.clone(), &mut params)));
+    }
+    match f.outcome {
+        Some(CaseOutcome::Penalty) => clauses.push("c.outcome = 'penalty'".into()),
+        Some(CaseOutcome::NoPenalty) => clauses.push("c.outcome = 'no_penalty'".into()),
+        Some(CaseOutcome::Undecided) => clauses.push("c.outcome IS NULL".into()),
+        None => {}
+    }
+    if let Some(x) = &f.status {
+        clauses.push(format!("c.status = {}", next(x.clone(), &mut params)));
+    }
+    if let Some(t) = &f.undecided_before {
+        clauses.push(format!(
+            "c.outcome IS NULL AND c.status <> 'closed' AND c.opened_at < {}",
+            next(t.clone(), &mut params)
+        ));
+    }
+    (clauses.join(" AND "), params)
+}
+
+/// The index columns after [`CASE_COLUMNS`], in [`CaseIndex`]'s field order.
+pub(crate) const INDEX_COLUMNS: &str =
+    "c.plate, c.items, c.officers, c.procedure, c.outcome, c.total_yuan, c.deviates, c.decided_on";
+
 /// Cases and the history query.
 #[async_trait]
 pub trait CaseStore: Send + Sync + 'static {
     async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>>;
+    /// One page of the cases of `agencies` that pass `filter`, newest first, and how many pass.
+    async fn case_page(
+        &self,
+        agencies: &[String],
+        filter: &CaseFilter,
+    ) -> Result<(Vec<CaseSummary>, u64)>;
+    /// Rebuild every case's [`CaseIndex`] from the accepted entries in the log (after the
+    /// index columns were added to a database that already held cases); the number of cases.
+    async fn reindex_cases(&self) -> Result<u64>;
+    /// Some case has never been indexed (stored before the index existed).
+    async fn cases_unindexed(&self) -> Result<bool>;
     /// The case `id` if it belongs to one of `agencies`, with every entry logged for it.
     async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>>;
     /// Accepted (materialised, not refused) cases of `agencies` opened since `query.since` whose

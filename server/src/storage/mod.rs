@@ -44,9 +44,10 @@ pub(crate) use audit::{AUDIT_MARKS_SQL, AUDIT_ORPHANS_SQL};
 pub use bundles::{BundleStore, StoredBundle};
 pub(crate) use cases::opening_matches;
 pub(crate) use cases::{case_entry, CASE_COLUMNS, CASE_ENTRY_COLUMNS};
+pub(crate) use cases::{filter_sql, index_change, set_of, set_text, IndexChange, INDEX_COLUMNS};
 pub use cases::{
-    CaseDetail, CaseEntry, CaseRow, CaseStore, EntryRefusal, HistoryQuery, IssuedDocument,
-    PriorCase,
+    CaseDetail, CaseEntry, CaseFilter, CaseIndex, CaseOutcome, CaseRow, CaseStore, CaseSummary,
+    EntryRefusal, HistoryQuery, IssuedDocument, PriorCase,
 };
 pub use devices::{Device, DeviceStore, EnrolOutcome, EnrolmentCode};
 pub(crate) use log::CommitObservers;
@@ -91,6 +92,17 @@ pub async fn open(url: &str) -> Result<DynStorage> {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         Ok(Arc::new(sqlite::SqliteStorage::open(path)?))
     }
+}
+
+/// Index the cases stored before the case index existed (their index columns are NULL), from the
+/// log. Safe to repeat: a crash before it commits leaves them unindexed, and the next start does it
+/// again.
+pub async fn rebuild_case_index_if_needed(storage: &DynStorage) -> Result<()> {
+    if storage.cases_unindexed().await? {
+        let n = storage.reindex_cases().await?;
+        tracing::info!(cases = n, "case index rebuilt from the log");
+    }
+    Ok(())
 }
 
 /// Role names as stored.

@@ -143,6 +143,31 @@ impl AccountStore for PgStorage {
         .transpose()
     }
 
+    async fn accounts(&self, agencies: &[String]) -> Result<Vec<Account>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT login, agency, role, certificate_no, password_hash, disabled FROM accounts \
+                 WHERE agency = ANY($1) ORDER BY agency, login",
+                &[&agencies],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Account {
+                    login: r.get(0),
+                    agency: r.get(1),
+                    role: parse_role(r.get(2))?,
+                    certificate_no: r.get(3),
+                    password_hash: r.get(4),
+                    disabled: r.get(5),
+                })
+            })
+            .collect()
+    }
+
     async fn create_session(&self, token_hash: &[u8; 32], s: &Session) -> Result<()> {
         self.pool
             .get()

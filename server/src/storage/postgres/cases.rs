@@ -20,6 +20,107 @@ impl CaseStore for PgStorage {
         rows.iter().map(case_row).collect()
     }
 
+    async fn case_page(
+        &self,
+        agencies: &[String],
+        filter: &CaseFilter,
+    ) -> Result<(Vec<CaseSummary>, u64)> {
+        if agencies.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let (clause, params) = filter_sql(agencies, filter, |i| format!("${i}"));
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let client = self.pool.get().await?;
+        let total: i64 = client
+            .query_one(
+                &format!("SELECT COUNT(*) FROM cases c WHERE {clause}"),
+                &refs,
+            )
+            .await?
+            .get(0);
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {CASE_COLUMNS}, {INDEX_COLUMNS} FROM cases c WHERE {clause} \
+                     ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
+                    filter.limit.min(i64::MAX as u64),
+                    filter.offset.min(i64::MAX as u64)
+                ),
+                &refs,
+            )
+            .await?;
+        let out = rows
+            .iter()
+            .map(|r| {
+                Ok(CaseSummary {
+                    case: case_row(r)?,
+                    index: index_row(r, 7),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((out, u64_of(total)?))
+    }
+
+    async fn cases_unindexed(&self) -> Result<bool> {
+        Ok(self
+            .pool
+            .get()
+            .await?
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM cases WHERE items IS NULL)",
+                &[],
+            )
+            .await?
+            .get(0))
+    }
+
+    async fn reindex_cases(&self) -> Result<u64> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // The log's lock: no batch materialises while the index is rebuilt.
+        tx.execute("SELECT size FROM log_state WHERE id = 1 FOR UPDATE", &[])
+            .await?;
+        tx.execute(
+            "UPDATE cases SET plate = NULL, items = '', officers = '', procedure = NULL, \
+             outcome = NULL, total_yuan = NULL, deviates = FALSE, decided_on = NULL",
+            &[],
+        )
+        .await?;
+        let rows = tx
+            .query(
+                "SELECT e.kind, e.case_id, e.agency, e.officers, e.bytes FROM entries e \
+                 WHERE e.kind IN ('case.open', 'decision.penalty', 'decision.no_penalty') \
+                 AND e.case_id IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM entry_refusals f WHERE f.entry_hash = e.hash) \
+                 ORDER BY e.leaf_index",
+                &[],
+            )
+            .await?;
+        for r in &rows {
+            let (kind, case_id, agency, officers, bytes): (
+                String,
+                String,
+                String,
+                String,
+                Vec<u8>,
+            ) = (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+            let entry: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            let body = entry.get("body").cloned().unwrap_or_default();
+            if let Some(change) = index_change(&kind, &set_of(&officers), &body) {
+                apply_index(&tx, &case_id, &agency, &change).await?;
+            }
+        }
+        let n: i64 = tx
+            .query_one("SELECT COUNT(*) FROM cases", &[])
+            .await?
+            .get(0);
+        tx.commit().await?;
+        u64_of(n)
+    }
+
     async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>> {
         let client = self.pool.get().await?;
         let Some(row) = client
@@ -112,17 +213,78 @@ fn case_row(r: &Row) -> Result<CaseRow> {
     })
 }
 
+/// A [`CaseIndex`] from the [`INDEX_COLUMNS`] starting at column `at`.
+fn index_row(r: &Row, at: usize) -> CaseIndex {
+    CaseIndex {
+        plate: r.get(at),
+        items: set_of(r.get::<_, Option<&str>>(at + 1).unwrap_or_default()),
+        officers: set_of(r.get::<_, Option<&str>>(at + 2).unwrap_or_default()),
+        procedure: r.get(at + 3),
+        outcome: r.get(at + 4),
+        total_yuan: r.get(at + 5),
+        deviates: r.get::<_, Option<bool>>(at + 6).unwrap_or(false),
+        decided_on: r.get(at + 7),
+    }
+}
+
+/// Apply an index change to a stored case (nothing when the case is not stored).
+async fn apply_index(tx: &Tx<'_>, case_id: &str, agency: &str, change: &IndexChange) -> Result<()> {
+    let statement = tx
+        .prepare_cached(&format!(
+            "SELECT {INDEX_COLUMNS} FROM cases c WHERE c.id = $1 AND c.agency = $2"
+        ))
+        .await?;
+    let Some(row) = tx.query_opt(&statement, &[&case_id, &agency]).await? else {
+        return Ok(());
+    };
+    let i = change.apply(index_row(&row, 0));
+    exec(
+        tx,
+        "UPDATE cases SET plate = $3, items = $4, officers = $5, procedure = $6, outcome = $7, \
+         total_yuan = $8, deviates = $9, decided_on = $10 WHERE id = $1 AND agency = $2",
+        &[
+            &case_id,
+            &agency,
+            &i.plate,
+            &set_text(&i.items),
+            &set_text(&i.officers),
+            &i.procedure,
+            &i.outcome,
+            &i.total_yuan,
+            &i.deviates,
+            &i.decided_on,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 async fn materialise(tx: &Tx<'_>, e: &NewEntry) -> Result<()> {
     let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+    if let Some(case_id) = &e.case_id {
+        if matches!(e.kind.as_str(), "decision.penalty" | "decision.no_penalty") {
+            if let Some(change) = index_change(&e.kind, &e.officers, &body) {
+                apply_index(tx, case_id, &e.agency, &change).await?;
+            }
+        }
+    }
     let hash = &e.hash[..];
     let target = e.supersedes.as_deref().and_then(|s| hex::decode(s).ok());
     match e.kind.as_str() {
         "case.open" => {
+            let i = opening_index(e, &body);
             exec(
                 tx,
-                "INSERT INTO cases (id, agency, status, opened_at) VALUES ($1, $2, 'draft', $3) \
-                 ON CONFLICT (id) DO NOTHING",
-                &[&e.case_id, &e.agency, &e.at],
+                "INSERT INTO cases (id, agency, status, opened_at, plate, items, officers) \
+                 VALUES ($1, $2, 'draft', $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &e.case_id,
+                    &e.agency,
+                    &e.at,
+                    &i.plate,
+                    &set_text(&i.items),
+                    &set_text(&i.officers),
+                ],
             )
             .await?;
         }
@@ -200,10 +362,18 @@ async fn materialise(tx: &Tx<'_>, e: &NewEntry) -> Result<()> {
     Ok(())
 }
 
+/// The index columns a `case.open` entry sets.
+fn opening_index(e: &NewEntry, body: &serde_json::Value) -> CaseIndex {
+    match index_change(&e.kind, &e.officers, body) {
+        Some(IndexChange::Open(i)) => i,
+        _ => CaseIndex::default(),
+    }
+}
+
 /// Rows to insert for a run of entries, written together.
 #[derive(Default)]
 struct PendingRows<'a> {
-    cases: Vec<(&'a Option<String>, &'a str)>,
+    cases: Vec<(&'a Option<String>, &'a str, CaseIndex)>,
     records: Vec<&'a NewEntry>,
     evidence: Vec<(&'a NewEntry, Option<String>, Option<i64>)>,
 }
@@ -214,12 +384,18 @@ impl PendingRows<'_> {
         if !self.cases.is_empty() {
             let ids: Vec<Option<&str>> = self.cases.iter().map(|c| c.0.as_deref()).collect();
             let ats: Vec<&str> = self.cases.iter().map(|c| c.1).collect();
+            let plates: Vec<Option<&str>> =
+                self.cases.iter().map(|c| c.2.plate.as_deref()).collect();
+            let items: Vec<String> = self.cases.iter().map(|c| set_text(&c.2.items)).collect();
+            let officers: Vec<String> =
+                self.cases.iter().map(|c| set_text(&c.2.officers)).collect();
             exec(
                 tx,
-                "INSERT INTO cases (id, agency, status, opened_at) \
-                 SELECT i, $2, 'draft', a FROM UNNEST($1::TEXT[], $3::TEXT[]) AS t(i, a) \
+                "INSERT INTO cases (id, agency, status, opened_at, plate, items, officers) \
+                 SELECT i, $2, 'draft', a, p, m, o FROM UNNEST($1::TEXT[], $3::TEXT[], \
+                 $4::TEXT[], $5::TEXT[], $6::TEXT[]) AS t(i, a, p, m, o) \
                  ON CONFLICT (id) DO NOTHING",
-                &[&ids, &agency, &ats],
+                &[&ids, &agency, &ats, &plates, &items, &officers],
             )
             .await?;
         }
@@ -271,7 +447,12 @@ pub(super) async fn materialise_all(tx: &Tx<'_>, entries: &[NewEntry]) -> Result
     let mut pending = PendingRows::default();
     for e in entries.iter().filter(|e| e.refusal.is_none()) {
         match e.kind.as_str() {
-            "case.open" => pending.cases.push((&e.case_id, e.at.as_str())),
+            "case.open" => {
+                let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+                pending
+                    .cases
+                    .push((&e.case_id, e.at.as_str(), opening_index(e, &body)));
+            }
             "record.create" => pending.records.push(e),
             "evidence.add" => {
                 let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();

@@ -180,6 +180,45 @@ impl AccountStore for SqliteStorage {
         .await
     }
 
+    async fn accounts(&self, agencies: &[String]) -> Result<Vec<Account>> {
+        let keys = agencies.to_vec();
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT login, agency, role, certificate_no, password_hash, disabled FROM accounts \
+                 WHERE agency IN ({}) ORDER BY agency, login",
+                in_list(keys.len())
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, bool>(5)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (login, agency, role, certificate_no, password_hash, disabled) = row?;
+                out.push(Account {
+                    login,
+                    agency,
+                    role: parse_role(&role)?,
+                    certificate_no,
+                    password_hash,
+                    disabled,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn create_session(&self, token_hash: &[u8; 32], s: &Session) -> Result<()> {
         let (t, s) = (*token_hash, s.clone());
         self.write(move |c| {

@@ -22,6 +22,88 @@ impl CaseStore for SqliteStorage {
         .await
     }
 
+    async fn case_page(
+        &self,
+        agencies: &[String],
+        filter: &CaseFilter,
+    ) -> Result<(Vec<CaseSummary>, u64)> {
+        let (keys, f) = (agencies.to_vec(), filter.clone());
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok((Vec::new(), 0));
+            }
+            let (clause, params) = filter_sql(&keys, &f, |i| format!("?{i}"));
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM cases c WHERE {clause}"),
+                rusqlite::params_from_iter(params.iter()),
+                |r| r.get(0),
+            )?;
+            let sql = format!(
+                "SELECT {CASE_COLUMNS}, {INDEX_COLUMNS} FROM cases c WHERE {clause} \
+                 ORDER BY c.opened_at DESC, c.id DESC LIMIT {} OFFSET {}",
+                f.limit.min(i64::MAX as u64),
+                f.offset.min(i64::MAX as u64)
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                Ok((case_columns(r)?, index_columns(r, 7)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (case, index) = row?;
+                out.push(CaseSummary { case: case?, index });
+            }
+            Ok((out, u64_of(total)?))
+        })
+        .await
+    }
+
+    async fn cases_unindexed(&self) -> Result<bool> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM cases WHERE items IS NULL)",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
+    async fn reindex_cases(&self) -> Result<u64> {
+        self.write(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE cases SET plate = NULL, items = '', officers = '', procedure = NULL, \
+                 outcome = NULL, total_yuan = NULL, deviates = 0, decided_on = NULL",
+                [],
+            )?;
+            let entries: Vec<(String, String, String, String, Vec<u8>)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT e.kind, e.case_id, e.agency, e.officers, e.bytes FROM entries e \
+                     WHERE e.kind IN ('case.open', 'decision.penalty', 'decision.no_penalty') \
+                     AND e.case_id IS NOT NULL \
+                     AND NOT EXISTS (SELECT 1 FROM entry_refusals f WHERE f.entry_hash = e.hash) \
+                     ORDER BY e.leaf_index",
+                )?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for (kind, case_id, agency, officers, bytes) in entries {
+                let entry: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+                let body = entry.get("body").cloned().unwrap_or_default();
+                if let Some(change) = index_change(&kind, &set_of(&officers), &body) {
+                    apply_index(&tx, &case_id, &agency, &change)?;
+                }
+            }
+            let n: i64 = tx.query_row("SELECT COUNT(*) FROM cases", [], |r| r.get(0))?;
+            tx.commit()?;
+            u64_of(n)
+        })
+        .await
+    }
+
     async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>> {
         let (keys, id) = (agencies.to_vec(), id.to_string());
         self.read(move |c| {
@@ -141,15 +223,85 @@ fn case_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<CaseRow>> {
     })())
 }
 
+/// A [`CaseIndex`] from the [`INDEX_COLUMNS`] starting at column `at`.
+fn index_columns(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<CaseIndex> {
+    Ok(CaseIndex {
+        plate: r.get(at)?,
+        items: set_of(&r.get::<_, Option<String>>(at + 1)?.unwrap_or_default()),
+        officers: set_of(&r.get::<_, Option<String>>(at + 2)?.unwrap_or_default()),
+        procedure: r.get(at + 3)?,
+        outcome: r.get(at + 4)?,
+        total_yuan: r.get(at + 5)?,
+        deviates: r.get::<_, Option<bool>>(at + 6)?.unwrap_or(false),
+        decided_on: r.get(at + 7)?,
+    })
+}
+
+/// Apply an index change to a stored case (nothing when the case is not stored).
+fn apply_index(
+    tx: &rusqlite::Transaction<'_>,
+    case_id: &str,
+    agency: &str,
+    change: &IndexChange,
+) -> Result<()> {
+    let before = tx
+        .prepare_cached(&format!(
+            "SELECT {INDEX_COLUMNS} FROM cases c WHERE c.id = ?1 AND c.agency = ?2"
+        ))?
+        .query_row(params![case_id, agency], |r| index_columns(r, 0))
+        .optional()?;
+    let Some(before) = before else {
+        return Ok(());
+    };
+    let i = change.apply(before);
+    tx.prepare_cached(
+        "UPDATE cases SET plate = ?3, items = ?4, officers = ?5, procedure = ?6, outcome = ?7, \
+         total_yuan = ?8, deviates = ?9, decided_on = ?10 WHERE id = ?1 AND agency = ?2",
+    )?
+    .execute(params![
+        case_id,
+        agency,
+        i.plate,
+        set_text(&i.items),
+        set_text(&i.officers),
+        i.procedure,
+        i.outcome,
+        i.total_yuan,
+        i.deviates,
+        i.decided_on
+    ])?;
+    Ok(())
+}
+
 /// Update the materialised views (cases, records, evidence) for one accepted entry.
 pub(super) fn materialise(tx: &rusqlite::Transaction<'_>, e: &NewEntry) -> Result<()> {
+    if let Some(case_id) = &e.case_id {
+        if matches!(e.kind.as_str(), "decision.penalty" | "decision.no_penalty") {
+            let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+            if let Some(change) = index_change(&e.kind, &e.officers, &body) {
+                apply_index(tx, case_id, &e.agency, &change)?;
+            }
+        }
+    }
     match e.kind.as_str() {
         "case.open" => {
+            let body: serde_json::Value = serde_json::from_str(&e.body).unwrap_or_default();
+            let i = match index_change(&e.kind, &e.officers, &body) {
+                Some(IndexChange::Open(i)) => i,
+                _ => CaseIndex::default(),
+            };
             tx.prepare_cached(
-                "INSERT INTO cases (id, agency, status, opened_at) VALUES (?1, ?2, 'draft', ?3) \
-                 ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO cases (id, agency, status, opened_at, plate, items, officers) \
+                 VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING",
             )?
-            .execute(params![e.case_id, e.agency, e.at])?;
+            .execute(params![
+                e.case_id,
+                e.agency,
+                e.at,
+                i.plate,
+                set_text(&i.items),
+                set_text(&i.officers)
+            ])?;
         }
         "case.finalize" => {
             tx.prepare_cached(
