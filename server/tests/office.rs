@@ -268,6 +268,16 @@ async fn sign_in_and_session_cookie(db: Db) {
     );
 
     let office = Office::sign_in(s, "sup500", PASSWORD).await;
+    // Pages travel compressed to a browser that accepts it.
+    let zipped = office
+        .http
+        .get(s.url("/cases"))
+        .header(COOKIE, &office.cookie)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
     let home = office.get("/").await;
     assert!(home.body.contains("执法监督"), "{}", home.body);
     assert!(home.body.contains("共和县交通运输综合行政执法大队"));

@@ -188,6 +188,37 @@ impl ServerProcess {
         body["token"].as_str().expect("token").to_string()
     }
 
+    /// A back-office page as `login` sees it after signing in with `password` through the sign-in
+    /// form (the session cookie, as a browser keeps it): (status, HTML).
+    pub fn office_page(&self, login: &str, password: &str, path: &str) -> (u16, String) {
+        let client = reqwest::blocking::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_gzip()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client");
+        let signed = client
+            .post(self.url("/login"))
+            .form(&[("login", login), ("password", password), ("next", "/")])
+            .send()
+            .expect("sign-in");
+        assert_eq!(signed.status().as_u16(), 303, "sign-in of {login}");
+        let cookie = signed
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let page = client
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .expect("page");
+        let status = page.status().as_u16();
+        (status, page.text().unwrap_or_default())
+    }
+
     /// A fresh enrolment code for an officer of the demo roster.
     pub fn enrolment_code(&self, certificate_no: &str) -> String {
         let token = self.admin_token();

@@ -267,6 +267,51 @@ fn a_decided_delivered_paid_and_closed_case_reaches_the_server() {
         (&row["status"], &row["decided"]),
         (&json!("closed"), &json!(true))
     );
+
+    // The back office: the supervision office finds it among the summary penalties for its plate
+    // and sees the decision beside the benchmark.
+    let (status, _) = call(
+        "POST",
+        &server.url("/api/v1/accounts"),
+        Some(&admin),
+        Some(
+            json!({"login": "jiandu", "password": "执法监督-测试密码-2026", "agency": "632500", "role": "supervisor"}),
+        ),
+    );
+    assert_eq!(status, 201);
+    let (status, list) = server.office_page(
+        "jiandu",
+        "执法监督-测试密码-2026",
+        "/cases?procedure=summary&outcome=penalty&plate=%E9%9D%92E12345",
+    );
+    assert_eq!(status, 200, "{list}");
+    assert!(list.contains("共 1 件") && list.contains(&case), "{list}");
+    assert!(
+        list.contains("CX-43-2") && list.contains("已结案"),
+        "{list}"
+    );
+    let (status, page) = server.office_page(
+        "jiandu",
+        "执法监督-测试密码-2026",
+        &format!("/cases/{case}"),
+    );
+    assert_eq!(status, 200, "{page}");
+    for want in [
+        number.as_str(),
+        "简易程序",
+        "行政处罚决定",
+        "缴纳罚款",
+        "结案",
+        "超限运输车辆行驶公路管理规定",
+    ] {
+        assert!(page.contains(want), "{want} missing from the case page");
+    }
+    let (_, none) = server.office_page(
+        "jiandu",
+        "执法监督-测试密码-2026",
+        "/cases?outcome=no_penalty",
+    );
+    assert!(none.contains("共 0 件"), "{none}");
 }
 
 /// Sign `(kind, body)` entries of one case after `head` with `key`.

@@ -152,7 +152,7 @@ pub fn router(state: AppState) -> Router {
                 .no_br()
                 .no_deflate()
                 .no_zstd()
-                .compress_when(SizeAbove::new(256).and(JsonAnswer)),
+                .compress_when(SizeAbove::new(256).and(TextAnswer)),
         )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -200,18 +200,22 @@ async fn content_encoding(req: Request, next: axum::middleware::Next) -> axum::r
     answer
 }
 
-/// Compress JSON answers only: media and tiles are already compact or compressed, and media
-/// answers serve byte ranges.
+/// Compress JSON answers and the back office's pages and stylesheet only: media and tiles are
+/// already compact or compressed, and media answers serve byte ranges.
 #[derive(Clone, Copy)]
-struct JsonAnswer;
+struct TextAnswer;
 
-impl tower_http::compression::Predicate for JsonAnswer {
+impl tower_http::compression::Predicate for TextAnswer {
     fn should_compress<B: axum::body::HttpBody>(&self, response: &axum::http::Response<B>) -> bool {
         response
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with("application/json"))
+            .is_some_and(|t| {
+                t.starts_with("application/json")
+                    || t.starts_with("text/html")
+                    || t.starts_with("text/css")
+            })
     }
 }
 
