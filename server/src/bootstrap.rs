@@ -147,6 +147,11 @@ pub fn banner(base: &str, storage: &str, seeded: &Seeded) -> String {
         (None, Some(f)) => format!("$(cat {})", shell_word(&f.display().to_string())),
         (None, None) => "<管理员密码>".to_string(),
     };
+    let office_password = match (&seeded.admin_password, &seeded.password_file) {
+        (Some(p), _) => p.clone(),
+        (None, Some(f)) => format!("见 / in {}", f.display()),
+        (None, None) => "<管理员密码>".to_string(),
+    };
     let code = match (&seeded.enrolment_code, &seeded.enrolment_code_file) {
         (Some(c), _) => c.clone(),
         (None, Some(f)) => format!("\"$(cat {})\"", shell_word(&f.display().to_string())),
@@ -154,6 +159,7 @@ pub fn banner(base: &str, storage: &str, seeded: &Seeded) -> String {
     };
     let mut s = format!(
         "\nRoadside 同步服务器已启动 / server ready: {base}  (storage: {storage})\n\n\
+         后台 / back office: {base}/  (登录名 / login: {ADMIN_LOGIN}, 密码 / password: {office_password})\n\n\
          1. 登录 / sign in (admin of 632500 海南州 and the county bureaus); the answer's token is $TOKEN:\n   \
          curl -s -X POST {base}/api/v1/sessions -H 'content-type: application/json' \\\n     \
          -d \"{{\\\"login\\\":\\\"{ADMIN_LOGIN}\\\",\\\"password\\\":\\\"{password}\\\"}}\"\n\n\
