@@ -552,3 +552,5 @@ mod tests;
 mod tests_exemptions;
 #[cfg(test)]
 mod tests_law;
+#[cfg(test)]
+mod tests_review;
