@@ -571,3 +571,147 @@ fn a_review_file_is_imported_like_the_others() {
         raised
     );
 }
+
+#[test]
+fn a_decision_is_judged_by_what_it_decided_and_whether_a_hearing_was_held() {
+    use crate::model::Party;
+    use crate::rules::check::{DraftOfficer, DraftViolation, PenaltyDraft};
+    use crate::steps::*;
+    let book = bundled();
+    let roster = crate::demo::roster();
+    let today = crate::day::agency_today();
+    let company = Party::Organisation {
+        name: "青海某物流有限公司".into(),
+        uscc: "9144030071526726XG".into(),
+        address: None,
+        phone: None,
+        legal_representative: None,
+    };
+    // Unlicensed freight (道路运输条例 63(1)), illegal income 120,000 元: 1–5 times, confiscated.
+    let draft = PenaltyDraft {
+        facts: Facts {
+            act_date: crate::day::format_day(today - chrono::Days::new(10)),
+            party_type: PartyType::Organisation,
+            illegal_income_yuan: Some(120_000),
+            decision_date: Some(crate::day::format_day(today)),
+            ..Default::default()
+        },
+        violations: vec![DraftViolation {
+            code: "DY-63-1".into(),
+            act_id: Some("r1".into()),
+            warning: false,
+            amount_yuan: 240_000,
+        }],
+        procedure: ProcedureKind::General,
+        justification: String::new(),
+        officers: vec![
+            DraftOfficer {
+                name: "才让多杰".into(),
+                certificate_no: "QH6325000101".into(),
+            },
+            DraftOfficer {
+                name: "李明".into(),
+                certificate_no: "QH6325000102".into(),
+            },
+        ],
+        discovered_on: None,
+        already_fined_acts: vec![],
+        collect_on_the_spot: false,
+        hard_to_collect_later: false,
+    };
+    let reference = ReferenceId {
+        bundle_version: None,
+        digest: book.reference_digest(),
+    };
+    let facts_text = "当事人未取得道路运输经营许可，擅自从事道路普通货物运输经营".to_string();
+    let notice = notice(
+        &book,
+        &roster,
+        &NoticeInput {
+            draft: draft.clone(),
+            party: company.clone(),
+            facts_text: facts_text.clone(),
+        },
+        reference.clone(),
+        "n1".into(),
+        "青海南交执通〔2026〕0001号".into(),
+    )
+    .unwrap();
+    assert!(notice.hearing_right);
+    let decide = |ctx: &DecisionContext| {
+        penalty_decision(
+            &book,
+            &roster,
+            &PenaltyDecisionInput {
+                draft: draft.clone(),
+                party: company.clone(),
+                facts_text: facts_text.clone(),
+                rights_told: false,
+            },
+            ctx,
+            reference.clone(),
+            "d1".into(),
+            "青海南交执罚〔2026〕0001号".into(),
+        )
+        .unwrap()
+    };
+    let on = crate::day::format_day(today);
+    let statement = |kind: StatementKind| StatementInput {
+        notice_number: notice.number.clone(),
+        kind,
+        text: "当事人称车辆系临时帮忙运输".into(),
+        adopted: false,
+        reasons: "当事人未提供证据，不予采纳".into(),
+        on: on.clone(),
+    };
+    // After the hearing: 58(2), and the fine and confiscation by the organisation's amounts.
+    let heard = DecisionContext {
+        notice: Some(NoticeState {
+            notice: notice.clone(),
+            statement: Some(statement(StatementKind::HearingHeld)),
+        }),
+        already_fined_acts: vec![],
+    };
+    assert!(heard.hearing_held());
+    let d = decide(&heard);
+    let case = d.review_case(heard.hearing_held());
+    assert_eq!(case.party_type, PartyType::Organisation);
+    assert_eq!(case.fine_yuan, 240_000);
+    assert_eq!(case.confiscated_yuan, 120_000);
+    assert_eq!(case.penalties, ["没收违法所得人民币120,000元"]);
+    let need = book.legal_review(&case).unwrap();
+    assert_eq!(
+        codes(&need),
+        ["SH-58-2", "SH-QH-FINE", "SH-QH-CONFISCATION"]
+    );
+    // The party stated its case instead: no hearing, so 58(2) does not apply.
+    let stated = DecisionContext {
+        notice: Some(NoticeState {
+            notice: notice.clone(),
+            statement: Some(statement(StatementKind::Made)),
+        }),
+        already_fined_acts: vec![],
+    };
+    assert!(!stated.hearing_held());
+    let need = book
+        .legal_review(&decide(&stated).review_case(stated.hearing_held()))
+        .unwrap();
+    assert_eq!(codes(&need), ["SH-QH-FINE", "SH-QH-CONFISCATION"]);
+}
+
+#[test]
+fn bundles_carry_the_catalogue() {
+    use crate::bundle::{component_kind, ComponentKind};
+    assert_eq!(
+        component_kind("review/catalogue.toml"),
+        ComponentKind::Reference(FileKind::Review)
+    );
+    // What a server publishes is the book's files, the catalogue among them.
+    assert_eq!(
+        bundled()
+            .texts()
+            .get("review/catalogue.toml")
+            .map(String::as_str),
+        Some(CATALOGUE)
+    );
+}
