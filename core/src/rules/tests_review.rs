@@ -128,53 +128,52 @@ fn the_bundled_catalogue_has_the_four_situations_of_article_58_verified() {
     assert!(b.policy().legal_review.is_none());
 }
 
+/// Sets what brings a case under one item.
+type SetUp = fn(&mut ReviewCase);
+
 #[test]
 fn each_situation_applies_with_its_citation() {
     let b = bundled();
-    let cases: Vec<(&str, Box<dyn Fn(&mut ReviewCase)>, &str)> = vec![
+    let cases: Vec<(&str, SetUp, &str)> = vec![
         (
             "SH-58-1",
-            Box::new(|c| c.flags.push("major_public_interest".into())),
+            |c| c.flags.push("major_public_interest".into()),
             "第五十八条第一款第（一）项",
         ),
         (
             "SH-58-2",
-            Box::new(|c| c.hearing_held = true),
+            |c| c.hearing_held = true,
             "第五十八条第一款第（二）项",
         ),
         (
             "SH-58-3",
-            Box::new(|c| c.flags.push("complex".into())),
+            |c| c.flags.push("complex".into()),
             "第五十八条第一款第（三）项",
         ),
         (
             "SH-58-4",
-            Box::new(|c| c.flags.push("law_requires_review".into())),
+            |c| c.flags.push("law_requires_review".into()),
             "第五十八条第一款第（四）项",
         ),
-        (
-            "SH-QH-FINE",
-            Box::new(|c| c.fine_yuan = 20_000),
-            "法制审核目录清单",
-        ),
+        ("SH-QH-FINE", |c| c.fine_yuan = 20_000, "法制审核目录清单"),
         (
             "SH-QH-CONFISCATION",
-            Box::new(|c| c.confiscated_yuan = 20_000),
+            |c| c.confiscated_yuan = 20_000,
             "法制审核目录清单",
         ),
         (
             "SH-QH-REVOKE",
-            Box::new(|c| c.penalties.push("吊销道路运输经营许可证".into())),
+            |c| c.penalties.push("吊销道路运输经营许可证".into()),
             "法制审核目录清单",
         ),
         (
             "SH-QH-SUSPEND",
-            Box::new(|c| c.penalties.push("责令停产停业".into())),
+            |c| c.penalties.push("责令停产停业".into()),
             "法制审核目录清单",
         ),
         (
             "SH-QH-DETAIN",
-            Box::new(|c| c.penalties.push("暂扣道路运输证".into())),
+            |c| c.penalties.push("暂扣道路运输证".into()),
             "法制审核目录清单",
         ),
     ];
