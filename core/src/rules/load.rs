@@ -1484,7 +1484,7 @@ fn check_review_item(ctx: &mut Ctx, path: &str, r: RawReviewItem) -> ReviewItem 
                     );
                 }
             }
-            ReviewTrigger::Penalty { words }
+            ReviewTrigger::Penalty { penalties: words }
         }
         // "hearing_held", and an invalid trigger already reported.
         _ => ReviewTrigger::HearingHeld,

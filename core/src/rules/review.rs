@@ -35,7 +35,7 @@ pub enum ReviewTrigger {
         organisation_min_yuan: i64,
     },
     /// A decided penalty of another kind names one of these words (吊销, 停产停业 …).
-    Penalty { words: Vec<String> },
+    Penalty { penalties: Vec<String> },
 }
 
 /// One item of the catalogue.
@@ -199,7 +199,7 @@ pub(crate) fn matching(items: &[ReviewItem], case: &ReviewCase) -> ReviewNeed {
                     )
                 })
             }
-            ReviewTrigger::Penalty { words } => {
+            ReviewTrigger::Penalty { penalties: words } => {
                 let hit: Vec<&str> = case
                     .penalties
                     .iter()
