@@ -1,6 +1,6 @@
-//! Reference bundles: the agency's reference data (discretion benchmark, exemption list, procedure
-//! policy, calendar) and officer roster, versioned, signed with the agency's key and fetched
-//! incrementally by devices (the pull half of sync).
+//! Reference bundles: the agency's reference data (discretion benchmark, exemption list, legal
+//! review catalogue, procedure policy, calendar) and officer roster, versioned, signed with the
+//! agency's key and fetched incrementally by devices (the pull half of sync).
 //!
 //! Pure domain, no I/O: the server builds and signs bundles with this module, the device's sync
 //! client verifies them with it before use. Builds without the device layer.
@@ -15,7 +15,7 @@
 //!
 //! | name | content |
 //! |------|---------|
-//! | `policy.toml`, `calendar.toml`, `discretion/<stem>.toml`, `exemptions/<stem>.toml` | a reference file (`reference/FORMAT.md`), UTF-8 text as the agency publishes it |
+//! | `policy.toml`, `calendar.toml`, `discretion/<stem>.toml`, `exemptions/<stem>.toml`, `review/<stem>.toml` | a reference file (`reference/FORMAT.md`), UTF-8 text as the agency publishes it |
 //! | `roster.json` ([`ROSTER`]) | the agency's officer roster with certificate status, RFC 8785 canonical JSON (below) |
 //!
 //! Names are lower-case ASCII paths: 1 to 4 segments separated by `/`, each made of `a-z 0-9 _ - .`,

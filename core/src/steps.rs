@@ -169,6 +169,47 @@ impl PenaltyDecision {
     }
 }
 
+impl PenaltyDecision {
+    /// What the legal-review catalogue (`RuleBook::legal_review`) looks at in this decision:
+    /// procedure, the party's type, the total fine, the other penalties decided, the illegal
+    /// income confiscated (when 没收违法所得 is among them), the case's circumstance flags, and
+    /// whether a hearing was held (from the case: [`DecisionContext::hearing_held`]).
+    pub fn review_case(&self, hearing_held: bool) -> crate::rules::ReviewCase {
+        let penalties: Vec<String> = self
+            .violations
+            .iter()
+            .flat_map(|v| v.other_penalties.iter().cloned())
+            .collect();
+        let confiscated_yuan = if penalties.iter().any(|p| p.starts_with("没收违法所得")) {
+            self.facts.illegal_income_yuan.unwrap_or(0).max(0)
+        } else {
+            0
+        };
+        crate::rules::ReviewCase {
+            procedure: self.procedure,
+            party_type: match self.party {
+                Party::Person { .. } => crate::rules::PartyType::Person,
+                Party::Organisation { .. } => crate::rules::PartyType::Organisation,
+            },
+            fine_yuan: self.total_yuan,
+            confiscated_yuan,
+            penalties,
+            hearing_held,
+            flags: self.facts.flags.clone(),
+        }
+    }
+}
+
+impl DecisionContext {
+    /// The party's hearing on the latest notice has been held (处罚法 64, 65).
+    pub fn hearing_held(&self) -> bool {
+        self.notice
+            .as_ref()
+            .and_then(|n| n.statement.as_ref())
+            .is_some_and(|s| s.kind == StatementKind::HearingHeld)
+    }
+}
+
 fn text_issue(issues: &mut Vec<Issue>, path: &str, text: &str, what: &str, required: bool) {
     let n = text.trim().chars().count();
     if required && n == 0 {

@@ -10,7 +10,7 @@ use crate::error::{Result, RoadsideError};
 use crate::model::OfficerCertificate;
 use crate::rules::{
     DeadlineDue, DeadlineOutcome, DiscretionItem, DraftCheck, FileMeta, Guidance, GuidanceRequest,
-    ImportReport, ItemSummary, PenaltyDraft, Policy, RuleBook,
+    ImportReport, ItemSummary, PenaltyDraft, Policy, ReviewCase, ReviewItem, ReviewNeed, RuleBook,
 };
 
 /// A category of the benchmark and how many violations it holds.
@@ -145,5 +145,16 @@ impl RulesEngine {
     /// The procedure policy in force.
     pub fn policy(&self) -> Result<Policy> {
         Ok(self.book()?.policy().clone())
+    }
+
+    /// The catalogue of decisions that need legal review (法制审核) before they are made.
+    pub fn review_catalogue(&self) -> Result<Vec<ReviewItem>> {
+        Ok(self.book()?.review_catalogue().to_vec())
+    }
+
+    /// Whether a decision needs legal review (处罚法 58 and the catalogue) and under which items,
+    /// each with its article and whether it is verified; never for the summary procedure.
+    pub fn legal_review(&self, case: ReviewCase) -> Result<ReviewNeed> {
+        self.book()?.legal_review(&case)
     }
 }

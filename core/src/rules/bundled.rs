@@ -32,4 +32,8 @@ pub const FILES: &[(&str, &str)] = &[
         "exemptions/national.toml",
         include_str!("../../../reference/exemptions/national.toml"),
     ),
+    (
+        "review/catalogue.toml",
+        include_str!("../../../reference/review/catalogue.toml"),
+    ),
 ];

@@ -358,7 +358,13 @@ impl RuleBook {
 
         // Procedure.
         let hearing_by_item = g.violations.iter().any(|v| v.hearing_required);
-        let proc_ = self.procedure(total, d.facts.party_type, hearing_by_item, &p);
+        let proc_ = self.procedure(
+            total,
+            d.facts.party_type,
+            hearing_by_item,
+            &super::guidance::OtherPenalties::of(&g.violations),
+            &p,
+        );
         if d.procedure == ProcedureKind::Summary && !proc_.summary_allowed {
             let limit = match d.facts.party_type {
                 PartyType::Person => pol.summary.person_yuan,

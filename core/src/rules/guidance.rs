@@ -9,7 +9,9 @@
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+use super::check::ProcedureKind;
 use super::model::*;
+use super::review::{self, ReviewCase};
 use super::RuleBook;
 use crate::error::{Issue, Result, RoadsideError};
 
@@ -251,6 +253,32 @@ fn join_bases(ms: &[&MeasureGuidance]) -> String {
         }
     }
     bases.join("、")
+}
+
+/// The penalties besides the fine that decide whether legal review is needed (处罚法 58 and the
+/// catalogue): the names of the other penalties that apply, and the amount confiscated.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct OtherPenalties {
+    pub names: Vec<String>,
+    pub confiscated_yuan: i64,
+}
+
+impl OtherPenalties {
+    /// From the guidance of each violation: its measures of the penalty kind that apply.
+    pub(crate) fn of(violations: &[ViolationGuidance]) -> Self {
+        let mut out = OtherPenalties::default();
+        for m in violations
+            .iter()
+            .flat_map(|v| &v.measures)
+            .filter(|m| m.applies && m.kind == MeasureKind::Penalty)
+        {
+            if m.name.starts_with("没收") {
+                out.confiscated_yuan += m.amount_yuan.unwrap_or(0).max(0);
+            }
+            out.names.push(m.name.clone());
+        }
+        out
+    }
 }
 
 /// The procedure the case needs.
@@ -612,6 +640,7 @@ impl RuleBook {
             total_recommended_yuan,
             req.facts.party_type,
             hearing_by_item,
+            &OtherPenalties::of(&violations),
             &p,
         );
         let no_penalty = limitation.is_some()
@@ -1364,12 +1393,13 @@ impl RuleBook {
         })
     }
 
-    /// The procedure for a total fine.
+    /// The procedure for a total fine and the other penalties that go with it.
     pub(crate) fn procedure(
         &self,
         total: i64,
         party: PartyType,
         hearing_by_item: bool,
+        penalties: &OtherPenalties,
         p: &Prepared,
     ) -> ProcedureGuidance {
         let pol = self.policy();
@@ -1419,30 +1449,73 @@ impl RuleBook {
         let on_the_spot_collection_allowed =
             summary_allowed && total <= pol.on_the_spot_collection_max_yuan;
         let mut legal_review_reasons = Vec::new();
-        if hearing_required {
-            legal_review_reasons
-                .push("涉及重大权益且经过听证程序（处罚法第五十八条第一款第（二）项）".into());
-        }
-        if p.has("major_public_interest") {
-            legal_review_reasons
-                .push("涉及重大公共利益（处罚法第五十八条第一款第（一）项）".into());
-        }
-        if p.has("complex") {
-            legal_review_reasons.push(
-                "案件情况疑难复杂、涉及多个法律关系（处罚法第五十八条第一款第（三）项）".into(),
-            );
-        }
-        let lr_min = pick(&pol.legal_review);
-        if total >= lr_min {
-            note(&pol.legal_review, "法制审核金额标准");
-            legal_review_reasons.push(format!(
-                "罚款 {total} 元达到本机构法制审核标准 {lr_min} 元{}",
-                if pol.legal_review.source.verified {
-                    ""
+        let mut review_unverified = Vec::new();
+        if self.review_catalogue().is_empty() {
+            if hearing_required {
+                legal_review_reasons
+                    .push("涉及重大权益且经过听证程序（处罚法第五十八条第一款第（二）项）".into());
+            }
+            if p.has("major_public_interest") {
+                legal_review_reasons
+                    .push("涉及重大公共利益（处罚法第五十八条第一款第（一）项）".into());
+            }
+            if p.has("complex") {
+                legal_review_reasons.push(
+                    "案件情况疑难复杂、涉及多个法律关系（处罚法第五十八条第一款第（三）项）".into(),
+                );
+            }
+        } else {
+            // The decision is not made yet: a hearing that must be offered is counted as held,
+            // so the officer learns early that review will be needed if the party asks for it.
+            let case = ReviewCase {
+                procedure: ProcedureKind::General,
+                party_type: party,
+                fine_yuan: total.max(0),
+                confiscated_yuan: penalties.confiscated_yuan,
+                penalties: penalties.names.clone(),
+                hearing_held: hearing_required,
+                flags: p.facts.flags.clone(),
+            };
+            for m in review::matching(self.review_catalogue(), &case).matches {
+                let hearing_item = self
+                    .review_catalogue()
+                    .iter()
+                    .any(|i| i.code == m.code && i.trigger == review::ReviewTrigger::HearingHeld);
+                let reason = if hearing_item {
+                    "应当告知听证权利，当事人要求听证并经过听证程序的，作出决定前须经法制审核"
+                        .to_string()
                 } else {
-                    "（未核实的机构默认值）"
+                    m.reason
+                };
+                if !m.verified {
+                    review_unverified.push(format!("法制审核目录 {}：{}", m.code, m.note));
                 }
-            ));
+                legal_review_reasons.push(format!(
+                    "{}：{reason}（{}）{}",
+                    m.situation,
+                    m.basis,
+                    if m.verified {
+                        ""
+                    } else {
+                        "（未核实的机构默认值）"
+                    }
+                ));
+            }
+        }
+        if let Some(lr) = &pol.legal_review {
+            // Reference data made before the catalogue: its one amount threshold.
+            let lr_min = pick(lr);
+            if total >= lr_min {
+                note(lr, "法制审核金额标准");
+                legal_review_reasons.push(format!(
+                    "罚款 {total} 元达到本机构法制审核标准 {lr_min} 元{}",
+                    if lr.source.verified {
+                        ""
+                    } else {
+                        "（未核实的机构默认值）"
+                    }
+                ));
+            }
         }
         let mut collective_decision_reasons = Vec::new();
         if p.has("complex") {
@@ -1460,6 +1533,7 @@ impl RuleBook {
                 }
             ));
         }
+        unverified.extend(review_unverified);
         ProcedureGuidance {
             no_penalty: false,
             no_penalty_reason: String::new(),

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::calendar::{Calendar, CalendarYear};
 use super::model::*;
+use super::review::{ReviewItem, ReviewTrigger};
 use crate::error::Issue;
 
 /// Which kind of reference file a relative path holds.
@@ -22,6 +23,7 @@ pub enum FileKind {
     Exemptions,
     Policy,
     Calendar,
+    Review,
 }
 
 impl FileKind {
@@ -31,12 +33,14 @@ impl FileKind {
             FileKind::Exemptions => "exemptions",
             FileKind::Policy => "policy",
             FileKind::Calendar => "calendar",
+            FileKind::Review => "review",
         }
     }
 }
 
 /// The kind of file at `relpath` (`policy.toml`, `calendar.toml`, `discretion/<name>.toml`,
-/// `exemptions/<name>.toml`; names are lower-case ASCII), or `None` for any other path.
+/// `exemptions/<name>.toml`, `review/<name>.toml`; names are lower-case ASCII), or `None` for any
+/// other path.
 pub fn kind_of(relpath: &str) -> Option<FileKind> {
     let ok_name = |n: &str| {
         n.strip_suffix(".toml").is_some_and(|stem| {
@@ -57,6 +61,7 @@ pub fn kind_of(relpath: &str) -> Option<FileKind> {
             match dir {
                 "discretion" => Some(FileKind::Discretion),
                 "exemptions" => Some(FileKind::Exemptions),
+                "review" => Some(FileKind::Review),
                 _ => None,
             }
         }
@@ -81,6 +86,7 @@ pub enum Parsed {
     Exemptions(Vec<ExemptionItem>),
     Policy(Box<Policy>),
     Calendar(Calendar),
+    Review(Vec<ReviewItem>),
 }
 
 struct Ctx<'a> {
@@ -335,7 +341,7 @@ pub fn parse_file(relpath: &str, text: &str) -> Result<(FileMeta, Parsed), Vec<I
         return Err(vec![Issue::new(
             relpath,
             "REF_BAD_PATH",
-            "文件路径不是 policy.toml、calendar.toml、discretion/<名称>.toml 或 exemptions/<名称>.toml（名称为小写英文字母、数字、_ 或 -）",
+            "文件路径不是 policy.toml、calendar.toml、discretion/<名称>.toml、exemptions/<名称>.toml 或 review/<名称>.toml（名称为小写英文字母、数字、_ 或 -）",
         )]);
     };
     let mut ctx = Ctx {
@@ -396,6 +402,22 @@ pub fn parse_file(relpath: &str, text: &str) -> Result<(FileMeta, Parsed), Vec<I
                 let meta = check_meta(&mut ctx, &raw.meta, kind);
                 let p = check_policy(&mut ctx, raw);
                 (meta, Parsed::Policy(Box::new(p)))
+            }
+        },
+        FileKind::Review => match toml::from_str::<RawReviewFile>(text) {
+            Err(e) => return Err(vec![toml_issue(relpath, text, &e)]),
+            Ok(raw) => {
+                let meta = check_meta(&mut ctx, &raw.meta.unwrap_or_default(), kind);
+                if raw.item.is_empty() {
+                    ctx.err("item", "REF_EMPTY", "文件中没有任何 [[item]]");
+                }
+                let items = raw
+                    .item
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, it)| check_review_item(&mut ctx, &format!("item[{i}]"), it))
+                    .collect();
+                (meta, Parsed::Review(items))
             }
         },
         FileKind::Calendar => match toml::from_str::<RawCalendarFile>(text) {
@@ -1061,7 +1083,10 @@ struct RawPolicyFile {
     summary: RawSummary,
     on_the_spot_collection: RawCollection,
     hearing: RawThreshold,
-    legal_review: RawThreshold,
+    /// The earlier form of the legal-review threshold, before the catalogue (`review/*.toml`):
+    /// still read so that the reference data of earlier bundles loads.
+    #[serde(default)]
+    legal_review: Option<RawThreshold>,
     collective_decision: RawThreshold,
     formula: RawFormula,
     recommend: RawRecommend,
@@ -1157,7 +1182,7 @@ fn check_policy(ctx: &mut Ctx, r: RawPolicyFile) -> Policy {
         source: r.summary.source(ctx, "summary"),
     };
     let hearing = thr(ctx, "hearing", &r.hearing);
-    let legal_review = thr(ctx, "legal_review", &r.legal_review);
+    let legal_review = r.legal_review.as_ref().map(|t| thr(ctx, "legal_review", t));
     let collective_decision = thr(ctx, "collective_decision", &r.collective_decision);
     let part_unit = match r.formula.part_unit.as_str() {
         "floor" => PartUnit::Floor,
@@ -1305,6 +1330,199 @@ fn check_policy(ctx: &mut Ctx, r: RawPolicyFile) -> Policy {
         size_limits,
         deadlines,
     }
+}
+
+// ---- legal review catalogue ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReviewFile {
+    meta: Option<RawMeta>,
+    #[serde(default)]
+    item: Vec<RawReviewItem>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReviewItem {
+    code: Option<String>,
+    situation: Option<String>,
+    basis: Option<String>,
+    trigger: Option<String>,
+    flag: Option<String>,
+    person_min_yuan: Option<i64>,
+    organisation_min_yuan: Option<i64>,
+    penalties: Option<Vec<String>>,
+    verified: Option<bool>,
+    note: Option<String>,
+}
+
+/// The triggers of a catalogue item and the keys each one takes.
+const REVIEW_TRIGGERS: &[(&str, &[&str])] = &[
+    ("flag", &["flag"]),
+    ("hearing_held", &[]),
+    ("fine", &["person_min_yuan", "organisation_min_yuan"]),
+    (
+        "confiscation",
+        &["person_min_yuan", "organisation_min_yuan"],
+    ),
+    ("penalty", &["penalties"]),
+];
+
+fn check_review_item(ctx: &mut Ctx, path: &str, r: RawReviewItem) -> ReviewItem {
+    let code = ctx.req_str(&format!("{path}.code"), &r.code);
+    if !code.is_empty() && !is_valid_code(&code) {
+        ctx.err(
+            &format!("{path}.code"),
+            "REF_BAD_CODE",
+            format!("编码「{code}」不符合格式（大写字母、数字和 -，如 SH-58-1）"),
+        );
+    }
+    let situation = ctx.req_str(&format!("{path}.situation"), &r.situation);
+    let basis = ctx.req_str(&format!("{path}.basis"), &r.basis);
+    ctx.legal_text(&format!("{path}.situation"), &situation);
+    ctx.legal_text(&format!("{path}.basis"), &basis);
+    let verified = ctx.req(&format!("{path}.verified"), r.verified, false);
+    let note = r.note.unwrap_or_default();
+    ctx.verified_note(&format!("{path}.note"), verified, &note);
+    let trigger_name = ctx.req_str(&format!("{path}.trigger"), &r.trigger);
+    let given: Vec<&str> = [
+        ("flag", r.flag.is_some()),
+        ("person_min_yuan", r.person_min_yuan.is_some()),
+        ("organisation_min_yuan", r.organisation_min_yuan.is_some()),
+        ("penalties", r.penalties.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, present)| *present)
+    .map(|(k, _)| k)
+    .collect();
+    let keys = REVIEW_TRIGGERS
+        .iter()
+        .find(|(t, _)| *t == trigger_name)
+        .map(|(_, k)| *k);
+    match keys {
+        None if trigger_name.is_empty() => {}
+        None => ctx.err(
+            &format!("{path}.trigger"),
+            "REF_REVIEW_TRIGGER",
+            format!(
+                "「{trigger_name}」无效，应为 {}",
+                REVIEW_TRIGGERS
+                    .iter()
+                    .map(|(t, _)| *t)
+                    .collect::<Vec<_>>()
+                    .join("、")
+            ),
+        ),
+        Some(keys) => {
+            for k in given.iter().filter(|k| !keys.contains(k)) {
+                ctx.err(
+                    &format!("{path}.{k}"),
+                    "REF_REVIEW_TRIGGER",
+                    format!("触发条件 {trigger_name} 不使用 {k}"),
+                );
+            }
+        }
+    }
+    let amount = |ctx: &mut Ctx, field: &str, v: Option<i64>| {
+        let p = format!("{path}.{field}");
+        match v {
+            None => {
+                ctx.err(&p, "REF_MISSING_FIELD", "缺少必填字段");
+                0
+            }
+            Some(v) if v < 0 => {
+                ctx.err(&p, "REF_NEGATIVE", "金额不能为负数");
+                0
+            }
+            Some(v) => v,
+        }
+    };
+    let trigger = match trigger_name.as_str() {
+        "flag" => {
+            let flag = ctx.req_str(&format!("{path}.flag"), &r.flag);
+            if !flag.is_empty() && flag_info(&flag).is_none() {
+                ctx.err(
+                    &format!("{path}.flag"),
+                    "REF_UNKNOWN_FLAG",
+                    format!("未知的情节标志「{flag}」（可用标志见 FORMAT.md）"),
+                );
+            }
+            ReviewTrigger::Flag { flag }
+        }
+        "fine" | "confiscation" => {
+            let person_min_yuan = amount(ctx, "person_min_yuan", r.person_min_yuan);
+            let organisation_min_yuan =
+                amount(ctx, "organisation_min_yuan", r.organisation_min_yuan);
+            if trigger_name == "fine" {
+                ReviewTrigger::Fine {
+                    person_min_yuan,
+                    organisation_min_yuan,
+                }
+            } else {
+                ReviewTrigger::Confiscation {
+                    person_min_yuan,
+                    organisation_min_yuan,
+                }
+            }
+        }
+        "penalty" => {
+            let words = r.penalties.unwrap_or_default();
+            if words.is_empty() {
+                ctx.err(
+                    &format!("{path}.penalties"),
+                    "REF_MISSING_FIELD",
+                    "缺少必填字段：至少列出一个处罚名称中的词（如 吊销）",
+                );
+            }
+            for (i, w) in words.iter().enumerate() {
+                if w.trim().is_empty() {
+                    ctx.err(
+                        &format!("{path}.penalties[{i}]"),
+                        "REF_MISSING_FIELD",
+                        "处罚名称中的词不能为空",
+                    );
+                }
+            }
+            ReviewTrigger::Penalty { penalties: words }
+        }
+        // "hearing_held", and an invalid trigger already reported.
+        _ => ReviewTrigger::HearingHeld,
+    };
+    ReviewItem {
+        code,
+        situation,
+        basis,
+        trigger,
+        verified,
+        note,
+        source_file: ctx.file.to_string(),
+    }
+}
+
+/// Catalogue codes are unique across every review file.
+pub(crate) fn cross_check_review(items: &[ReviewItem]) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for (n, it) in items.iter().enumerate() {
+        match seen.get(it.code.as_str()) {
+            Some(first) => {
+                let pos = items[..n]
+                    .iter()
+                    .filter(|x| x.source_file == it.source_file)
+                    .count();
+                issues.push(Issue::new(
+                    format!("{}: item[{pos}].code", it.source_file),
+                    "REF_DUPLICATE",
+                    format!("法制审核目录编码 {} 重复（已见于 {first}）", it.code),
+                ));
+            }
+            None => {
+                seen.insert(&it.code, &it.source_file);
+            }
+        }
+    }
+    issues
 }
 
 // ---- calendar ----

@@ -15,6 +15,8 @@
 //!   the newer text is lighter (从旧兼从轻, 处罚法 37).
 //! - [`check`]: checks a drafted penalty.
 //! - [`calendar`]: working days and deadlines.
+//! - [`review`]: the catalogue of decisions that need legal review (法制审核, 处罚法 58) and
+//!   whether a decision needs it.
 //! - `tables` (feature `tables`): CSV and Excel import/export of benchmark and exemption tables.
 //!
 //! Pure domain: no I/O except reading and writing the files it is given.
@@ -26,6 +28,7 @@ pub mod guidance;
 pub mod load;
 pub mod lookup;
 pub mod model;
+pub mod review;
 #[cfg(feature = "tables")]
 pub mod tables;
 
@@ -44,6 +47,7 @@ pub use guidance::{
 pub use load::{FileKind, FileMeta};
 pub use lookup::{ItemSummary, SearchIndex};
 pub use model::*;
+pub use review::{ReviewCase, ReviewItem, ReviewMatch, ReviewNeed, ReviewTrigger};
 
 use crate::error::{Issue, Result, RoadsideError};
 
@@ -58,6 +62,9 @@ pub struct RuleBook {
     exemptions_for: HashMap<String, Vec<usize>>,
     policy: Policy,
     calendar: Calendar,
+    /// The legal-review catalogue (`review/*.toml`), in file and item order; empty only for
+    /// reference data made before the catalogue (then `policy.legal_review` holds the amount).
+    review: Vec<ReviewItem>,
     index: SearchIndex,
     files: Vec<FileMeta>,
     /// The text of every file, by relative path (for overlaying an import on this set).
@@ -115,6 +122,7 @@ impl RuleBook {
         let mut exemptions = Vec::new();
         let mut policy = None;
         let mut calendar = None;
+        let mut review = Vec::new();
         let mut metas = Vec::new();
         for (rel, text) in &files {
             match load::parse_file(rel, text) {
@@ -126,6 +134,7 @@ impl RuleBook {
                         load::Parsed::Exemptions(mut v) => exemptions.append(&mut v),
                         load::Parsed::Policy(p) => policy = Some(*p),
                         load::Parsed::Calendar(c) => calendar = Some(c),
+                        load::Parsed::Review(mut v) => review.append(&mut v),
                     }
                 }
             }
@@ -134,6 +143,7 @@ impl RuleBook {
             return Err(RoadsideError::invalid(issues));
         }
         issues.extend(load::cross_check(&items, &exemptions));
+        issues.extend(load::cross_check_review(&review));
         let Some(policy) = policy else {
             issues.push(Issue::new(
                 "policy.toml",
@@ -150,6 +160,19 @@ impl RuleBook {
             ));
             return Err(RoadsideError::invalid(issues));
         };
+        match (review.is_empty(), policy.legal_review.is_some()) {
+            (true, false) => issues.push(Issue::new(
+                "review",
+                "REF_MISSING_FILE",
+                "缺少法制审核目录 review/<名称>.toml",
+            )),
+            (false, true) => issues.push(Issue::new(
+                "policy.toml: legal_review",
+                "REF_LEGAL_REVIEW_TWICE",
+                "法制审核的情形和金额标准由法制审核目录（review/<名称>.toml）规定；policy.toml 中的 [legal_review] 是旧格式，请删除，金额标准写入目录",
+            )),
+            _ => {}
+        }
         if !issues.is_empty() {
             return Err(RoadsideError::invalid(issues));
         }
@@ -174,6 +197,7 @@ impl RuleBook {
             exemptions_for,
             policy,
             calendar,
+            review,
             index,
             files: metas,
             texts: files,
@@ -192,6 +216,25 @@ impl RuleBook {
     }
     pub fn calendar(&self) -> &Calendar {
         &self.calendar
+    }
+    /// The legal-review catalogue, in file and item order (empty for reference data made before
+    /// the catalogue).
+    pub fn review_catalogue(&self) -> &[ReviewItem] {
+        &self.review
+    }
+
+    /// Whether a decision needs legal review before it is made (处罚法 58 and the catalogue), and
+    /// under which items, each with its article and whether it is verified. A summary-procedure
+    /// decision never does. Reference data without a catalogue (made before it) cannot answer:
+    /// `REVIEW_CATALOGUE_MISSING`.
+    pub fn legal_review(&self, case: &ReviewCase) -> Result<ReviewNeed> {
+        if self.review.is_empty() {
+            return Err(RoadsideError::rules(
+                "REVIEW_CATALOGUE_MISSING",
+                "这套参考数据没有法制审核目录（review/<名称>.toml），无法判断是否须经法制审核；请更新参考数据",
+            ));
+        }
+        review::assess(&self.review, case)
     }
     /// The files the set was built from.
     pub fn files(&self) -> &[FileMeta] {
@@ -339,6 +382,11 @@ impl RuleBook {
                 report.unverified.push(e.code.clone());
             }
         }
+        for r in book.review.iter().filter(|r| r.source_file == relpath) {
+            if !r.verified {
+                report.unverified.push(r.code.clone());
+            }
+        }
         Ok((book, report))
     }
 
@@ -369,6 +417,7 @@ impl RuleBook {
                     Some("calendar") => "calendar.toml".to_string(),
                     Some("discretion") => format!("discretion/{name}"),
                     Some("exemptions") => format!("exemptions/{name}"),
+                    Some("review") => format!("review/{name}"),
                     _ => {
                         // Let the parser report the exact problem (syntax or missing kind).
                         let issues = match load::parse_file(&format!("discretion/{name}"), &text) {
@@ -379,7 +428,7 @@ impl RuleBook {
                             vec![Issue::new(
                                 "meta.kind",
                                 "REF_MISSING_FIELD",
-                                "缺少 [meta] kind（discretion、exemptions、policy 或 calendar）",
+                                "缺少 [meta] kind（discretion、exemptions、review、policy 或 calendar）",
                             )]
                         } else {
                             issues
@@ -430,7 +479,7 @@ impl RuleBook {
 }
 
 /// Reads `<dir>/policy.toml`, `<dir>/calendar.toml`, `<dir>/discretion/*.toml`,
-/// `<dir>/exemptions/*.toml` (whatever exists).
+/// `<dir>/exemptions/*.toml`, `<dir>/review/*.toml` (whatever exists).
 fn read_overlay(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let read = |p: &Path| {
@@ -443,7 +492,7 @@ fn read_overlay(dir: &Path) -> Result<Vec<(String, String)>> {
             out.push((f.to_string(), read(&p)?));
         }
     }
-    for sub in ["discretion", "exemptions"] {
+    for sub in ["discretion", "exemptions", "review"] {
         let d = dir.join(sub);
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
@@ -503,3 +552,5 @@ mod tests;
 mod tests_exemptions;
 #[cfg(test)]
 mod tests_law;
+#[cfg(test)]
+mod tests_review;

@@ -463,7 +463,9 @@ pub struct Policy {
     pub on_the_spot_collection: PolicySource,
     /// 较大数额罚款 (hearing) — fine ≥ this.
     pub hearing: Threshold,
-    pub legal_review: Threshold,
+    /// The earlier form of the legal-review amount (`[legal_review]`), present only in reference
+    /// data made before the catalogue of `review/*.toml`; a set holds one or the other.
+    pub legal_review: Option<Threshold>,
     pub collective_decision: Threshold,
     pub part_unit: PartUnit,
     pub formula: PolicySource,
@@ -627,6 +629,11 @@ pub const FLAGS: &[(&str, &str, FlagKind)] = &[
     ),
     ("complex", "案情复杂", FlagKind::Other),
     ("major_public_interest", "涉及重大公共利益", FlagKind::Other),
+    (
+        "law_requires_review",
+        "法律、法规规定应当进行法制审核",
+        FlagKind::Other,
+    ),
 ];
 
 pub fn flag_info(name: &str) -> Option<(&'static str, FlagKind)> {
