@@ -38,6 +38,10 @@ const OLDER: &[Older] = &[
         version: 3,
         created_if_missing: false,
     },
+    Older {
+        version: 4,
+        created_if_missing: false,
+    },
 ];
 
 /// The version whose tables servers before it created "if missing".
@@ -91,6 +95,13 @@ fn rows_of(version: u32) -> &'static str {
             "UPDATE agencies SET doc_prefix = '青海南交执' WHERE code = '632500';
              INSERT INTO number_leases (agency, year, first, last, device_id, leased_at)
                  VALUES ('632521', 2026, 1, 100, 'dev-1', '2026-01-06T00:00:00.000000Z');"
+        }
+        5 => {
+            "INSERT INTO publications (case_id, entry_hash, agency, state, decided_on, due_on, record, created_at, published_at, updated_at, withdrawn_at, withdrawn_reason)
+                 VALUES ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', '632521', 'published', '2026-01-07', '2026-02-04', '{\"行政相对人名称\":\"张某\"}', '2026-01-07T00:00:00.000000Z', '2026-01-08T00:00:00.000000Z', '2026-01-08T00:00:00.000000Z', NULL, NULL);
+             INSERT INTO publication_events (case_id, entry_hash, seq, action, reason, by_login, at, record)
+                 VALUES ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', 1, 'created', NULL, 'admin', '2026-01-07T00:00:00.000000Z', '{}'),
+                        ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', 2, 'published', NULL, 'admin', '2026-01-08T00:00:00.000000Z', '{}');"
         }
         other => panic!("no rows written for version {other}: add them with the version"),
     }

@@ -50,6 +50,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 2, "0002_media"),
     migration!("sqlite", 3, "0003_bundles_refusals_audit_recovered"),
     migration!("sqlite", 4, "0004_number_leases"),
+    migration!("sqlite", 5, "0005_publications"),
 ];
 
 /// PostgreSQL's versions, oldest first (the same numbers and names as SQLite's).
@@ -58,6 +59,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 2, "0002_media"),
     migration!("postgres", 3, "0003_bundles_refusals_audit_recovered"),
     migration!("postgres", 4, "0004_number_leases"),
+    migration!("postgres", 5, "0005_publications"),
 ];
 
 /// The newest version of `migrations`.
