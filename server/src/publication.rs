@@ -7,7 +7,7 @@
 //!
 //! A [`PublicationRecord`] holds the administrative-penalty items of the national 双公示 data
 //! format as credit platforms commonly use them (the platform's current template is the authority;
-//! the list is the one the agency's domain notes give): 行政相对人名称, 行政相对人类别, 统一社会信用代码,
+//! this list is what the server fills): 行政相对人名称, 行政相对人类别, 统一社会信用代码,
 //! 法定代表人, 证件类型, 证件号码, 行政处罚决定书文号, 违法行为类型, 违法事实, 处罚依据, 处罚类别,
 //! 处罚内容, 罚款金额（万元）, 没收违法所得、没收非法财物的金额（万元）, 暂扣或吊销证照名称及编号,
 //! 处罚决定日期, 处罚有效期, 公示截止期, 处罚机关, 处罚机关统一社会信用代码, 数据来源单位,
@@ -53,7 +53,7 @@ use roadside_core::steps::PenaltyDecision;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ApiError, Result};
-use crate::storage::{Agency, CaseDetail, CaseEntry};
+use crate::storage::{Agency, CaseDetail, CaseEntry, Publication, PublicationState};
 
 /// The deadline of the reference data that a publication is due by.
 pub const DEADLINE_ID: &str = "publication";
@@ -773,6 +773,16 @@ pub fn publication_from_decision(
 
 // ---------------------------------------------------------------------------------------------
 // Feeds
+
+/// The records the feeds may carry: those of the `published` publications, in the order given
+/// (pending and withdrawn ones are left out whatever list they come from).
+pub fn published_records(publications: &[Publication]) -> Vec<PublicationRecord> {
+    publications
+        .iter()
+        .filter(|p| p.state == PublicationState::Published)
+        .map(|p| p.record.clone())
+        .collect()
+}
 
 /// The published records as CSV for the provincial platform and for Excel: UTF-8 with a byte
 /// order mark (Excel reads UTF-8 only with it), the Chinese item names as the header row, every

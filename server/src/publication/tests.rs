@@ -430,6 +430,41 @@ fn the_csv_feed_opens_in_excel_and_quotes_what_needs_it() {
 }
 
 #[test]
+fn only_published_records_reach_the_feeds() {
+    let d = decision(person("张三", ID), "2026-11-02", FACTS);
+    let (case, e) = case_with(&d);
+    let draft = build(&case, &e).expect("publication");
+    let publication = |state, party: &str| Publication {
+        case_id: "case-1".into(),
+        entry_hash: HASH.into(),
+        agency: "632500".into(),
+        state,
+        decided_on: draft.decided_on,
+        due_on: draft.due.due,
+        record: PublicationRecord {
+            party_name: party.into(),
+            ..draft.record.clone()
+        },
+        created_at: String::new(),
+        published_at: None,
+        updated_at: String::new(),
+        withdrawn_at: None,
+        withdrawn_reason: None,
+    };
+    let all = [
+        publication(PublicationState::Pending, "甲某"),
+        publication(PublicationState::Published, "乙某"),
+        publication(PublicationState::Withdrawn, "丙某"),
+        publication(PublicationState::Published, "丁某"),
+    ];
+    let names: Vec<String> = published_records(&all)
+        .into_iter()
+        .map(|r| r.party_name)
+        .collect();
+    assert_eq!(names, ["乙某", "丁某"]);
+}
+
+#[test]
 fn the_bundled_policy_loads_and_a_wrong_file_is_refused() {
     let p = policy();
     assert_eq!(p.person_name.style, NameStyle::SurnameMou);
