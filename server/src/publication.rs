@@ -123,6 +123,23 @@ impl PublicationPolicy {
         Self::from_toml(BUNDLED_POLICY)
     }
 
+    /// The agency's own policy, `<data_dir>/publication.toml`, when it has one; otherwise the
+    /// policy compiled into the server. A file that cannot be read or does not have the policy's
+    /// shape is an error (`PUBLICATION_POLICY_INVALID`), never silently replaced by the default.
+    pub fn load(data_dir: &std::path::Path) -> Result<Self> {
+        let path = data_dir.join("publication.toml");
+        if !path.exists() {
+            return Self::bundled();
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            ApiError::internal(
+                "PUBLICATION_POLICY_INVALID",
+                format!("无法读取公示脱敏规则文件 {}：{e}", path.display()),
+            )
+        })?;
+        Self::from_toml(&text)
+    }
+
     /// An agency's policy file (`publication.toml`): `PUBLICATION_POLICY_INVALID` when it does not
     /// have the policy's shape.
     pub fn from_toml(text: &str) -> Result<Self> {

@@ -478,6 +478,19 @@ fn the_bundled_policy_loads_and_a_wrong_file_is_refused() {
         PublicationPolicy::from_toml(&wrong).expect_err("kind").code,
         "PUBLICATION_POLICY_INVALID"
     );
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_eq!(PublicationPolicy::load(dir.path()).expect("default"), p);
+    let own = BUNDLED_POLICY.replace("style = \"surname_mou\"", "style = \"surname_moumou\"");
+    std::fs::write(dir.path().join("publication.toml"), own).expect("write");
+    let theirs = PublicationPolicy::load(dir.path()).expect("the agency's own");
+    assert_eq!(mask_name("张三", &theirs.person_name), "张某某");
+    std::fs::write(dir.path().join("publication.toml"), "kind = 1").expect("write");
+    assert_eq!(
+        PublicationPolicy::load(dir.path())
+            .expect_err("bad file")
+            .code,
+        "PUBLICATION_POLICY_INVALID"
+    );
     assert_eq!(
         PublicationPolicy::from_toml("[meta]\nkind = 1")
             .expect_err("shape")
