@@ -579,7 +579,9 @@ fn join_distinct(items: impl IntoIterator<Item = String>) -> String {
 ///
 /// Refused (400) when the entry is not an accepted `decision.penalty` of this case and agency
 /// (`PUBLICATION_NOT_A_PENALTY_DECISION`, `PUBLICATION_DECISION_REFUSED`,
-/// `PUBLICATION_CASE_MISMATCH`), when its body cannot be read (`PUBLICATION_DECISION_UNREADABLE`),
+/// `PUBLICATION_CASE_MISMATCH`), when the case or the decision was voided by an accepted
+/// `entry.void` (`PUBLICATION_DECISION_VOIDED`), when its body cannot be read
+/// (`PUBLICATION_DECISION_UNREADABLE`),
 /// when the document issued for it carries another number (`PUBLICATION_NUMBER_MISMATCH`), when
 /// the publisher's USCC is not a valid one (`PUBLICATION_AGENCY_USCC_INVALID`), and when the due
 /// date cannot be computed (the core's `CALENDAR_YEAR_MISSING`).
@@ -618,6 +620,26 @@ pub fn publication_from_decision(
             format!(
                 "处罚决定 {} 不属于机构 {} 的案件 {}",
                 decision_entry.entry_hash, publisher.agency.code, case.case.id
+            ),
+        ));
+    }
+    // A voided case (its opening voided) or a voided decision is not published.
+    let voided: Vec<&str> = case
+        .entries
+        .iter()
+        .filter(|e| e.kind == "entry.void" && e.refused.is_none())
+        .filter_map(|e| e.body.get("supersedes").and_then(|s| s.as_str()))
+        .collect();
+    let void_hit = case.entries.iter().any(|e| {
+        (e.kind == "case.open" || e.entry_hash == decision_entry.entry_hash)
+            && voided.contains(&e.entry_hash.as_str())
+    });
+    if void_hit {
+        return Err(refused(
+            "PUBLICATION_DECISION_VOIDED",
+            format!(
+                "案件 {} 或其处罚决定 {} 已作废，不能公示",
+                case.case.id, decision_entry.entry_hash
             ),
         ));
     }

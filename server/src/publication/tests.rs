@@ -345,6 +345,31 @@ fn only_an_accepted_penalty_decision_of_the_case_is_published() {
         "PUBLICATION_DECISION_UNREADABLE"
     );
 
+    // The case voided (its opening), or the decision itself.
+    let open_hash = "03".repeat(32);
+    for target in [open_hash.clone(), HASH.to_string()] {
+        let mut voided = case.clone();
+        voided
+            .entries
+            .push(entry("case.open", &open_hash, json!({"plate": "青E12345"})));
+        voided.entries.push(entry(
+            "entry.void",
+            &"04".repeat(32),
+            json!({"supersedes": target, "reason": "误录"}),
+        ));
+        assert_eq!(
+            build(&voided, &dec).expect_err("voided").code,
+            "PUBLICATION_DECISION_VOIDED"
+        );
+        // A void the server refused voids nothing.
+        let last = voided.entries.len() - 1;
+        voided.entries[last].refused = Some(EntryRefusal {
+            code: "X".into(),
+            message: "x".into(),
+        });
+        build(&voided, &dec).expect("the refused void changes nothing");
+    }
+
     // The decision document issued with another number.
     let mut doc = entry("document.issue", &"02".repeat(32), json!({"source": HASH}));
     doc.document = Some(IssuedDocument {
