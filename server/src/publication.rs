@@ -39,7 +39,8 @@
 //! - the 身份证号, address and phone are never published: 证件号码 is empty, and wherever the
 //!   party's (or any person's in the case records) name, ID number, phone or address appears in
 //!   the published text (违法事实, 处罚内容…) it is replaced (`张某`, `（身份证号码略）`,
-//!   `（电话略）`, `（住址略）`); any run of 8 or more digits left in the text (an ID, phone or
+//!   `（电话略）`, `（住址略）`; numbers and plates also when typed full-width, in lower case or
+//!   with separators); any run of 8 or more digits left in the text (an ID, phone or
 //!   account number written another way) becomes `（号码略）`;
 //! - plates keep the province abbreviation and the issuing authority's letter, the rest is `*`
 //!   (青E12345 → 青E*****): through the vehicle register a plate identifies its keeper, so it is
@@ -256,33 +257,35 @@ impl PersonalData {
 
     /// `text` with this personal data replaced, then every run of 8 or more digits, then every
     /// plate-shaped string (a province abbreviation, a capital, 5 or 6 serial characters) masked.
+    /// Names and addresses are matched as written; ID numbers, phones and plates also when typed
+    /// with full-width or lower-case characters or with spaces, dashes or dots between them.
     pub fn scrub(&self, text: &str, policy: &PublicationPolicy) -> String {
-        let mut replacements: Vec<(&str, String)> = Vec::new();
+        // (what, replacement, matched loosely)
+        let mut replacements: Vec<(&str, String, bool)> = Vec::new();
         for a in &self.addresses {
-            replacements.push((a, "（住址略）".to_string()));
+            replacements.push((a, "（住址略）".to_string(), false));
         }
         for id in &self.id_numbers {
-            replacements.push((id, "（身份证号码略）".to_string()));
+            replacements.push((id, "（身份证号码略）".to_string(), true));
         }
         for p in &self.phones {
-            replacements.push((p, "（电话略）".to_string()));
+            replacements.push((p, "（电话略）".to_string(), true));
         }
         for p in &self.plates {
-            replacements.push((p, mask_plate(p, &policy.plate)));
+            replacements.push((p, mask_plate(p, &policy.plate), true));
         }
         for (n, masked) in &self.names {
-            replacements.push((n, masked.clone()));
+            replacements.push((n, masked.clone(), false));
         }
         // Longest first: an address holding a name or a number goes as a whole.
-        replacements.sort_by_key(|(from, _)| std::cmp::Reverse(from.chars().count()));
+        replacements.sort_by_key(|(from, _, _)| std::cmp::Reverse(from.chars().count()));
         let mut out = text.to_string();
-        for (from, to) in &replacements {
-            out = out.replace(from, to);
-            // An ID number typed with a lower-case check character.
-            let lower = from.to_lowercase();
-            if lower != *from {
-                out = out.replace(&lower, to);
-            }
+        for (from, to, loose) in &replacements {
+            out = if *loose {
+                replace_loose(&out, from, to)
+            } else {
+                out.replace(from, to)
+            };
         }
         let out = mask_long_numbers(&out);
         if self.mask_plates {
@@ -291,6 +294,55 @@ impl PersonalData {
             out
         }
     }
+}
+
+/// A character as compared in a loose match: full-width forms as half-width, letters upper-case.
+fn loose_char(c: char) -> char {
+    let half = match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        _ => c,
+    };
+    half.to_ascii_uppercase()
+}
+
+/// What may stand between the characters of a number typed by hand.
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\u{3000}' | '-' | '－' | '–' | '—' | '.' | '·' | '•' | '・'
+    )
+}
+
+/// `text` with every loose occurrence of `needle` (see [`PersonalData::scrub`]) replaced by `to`.
+fn replace_loose(text: &str, needle: &str, to: &str) -> String {
+    let hay: Vec<char> = text.chars().collect();
+    let needle: Vec<char> = needle.chars().map(loose_char).collect();
+    let Some(&first) = needle.first() else {
+        return text.to_string();
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if loose_char(hay[i]) == first {
+            let (mut j, mut k) = (i + 1, 1);
+            while k < needle.len() && j < hay.len() {
+                if loose_char(hay[j]) == needle[k] {
+                    k += 1;
+                } else if !is_separator(hay[j]) {
+                    break;
+                }
+                j += 1;
+            }
+            if k == needle.len() {
+                out.push_str(to);
+                i = j;
+                continue;
+            }
+        }
+        out.push(hay[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Every run of 8 or more digits (half- or full-width, with an ID number's trailing `X`) becomes

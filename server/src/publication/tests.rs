@@ -295,6 +295,21 @@ fn plates_in_text_are_masked_for_persons_whatever_their_kind() {
         data.scrub("青E12345、青ED12345、青E1234挂、川A12345D，青海", &p),
         "青E*****、青E******、青E*****、川A******，青海"
     );
+    // Known numbers however they are typed.
+    let known = PersonalData {
+        id_numbers: vec![ID.into()],
+        phones: vec!["13909741234".into()],
+        plates: vec!["青E12345".into()],
+        mask_plates: false,
+        ..PersonalData::default()
+    };
+    assert_eq!(
+        known.scrub(
+            "632521 1990 0101 123４、139-0974-1234、１３９ ０９７４ １２３４、青e·12345、青E12346",
+            &p
+        ),
+        "（身份证号码略）、（电话略）、（电话略）、青E*****、青E12346"
+    );
     assert_eq!(
         data.scrub("电话0971-85123456，账号6222021234567890123X", &p),
         "电话0971-（号码略），账号（号码略）"
@@ -563,6 +578,7 @@ proptest! {
         after in "[ 一-龥0-9，。、（）:]{0,12}",
         lower in any::<bool>(),
         fullwidth in any::<bool>(),
+        spaced in any::<bool>(),
     ) {
         let name = format!("{surname}{}", given.iter().collect::<String>());
         // The ID as typed in the facts: lower-case x, or full-width digits.
@@ -575,8 +591,20 @@ proptest! {
         } else {
             id.clone()
         };
-        let facts = format!("{before}当事人{name}{typed}{after}，电话{phone}，{name}签字。{id}");
-        let d = decision(person(&name, &id), "2026-11-02", &facts);
+        // And the phone as dictated: 139-0974-1234, or 139 0974 1234.
+        let said = if spaced {
+            format!("{} {}-{}", &phone[..3], &phone[3..7], &phone[7..])
+        } else {
+            phone.clone()
+        };
+        let facts = format!("{before}当事人{name}{typed}{after}，电话{said}，{name}签字。{id}");
+        let party = Party::Person {
+            name: name.clone(),
+            id_number: id.clone(),
+            address: None,
+            phone: Some(phone.clone()),
+        };
+        let d = decision(party, "2026-11-02", &facts);
         let (case, e) = case_with(&d);
         let r = build(&case, &e).expect("publication").record;
         let json = String::from_utf8(json_feed(std::slice::from_ref(&r)).expect("json")).expect("utf-8");
@@ -584,6 +612,8 @@ proptest! {
         for out in [&json, &csv] {
             prop_assert!(!out.contains(&name), "name {name} in {out}");
             prop_assert!(!out.contains(&phone), "phone {phone} in {out}");
+            prop_assert!(!out.contains(&said), "phone {said} in {out}");
+            prop_assert!(!out.contains(&phone[3..]), "phone {phone} in {out}");
             for w in id_windows(&id) {
                 prop_assert!(!out.contains(&w), "{w} of {id} in {out}");
             }
