@@ -11,7 +11,8 @@
 //! throttling), [`media`] (media objects, resumable uploads), [`crash`] (crash points for tests),
 //! [`routes`] (HTTP handlers per area), [`keys`] (custody of the signing keys) and [`hsm`] (the log
 //! key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`], [`audit`] (the database
-//! checked against the signed entries and log).
+//! checked against the signed entries and log), [`publication`] (the 行政处罚决定公示 record of a
+//! decision, masked, with its due date, and the CSV and JSON feeds).
 
 pub mod audit;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod office;
+pub mod publication;
 pub mod rollover;
 pub mod routes;
 pub mod state;

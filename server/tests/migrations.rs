@@ -42,6 +42,10 @@ const OLDER: &[Older] = &[
         version: 4,
         created_if_missing: false,
     },
+    Older {
+        version: 5,
+        created_if_missing: false,
+    },
 ];
 
 /// The version whose tables servers before it created "if missing".
@@ -100,6 +104,13 @@ fn rows_of(version: u32) -> &'static str {
             "UPDATE cases SET plate = '青E12345', items = ',CX-43-1,', officers = ',QH6325000101,',
                  procedure = 'summary', outcome = 'penalty', total_yuan = 200, deviates = {false},
                  decided_on = '2026-01-02' WHERE id = 'case-1';"
+        }
+        6 => {
+            "INSERT INTO publications (case_id, entry_hash, agency, state, decided_on, due_on, record, created_at, published_at, updated_at, withdrawn_at, withdrawn_reason)
+                 VALUES ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', '632521', 'published', '2026-01-07', '2026-02-04', '{\"行政相对人名称\":\"张某\"}', '2026-01-07T00:00:00.000000Z', '2026-01-08T00:00:00.000000Z', '2026-01-08T00:00:00.000000Z', NULL, NULL);
+             INSERT INTO publication_events (case_id, entry_hash, seq, action, reason, by_login, at, record)
+                 VALUES ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', 1, 'created', NULL, 'admin', '2026-01-07T00:00:00.000000Z', '{}'),
+                        ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', 2, 'published', NULL, 'admin', '2026-01-08T00:00:00.000000Z', '{}');"
         }
         other => panic!("no rows written for version {other}: add them with the version"),
     }

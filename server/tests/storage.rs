@@ -1,7 +1,8 @@
 //! The `Storage` trait's contract, run against SQLite always and PostgreSQL when
 //! `ROADSIDE_TEST_PG_URL` is set (the HTTP suites in `api.rs` and `log_consistency.rs` run on both
-//! too).
+//! too). The publications (行政处罚决定公示) have one test per behaviour, on both backends.
 
+#[macro_use]
 mod common;
 
 use common::*;
@@ -273,4 +274,512 @@ async fn storage_contract_on_postgres() {
         .await
         .expect("open");
     contract(s).await;
+}
+
+// ---- Publications (行政处罚决定公示) ----
+
+use roadside_server::publication::{PublicationDraft, PublicationRecord, HEADERS};
+use roadside_server::storage::{PublicationAction, PublicationFilter, PublicationState};
+
+backend_tests!(db:
+    a_publication_is_published_updated_and_withdrawn_with_its_history,
+    a_withdrawn_publication_is_never_published_again,
+    overdue_publications_are_the_pending_ones_past_their_due_day,
+    publications_are_seen_only_by_their_agency,
+    the_publication_history_cannot_be_rewritten,
+);
+
+/// A storage on a new database of `db`'s kind, with the demo agencies (the directory holds a
+/// SQLite file).
+async fn publication_storage(db: &Db) -> (tempfile::TempDir, DynStorage, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = db.new_database_url(dir.path()).await;
+    let s = storage::open(&url).await.expect("open");
+    for a in roadside_server::bootstrap::demo_agencies() {
+        s.upsert_agency(&a).await.expect("agency");
+    }
+    (dir, s, url)
+}
+
+fn record(party: &str, facts: &str) -> PublicationRecord {
+    let mut items = serde_json::Map::new();
+    for h in HEADERS {
+        items.insert(h.to_string(), serde_json::Value::String(String::new()));
+    }
+    items.insert("行政相对人名称".into(), party.into());
+    items.insert("违法事实".into(), facts.into());
+    serde_json::from_value(items.into()).expect("a record from its items")
+}
+
+/// The publication of decision `n` of `case`, decided on `decided_on`, of `agency`.
+fn draft(agency: &str, case: &str, n: u8, decided_on: &str) -> PublicationDraft {
+    let book = roadside_core::rules::RuleBook::bundled().expect("reference data");
+    PublicationDraft {
+        case_id: case.into(),
+        agency: agency.into(),
+        entry_hash: format!("{n:02x}").repeat(32),
+        decided_on: roadside_core::day::parse_day(decided_on).expect("day"),
+        due: book.deadline("publication", decided_on).expect("due"),
+        record: record("张某", "超限运输"),
+    }
+}
+
+const COUNTY: &str = "632521";
+
+fn scope(a: &str) -> Vec<String> {
+    vec![a.to_string()]
+}
+
+fn day(s: &str) -> chrono::NaiveDate {
+    roadside_core::day::parse_day(s).expect("day")
+}
+
+async fn a_publication_is_published_updated_and_withdrawn_with_its_history(db: Db) {
+    let (_dir, s, _) = publication_storage(&db).await;
+    let d = draft(COUNTY, "case-1", 1, "2026-11-02");
+    let (case, hash) = (d.case_id.as_str(), d.entry_hash.as_str());
+    let mine = scope(COUNTY);
+    assert!(s
+        .add_publication(&d, "clerk", "2026-11-02T09:00:00.000000Z")
+        .await
+        .expect("add"));
+    assert!(
+        !s.add_publication(&d, "other", "2026-11-03T09:00:00.000000Z")
+            .await
+            .expect("add again"),
+        "one publication per decision"
+    );
+    let p = s
+        .publication(&mine, case, hash)
+        .await
+        .expect("read")
+        .expect("registered");
+    assert_eq!(p.state, PublicationState::Pending);
+    assert_eq!(p.due_on, day("2026-11-30"), "20 working days after");
+    assert_eq!(p.decided_on, day("2026-11-02"));
+    assert_eq!(
+        (p.agency.as_str(), p.record.clone()),
+        (COUNTY, d.record.clone())
+    );
+    assert_eq!(p.created_at, "2026-11-02T09:00:00.000000Z");
+    assert_eq!(p.published_at, None);
+
+    let p = s
+        .publish(&mine, case, hash, "clerk", "2026-11-10T09:00:00.000000Z")
+        .await
+        .expect("publish");
+    assert_eq!(p.state, PublicationState::Published);
+    assert_eq!(
+        p.published_at.as_deref(),
+        Some("2026-11-10T09:00:00.000000Z")
+    );
+    let err = s
+        .publish(&mine, case, hash, "clerk", "2026-11-11T09:00:00.000000Z")
+        .await
+        .expect_err("twice");
+    assert_eq!(err.code, "PUBLICATION_ALREADY_PUBLISHED");
+
+    let corrected = record("张某", "超限运输（更正）");
+    let err = s
+        .update_publication(
+            &mine,
+            case,
+            hash,
+            &corrected,
+            " ",
+            "clerk",
+            "2026-11-12T00:00:00Z",
+        )
+        .await
+        .expect_err("no reason");
+    assert_eq!(err.code, "PUBLICATION_REASON_REQUIRED");
+    let p = s
+        .update_publication(
+            &mine,
+            case,
+            hash,
+            &corrected,
+            "违法事实笔误更正",
+            "chief",
+            "2026-11-12T09:00:00.000000Z",
+        )
+        .await
+        .expect("update");
+    assert_eq!(p.state, PublicationState::Published, "still public");
+    assert_eq!(p.record, corrected);
+    assert_eq!(
+        p.published_at.as_deref(),
+        Some("2026-11-10T09:00:00.000000Z")
+    );
+    assert_eq!(p.updated_at, "2026-11-12T09:00:00.000000Z");
+    assert_eq!(s.published_publications().await.expect("public").len(), 1);
+
+    let err = s
+        .withdraw_publication(&mine, case, hash, "", "chief", "2026-11-13T00:00:00Z")
+        .await
+        .expect_err("no reason");
+    assert_eq!(err.code, "PUBLICATION_REASON_REQUIRED");
+    let p = s
+        .withdraw_publication(
+            &mine,
+            case,
+            hash,
+            " 处罚决定经行政复议被撤销 ",
+            "chief",
+            "2026-11-20T09:00:00.000000Z",
+        )
+        .await
+        .expect("withdraw");
+    assert_eq!(p.state, PublicationState::Withdrawn);
+    assert_eq!(
+        p.withdrawn_reason.as_deref(),
+        Some("处罚决定经行政复议被撤销")
+    );
+    assert_eq!(
+        p.withdrawn_at.as_deref(),
+        Some("2026-11-20T09:00:00.000000Z")
+    );
+    assert!(s.published_publications().await.expect("public").is_empty());
+
+    // The history, oldest first: who did what, when, why, and the record after each change.
+    let h = s
+        .publication_history(&mine, case, hash)
+        .await
+        .expect("history");
+    let summary: Vec<_> = h
+        .iter()
+        .map(|e| {
+            (
+                e.seq,
+                e.action,
+                e.reason.as_deref(),
+                e.by.as_str(),
+                e.at.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                1,
+                PublicationAction::Created,
+                None,
+                "clerk",
+                "2026-11-02T09:00:00.000000Z"
+            ),
+            (
+                2,
+                PublicationAction::Published,
+                None,
+                "clerk",
+                "2026-11-10T09:00:00.000000Z"
+            ),
+            (
+                3,
+                PublicationAction::Updated,
+                Some("违法事实笔误更正"),
+                "chief",
+                "2026-11-12T09:00:00.000000Z"
+            ),
+            (
+                4,
+                PublicationAction::Withdrawn,
+                Some("处罚决定经行政复议被撤销"),
+                "chief",
+                "2026-11-20T09:00:00.000000Z"
+            ),
+        ]
+    );
+    assert_eq!(h[1].record, d.record, "what was first published");
+    assert_eq!(h[2].record, corrected);
+    assert_eq!(h[3].record, corrected);
+}
+
+async fn a_withdrawn_publication_is_never_published_again(db: Db) {
+    let (_dir, s, _) = publication_storage(&db).await;
+    let d = draft(COUNTY, "case-1", 1, "2026-11-02");
+    let (case, hash) = (d.case_id.as_str(), d.entry_hash.as_str());
+    let mine = scope(COUNTY);
+    s.add_publication(&d, "clerk", "2026-11-02T09:00:00.000000Z")
+        .await
+        .expect("add");
+    // Withdrawn before it was ever published.
+    s.withdraw_publication(
+        &mine,
+        case,
+        hash,
+        "决定已变更",
+        "chief",
+        "2026-11-03T09:00:00Z",
+    )
+    .await
+    .expect("withdraw");
+    let before = s.publication(&mine, case, hash).await.expect("read");
+    let history = s.publication_history(&mine, case, hash).await.expect("h");
+
+    let err = s
+        .publish(&mine, case, hash, "clerk", "2026-11-04T09:00:00Z")
+        .await
+        .expect_err("republish");
+    assert_eq!(err.code, "PUBLICATION_WITHDRAWN");
+    assert_eq!(err.kind.status().as_u16(), 409);
+    assert!(err.message.contains("已撤回"), "{}", err.message);
+    let err = s
+        .update_publication(
+            &mine,
+            case,
+            hash,
+            &record("张某", "x"),
+            "更正",
+            "clerk",
+            "2026-11-04T09:00:00Z",
+        )
+        .await
+        .expect_err("update");
+    assert_eq!(err.code, "PUBLICATION_WITHDRAWN");
+    let err = s
+        .withdraw_publication(
+            &mine,
+            case,
+            hash,
+            "再次撤回",
+            "clerk",
+            "2026-11-04T09:00:00Z",
+        )
+        .await
+        .expect_err("withdraw again");
+    assert_eq!(err.code, "PUBLICATION_WITHDRAWN");
+
+    // Nothing changed, in the publication or its history; nothing is public.
+    assert_eq!(
+        s.publication(&mine, case, hash).await.expect("read"),
+        before
+    );
+    assert_eq!(
+        s.publication_history(&mine, case, hash).await.expect("h"),
+        history
+    );
+    assert_eq!(before.map(|p| p.published_at), Some(None));
+    assert!(s.published_publications().await.expect("public").is_empty());
+    // Registering it again does not bring it back.
+    assert!(!s
+        .add_publication(&d, "clerk", "2026-11-05T09:00:00Z")
+        .await
+        .expect("add again"));
+    let p = s
+        .publication(&mine, case, hash)
+        .await
+        .expect("read")
+        .expect("p");
+    assert_eq!(p.state, PublicationState::Withdrawn);
+}
+
+async fn overdue_publications_are_the_pending_ones_past_their_due_day(db: Db) {
+    let (_dir, s, _) = publication_storage(&db).await;
+    let mine = scope(COUNTY);
+    // Due 2026-10-29 (国庆 in between), 2026-11-30, 2026-12-01.
+    let early = draft(COUNTY, "case-a", 1, "2026-09-24");
+    let late = draft(COUNTY, "case-b", 2, "2026-11-02");
+    let later = draft(COUNTY, "case-c", 3, "2026-11-03");
+    let published = draft(COUNTY, "case-d", 4, "2026-09-01");
+    let withdrawn = draft(COUNTY, "case-e", 5, "2026-09-02");
+    for d in [&later, &early, &late, &published, &withdrawn] {
+        s.add_publication(d, "clerk", "2026-11-04T09:00:00Z")
+            .await
+            .expect("add");
+    }
+    s.publish(
+        &mine,
+        "case-d",
+        &published.entry_hash,
+        "clerk",
+        "2026-11-05T09:00:00Z",
+    )
+    .await
+    .expect("publish");
+    s.withdraw_publication(
+        &mine,
+        "case-e",
+        &withdrawn.entry_hash,
+        "决定已撤销",
+        "clerk",
+        "2026-11-05T09:00:00Z",
+    )
+    .await
+    .expect("withdraw");
+    let cases = |ps: Vec<roadside_server::storage::Publication>| {
+        ps.into_iter().map(|p| p.case_id).collect::<Vec<_>>()
+    };
+    let overdue = |on: &str| PublicationFilter {
+        state: None,
+        overdue_on: Some(day(on)),
+    };
+    assert_eq!(
+        cases(
+            s.publications(&mine, &overdue("2026-10-29"))
+                .await
+                .expect("list")
+        ),
+        Vec::<String>::new(),
+        "the due day itself is still in time"
+    );
+    assert_eq!(
+        cases(
+            s.publications(&mine, &overdue("2026-10-30"))
+                .await
+                .expect("list")
+        ),
+        ["case-a"]
+    );
+    assert_eq!(
+        cases(
+            s.publications(&mine, &overdue("2026-12-01"))
+                .await
+                .expect("list")
+        ),
+        ["case-a", "case-b"]
+    );
+    assert_eq!(
+        cases(
+            s.publications(&mine, &overdue("2027-01-01"))
+                .await
+                .expect("list")
+        ),
+        ["case-a", "case-b", "case-c"],
+        "published and withdrawn ones are never overdue"
+    );
+    let all = s
+        .publications(&mine, &PublicationFilter::default())
+        .await
+        .expect("all");
+    assert!(!all[0].overdue_on(day("2026-12-01")), "case-d is published");
+    assert!(!all[2].overdue_on(day("2026-10-29")) && all[2].overdue_on(day("2026-10-30")));
+    assert_eq!(
+        cases(all),
+        ["case-d", "case-e", "case-a", "case-b", "case-c"],
+        "by due day"
+    );
+    let pending = PublicationFilter {
+        state: Some(PublicationState::Pending),
+        overdue_on: None,
+    };
+    assert_eq!(
+        cases(s.publications(&mine, &pending).await.expect("pending")),
+        ["case-a", "case-b", "case-c"]
+    );
+    let withdrawn_only = PublicationFilter {
+        state: Some(PublicationState::Withdrawn),
+        overdue_on: None,
+    };
+    assert_eq!(
+        cases(
+            s.publications(&mine, &withdrawn_only)
+                .await
+                .expect("withdrawn")
+        ),
+        ["case-e"]
+    );
+    assert_eq!(
+        cases(s.published_publications().await.expect("public")),
+        ["case-d"],
+        "the public sees the published only"
+    );
+}
+
+async fn publications_are_seen_only_by_their_agency(db: Db) {
+    let (_dir, s, _) = publication_storage(&db).await;
+    let county = draft(COUNTY, "case-1", 1, "2026-11-02");
+    let other = draft("632522", "case-2", 2, "2026-11-02");
+    s.add_publication(&county, "clerk", "2026-11-02T09:00:00Z")
+        .await
+        .expect("add");
+    s.add_publication(&other, "clerk", "2026-11-02T09:00:00Z")
+        .await
+        .expect("add");
+    let theirs = scope("632522");
+    let (case, hash) = (county.case_id.as_str(), county.entry_hash.as_str());
+    assert_eq!(
+        s.publication(&theirs, case, hash).await.expect("read"),
+        None
+    );
+    assert!(s
+        .publication_history(&theirs, case, hash)
+        .await
+        .expect("history")
+        .is_empty());
+    let err = s
+        .publish(&theirs, case, hash, "x", "2026-11-03T00:00:00Z")
+        .await
+        .expect_err("not theirs");
+    assert_eq!(err.code, "PUBLICATION_NOT_FOUND");
+    assert_eq!(err.kind.status().as_u16(), 404);
+    let err = s
+        .withdraw_publication(&theirs, case, hash, "x", "x", "2026-11-03T00:00:00Z")
+        .await
+        .expect_err("not theirs");
+    assert_eq!(err.code, "PUBLICATION_NOT_FOUND");
+    assert!(s
+        .publications(&[], &PublicationFilter::default())
+        .await
+        .expect("none")
+        .is_empty());
+    // The prefecture bureau sees both when its scope names both.
+    let both = vec![COUNTY.to_string(), "632522".to_string()];
+    assert_eq!(
+        s.publications(&both, &PublicationFilter::default())
+            .await
+            .expect("both")
+            .len(),
+        2
+    );
+    let p = s
+        .publication(&scope(COUNTY), case, hash)
+        .await
+        .expect("read")
+        .expect("own");
+    assert_eq!(p.state, PublicationState::Pending, "nothing changed");
+}
+
+async fn the_publication_history_cannot_be_rewritten(db: Db) {
+    let (dir, s, url) = publication_storage(&db).await;
+    let d = draft(COUNTY, "case-1", 1, "2026-11-02");
+    s.add_publication(&d, "clerk", "2026-11-02T09:00:00Z")
+        .await
+        .expect("add");
+    let statements = [
+        "UPDATE publication_events SET reason = 'x'",
+        "DELETE FROM publication_events",
+    ];
+    match &db {
+        Db::Sqlite => {
+            let conn =
+                rusqlite::Connection::open(dir.path().join("roadside.sqlite3")).expect("open");
+            for sql in statements {
+                let err = conn.execute(sql, []).expect_err(sql);
+                assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+            }
+        }
+        Db::Postgres { .. } => {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            for sql in statements {
+                let err = client.execute(sql, &[]).await.expect_err(sql);
+                let detail = err.as_db_error().map(|e| e.message().to_string());
+                assert_eq!(
+                    detail.as_deref(),
+                    Some("publication history is append-only"),
+                    "{sql}"
+                );
+            }
+        }
+    }
+    let h = s
+        .publication_history(&scope(COUNTY), &d.case_id, &d.entry_hash)
+        .await
+        .expect("history");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].reason, None);
 }

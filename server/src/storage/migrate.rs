@@ -51,6 +51,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 3, "0003_bundles_refusals_audit_recovered"),
     migration!("sqlite", 4, "0004_number_leases"),
     migration!("sqlite", 5, "0005_case_index"),
+    migration!("sqlite", 6, "0006_publications"),
 ];
 
 /// PostgreSQL's versions, oldest first (the same numbers and names as SQLite's).
@@ -60,6 +61,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 3, "0003_bundles_refusals_audit_recovered"),
     migration!("postgres", 4, "0004_number_leases"),
     migration!("postgres", 5, "0005_case_index"),
+    migration!("postgres", 6, "0006_publications"),
 ];
 
 /// The newest version of `migrations`.

@@ -3,8 +3,8 @@
 //!
 //! The traits speak the server's domain (agencies, officers, accounts, devices, ledger batches, log
 //! tiles), not SQL: [`SettingsStore`], [`AccountStore`], [`DeviceStore`], [`LogStore`],
-//! [`CaseStore`], [`MediaStore`], [`BundleStore`], [`AuditStore`] and [`NumberStore`], each in the module of its
-//! area with the types it speaks. [`Storage`] is all of them together; callers hold a
+//! [`CaseStore`], [`MediaStore`], [`BundleStore`], [`AuditStore`], [`NumberStore`] and
+//! [`PublicationStore`], each in the module of its area with the types it speaks. [`Storage`] is all of them together; callers hold a
 //! [`DynStorage`] and call any area's methods on it. Each backend is split the same way
 //! (`sqlite/<area>.rs`, `postgres/<area>.rs`), and both run the same test suite
 //! (`server/tests/storage.rs`). The schema is a numbered series of `.sql` files per backend,
@@ -27,6 +27,7 @@ mod media;
 pub mod migrate;
 mod numbers;
 pub mod postgres;
+mod publications;
 mod settings;
 pub mod sqlite;
 
@@ -58,6 +59,11 @@ pub use log::{
 pub(crate) use media::{parts_of, parts_text};
 pub use media::{MediaObject, MediaStore, MediaUpload};
 pub use numbers::{LeaseOutcome, NumberLease, NumberStore, MAX_SERIAL};
+pub(crate) use publications::PUBLICATION_COLUMNS;
+pub use publications::{
+    Publication, PublicationAction, PublicationEvent, PublicationFilter, PublicationState,
+    PublicationStore, MAX_REASON_CHARS,
+};
 pub use settings::SettingsStore;
 
 use crate::error::Result;
@@ -74,6 +80,7 @@ pub trait Storage:
     + BundleStore
     + AuditStore
     + NumberStore
+    + PublicationStore
 {
     /// Which backend, for /healthz and logs.
     fn backend(&self) -> &'static str;

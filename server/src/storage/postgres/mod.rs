@@ -16,6 +16,7 @@ mod devices;
 mod log;
 mod media;
 mod numbers;
+mod publications;
 mod settings;
 
 use std::collections::HashMap;
