@@ -742,9 +742,19 @@ RustBuffer uniffi_roadside_core_fn_method_rulesengine_import_file(uint64_t ptr, 
 RustBuffer uniffi_roadside_core_fn_method_rulesengine_item(uint64_t ptr, RustBuffer code, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_LEGAL_REVIEW
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_LEGAL_REVIEW
+RustBuffer uniffi_roadside_core_fn_method_rulesengine_legal_review(uint64_t ptr, RustBuffer case, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_POLICY
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_POLICY
 RustBuffer uniffi_roadside_core_fn_method_rulesengine_policy(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_REVIEW_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_REVIEW_CATALOGUE
+RustBuffer uniffi_roadside_core_fn_method_rulesengine_review_catalogue(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_FN_METHOD_RULESENGINE_SEARCH
@@ -1545,9 +1555,21 @@ uint16_t uniffi_roadside_core_checksum_method_rulesengine_item(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_RULESENGINE_LEGAL_REVIEW
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_RULESENGINE_LEGAL_REVIEW
+uint16_t uniffi_roadside_core_checksum_method_rulesengine_legal_review(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_RULESENGINE_POLICY
 #define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_RULESENGINE_POLICY
 uint16_t uniffi_roadside_core_checksum_method_rulesengine_policy(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_RULESENGINE_REVIEW_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_ROADSIDE_CORE_CHECKSUM_METHOD_RULESENGINE_REVIEW_CATALOGUE
+uint16_t uniffi_roadside_core_checksum_method_rulesengine_review_catalogue(void
     
 );
 #endif

@@ -2669,9 +2669,20 @@ public protocol RulesEngineProtocol: AnyObject, Sendable {
     func item(code: String) throws  -> DiscretionItem
     
     /**
+     * Whether a decision needs legal review (处罚法 58 and the catalogue) and under which items,
+     * each with its article and whether it is verified; never for the summary procedure.
+     */
+    func legalReview(`case`: ReviewCase) throws  -> ReviewNeed
+    
+    /**
      * The procedure policy in force.
      */
     func policy() throws  -> Policy
+    
+    /**
+     * The catalogue of decisions that need legal review (法制审核) before they are made.
+     */
+    func reviewCatalogue() throws  -> [ReviewItem]
     
     /**
      * Keyword search: code prefix, Chinese text, or pinyin initials (`cx` finds 超限).
@@ -2889,12 +2900,38 @@ open func item(code: String)throws  -> DiscretionItem  {
 }
     
     /**
+     * Whether a decision needs legal review (处罚法 58 and the catalogue) and under which items,
+     * each with its article and whether it is verified; never for the summary procedure.
+     */
+open func legalReview(`case`: ReviewCase)throws  -> ReviewNeed  {
+    return try  FfiConverterTypeReviewNeed_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_rulesengine_legal_review(
+            self.uniffiCloneHandle(),
+        FfiConverterTypeReviewCase_lower(`case`),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * The procedure policy in force.
      */
 open func policy()throws  -> Policy  {
     return try  FfiConverterTypePolicy_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
         uniffiCallStatus in
     uniffi_roadside_core_fn_method_rulesengine_policy(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The catalogue of decisions that need legal review (法制审核) before they are made.
+     */
+open func reviewCatalogue()throws  -> [ReviewItem]  {
+    return try  FfiConverterSequenceTypeReviewItem.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_rulesengine_review_catalogue(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -9794,7 +9831,11 @@ public struct Policy: Equatable, Hashable {
      * 较大数额罚款 (hearing) — fine ≥ this.
      */
     public var hearing: Threshold
-    public var legalReview: Threshold
+    /**
+     * The earlier form of the legal-review amount (`[legal_review]`), present only in reference
+     * data made before the catalogue of `review/*.toml`; a set holds one or the other.
+     */
+    public var legalReview: Threshold?
     public var collectiveDecision: Threshold
     public var partUnit: PartUnit
     public var formula: PolicySource
@@ -9821,7 +9862,11 @@ public struct Policy: Equatable, Hashable {
          */summary: Threshold, onTheSpotCollectionMaxYuan: Int64, onTheSpotCollection: PolicySource, 
         /**
          * 较大数额罚款 (hearing) — fine ≥ this.
-         */hearing: Threshold, legalReview: Threshold, collectiveDecision: Threshold, partUnit: PartUnit, formula: PolicySource, recommendBasePct: Int64, recommendLighterPct: Int64, recommendHeavierPct: Int64, recommendRoundToYuan: Int64, recommend: PolicySource, limitationYears: UInt32, limitationExtendedYears: UInt32, limitation: PolicySource, grossWeightLimits: [GrossWeightLimit], 
+         */hearing: Threshold, 
+        /**
+         * The earlier form of the legal-review amount (`[legal_review]`), present only in reference
+         * data made before the catalogue of `review/*.toml`; a set holds one or the other.
+         */legalReview: Threshold?, collectiveDecision: Threshold, partUnit: PartUnit, formula: PolicySource, recommendBasePct: Int64, recommendLighterPct: Int64, recommendHeavierPct: Int64, recommendRoundToYuan: Int64, recommend: PolicySource, limitationYears: UInt32, limitationExtendedYears: UInt32, limitation: PolicySource, grossWeightLimits: [GrossWeightLimit], 
         /**
          * 超限规定 第三条 size limits (height, width, length).
          */sizeLimits: [SizeLimit], deadlines: [DeadlineRule]) {
@@ -9866,7 +9911,7 @@ public struct FfiConverterTypePolicy: FfiConverterRustBuffer {
                 onTheSpotCollectionMaxYuan: FfiConverterInt64.read(from: &buf), 
                 onTheSpotCollection: FfiConverterTypePolicySource.read(from: &buf), 
                 hearing: FfiConverterTypeThreshold.read(from: &buf), 
-                legalReview: FfiConverterTypeThreshold.read(from: &buf), 
+                legalReview: FfiConverterOptionTypeThreshold.read(from: &buf), 
                 collectiveDecision: FfiConverterTypeThreshold.read(from: &buf), 
                 partUnit: FfiConverterTypePartUnit.read(from: &buf), 
                 formula: FfiConverterTypePolicySource.read(from: &buf), 
@@ -9889,7 +9934,7 @@ public struct FfiConverterTypePolicy: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.onTheSpotCollectionMaxYuan, into: &buf)
         FfiConverterTypePolicySource.write(value.onTheSpotCollection, into: &buf)
         FfiConverterTypeThreshold.write(value.hearing, into: &buf)
-        FfiConverterTypeThreshold.write(value.legalReview, into: &buf)
+        FfiConverterOptionTypeThreshold.write(value.legalReview, into: &buf)
         FfiConverterTypeThreshold.write(value.collectiveDecision, into: &buf)
         FfiConverterTypePartUnit.write(value.partUnit, into: &buf)
         FfiConverterTypePolicySource.write(value.formula, into: &buf)
@@ -10512,6 +10557,394 @@ public func FfiConverterTypeReferenceId_lift(_ buf: RustBuffer) throws -> Refere
 #endif
 public func FfiConverterTypeReferenceId_lower(_ value: ReferenceId) -> RustBuffer {
     return FfiConverterTypeReferenceId.lower(value)
+}
+
+
+/**
+ * What a decision carries that the catalogue looks at.
+ */
+public struct ReviewCase: Equatable, Hashable {
+    public var procedure: ProcedureKind
+    public var partyType: PartyType
+    /**
+     * The total fine decided, 元.
+     */
+    public var fineYuan: Int64
+    /**
+     * The amount confiscated (没收违法所得、没收非法财物), 元; 0 when nothing is.
+     */
+    public var confiscatedYuan: Int64
+    /**
+     * Penalties of other kinds decided (吊销道路运输经营许可证, 责令停产停业 …), as written in
+     * the decision.
+     */
+    public var penalties: [String]
+    /**
+     * A hearing was held on the intended penalty (处罚法 64, 65).
+     */
+    public var hearingHeld: Bool
+    /**
+     * Circumstance flags of the case (`complex`, `major_public_interest`,
+     * `law_requires_review` …).
+     */
+    public var flags: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(procedure: ProcedureKind, partyType: PartyType, 
+        /**
+         * The total fine decided, 元.
+         */fineYuan: Int64, 
+        /**
+         * The amount confiscated (没收违法所得、没收非法财物), 元; 0 when nothing is.
+         */confiscatedYuan: Int64, 
+        /**
+         * Penalties of other kinds decided (吊销道路运输经营许可证, 责令停产停业 …), as written in
+         * the decision.
+         */penalties: [String], 
+        /**
+         * A hearing was held on the intended penalty (处罚法 64, 65).
+         */hearingHeld: Bool, 
+        /**
+         * Circumstance flags of the case (`complex`, `major_public_interest`,
+         * `law_requires_review` …).
+         */flags: [String]) {
+        self.procedure = procedure
+        self.partyType = partyType
+        self.fineYuan = fineYuan
+        self.confiscatedYuan = confiscatedYuan
+        self.penalties = penalties
+        self.hearingHeld = hearingHeld
+        self.flags = flags
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewCase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewCase: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewCase {
+        return
+            try ReviewCase(
+                procedure: FfiConverterTypeProcedureKind.read(from: &buf), 
+                partyType: FfiConverterTypePartyType.read(from: &buf), 
+                fineYuan: FfiConverterInt64.read(from: &buf), 
+                confiscatedYuan: FfiConverterInt64.read(from: &buf), 
+                penalties: FfiConverterSequenceString.read(from: &buf), 
+                hearingHeld: FfiConverterBool.read(from: &buf), 
+                flags: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewCase, into buf: inout [UInt8]) {
+        FfiConverterTypeProcedureKind.write(value.procedure, into: &buf)
+        FfiConverterTypePartyType.write(value.partyType, into: &buf)
+        FfiConverterInt64.write(value.fineYuan, into: &buf)
+        FfiConverterInt64.write(value.confiscatedYuan, into: &buf)
+        FfiConverterSequenceString.write(value.penalties, into: &buf)
+        FfiConverterBool.write(value.hearingHeld, into: &buf)
+        FfiConverterSequenceString.write(value.flags, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewCase_lift(_ buf: RustBuffer) throws -> ReviewCase {
+    return try FfiConverterTypeReviewCase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewCase_lower(_ value: ReviewCase) -> RustBuffer {
+    return FfiConverterTypeReviewCase.lower(value)
+}
+
+
+/**
+ * One item of the catalogue.
+ */
+public struct ReviewItem: Equatable, Hashable {
+    /**
+     * Stable code, e.g. `SH-58-3`, `SH-QH-FINE`.
+     */
+    public var code: String
+    /**
+     * The situation in the catalogue's words (legal text).
+     */
+    public var situation: String
+    /**
+     * The article or catalogue it comes from.
+     */
+    public var basis: String
+    public var trigger: ReviewTrigger
+    /**
+     * The item and its threshold are checked against the law or the 目录清单's text.
+     */
+    public var verified: Bool
+    /**
+     * What is not verified and what the agency must confirm.
+     */
+    public var note: String
+    /**
+     * The reference file the item comes from (`review/catalogue.toml`).
+     */
+    public var sourceFile: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Stable code, e.g. `SH-58-3`, `SH-QH-FINE`.
+         */code: String, 
+        /**
+         * The situation in the catalogue's words (legal text).
+         */situation: String, 
+        /**
+         * The article or catalogue it comes from.
+         */basis: String, trigger: ReviewTrigger, 
+        /**
+         * The item and its threshold are checked against the law or the 目录清单's text.
+         */verified: Bool, 
+        /**
+         * What is not verified and what the agency must confirm.
+         */note: String, 
+        /**
+         * The reference file the item comes from (`review/catalogue.toml`).
+         */sourceFile: String) {
+        self.code = code
+        self.situation = situation
+        self.basis = basis
+        self.trigger = trigger
+        self.verified = verified
+        self.note = note
+        self.sourceFile = sourceFile
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewItem {
+        return
+            try ReviewItem(
+                code: FfiConverterString.read(from: &buf), 
+                situation: FfiConverterString.read(from: &buf), 
+                basis: FfiConverterString.read(from: &buf), 
+                trigger: FfiConverterTypeReviewTrigger.read(from: &buf), 
+                verified: FfiConverterBool.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf), 
+                sourceFile: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewItem, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.situation, into: &buf)
+        FfiConverterString.write(value.basis, into: &buf)
+        FfiConverterTypeReviewTrigger.write(value.trigger, into: &buf)
+        FfiConverterBool.write(value.verified, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+        FfiConverterString.write(value.sourceFile, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewItem_lift(_ buf: RustBuffer) throws -> ReviewItem {
+    return try FfiConverterTypeReviewItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewItem_lower(_ value: ReviewItem) -> RustBuffer {
+    return FfiConverterTypeReviewItem.lower(value)
+}
+
+
+/**
+ * A catalogue item that applies to a decision.
+ */
+public struct ReviewMatch: Equatable, Hashable {
+    public var code: String
+    public var situation: String
+    public var basis: String
+    /**
+     * Why it applies to this decision, e.g. "罚款 12,000 元，达到对公民 10,000 元以上的标准".
+     */
+    public var reason: String
+    /**
+     * The item (and its threshold) is verified; when false, `note` says what to confirm.
+     */
+    public var verified: Bool
+    public var note: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(code: String, situation: String, basis: String, 
+        /**
+         * Why it applies to this decision, e.g. "罚款 12,000 元，达到对公民 10,000 元以上的标准".
+         */reason: String, 
+        /**
+         * The item (and its threshold) is verified; when false, `note` says what to confirm.
+         */verified: Bool, note: String) {
+        self.code = code
+        self.situation = situation
+        self.basis = basis
+        self.reason = reason
+        self.verified = verified
+        self.note = note
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewMatch: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewMatch: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewMatch {
+        return
+            try ReviewMatch(
+                code: FfiConverterString.read(from: &buf), 
+                situation: FfiConverterString.read(from: &buf), 
+                basis: FfiConverterString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                verified: FfiConverterBool.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewMatch, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.situation, into: &buf)
+        FfiConverterString.write(value.basis, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterBool.write(value.verified, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewMatch_lift(_ buf: RustBuffer) throws -> ReviewMatch {
+    return try FfiConverterTypeReviewMatch.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewMatch_lower(_ value: ReviewMatch) -> RustBuffer {
+    return FfiConverterTypeReviewMatch.lower(value)
+}
+
+
+/**
+ * Whether a decision needs legal review, and why.
+ */
+public struct ReviewNeed: Equatable, Hashable {
+    /**
+     * Legal review is required before the decision is made.
+     */
+    public var required: Bool
+    /**
+     * The catalogue items that apply, in catalogue order.
+     */
+    public var matches: [ReviewMatch]
+    /**
+     * One sentence: what applies, or why nothing does (e.g. the summary procedure).
+     */
+    public var summary: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Legal review is required before the decision is made.
+         */required: Bool, 
+        /**
+         * The catalogue items that apply, in catalogue order.
+         */matches: [ReviewMatch], 
+        /**
+         * One sentence: what applies, or why nothing does (e.g. the summary procedure).
+         */summary: String) {
+        self.required = required
+        self.matches = matches
+        self.summary = summary
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewNeed: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewNeed: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewNeed {
+        return
+            try ReviewNeed(
+                required: FfiConverterBool.read(from: &buf), 
+                matches: FfiConverterSequenceTypeReviewMatch.read(from: &buf), 
+                summary: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewNeed, into buf: inout [UInt8]) {
+        FfiConverterBool.write(value.required, into: &buf)
+        FfiConverterSequenceTypeReviewMatch.write(value.matches, into: &buf)
+        FfiConverterString.write(value.summary, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewNeed_lift(_ buf: RustBuffer) throws -> ReviewNeed {
+    return try FfiConverterTypeReviewNeed.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewNeed_lower(_ value: ReviewNeed) -> RustBuffer {
+    return FfiConverterTypeReviewNeed.lower(value)
 }
 
 
@@ -14986,6 +15419,125 @@ public func FfiConverterTypeRecordKind_lower(_ value: RecordKind) -> RustBuffer 
 
 
 /**
+ * What brings a decision under a catalogue item.
+ */
+
+public enum ReviewTrigger: Equatable, Hashable {
+    
+    /**
+     * A circumstance flag of the case is set (`complex`, `major_public_interest` …).
+     */
+    case flag(flag: String
+    )
+    /**
+     * A hearing was held before the decision (听证程序).
+     */
+    case hearingHeld
+    /**
+     * The total fine is at or above the threshold for the party's type (以上, 含本数).
+     */
+    case fine(personMinYuan: Int64, organisationMinYuan: Int64
+    )
+    /**
+     * The amount confiscated (没收违法所得、非法财物) is at or above the threshold.
+     */
+    case confiscation(personMinYuan: Int64, organisationMinYuan: Int64
+    )
+    /**
+     * A decided penalty of another kind names one of these words (吊销, 停产停业 …).
+     */
+    case penalty(penalties: [String]
+    )
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReviewTrigger: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewTrigger: FfiConverterRustBuffer {
+    typealias SwiftType = ReviewTrigger
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewTrigger {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .flag(flag: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 2: return .hearingHeld
+        
+        case 3: return .fine(personMinYuan: try FfiConverterInt64.read(from: &buf), organisationMinYuan: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 4: return .confiscation(personMinYuan: try FfiConverterInt64.read(from: &buf), organisationMinYuan: try FfiConverterInt64.read(from: &buf)
+        )
+        
+        case 5: return .penalty(penalties: try FfiConverterSequenceString.read(from: &buf)
+        )
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReviewTrigger, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case let .flag(flag):
+            writeInt(&buf, Int32(1))
+            FfiConverterString.write(flag, into: &buf)
+            
+        
+        case .hearingHeld:
+            writeInt(&buf, Int32(2))
+        
+        
+        case let .fine(personMinYuan,organisationMinYuan):
+            writeInt(&buf, Int32(3))
+            FfiConverterInt64.write(personMinYuan, into: &buf)
+            FfiConverterInt64.write(organisationMinYuan, into: &buf)
+            
+        
+        case let .confiscation(personMinYuan,organisationMinYuan):
+            writeInt(&buf, Int32(4))
+            FfiConverterInt64.write(personMinYuan, into: &buf)
+            FfiConverterInt64.write(organisationMinYuan, into: &buf)
+            
+        
+        case let .penalty(penalties):
+            writeInt(&buf, Int32(5))
+            FfiConverterSequenceString.write(penalties, into: &buf)
+            
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewTrigger_lift(_ buf: RustBuffer) throws -> ReviewTrigger {
+    return try FfiConverterTypeReviewTrigger.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewTrigger_lower(_ value: ReviewTrigger) -> RustBuffer {
+    return FfiConverterTypeReviewTrigger.lower(value)
+}
+
+
+
+/**
  * 性别.
  */
 
@@ -15727,6 +16279,30 @@ fileprivate struct FfiConverterOptionTypeSyncOptions: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeSyncOptions.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeThreshold: FfiConverterRustBuffer {
+    typealias SwiftType = Threshold?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeThreshold.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeThreshold.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -16678,6 +17254,56 @@ fileprivate struct FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeReviewItem: FfiConverterRustBuffer {
+    typealias SwiftType = [ReviewItem]
+
+    public static func write(_ value: [ReviewItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReviewItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReviewItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReviewItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReviewItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeReviewMatch: FfiConverterRustBuffer {
+    typealias SwiftType = [ReviewMatch]
+
+    public static func write(_ value: [ReviewMatch], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeReviewMatch.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [ReviewMatch] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [ReviewMatch]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeReviewMatch.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeSignatureInput: FfiConverterRustBuffer {
     typealias SwiftType = [SignatureInput]
 
@@ -17202,7 +17828,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_rulesengine_item() != 11539) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_roadside_core_checksum_method_rulesengine_legal_review() != 11265) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_roadside_core_checksum_method_rulesengine_policy() != 14977) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_rulesengine_review_catalogue() != 41444) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_rulesengine_search() != 52738) {

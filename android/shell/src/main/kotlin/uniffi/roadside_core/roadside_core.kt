@@ -1018,7 +1018,11 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_rulesengine_item(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_rulesengine_legal_review(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_rulesengine_policy(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_rulesengine_review_catalogue(
     ): Int
     external fun uniffi_roadside_core_checksum_method_rulesengine_search(
     ): Int
@@ -1635,9 +1639,22 @@ internal object UniffiLib {
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
+    fun uniffi_roadside_core_fn_method_rulesengine_legal_review(`ptr`: Long, `case`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `case`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_legal_review(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
     fun uniffi_roadside_core_fn_method_rulesengine_policy(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
         uniffi_out_err.putLong(0, `ptr`)
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_policy(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_rulesengine_review_catalogue(`ptr`: Long, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_rulesengine_review_catalogue(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
@@ -2055,7 +2072,9 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_guide(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_import_file(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_item(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_legal_review(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_policy(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_review_catalogue(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_search(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_rulesengine_versions(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_roadside_core_fn_clone_documentrenderer(`handle`: Long, uniffi_out_err: Pointer): Long
@@ -2354,7 +2373,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_item() and 0xFFFF) != 11539) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_legal_review() and 0xFFFF) != 11265) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_policy() and 0xFFFF) != 14977) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_rulesengine_review_catalogue() and 0xFFFF) != 41444) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_rulesengine_search() and 0xFFFF) != 52738) {
@@ -5885,9 +5910,20 @@ public interface RulesEngineInterface {
     fun `item`(`code`: kotlin.String): DiscretionItem
     
     /**
+     * Whether a decision needs legal review (处罚法 58 and the catalogue) and under which items,
+     * each with its article and whether it is verified; never for the summary procedure.
+     */
+    fun `legalReview`(`case`: ReviewCase): ReviewNeed
+    
+    /**
      * The procedure policy in force.
      */
     fun `policy`(): Policy
+    
+    /**
+     * The catalogue of decisions that need legal review (法制审核) before they are made.
+     */
+    fun `reviewCatalogue`(): List<ReviewItem>
     
     /**
      * Keyword search: code prefix, Chinese text, or pinyin initials (`cx` finds 超限).
@@ -6178,6 +6214,25 @@ open class RulesEngine: Disposable, AutoCloseable, RulesEngineInterface
 
     
     /**
+     * Whether a decision needs legal review (处罚法 58 and the catalogue) and under which items,
+     * each with its article and whether it is verified; never for the summary procedure.
+     */
+    @Throws(RoadsideException::class)override fun `legalReview`(`case`: ReviewCase): ReviewNeed {
+            return FfiConverterTypeReviewNeed.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_rulesengine_legal_review(
+        it,
+        
+        FfiConverterTypeReviewCase.lower(`case`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The procedure policy in force.
      */
     @Throws(RoadsideException::class)override fun `policy`(): Policy {
@@ -6185,6 +6240,23 @@ open class RulesEngine: Disposable, AutoCloseable, RulesEngineInterface
     callWithHandle {
     uniffiRustCallWithError(RoadsideException) { _status ->
     UniffiLib.uniffi_roadside_core_fn_method_rulesengine_policy(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The catalogue of decisions that need legal review (法制审核) before they are made.
+     */
+    @Throws(RoadsideException::class)override fun `reviewCatalogue`(): List<ReviewItem> {
+            return FfiConverterSequenceTypeReviewItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_rulesengine_review_catalogue(
         it,
         _status)
 }
@@ -12224,7 +12296,11 @@ data class Policy (
      */
     var `hearing`: Threshold
     , 
-    var `legalReview`: Threshold
+    /**
+     * The earlier form of the legal-review amount (`[legal_review]`), present only in reference
+     * data made before the catalogue of `review/*.toml`; a set holds one or the other.
+     */
+    var `legalReview`: Threshold?
     , 
     var `collectiveDecision`: Threshold
     , 
@@ -12276,7 +12352,7 @@ public object FfiConverterTypePolicy: FfiConverterRustBuffer<Policy> {
             FfiConverterLong.read(buf),
             FfiConverterTypePolicySource.read(buf),
             FfiConverterTypeThreshold.read(buf),
-            FfiConverterTypeThreshold.read(buf),
+            FfiConverterOptionalTypeThreshold.read(buf),
             FfiConverterTypeThreshold.read(buf),
             FfiConverterTypePartUnit.read(buf),
             FfiConverterTypePolicySource.read(buf),
@@ -12299,7 +12375,7 @@ public object FfiConverterTypePolicy: FfiConverterRustBuffer<Policy> {
             FfiConverterLong.allocationSize(value.`onTheSpotCollectionMaxYuan`) +
             FfiConverterTypePolicySource.allocationSize(value.`onTheSpotCollection`) +
             FfiConverterTypeThreshold.allocationSize(value.`hearing`) +
-            FfiConverterTypeThreshold.allocationSize(value.`legalReview`) +
+            FfiConverterOptionalTypeThreshold.allocationSize(value.`legalReview`) +
             FfiConverterTypeThreshold.allocationSize(value.`collectiveDecision`) +
             FfiConverterTypePartUnit.allocationSize(value.`partUnit`) +
             FfiConverterTypePolicySource.allocationSize(value.`formula`) +
@@ -12321,7 +12397,7 @@ public object FfiConverterTypePolicy: FfiConverterRustBuffer<Policy> {
             FfiConverterLong.write(value.`onTheSpotCollectionMaxYuan`, buf)
             FfiConverterTypePolicySource.write(value.`onTheSpotCollection`, buf)
             FfiConverterTypeThreshold.write(value.`hearing`, buf)
-            FfiConverterTypeThreshold.write(value.`legalReview`, buf)
+            FfiConverterOptionalTypeThreshold.write(value.`legalReview`, buf)
             FfiConverterTypeThreshold.write(value.`collectiveDecision`, buf)
             FfiConverterTypePartUnit.write(value.`partUnit`, buf)
             FfiConverterTypePolicySource.write(value.`formula`, buf)
@@ -12799,6 +12875,295 @@ public object FfiConverterTypeReferenceId: FfiConverterRustBuffer<ReferenceId> {
     override fun write(value: ReferenceId, buf: ByteBuffer) {
             FfiConverterOptionalULong.write(value.`bundleVersion`, buf)
             FfiConverterString.write(value.`digest`, buf)
+    }
+}
+
+
+
+/**
+ * What a decision carries that the catalogue looks at.
+ */
+data class ReviewCase (
+    var `procedure`: ProcedureKind
+    , 
+    var `partyType`: PartyType
+    , 
+    /**
+     * The total fine decided, 元.
+     */
+    var `fineYuan`: kotlin.Long
+    , 
+    /**
+     * The amount confiscated (没收违法所得、没收非法财物), 元; 0 when nothing is.
+     */
+    var `confiscatedYuan`: kotlin.Long
+    , 
+    /**
+     * Penalties of other kinds decided (吊销道路运输经营许可证, 责令停产停业 …), as written in
+     * the decision.
+     */
+    var `penalties`: List<kotlin.String>
+    , 
+    /**
+     * A hearing was held on the intended penalty (处罚法 64, 65).
+     */
+    var `hearingHeld`: kotlin.Boolean
+    , 
+    /**
+     * Circumstance flags of the case (`complex`, `major_public_interest`,
+     * `law_requires_review` …).
+     */
+    var `flags`: List<kotlin.String>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewCase: FfiConverterRustBuffer<ReviewCase> {
+    override fun read(buf: ByteBuffer): ReviewCase {
+        return ReviewCase(
+            FfiConverterTypeProcedureKind.read(buf),
+            FfiConverterTypePartyType.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewCase) = (
+            FfiConverterTypeProcedureKind.allocationSize(value.`procedure`) +
+            FfiConverterTypePartyType.allocationSize(value.`partyType`) +
+            FfiConverterLong.allocationSize(value.`fineYuan`) +
+            FfiConverterLong.allocationSize(value.`confiscatedYuan`) +
+            FfiConverterSequenceString.allocationSize(value.`penalties`) +
+            FfiConverterBoolean.allocationSize(value.`hearingHeld`) +
+            FfiConverterSequenceString.allocationSize(value.`flags`)
+    )
+
+    override fun write(value: ReviewCase, buf: ByteBuffer) {
+            FfiConverterTypeProcedureKind.write(value.`procedure`, buf)
+            FfiConverterTypePartyType.write(value.`partyType`, buf)
+            FfiConverterLong.write(value.`fineYuan`, buf)
+            FfiConverterLong.write(value.`confiscatedYuan`, buf)
+            FfiConverterSequenceString.write(value.`penalties`, buf)
+            FfiConverterBoolean.write(value.`hearingHeld`, buf)
+            FfiConverterSequenceString.write(value.`flags`, buf)
+    }
+}
+
+
+
+/**
+ * One item of the catalogue.
+ */
+data class ReviewItem (
+    /**
+     * Stable code, e.g. `SH-58-3`, `SH-QH-FINE`.
+     */
+    var `code`: kotlin.String
+    , 
+    /**
+     * The situation in the catalogue's words (legal text).
+     */
+    var `situation`: kotlin.String
+    , 
+    /**
+     * The article or catalogue it comes from.
+     */
+    var `basis`: kotlin.String
+    , 
+    var `trigger`: ReviewTrigger
+    , 
+    /**
+     * The item and its threshold are checked against the law or the 目录清单's text.
+     */
+    var `verified`: kotlin.Boolean
+    , 
+    /**
+     * What is not verified and what the agency must confirm.
+     */
+    var `note`: kotlin.String
+    , 
+    /**
+     * The reference file the item comes from (`review/catalogue.toml`).
+     */
+    var `sourceFile`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewItem: FfiConverterRustBuffer<ReviewItem> {
+    override fun read(buf: ByteBuffer): ReviewItem {
+        return ReviewItem(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeReviewTrigger.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewItem) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`situation`) +
+            FfiConverterString.allocationSize(value.`basis`) +
+            FfiConverterTypeReviewTrigger.allocationSize(value.`trigger`) +
+            FfiConverterBoolean.allocationSize(value.`verified`) +
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterString.allocationSize(value.`sourceFile`)
+    )
+
+    override fun write(value: ReviewItem, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`situation`, buf)
+            FfiConverterString.write(value.`basis`, buf)
+            FfiConverterTypeReviewTrigger.write(value.`trigger`, buf)
+            FfiConverterBoolean.write(value.`verified`, buf)
+            FfiConverterString.write(value.`note`, buf)
+            FfiConverterString.write(value.`sourceFile`, buf)
+    }
+}
+
+
+
+/**
+ * A catalogue item that applies to a decision.
+ */
+data class ReviewMatch (
+    var `code`: kotlin.String
+    , 
+    var `situation`: kotlin.String
+    , 
+    var `basis`: kotlin.String
+    , 
+    /**
+     * Why it applies to this decision, e.g. "罚款 12,000 元，达到对公民 10,000 元以上的标准".
+     */
+    var `reason`: kotlin.String
+    , 
+    /**
+     * The item (and its threshold) is verified; when false, `note` says what to confirm.
+     */
+    var `verified`: kotlin.Boolean
+    , 
+    var `note`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewMatch: FfiConverterRustBuffer<ReviewMatch> {
+    override fun read(buf: ByteBuffer): ReviewMatch {
+        return ReviewMatch(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewMatch) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`situation`) +
+            FfiConverterString.allocationSize(value.`basis`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterBoolean.allocationSize(value.`verified`) +
+            FfiConverterString.allocationSize(value.`note`)
+    )
+
+    override fun write(value: ReviewMatch, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`situation`, buf)
+            FfiConverterString.write(value.`basis`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterBoolean.write(value.`verified`, buf)
+            FfiConverterString.write(value.`note`, buf)
+    }
+}
+
+
+
+/**
+ * Whether a decision needs legal review, and why.
+ */
+data class ReviewNeed (
+    /**
+     * Legal review is required before the decision is made.
+     */
+    var `required`: kotlin.Boolean
+    , 
+    /**
+     * The catalogue items that apply, in catalogue order.
+     */
+    var `matches`: List<ReviewMatch>
+    , 
+    /**
+     * One sentence: what applies, or why nothing does (e.g. the summary procedure).
+     */
+    var `summary`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewNeed: FfiConverterRustBuffer<ReviewNeed> {
+    override fun read(buf: ByteBuffer): ReviewNeed {
+        return ReviewNeed(
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeReviewMatch.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewNeed) = (
+            FfiConverterBoolean.allocationSize(value.`required`) +
+            FfiConverterSequenceTypeReviewMatch.allocationSize(value.`matches`) +
+            FfiConverterString.allocationSize(value.`summary`)
+    )
+
+    override fun write(value: ReviewNeed, buf: ByteBuffer) {
+            FfiConverterBoolean.write(value.`required`, buf)
+            FfiConverterSequenceTypeReviewMatch.write(value.`matches`, buf)
+            FfiConverterString.write(value.`summary`, buf)
     }
 }
 
@@ -15958,6 +16323,177 @@ public object FfiConverterTypeRecordKind: FfiConverterRustBuffer<RecordKind> {
 
 
 /**
+ * What brings a decision under a catalogue item.
+ */
+sealed class ReviewTrigger {
+    
+    /**
+     * A circumstance flag of the case is set (`complex`, `major_public_interest` …).
+     */
+    data class Flag(
+        val `flag`: kotlin.String) : ReviewTrigger()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A hearing was held before the decision (听证程序).
+     */
+    object HearingHeld : ReviewTrigger()
+    
+    
+    /**
+     * The total fine is at or above the threshold for the party's type (以上, 含本数).
+     */
+    data class Fine(
+        val `personMinYuan`: kotlin.Long, 
+        val `organisationMinYuan`: kotlin.Long) : ReviewTrigger()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * The amount confiscated (没收违法所得、非法财物) is at or above the threshold.
+     */
+    data class Confiscation(
+        val `personMinYuan`: kotlin.Long, 
+        val `organisationMinYuan`: kotlin.Long) : ReviewTrigger()
+        
+    {
+        
+
+        companion object
+    }
+    
+    /**
+     * A decided penalty of another kind names one of these words (吊销, 停产停业 …).
+     */
+    data class Penalty(
+        val `penalties`: List<kotlin.String>) : ReviewTrigger()
+        
+    {
+        
+
+        companion object
+    }
+    
+
+    
+
+    
+    
+
+
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewTrigger : FfiConverterRustBuffer<ReviewTrigger>{
+    override fun read(buf: ByteBuffer): ReviewTrigger {
+        return when(buf.getInt()) {
+            1 -> ReviewTrigger.Flag(
+                FfiConverterString.read(buf),
+                )
+            2 -> ReviewTrigger.HearingHeld
+            3 -> ReviewTrigger.Fine(
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
+                )
+            4 -> ReviewTrigger.Confiscation(
+                FfiConverterLong.read(buf),
+                FfiConverterLong.read(buf),
+                )
+            5 -> ReviewTrigger.Penalty(
+                FfiConverterSequenceString.read(buf),
+                )
+            else -> throw RuntimeException("invalid enum value, something is very wrong!!")
+        }
+    }
+
+    override fun allocationSize(value: ReviewTrigger): ULong = when(value) {
+        is ReviewTrigger.Flag -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterString.allocationSize(value.`flag`)
+            )
+        }
+        is ReviewTrigger.HearingHeld -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+            )
+        }
+        is ReviewTrigger.Fine -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`personMinYuan`)
+                + FfiConverterLong.allocationSize(value.`organisationMinYuan`)
+            )
+        }
+        is ReviewTrigger.Confiscation -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterLong.allocationSize(value.`personMinYuan`)
+                + FfiConverterLong.allocationSize(value.`organisationMinYuan`)
+            )
+        }
+        is ReviewTrigger.Penalty -> {
+            // Add the size for the Int that specifies the variant plus the size needed for all fields
+            (
+                4UL
+                + FfiConverterSequenceString.allocationSize(value.`penalties`)
+            )
+        }
+    }
+
+    override fun write(value: ReviewTrigger, buf: ByteBuffer) {
+        when(value) {
+            is ReviewTrigger.Flag -> {
+                buf.putInt(1)
+                FfiConverterString.write(value.`flag`, buf)
+                Unit
+            }
+            is ReviewTrigger.HearingHeld -> {
+                buf.putInt(2)
+                Unit
+            }
+            is ReviewTrigger.Fine -> {
+                buf.putInt(3)
+                FfiConverterLong.write(value.`personMinYuan`, buf)
+                FfiConverterLong.write(value.`organisationMinYuan`, buf)
+                Unit
+            }
+            is ReviewTrigger.Confiscation -> {
+                buf.putInt(4)
+                FfiConverterLong.write(value.`personMinYuan`, buf)
+                FfiConverterLong.write(value.`organisationMinYuan`, buf)
+                Unit
+            }
+            is ReviewTrigger.Penalty -> {
+                buf.putInt(5)
+                FfiConverterSequenceString.write(value.`penalties`, buf)
+                Unit
+            }
+        }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
+    }
+}
+
+
+
+
+
+/**
  * 性别.
  */
 
@@ -16657,6 +17193,38 @@ public object FfiConverterOptionalTypeSyncOptions: FfiConverterRustBuffer<SyncOp
         } else {
             buf.put(1)
             FfiConverterTypeSyncOptions.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeThreshold: FfiConverterRustBuffer<Threshold?> {
+    override fun read(buf: ByteBuffer): Threshold? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeThreshold.read(buf)
+    }
+
+    override fun allocationSize(value: Threshold?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeThreshold.allocationSize(value)
+        }
+    }
+
+    override fun write(value: Threshold?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeThreshold.write(value, buf)
         }
     }
 }
@@ -17749,6 +18317,62 @@ public object FfiConverterSequenceTypeRecordVersion: FfiConverterRustBuffer<List
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeRecordVersion.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReviewItem: FfiConverterRustBuffer<List<ReviewItem>> {
+    override fun read(buf: ByteBuffer): List<ReviewItem> {
+        val len = buf.getInt()
+        return List<ReviewItem>(len) {
+            FfiConverterTypeReviewItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReviewItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReviewItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReviewItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReviewItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeReviewMatch: FfiConverterRustBuffer<List<ReviewMatch>> {
+    override fun read(buf: ByteBuffer): List<ReviewMatch> {
+        val len = buf.getInt()
+        return List<ReviewMatch>(len) {
+            FfiConverterTypeReviewMatch.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<ReviewMatch>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeReviewMatch.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<ReviewMatch>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeReviewMatch.write(it, buf)
         }
     }
 }
