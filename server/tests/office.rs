@@ -9,121 +9,15 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
+use common::office::*;
 use common::*;
-use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use roadside_core::ledger::{self, DeviceKey, EntryKind, Head};
 use serde_json::json;
 use sha2::Digest;
 
 const PASSWORD: &str = "测试密码-office-2026";
-
-/// A browser-like client of one signed-in user.
-struct Office {
-    base: String,
-    http: reqwest::Client,
-    cookie: String,
-    csrf: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_gzip()
-        .build()
-        .expect("client")
-}
-
-/// The value of `name="csrf"` on a page.
-fn csrf_of(page: &str) -> Option<String> {
-    let at = page.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
-    Some(page[at..].chars().take_while(|c| *c != '"').collect())
-}
-
-impl Office {
-    async fn sign_in(s: &TestServer, login: &str, password: &str) -> Office {
-        let http = client();
-        let r = http
-            .post(s.url("/login"))
-            .header(ORIGIN, &s.base)
-            .form(&[("login", login), ("password", password), ("next", "/")])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {login}");
-        let set = r
-            .headers()
-            .get(SET_COOKIE)
-            .and_then(|v| v.to_str().ok())
-            .expect("session cookie")
-            .to_string();
-        for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
-            assert!(set.contains(flag), "{set} lacks {flag}");
-        }
-        let cookie = set.split(';').next().expect("cookie pair").to_string();
-        let mut office = Office {
-            base: s.base.clone(),
-            http,
-            cookie,
-            csrf: String::new(),
-        };
-        let home = office.get("/").await;
-        assert_eq!(home.status, StatusCode::OK, "{}", home.body);
-        office.csrf = csrf_of(&home.body).expect("csrf on the home page");
-        office
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .send()
-            .await
-            .expect("get");
-        answer(r).await
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let mut fields: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
-        fields.extend_from_slice(form);
-        self.post_raw(path, &fields).await
-    }
-
-    async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, &self.cookie)
-            .header(ORIGIN, &self.base)
-            .form(form)
-            .send()
-            .await
-            .expect("post");
-        answer(r).await
-    }
-}
-
-async fn answer(r: reqwest::Response) -> Answer {
-    let status = r.status();
-    let location = r
-        .headers()
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let body = r.text().await.unwrap_or_default();
-    Answer {
-        status,
-        location,
-        body,
-    }
-}
 
 /// The accounts of the authorisation table: (login, agency, role, certificate).
 const ACCOUNTS: [(&str, &str, &str, Option<&str>); 8] = [

@@ -125,12 +125,9 @@ fn signed(
         .collect()
 }
 
-backend_tests!(db: a_pushed_decision_is_published_masked_and_withdrawn_for_good);
-
-async fn a_pushed_decision_is_published_masked_and_withdrawn_for_good(db: Db) {
-    let url = db.new_database().await;
-    let s = TestServer::start(url.clone()).await;
-    let (_admin, dev) = s.admin_and_device().await;
+/// Push the case (opening, a record naming the driver, the decision, its document) from `dev`;
+/// the decision entry's hash.
+async fn push_decided_case(s: &TestServer, dev: &common::Device) -> String {
     let book = RuleBook::bundled().expect("book");
     let d = decision(&book);
     let first = signed(
@@ -181,6 +178,18 @@ async fn a_pushed_decision_is_published_masked_and_withdrawn_for_good(db: Db) {
     let (status, answer) = s.push(&dev.token, &entries).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["accepted"], 4, "{answer}");
+    decision_hash
+}
+
+backend_tests!(db: a_pushed_decision_is_published_masked_and_withdrawn_for_good, the_office_publishes_and_withdraws);
+
+async fn a_pushed_decision_is_published_masked_and_withdrawn_for_good(db: Db) {
+    let url = db.new_database().await;
+    let s = TestServer::start(url.clone()).await;
+    let (_admin, dev) = s.admin_and_device().await;
+    let decision_hash = push_decided_case(&s, &dev).await;
+    let book = RuleBook::bundled().expect("book");
+    let d = decision(&book);
 
     // What the server stored, read as the office reads it.
     let store =
@@ -260,5 +269,125 @@ async fn a_pushed_decision_is_published_masked_and_withdrawn_for_good(db: Db) {
     assert_eq!(err.code, "PUBLICATION_WITHDRAWN");
     let public = store.published_publications().await.expect("public");
     assert!(published_records(&public).is_empty());
+    s.stop().await;
+}
+
+/// The supervision office publishes the decision from its page, the public sees it masked (page
+/// and feeds), a withdrawal needs a reason, and a withdrawn publication is never published again.
+async fn the_office_publishes_and_withdraws(db: Db) {
+    use common::office::Office;
+    let s = TestServer::start(db.new_database().await).await;
+    let (admin, dev) = s.admin_and_device().await;
+    push_decided_case(&s, &dev).await;
+    for (login, role, cert) in [
+        ("jiandu", "supervisor", Some("QH6325000104")),
+        ("zhifa", "officer", Some("QH6325000101")),
+    ] {
+        let (status, body) = s
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/accounts",
+                Some(&admin),
+                Some(json!({"login": login, "password": "公示测试密码-2026", "agency": "632500", "role": role, "certificate_no": cert})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let officer = Office::sign_in(&s, "zhifa", "公示测试密码-2026").await;
+    assert_eq!(officer.get("/publications").await.status, 403);
+    let sup = Office::sign_in(&s, "jiandu", "公示测试密码-2026").await;
+    let list = sup.get("/publications").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(
+        list.body.contains(NUMBER) && list.body.contains("待公示"),
+        "{}",
+        list.body
+    );
+    let link = format!("/publications/{CASE}/");
+    let at = list.body.find(&link).expect("a link to the publication");
+    let path: String = list.body[at..].chars().take_while(|c| *c != '"').collect();
+    let page = sup.get(&path).await;
+    assert!(
+        page.body.contains("处罚机关") && page.body.contains("created"),
+        "{}",
+        page.body
+    );
+    // Nothing is public before it is published.
+    let public = common::office::client();
+    let before = public
+        .get(s.url("/public/decisions"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(before.status(), 200);
+    assert!(!before.text().await.expect("text").contains(NUMBER));
+
+    let r = sup.post(&format!("{path}/publish"), &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let shown = public
+        .get(s.url("/public/decisions"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        shown.contains(NUMBER) && shown.contains("青海某物流有限公司"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains(DRIVER_ID) && !shown.contains("赵六"),
+        "the driver is masked"
+    );
+    let csv = public
+        .get(s.url("/public/decisions.csv"))
+        .send()
+        .await
+        .expect("csv");
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .expect("type")
+        .starts_with("text/csv"));
+    let csv = csv.bytes().await.expect("bytes");
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with BOM for Excel");
+    assert!(String::from_utf8_lossy(&csv).contains(NUMBER));
+    let feed: Value = public
+        .get(s.url("/public/decisions.json"))
+        .send()
+        .await
+        .expect("json")
+        .json()
+        .await
+        .expect("a JSON feed");
+    assert!(feed.to_string().contains(NUMBER), "{feed}");
+
+    // A withdrawal needs its reason; then the decision leaves the public page for good.
+    let r = sup
+        .post(&format!("{path}/withdraw"), &[("reason", " ")])
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("PUBLICATION_REASON_REQUIRED"), "{}", r.body);
+    let r = sup
+        .post(
+            &format!("{path}/withdraw"),
+            &[("reason", "复议决定撤销原处罚决定")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = sup.post(&format!("{path}/publish"), &[]).await;
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("PUBLICATION_WITHDRAWN"), "{}", r.body);
+    let after = public
+        .get(s.url("/public/decisions"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(!after.contains(NUMBER));
+    let history = sup.get(&path).await.body;
+    assert!(history.contains("复议决定撤销原处罚决定") && history.contains("withdrawn"));
     s.stop().await;
 }

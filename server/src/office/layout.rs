@@ -64,10 +64,11 @@ pub fn menu(role: OfficerRole) -> Vec<(&'static str, &'static str)> {
         ]),
         OfficerRole::Supervisor => m.extend([
             ("/cases", "案件"),
+            ("/publications", "公示"),
             ("/admin/enrolment-codes", "设备登记码"),
             ("/admin/devices", "执法终端"),
         ]),
-        OfficerRole::LegalReviewer => m.push(("/cases", "案件")),
+        OfficerRole::LegalReviewer => m.extend([("/cases", "案件"), ("/publications", "公示")]),
         OfficerRole::Officer | OfficerRole::Assistant => m.push(("/cases", "我的案件")),
     }
     m

@@ -17,6 +17,7 @@
 mod admin;
 mod cases;
 mod layout;
+mod publications;
 mod session;
 
 use axum::extract::Request;
@@ -59,6 +60,19 @@ pub fn routes() -> Router<AppState> {
         .route("/cases", get(cases::list))
         .route("/cases/{id}", get(cases::page_route))
         .route("/cases/{id}/media/{sha256}", get(cases::media))
+        .route("/publications", get(publications::list))
+        .route("/publications/{case}/{entry}", get(publications::show))
+        .route(
+            "/publications/{case}/{entry}/publish",
+            post(publications::publish),
+        )
+        .route(
+            "/publications/{case}/{entry}/withdraw",
+            post(publications::withdraw),
+        )
+        .route("/public/decisions", get(publications::public_page))
+        .route("/public/decisions.csv", get(publications::public_csv))
+        .route("/public/decisions.json", get(publications::public_json))
         .layer(axum::middleware::from_fn(same_site_only))
 }
 

@@ -4,6 +4,8 @@
 //! with [`backend_tests!`].
 #![allow(dead_code, unused_macros)]
 
+pub mod office;
+
 use std::collections::BTreeMap;
 
 use base64::Engine;
