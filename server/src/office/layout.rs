@@ -65,6 +65,7 @@ pub fn menu(role: OfficerRole) -> Vec<(&'static str, &'static str)> {
         OfficerRole::Supervisor => m.extend([
             ("/cases", "案件"),
             ("/publications", "公示"),
+            ("/statistics", "统计"),
             ("/admin/enrolment-codes", "设备登记码"),
             ("/admin/devices", "执法终端"),
         ]),

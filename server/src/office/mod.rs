@@ -19,6 +19,7 @@ mod cases;
 mod layout;
 mod publications;
 mod session;
+mod stats;
 
 use axum::extract::Request;
 use axum::http::{header, Method, StatusCode};
@@ -70,6 +71,9 @@ pub fn routes() -> Router<AppState> {
             "/publications/{case}/{entry}/withdraw",
             post(publications::withdraw),
         )
+        .route("/statistics", get(stats::show))
+        .route("/statistics.csv", get(stats::csv))
+        .route("/statistics.xlsx", get(stats::xlsx))
         .route("/public/decisions", get(publications::public_page))
         .route("/public/decisions.csv", get(publications::public_csv))
         .route("/public/decisions.json", get(publications::public_json))

@@ -476,6 +476,15 @@ pub(crate) fn filter_sql(
 pub(crate) const INDEX_COLUMNS: &str =
     "c.plate, c.items, c.officers, c.procedure, c.outcome, c.total_yuan, c.deviates, c.decided_on";
 
+/// A case as the statistics count it: its unit, opening time and index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseStat {
+    pub agency: String,
+    pub opened_at: Option<String>,
+    pub status: String,
+    pub index: CaseIndex,
+}
+
 /// Cases and the history query.
 #[async_trait]
 pub trait CaseStore: Send + Sync + 'static {
@@ -489,6 +498,8 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Rebuild every case's [`CaseIndex`] from the accepted entries in the log (after the
     /// index columns were added to a database that already held cases); the number of cases.
     async fn reindex_cases(&self) -> Result<u64>;
+    /// The cases of `agencies` opened on `from` … `to` (days, inclusive), for the statistics.
+    async fn case_stats(&self, agencies: &[String], from: &str, to: &str) -> Result<Vec<CaseStat>>;
     /// Some case has never been indexed (stored before the index existed).
     async fn cases_unindexed(&self) -> Result<bool>;
     /// The case `id` if it belongs to one of `agencies`, with every entry logged for it.

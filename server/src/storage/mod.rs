@@ -47,8 +47,8 @@ pub(crate) use cases::opening_matches;
 pub(crate) use cases::{case_entry, CASE_COLUMNS, CASE_ENTRY_COLUMNS};
 pub(crate) use cases::{filter_sql, index_change, set_of, set_text, IndexChange, INDEX_COLUMNS};
 pub use cases::{
-    CaseDetail, CaseEntry, CaseFilter, CaseIndex, CaseOutcome, CaseRow, CaseStore, CaseSummary,
-    EntryRefusal, HistoryQuery, IssuedDocument, PriorCase,
+    CaseDetail, CaseEntry, CaseFilter, CaseIndex, CaseOutcome, CaseRow, CaseStat, CaseStore,
+    CaseSummary, EntryRefusal, HistoryQuery, IssuedDocument, PriorCase,
 };
 pub use devices::{Device, DeviceStore, EnrolOutcome, EnrolmentCode};
 pub(crate) use log::CommitObservers;

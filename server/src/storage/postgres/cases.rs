@@ -64,6 +64,42 @@ impl CaseStore for PgStorage {
         Ok((out, u64_of(total)?))
     }
 
+    async fn case_stats(&self, agencies: &[String], from: &str, to: &str) -> Result<Vec<CaseStat>> {
+        if agencies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let f = CaseFilter {
+            opened_from: Some(from.to_string()),
+            opened_to: Some(to.to_string()),
+            ..CaseFilter::default()
+        };
+        let (clause, params) = filter_sql(agencies, &f, |i| format!("${i}"));
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                &format!(
+                    "SELECT c.agency, c.opened_at, c.status, {INDEX_COLUMNS} FROM cases c WHERE {clause}"
+                ),
+                &refs,
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CaseStat {
+                agency: r.get(0),
+                opened_at: r.get(1),
+                status: r.get(2),
+                index: index_row(r, 3),
+            })
+            .collect())
+    }
+
     async fn cases_unindexed(&self) -> Result<bool> {
         Ok(self
             .pool

@@ -58,6 +58,34 @@ impl CaseStore for SqliteStorage {
         .await
     }
 
+    async fn case_stats(&self, agencies: &[String], from: &str, to: &str) -> Result<Vec<CaseStat>> {
+        let f = CaseFilter {
+            opened_from: Some(from.to_string()),
+            opened_to: Some(to.to_string()),
+            ..CaseFilter::default()
+        };
+        let keys = agencies.to_vec();
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (clause, params) = filter_sql(&keys, &f, |i| format!("?{i}"));
+            let mut stmt = c.prepare(&format!(
+                "SELECT c.agency, c.opened_at, c.status, {INDEX_COLUMNS} FROM cases c WHERE {clause}"
+            ))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(params.iter()), |r| {
+                Ok(CaseStat {
+                    agency: r.get(0)?,
+                    opened_at: r.get(1)?,
+                    status: r.get(2)?,
+                    index: index_columns(r, 3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
     async fn cases_unindexed(&self) -> Result<bool> {
         self.read(|c| {
             Ok(c.query_row(
