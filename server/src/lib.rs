@@ -11,7 +11,8 @@
 //! throttling), [`media`] (media objects, resumable uploads), [`crash`] (crash points for tests),
 //! [`routes`] (HTTP handlers per area), [`keys`] (custody of the signing keys) and [`hsm`] (the log
 //! key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`], [`audit`] (the database
-//! checked against the signed entries and log).
+//! checked against the signed entries and log), [`roster`] (the officer roster read from an XLSX
+//! workbook, every bad row listed).
 
 pub mod audit;
 pub mod auth;
@@ -27,6 +28,7 @@ pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod rollover;
+pub mod roster;
 pub mod routes;
 pub mod state;
 pub mod storage;
