@@ -393,45 +393,46 @@ fn read_header(
 ) -> Result<BTreeMap<Field, u32>, RosterErrors> {
     let mut problems = Vec::new();
     let mut columns: BTreeMap<Field, u32> = BTreeMap::new();
-    let mut ignored: HashMap<String, u32> = HashMap::new();
+    // Every header read so far, with its column: a header twice is a problem, known or ignored.
+    let mut seen: HashMap<String, u32> = HashMap::new();
     let expected = COLUMNS
         .iter()
         .map(|(_, h, _)| *h)
         .collect::<Vec<_>>()
         .join("、");
     for (&column, value) in header {
+        let place = format!("第 {} 行第 {} 列", row + 1, u64::from(column) + 1);
         let text = match value {
             Value::Text(s) => normalize_header(s),
-            _ => String::new(),
+            other => {
+                problems.push(FileError {
+                    code: code::HEADER_UNKNOWN,
+                    message: format!(
+                        "{place}的列名是{}，不是名册的列（应为：{expected}）",
+                        describe(other)
+                    ),
+                });
+                continue;
+            }
         };
         if text.is_empty() {
             continue;
         }
-        let place = format!("第 {} 行第 {} 列", row + 1, u64::from(column) + 1);
-        if let Some((field, h, _)) = COLUMNS.iter().find(|(_, h, _)| *h == text) {
-            if let Some(first) = columns.insert(*field, column) {
-                columns.insert(*field, first);
-                problems.push(FileError {
-                    code: code::HEADER_DUPLICATE,
-                    message: format!(
-                        "列名「{h}」出现了两次（第 {} 列和第 {} 列）",
-                        u64::from(first) + 1,
-                        u64::from(column) + 1
-                    ),
-                });
-            }
-        } else if IGNORED_COLUMNS.contains(&text.as_str()) {
-            if let Some(first) = ignored.insert(text.clone(), column) {
-                problems.push(FileError {
-                    code: code::HEADER_DUPLICATE,
-                    message: format!(
-                        "列名「{text}」出现了两次（第 {} 列和第 {} 列）",
-                        u64::from(first) + 1,
-                        u64::from(column) + 1
-                    ),
-                });
-            }
-        } else {
+        if let Some(first) = seen.get(&text) {
+            problems.push(FileError {
+                code: code::HEADER_DUPLICATE,
+                message: format!(
+                    "列名「{text}」出现了两次（第 {} 列和第 {} 列）",
+                    u64::from(*first) + 1,
+                    u64::from(column) + 1
+                ),
+            });
+            continue;
+        }
+        seen.insert(text.clone(), column);
+        if let Some((field, _, _)) = COLUMNS.iter().find(|(_, h, _)| *h == text) {
+            columns.insert(*field, column);
+        } else if !IGNORED_COLUMNS.contains(&text.as_str()) {
             problems.push(FileError {
                 code: code::HEADER_UNKNOWN,
                 message: format!("{place}的列名「{text}」不是名册的列（应为：{expected}）"),
@@ -529,6 +530,9 @@ fn describe(value: &Value) -> String {
         Value::Float(f) => format!("数字 {f}"),
         // As Excel shows it: TRUE or FALSE.
         Value::Bool(b) => format!("逻辑值 {}", b.to_string().to_uppercase()),
+        Value::Date(Some(d)) if d.time() == NaiveTime::MIN => {
+            format!("日期 {}", format_day(d.date()))
+        }
         Value::Date(Some(d)) => format!("日期 {d}"),
         Value::Date(None) => "日期（超出范围）".to_string(),
         Value::IsoDate(s) => format!("日期 {s}"),
@@ -650,27 +654,29 @@ fn date(
     field: Field,
     problem: &mut dyn FnMut(Field, &'static str, String),
 ) -> Option<NaiveDate> {
-    let whole_day = |dt: NaiveDateTime| (dt.time() == NaiveTime::MIN).then_some(dt.date());
+    // A date cell carries an instant: it is a day only at midnight.
+    let instant = match value {
+        Value::Date(Some(dt)) => Some(*dt),
+        Value::IsoDate(s) => NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok(),
+        _ => None,
+    };
     let found = match value {
-        Value::Text(s) => parse_day(s),
-        Value::Date(Some(dt)) => whole_day(*dt),
-        Value::IsoDate(s) => parse_day(s).or_else(|| {
-            NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
-                .ok()
-                .and_then(whole_day)
-        }),
+        Value::Text(s) | Value::IsoDate(s) => parse_day(s),
         Value::Error(e) => {
             problem(field, code::CELL_ERROR, format!("是公式错误 {e}"));
             return None;
         }
         _ => None,
-    };
+    }
+    .or_else(|| {
+        instant
+            .filter(|dt| dt.time() == NaiveTime::MIN)
+            .map(|dt| dt.date())
+    });
     if found.is_none() {
-        let what = match value {
-            Value::Date(Some(dt)) if dt.time() != NaiveTime::MIN => {
-                format!("是带时间的{}，应为日期（不含时间）", describe(value))
-            }
-            Value::Int(_) | Value::Float(_) => format!(
+        let what = match (value, instant) {
+            (_, Some(dt)) => format!("是带时间的日期 {dt}，应为日期（不含时间）"),
+            (Value::Int(_) | Value::Float(_), _) => format!(
                 "是{}，不是日期：请设为日期格式，或写成 YYYY-MM-DD",
                 describe(value)
             ),

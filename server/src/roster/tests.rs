@@ -403,7 +403,10 @@ fn every_bad_row_is_listed_with_its_row_column_and_code_and_nothing_is_imported(
     assert!(message(4, "有效期止").contains("数字 46000"));
     assert!(message(5, "角色").contains("“队长”不是名册的角色"));
     assert!(message(5, "角色").contains("执法人员、辅助人员、法制审核、执法监督、系统管理员"));
-    assert!(message(5, "有效期起").contains("带时间"));
+    assert_eq!(
+        message(5, "有效期起"),
+        "第 5 行「有效期起」是带时间的日期 2026-01-01 09:30:00，应为日期（不含时间）"
+    );
     assert_eq!(
         message(6, "执法证号"),
         "第 6 行「执法证号」QH-GOOD 与第 2 行重复"
@@ -538,7 +541,7 @@ fn a_file_that_is_not_an_xlsx_workbook_is_refused_clearly() {
     assert_eq!(code_xls, code::NOT_XLSX);
     assert!(message_xls.contains("另存为 .xlsx"), "{message_xls}");
     // A ZIP package that is no workbook (say a zipped text file).
-    let (code_zip, message_zip) = not(&stored_zip("readme.txt", b"hello"));
+    let (code_zip, message_zip) = not(&stored_zip(&[("readme.txt", b"hello")]));
     assert_eq!(code_zip, code::NOT_XLSX, "{message_zip}");
     // A workbook cut short in the upload.
     let whole = xlsx(&[header()]);
@@ -604,8 +607,8 @@ fn role_names_both_ways() {
     assert_eq!(parse_role("officer"), None);
 }
 
-/// A ZIP package holding one stored (uncompressed) file.
-fn stored_zip(name: &str, content: &[u8]) -> Vec<u8> {
+/// A ZIP package holding `files` stored (uncompressed).
+fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
     fn crc32(data: &[u8]) -> u32 {
         let mut crc = 0xFFFF_FFFFu32;
         for &b in data {
@@ -620,48 +623,172 @@ fn stored_zip(name: &str, content: &[u8]) -> Vec<u8> {
         }
         !crc
     }
-    let crc = crc32(content);
-    let size = content.len() as u32;
-    let name_len = name.len() as u16;
     let mut out = Vec::new();
-    // Local file header.
-    out.extend_from_slice(b"PK\x03\x04");
-    out.extend_from_slice(&20u16.to_le_bytes()); // version needed
-    out.extend_from_slice(&0u16.to_le_bytes()); // flags
-    out.extend_from_slice(&0u16.to_le_bytes()); // stored
-    out.extend_from_slice(&[0; 4]); // time, date
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&name_len.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(content);
-    let central = out.len() as u32;
-    // Central directory header.
-    out.extend_from_slice(b"PK\x01\x02");
-    out.extend_from_slice(&20u16.to_le_bytes()); // made by
-    out.extend_from_slice(&20u16.to_le_bytes()); // needed
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&crc.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&size.to_le_bytes());
-    out.extend_from_slice(&name_len.to_le_bytes());
-    out.extend_from_slice(&[0; 2 + 2 + 2 + 2 + 4]); // extra, comment, disk, attributes
-    out.extend_from_slice(&0u32.to_le_bytes()); // local header offset
-    out.extend_from_slice(name.as_bytes());
-    let central_len = out.len() as u32 - central;
+    let mut central = Vec::new();
+    for (name, content) in files {
+        let crc = crc32(content);
+        let size = content.len() as u32;
+        let name_len = name.len() as u16;
+        let offset = out.len() as u32;
+        // Local file header: version 2.0, no flags, stored, no time.
+        out.extend_from_slice(b"PK\x03\x04");
+        out.extend_from_slice(&20u16.to_le_bytes());
+        out.extend_from_slice(&[0; 2 + 2 + 4]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(content);
+        // Its central directory header.
+        central.extend_from_slice(b"PK\x01\x02");
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&20u16.to_le_bytes());
+        central.extend_from_slice(&[0; 2 + 2 + 4]);
+        central.extend_from_slice(&crc.to_le_bytes());
+        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&name_len.to_le_bytes());
+        // Extra, comment, disk, internal and external attributes.
+        central.extend_from_slice(&[0; 2 + 2 + 2 + 2 + 4]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let central_at = out.len() as u32;
+    out.extend_from_slice(&central);
     // End of central directory.
     out.extend_from_slice(b"PK\x05\x06");
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&central_len.to_le_bytes());
-    out.extend_from_slice(&central.to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&central_at.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
     out
+}
+
+/// A workbook written by hand, its one sheet's `<sheetData>` being `rows`: for cells no writer
+/// library makes, such as formula errors (`t="e"`) and ISO 8601 date cells (`t="d"`).
+fn hand_xlsx(rows: &str) -> Vec<u8> {
+    let workbook = r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="名册" sheetId="1" r:id="rId1"/></sheets></workbook>"#;
+    let rels = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#;
+    let sheet = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>"#
+    );
+    let types = r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#;
+    let package_rels = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#;
+    stored_zip(&[
+        ("[Content_Types].xml", types.as_bytes()),
+        ("_rels/.rels", package_rels.as_bytes()),
+        ("xl/workbook.xml", workbook.as_bytes()),
+        ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+        ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+    ])
+}
+
+/// An inline text cell.
+fn t(at: &str, text: &str) -> String {
+    format!(r#"<c r="{at}" t="inlineStr"><is><t>{text}</t></is></c>"#)
+}
+
+fn hand_header() -> String {
+    [
+        "执法证号",
+        "姓名",
+        "所属机构代码",
+        "角色",
+        "有效期起",
+        "有效期止",
+    ]
+    .iter()
+    .zip(["A1", "B1", "C1", "D1", "E1", "F1"])
+    .map(|(h, at)| t(at, h))
+    .collect()
+}
+
+#[test]
+fn iso_date_cells_are_days_and_formula_errors_are_named() {
+    let good = hand_xlsx(&format!(
+        r#"<row r="1">{}</row><row r="2">{}{}{}{}<c r="E2" t="d"><v>2026-01-01T00:00:00</v></c><c r="F2" t="d"><v>2027-06-30</v></c></row>"#,
+        hand_header(),
+        t("A2", "QH1"),
+        t("B2", "甲"),
+        t("C2", "632500"),
+        t("D2", "执法人员"),
+    ));
+    assert_eq!(
+        parse_roster_xlsx(&good).expect("roster"),
+        vec![officer(
+            "QH1",
+            "甲",
+            "632500",
+            OfficerRole::Officer,
+            day(2026, 1, 1),
+            day(2027, 6, 30),
+            None
+        )]
+    );
+
+    let bad = hand_xlsx(&format!(
+        r#"<row r="1">{}</row><row r="2">{}<c r="B2" t="e"><v>#N/A</v></c>{}{}{}<c r="F2" t="e"><v>#REF!</v></c></row><row r="3">{}{}{}{}{}<c r="F3" t="d"><v>2027-01-01T08:30:00</v></c></row>"#,
+        hand_header(),
+        t("A2", "QH1"),
+        t("C2", "632500"),
+        t("D2", "执法人员"),
+        t("E2", "2026-01-01"),
+        t("A3", "QH2"),
+        t("B3", "乙"),
+        t("C3", "632500"),
+        t("D3", "执法人员"),
+        t("E3", "2026-01-01"),
+    ));
+    let errors = row_errors(&bad);
+    let got: Vec<_> = errors
+        .iter()
+        .map(|e| (e.row, e.column, e.code, e.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                2,
+                "姓名",
+                code::CELL_ERROR,
+                "第 2 行「姓名」是公式错误 #N/A"
+            ),
+            (
+                2,
+                "有效期止",
+                code::CELL_ERROR,
+                "第 2 行「有效期止」是公式错误 #REF!"
+            ),
+            (
+                3,
+                "有效期止",
+                code::DATE_INVALID,
+                "第 3 行「有效期止」是带时间的日期 2027-01-01 08:30:00，应为日期（不含时间）"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_header_cell_that_is_not_text_is_named() {
+    let bytes = hand_xlsx(&format!(
+        r#"<row r="1">{}<c r="G1"><v>2026</v></c></row>"#,
+        hand_header()
+    ));
+    let errors = file_errors(&bytes);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].code, code::HEADER_UNKNOWN);
+    assert!(
+        errors[0]
+            .message
+            .starts_with("第 1 行第 7 列的列名是数字 2026，不是名册的列"),
+        "{}",
+        errors[0].message
+    );
 }
 
 fn good_workbook() -> Vec<u8> {
