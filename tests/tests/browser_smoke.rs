@@ -124,7 +124,13 @@ fn the_helpers_fill_fields_click_by_text_and_wait_for_what_appears() {
     browser.click_text(" 登录 ");
     browser.wait_for_text("欢迎，admin（法制审核，口令 4 位）");
     let out = browser.wait_for("#out");
-    assert!(browser.exists("#out") && !browser.exists("#absent"));
-    drop(out);
+    assert_eq!(
+        browser.block_on(out.text()).expect("text"),
+        "欢迎，admin（法制审核，口令 4 位）"
+    );
+    assert!(!browser.exists("#absent"));
+    browser.fill("login", "李四");
+    browser.click("form button[type=submit]");
+    browser.wait_for_text("欢迎，李四");
     browser.screenshot("smoke-helpers");
 }
