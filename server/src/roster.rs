@@ -8,10 +8,11 @@
 //! Chinese name ([`ROLE_NAMES`]). Text is read trimmed. Each problem names the row as Excel shows
 //! it, the column's header, a stable code ([`code`]) and a Chinese message.
 //!
-//! The workbook is outside input: it is read cell by cell (never as a dense range, whose size a
-//! forged cell reference could make huge), cells past [`MAX_ROWS`] rows or [`MAX_COLUMNS`]
-//! columns refuse the file, and a panic inside the XLSX reader (calamine panics on some malformed
-//! files) is caught and answered as an unreadable file.
+//! The workbook is outside input: a package that unpacks to more than [`MAX_UNPACKED_BYTES`] is
+//! refused before it is read; it is read cell by cell (never as a dense range, whose size a forged
+//! cell reference could make huge); cells past [`MAX_ROWS`] rows or [`MAX_COLUMNS`] columns refuse
+//! the file; and a panic inside the XLSX reader (calamine panics on some malformed files) is caught
+//! and answered as an unreadable file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
@@ -31,7 +32,8 @@ pub mod code {
     pub const NOT_XLSX: &str = "ROSTER_NOT_XLSX";
     /// The workbook cannot be read (damaged, no worksheet, the reader failed).
     pub const UNREADABLE: &str = "ROSTER_UNREADABLE";
-    /// The worksheet has cells beyond [`super::MAX_ROWS`] rows or [`super::MAX_COLUMNS`] columns.
+    /// The worksheet has cells beyond [`super::MAX_ROWS`] rows or [`super::MAX_COLUMNS`] columns,
+    /// or the package unpacks to more than [`super::MAX_UNPACKED_BYTES`].
     pub const TOO_LARGE: &str = "ROSTER_TOO_LARGE";
     /// The first worksheet is empty (no header row).
     pub const EMPTY: &str = "ROSTER_EMPTY";
@@ -68,6 +70,8 @@ pub mod code {
 pub const MAX_ROWS: u32 = 20_000;
 /// The most columns a roster sheet may use.
 pub const MAX_COLUMNS: u32 = 100;
+/// The most bytes a roster workbook may unpack to: 20,000 rows of a roster are a few MiB of XML.
+pub const MAX_UNPACKED_BYTES: u64 = 64 * 1024 * 1024;
 /// The row problems an HTTP answer's message lists (all of them stay in [`RosterErrors::Rows`]).
 pub const MAX_LISTED: usize = 20;
 /// The longest certificate number, agency code or name, in characters.
@@ -334,8 +338,41 @@ fn check_package(bytes: &[u8]) -> Result<(), RosterErrors> {
     Err(file_error(code::NOT_XLSX, message))
 }
 
+/// Every part of the package unpacked (and thrown away) up to [`MAX_UNPACKED_BYTES`] in all, so
+/// that a small file that unpacks to gigabytes (a ZIP bomb) is refused before the XLSX reader
+/// holds any of it in memory. What a part says its size is is not trusted: the bytes are counted.
+fn check_unpacked_size(bytes: &[u8]) -> Result<(), RosterErrors> {
+    use std::io::Read;
+    let damaged = |e: &dyn std::fmt::Display| {
+        file_error(
+            code::UNREADABLE,
+            format!("文件已损坏，无法作为 Excel 工作簿读取：{e}"),
+        )
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| damaged(&e))?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let part = archive.by_index(i).map_err(|e| damaged(&e))?;
+        let left = MAX_UNPACKED_BYTES - total;
+        let read = std::io::copy(&mut part.take(left + 1), &mut std::io::sink())
+            .map_err(|e| damaged(&e))?;
+        total += read;
+        if total > MAX_UNPACKED_BYTES {
+            return Err(file_error(
+                code::TOO_LARGE,
+                format!(
+                    "文件解压后超过 {} MiB，不像是人员名册",
+                    MAX_UNPACKED_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The first worksheet's non-empty cells, read one by one.
 fn read_cells(bytes: &[u8]) -> Result<Cells, RosterErrors> {
+    check_unpacked_size(bytes)?;
     // A ZIP package without a workbook's parts is another kind of document; one the ZIP reader
     // fails on is damaged (cut short, altered).
     let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(|e| match e {

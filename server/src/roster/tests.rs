@@ -607,47 +607,64 @@ fn role_names_both_ways() {
     assert_eq!(parse_role("officer"), None);
 }
 
+/// One part of a hand-made ZIP package: name, method (0 stored, 8 deflated), the bytes as stored,
+/// the CRC-32 and size of the unpacked bytes as declared.
+type Part<'a> = (&'a str, u16, &'a [u8], u32, u32);
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
 /// A ZIP package holding `files` stored (uncompressed).
 fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 == 1 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
+    let parts: Vec<Part> = files
+        .iter()
+        .map(|(name, data)| (*name, 0, *data, crc32(data), data.len() as u32))
+        .collect();
+    zip_package(&parts)
+}
+
+/// A ZIP package of `parts`.
+fn zip_package(parts: &[Part]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
-    for (name, content) in files {
-        let crc = crc32(content);
-        let size = content.len() as u32;
+    for &(name, method, stored, crc, size) in parts {
+        let stored_len = stored.len() as u32;
         let name_len = name.len() as u16;
         let offset = out.len() as u32;
-        // Local file header: version 2.0, no flags, stored, no time.
+        // Local file header: version 2.0, no flags, the method, no time.
         out.extend_from_slice(b"PK\x03\x04");
         out.extend_from_slice(&20u16.to_le_bytes());
-        out.extend_from_slice(&[0; 2 + 2 + 4]);
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out.extend_from_slice(&method.to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
         out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
+        out.extend_from_slice(&stored_len.to_le_bytes());
         out.extend_from_slice(&size.to_le_bytes());
         out.extend_from_slice(&name_len.to_le_bytes());
         out.extend_from_slice(&0u16.to_le_bytes());
         out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(content);
+        out.extend_from_slice(stored);
         // Its central directory header.
         central.extend_from_slice(b"PK\x01\x02");
         central.extend_from_slice(&20u16.to_le_bytes());
         central.extend_from_slice(&20u16.to_le_bytes());
-        central.extend_from_slice(&[0; 2 + 2 + 4]);
+        central.extend_from_slice(&0u16.to_le_bytes());
+        central.extend_from_slice(&method.to_le_bytes());
+        central.extend_from_slice(&[0; 4]);
         central.extend_from_slice(&crc.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
+        central.extend_from_slice(&stored_len.to_le_bytes());
         central.extend_from_slice(&size.to_le_bytes());
         central.extend_from_slice(&name_len.to_le_bytes());
         // Extra, comment, disk, internal and external attributes.
@@ -660,8 +677,8 @@ fn stored_zip(files: &[(&str, &[u8])]) -> Vec<u8> {
     // End of central directory.
     out.extend_from_slice(b"PK\x05\x06");
     out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(parts.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(parts.len() as u16).to_le_bytes());
     out.extend_from_slice(&(central.len() as u32).to_le_bytes());
     out.extend_from_slice(&central_at.to_le_bytes());
     out.extend_from_slice(&0u16.to_le_bytes());
@@ -705,6 +722,31 @@ fn hand_header() -> String {
     .zip(["A1", "B1", "C1", "D1", "E1", "F1"])
     .map(|(h, at)| t(at, h))
     .collect()
+}
+
+#[test]
+fn a_zip_bomb_is_refused_before_it_is_unpacked_into_memory() {
+    use std::io::Write;
+    // 100 MiB of XML-looking bytes, deflated to a few hundred KiB.
+    let unpacked: u32 = 100 * 1024 * 1024;
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let chunk = vec![b' '; 1024 * 1024];
+    for _ in 0..100 {
+        deflate.write_all(&chunk).expect("deflate");
+    }
+    let stored = deflate.finish().expect("deflate");
+    assert!(stored.len() < 1024 * 1024, "{}", stored.len());
+    // The CRC is wrong on purpose: the count stops the unpacking long before the end where a
+    // reader would check it.
+    let bomb = zip_package(&[("xl/sharedStrings.xml", 8, &stored, 0, unpacked)]);
+    let errors = file_errors(&bomb);
+    assert_eq!(errors[0].code, code::TOO_LARGE, "{errors:?}");
+    assert_eq!(errors[0].message, "文件解压后超过 64 MiB，不像是人员名册");
+    // A size declared small does not hide it: the part is damaged.
+    let lying = zip_package(&[("xl/sharedStrings.xml", 8, &stored, 0, 1000)]);
+    let lie = file_errors(&lying);
+    assert_eq!(lie[0].code, code::UNREADABLE, "{lie:?}");
+    assert!(lie[0].message.contains("已损坏"), "{lie:?}");
 }
 
 #[test]
