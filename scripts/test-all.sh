@@ -20,6 +20,10 @@ command -v pdftotext >/dev/null 2>&1 || need_pkgs+=(poppler-utils)  # documents:
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_pkgs+=(fonts-wqy-microhei)  # documents: a CJK font with TrueType outlines
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_pkgs+=(python3-venv)  # tus conformance: stock tuspy in a virtualenv
 command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)           # tus conformance: stock tus-js-client
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)      # back office: the real browser (headless)
+command -v chromedriver >/dev/null 2>&1 || need_pkgs+=(chromium-driver)  # back office: WebDriver for it
+[ -f /usr/lib/chromium/locales/zh-CN.pak ] || need_pkgs+=(chromium-l10n)  # back office: the browser's own messages in Chinese
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need_pkgs+=(fonts-noto-cjk)  # back office: Chinese pages rendered in screenshots
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -12,7 +12,8 @@
 //! [`routes`] (HTTP handlers per area), [`keys`] (custody of the signing keys) and [`hsm`] (the log
 //! key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`], [`audit`] (the database
 //! checked against the signed entries and log), [`publication`] (the 行政处罚决定公示 record of a
-//! decision, masked, with its due date, and the CSV and JSON feeds).
+//! decision, masked, with its due date, and the CSV and JSON feeds), [`roster`] (the officer
+//! roster read from an XLSX workbook, every bad row listed).
 
 pub mod audit;
 pub mod auth;
@@ -30,6 +31,7 @@ pub mod metrics;
 pub mod office;
 pub mod publication;
 pub mod rollover;
+pub mod roster;
 pub mod routes;
 pub mod state;
 pub mod storage;

@@ -1,7 +1,9 @@
 //! End-to-end test helpers: the real `roadside-server` binary as a child process on an ephemeral
-//! port, its administrator API, a device (the real core's store) and a fault-injecting TCP proxy.
+//! port, its administrator API, a device (the real core's store), a fault-injecting TCP proxy and
+//! a real browser (headless chromium through chromedriver) for the back office.
 
 pub mod backends;
+pub mod browser;
 pub mod cli;
 pub mod proxy;
 
