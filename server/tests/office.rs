@@ -907,7 +907,149 @@ async fn monthly_report_counts_and_exports(db: Db) {
     s.stop().await;
 }
 
+/// A roster workbook: a header row and `rows`, each cell a string.
+fn workbook(rows: &[[&str; 6]]) -> Vec<u8> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let header = [
+        "执法证号",
+        "姓名",
+        "所属机构代码",
+        "角色",
+        "有效期起",
+        "有效期止",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).expect("header");
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet
+                .write_string(1 + r as u32, c as u16, *v)
+                .expect("cell");
+        }
+    }
+    book.save_to_buffer().expect("xlsx")
+}
+
+async fn upload_roster(office: &Office, bytes: Vec<u8>) -> Answer {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", office.csrf.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("名册.xlsx"),
+        );
+    let r = office
+        .http
+        .post(format!("{}/admin/officers/import", office.base))
+        .header(COOKIE, &office.cookie)
+        .header("origin", &office.base)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    answer(r).await
+}
+
+/// The roster imported from a workbook: all rows or none, each bad row named, other agencies'
+/// officers refused.
+async fn roster_import_from_xlsx(db: Db) {
+    let s = db.server().await;
+    let admin_token = s.admin().await;
+    create_accounts(&s, &admin_token).await;
+    let admin = Office::sign_in(&s, "admin", &s.admin_password.clone()).await;
+    let good = workbook(&[
+        [
+            "QH6325000160",
+            "卓玛",
+            "632500",
+            "执法人员",
+            "2026-01-01",
+            "2030-12-31",
+        ],
+        [
+            "QH6325210260",
+            "马明",
+            "632521",
+            "执法人员",
+            "2026-01-01",
+            "2030-12-31",
+        ],
+    ]);
+    let bad = workbook(&[
+        [
+            "QH6325000161",
+            "才让",
+            "632500",
+            "执法人员",
+            "2026-01-01",
+            "2030-12-31",
+        ],
+        [
+            "QH6325000162",
+            "",
+            "632500",
+            "执法人员",
+            "2026-01-01",
+            "2030-12-31",
+        ],
+        [
+            "QH6325000163",
+            "拉毛",
+            "632500",
+            "队长",
+            "2026-01-01",
+            "2030-12-31",
+        ],
+    ]);
+    let r = upload_roster(&admin, bad).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(r.body.contains("ROSTER_ROWS_INVALID"), "{}", r.body);
+    assert!(
+        r.body.contains("第 3 行") || r.body.contains("第3行"),
+        "{}",
+        r.body
+    );
+    let roster = admin.get("/admin/officers").await.body;
+    assert!(
+        !roster.contains("QH6325000161"),
+        "nothing of a bad file is imported"
+    );
+    let r = upload_roster(&admin, b"not a workbook".to_vec()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("ROSTER_"), "{}", r.body);
+    // A county's administrator may not import the prefecture's officers: nothing written.
+    let county = Office::sign_in(&s, "admin521", PASSWORD).await;
+    let r = upload_roster(&county, good.clone()).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("AGENCY_FORBIDDEN"));
+    assert!(!county
+        .get("/admin/officers")
+        .await
+        .body
+        .contains("QH6325210260"));
+    // A forged token is refused before the file is read.
+    let forged = Office {
+        csrf: "0".repeat(64),
+        ..Office::sign_in(&s, "admin", &s.admin_password.clone()).await
+    };
+    assert_eq!(
+        upload_roster(&forged, good.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let r = upload_roster(&admin, good).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let roster = admin
+        .get(r.location.as_deref().expect("back to the roster"))
+        .await
+        .body;
+    assert!(roster.contains("已从名册文件导入 2 名执法人员"), "{roster}");
+    assert!(roster.contains("卓玛") && roster.contains("马明"));
+    s.stop().await;
+}
+
 backend_tests!(db:
+    roster_import_from_xlsx,
     monthly_report_counts_and_exports,
     sign_in_and_session_cookie,
     sign_in_is_throttled,

@@ -49,14 +49,27 @@ pub struct Done {
     done: Option<String>,
 }
 
-fn done_notice(done: &Done) -> Option<&'static str> {
-    Some(match done.done.as_deref()? {
-        "officer" => "已保存执法人员信息",
-        "revoked" => "已注销该执法证",
-        "account" => "已创建账号",
-        "device" => "已吊销该终端，它的令牌和密钥不再有效",
-        _ => return None,
-    })
+fn done_notice(done: &Done) -> Option<String> {
+    if let Some(n) = done
+        .done
+        .as_deref()
+        .and_then(|d| d.strip_prefix("imported-"))
+    {
+        return n
+            .parse::<usize>()
+            .ok()
+            .map(|n| format!("已从名册文件导入 {n} 名执法人员"));
+    }
+    Some(
+        match done.done.as_deref()? {
+            "officer" => "已保存执法人员信息",
+            "revoked" => "已注销该执法证",
+            "account" => "已创建账号",
+            "device" => "已吊销该终端，它的令牌和密钥不再有效",
+            _ => return None,
+        }
+        .to_string(),
+    )
 }
 
 fn agency_select(user: &OfficeUser, name: &str, selected: &str) -> Markup {
@@ -121,6 +134,18 @@ async fn officers_page(
                 label { "有效期止" input type="date" name="valid_to" value=(form.valid_to) required; }
                 button type="submit" { "保存" }
             }
+            h2 { "从 Excel 导入名册" }
+            form.stack method="post" action="/admin/officers/import" enctype="multipart/form-data" {
+                input type="hidden" name="csrf" value=(user.csrf);
+                label { "名册文件（.xlsx，表头：执法证号、姓名、所属机构代码、角色、有效期起、有效期止，可选 注销日期）"
+                    input type="file" name="file" accept=".xlsx,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" required; }
+                button type="submit" { "导入" }
+            }
+            @if let Some(e) = error { @if let Some(rows) = e.0.message.split_once('：').map(|(_, r)| r) {
+                @if e.0.code == "ROSTER_ROWS_INVALID" {
+                    ul.error { @for row in rows.split('；') { li { (row) } } }
+                }
+            } }
             h2 { "名册（" (roster.len()) " 人）" }
             div.table-wrap { table {
                 thead { tr { th { "执法证号" } th { "姓名" } th { "机构" } th { "角色" } th { "有效期" } th { "状态" } th { "注销" } } }
@@ -178,7 +203,7 @@ pub async fn officers(
         role: "officer".into(),
         ..OfficerForm::default()
     };
-    officers_page(&state, &user, done_notice(&done), None, &form).await
+    officers_page(&state, &user, done_notice(&done).as_deref(), None, &form).await
 }
 
 /// `POST /admin/officers`: add or update a certificate.
@@ -239,6 +264,54 @@ pub async fn revoke_officer(
     let on = parse_day("注销日期", &form.on)?;
     accounts::revoke_certificate(&state, &user.caller, &certificate_no, on).await?;
     Ok(see_other("/admin/officers?done=revoked"))
+}
+
+/// `POST /admin/officers/import`: a roster workbook, all rows or none.
+pub async fn import_officers(
+    State(state): State<AppState>,
+    user: OfficeUser,
+    mut multipart: axum::extract::Multipart,
+) -> PageResult {
+    let bad_form = |detail: String| {
+        PageError(ApiError::bad_request(
+            "FORM_INVALID",
+            format!("上传的表单有误，请从页面重新提交（{detail}）"),
+        ))
+    };
+    let (mut csrf, mut file) = (None, None);
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad_form(e.body_text()))?
+    {
+        match field.name() {
+            Some("csrf") => csrf = Some(field.text().await.map_err(|e| bad_form(e.body_text()))?),
+            Some("file") => file = Some(field.bytes().await.map_err(|e| bad_form(e.body_text()))?),
+            _ => {}
+        }
+    }
+    user.check_csrf(csrf.as_deref().unwrap_or_default())?;
+    let form = OfficerForm {
+        agency: user.caller.session.agency.clone(),
+        role: "officer".into(),
+        ..OfficerForm::default()
+    };
+    let result = match file {
+        None => Err(bad_form("没有选择名册文件".into())),
+        Some(bytes) => match crate::roster::parse_roster_xlsx(&bytes) {
+            Err(e) => Err(PageError(ApiError::from(e))),
+            Ok(officers) => accounts::import_officers(&state, &user.caller, &officers)
+                .await
+                .map_err(PageError),
+        },
+    };
+    match result {
+        Ok(n) => Ok(see_other(&format!("/admin/officers?done=imported-{n}"))),
+        Err(e) => {
+            let again = officers_page(&state, &user, None, Some(&e), &form).await?;
+            refused(e, again)
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +384,7 @@ pub async fn accounts(
         role: "officer".into(),
         ..AccountForm::default()
     };
-    accounts_page(&state, &user, done_notice(&done), None, &form).await
+    accounts_page(&state, &user, done_notice(&done).as_deref(), None, &form).await
 }
 
 /// `POST /admin/accounts`.

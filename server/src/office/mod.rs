@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
             "/admin/officers",
             get(admin::officers).post(admin::save_officer),
         )
+        .route("/admin/officers/import", post(admin::import_officers))
         .route(
             "/admin/officers/{certificate_no}/revoke",
             post(admin::revoke_officer),

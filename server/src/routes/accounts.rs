@@ -360,6 +360,51 @@ pub async fn revoke_officer(
         .map(Json)
 }
 
+/// Import officers' certificates (a roster workbook's rows) in one transaction: every row's
+/// agency, and the agency of a certificate it replaces, must be in the caller's scope (admin);
+/// otherwise nothing is written. Returns how many rows were written.
+pub(crate) async fn import_officers(
+    state: &AppState,
+    caller: &AccountCaller,
+    officers: &[OfficerCertificate],
+) -> Result<usize> {
+    caller.require(&[OfficerRole::Admin])?;
+    let scope = caller.scope(state).await?;
+    let existing = state
+        .storage
+        .officers_by_certificate(
+            &officers
+                .iter()
+                .map(|o| o.certificate_no.clone())
+                .collect::<Vec<_>>(),
+        )
+        .await?;
+    let mut touched: Vec<String> = Vec::new();
+    for o in officers {
+        let before = existing
+            .iter()
+            .find(|e| e.certificate_no == o.certificate_no);
+        for agency in std::iter::once(&o.agency).chain(before.map(|b| &b.agency)) {
+            if !scope.contains(agency) {
+                return Err(ApiError::forbidden(
+                    "AGENCY_FORBIDDEN",
+                    format!(
+                        "执法证号 {} 属于其他机构（{agency}），无权导入；本次导入未写入任何数据",
+                        o.certificate_no
+                    ),
+                ));
+            }
+            if !touched.contains(agency) {
+                touched.push(agency.clone());
+            }
+        }
+    }
+    state.storage.put_officers(officers).await?;
+    let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
+    crate::bundles::roster_changed(state, &touched).await;
+    Ok(officers.len())
+}
+
 /// Revoke a certificate (注销) from a day on (admin of the officer's agency).
 pub(crate) async fn revoke_certificate(
     state: &AppState,

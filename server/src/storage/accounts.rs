@@ -49,6 +49,8 @@ pub trait AccountStore: Send + Sync + 'static {
 
     /// Insert or replace an officer's certificate row.
     async fn put_officer(&self, officer: &OfficerCertificate) -> Result<()>;
+    /// Insert or replace several certificate rows in one transaction (all or none).
+    async fn put_officers(&self, officers: &[OfficerCertificate]) -> Result<()>;
     async fn officer(&self, certificate_no: &str) -> Result<Option<OfficerCertificate>>;
     async fn officers(&self, agencies: &[String]) -> Result<Vec<OfficerCertificate>>;
     async fn officers_by_certificate(&self, certs: &[String]) -> Result<Vec<OfficerCertificate>>;

@@ -78,6 +78,32 @@ impl AccountStore for PgStorage {
         Ok(())
     }
 
+    async fn put_officers(&self, officers: &[OfficerCertificate]) -> Result<()> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        for o in officers {
+            exec(
+                &tx,
+                "INSERT INTO officers (certificate_no, name, agency, role, valid_from, valid_to, revoked_on) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (certificate_no) DO UPDATE SET \
+                 name = excluded.name, agency = excluded.agency, role = excluded.role, \
+                 valid_from = excluded.valid_from, valid_to = excluded.valid_to, revoked_on = excluded.revoked_on",
+                &[
+                    &o.certificate_no,
+                    &o.name,
+                    &o.agency,
+                    &role_str(o.role),
+                    &format_day(o.valid_from),
+                    &format_day(o.valid_to),
+                    &o.revoked_on.map(format_day),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn officer(&self, certificate_no: &str) -> Result<Option<OfficerCertificate>> {
         let sql = format!("SELECT {OFFICER_COLUMNS} FROM officers WHERE certificate_no = $1");
         self.pool

@@ -114,6 +114,33 @@ impl AccountStore for SqliteStorage {
         .await
     }
 
+    async fn put_officers(&self, officers: &[OfficerCertificate]) -> Result<()> {
+        let officers = officers.to_vec();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for o in &officers {
+                tx.prepare_cached(
+                    "INSERT INTO officers (certificate_no, name, agency, role, valid_from, valid_to, revoked_on) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (certificate_no) DO UPDATE SET \
+                     name = excluded.name, agency = excluded.agency, role = excluded.role, \
+                     valid_from = excluded.valid_from, valid_to = excluded.valid_to, revoked_on = excluded.revoked_on",
+                )?
+                .execute(params![
+                    o.certificate_no,
+                    o.name,
+                    o.agency,
+                    role_str(o.role),
+                    format_day(o.valid_from),
+                    format_day(o.valid_to),
+                    o.revoked_on.map(format_day)
+                ])?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn officer(&self, certificate_no: &str) -> Result<Option<OfficerCertificate>> {
         let key = vec![certificate_no.to_string()];
         Ok(self
