@@ -623,7 +623,8 @@ async fn case_list_filters_and_pages(db: Db) {
     assert!(list("?outcome=undecided").await.contains("共 56 件"));
     assert!(list("?outcome=penalty").await.contains("共 0 件"));
     assert!(list("?agency=632521").await.contains("共 0 件"));
-    let day = old_day.format("%Y-%m-%d").to_string();
+    // Days are the agency's (UTC+8).
+    let day = roadside_core::day::agency_day(&old_day).to_string();
     let r = sup.get(&format!("/cases?from={day}&to={day}")).await;
     assert!(r.body.contains("共 1 件"), "{}", r.body);
     // Bad filters: a clear message, 400.

@@ -137,11 +137,11 @@ fn opt(s: &str) -> Option<String> {
 
 impl ListQuery {
     fn filter(&self, user: &OfficeUser, own: Option<String>) -> Result<CaseFilter, PageError> {
-        let day = |field: &str, s: &str| -> Result<Option<String>, PageError> {
+        let day = |field: &str, s: &str| -> Result<Option<chrono::NaiveDate>, PageError> {
             match opt(s) {
                 None => Ok(None),
                 Some(d) => roadside_core::day::parse_day(&d)
-                    .map(|d| Some(d.to_string()))
+                    .map(Some)
                     .ok_or_else(|| bad(field, format!("「{d}」不是 YYYY-MM-DD 日期"))),
             }
         };
@@ -188,8 +188,10 @@ impl ListQuery {
             .then(|| crate::time_text(Utc::now() - Duration::days(DECISION_DAYS)));
         Ok(CaseFilter {
             agency,
-            opened_from: day("立案日期起", &self.from)?,
-            opened_to: day("立案日期止", &self.to)?,
+            // Agency days (UTC+8), as instants.
+            opened_from: day("立案日期起", &self.from)?.map(super::day_start_utc),
+            opened_before: day("立案日期止", &self.to)?
+                .map(|d| super::day_start_utc(d + Duration::days(1))),
             // An officer sees their own cases whatever the form says.
             officer: own.or_else(|| opt(&self.officer)),
             plate,
@@ -305,7 +307,7 @@ pub async fn list(
                 tbody {
                     @for c in &rows {
                         tr.deviates[c.index.deviates] {
-                            td { (c.case.opened_at.as_deref().map_or("—", |t| t.get(..16).unwrap_or(t))) }
+                            td { (c.case.opened_at.as_deref().map_or("—".to_string(), super::local_time)) }
                             td { a href={ "/cases/" (c.case.id) } { span.hash { (c.case.id) } } }
                             td { (user.agency_name(&c.case.agency)) }
                             td { (c.index.plate.as_deref().unwrap_or("—")) }
@@ -491,7 +493,7 @@ pub async fn page_for(state: &AppState, user: &OfficeUser, id: &str) -> PageResu
         html! {
             dl.facts {
                 dt { "机构" } dd { (user.agency_name(&c.agency)) }
-                dt { "立案时间" } dd { (c.opened_at.as_deref().unwrap_or("—")) }
+                dt { "立案时间" } dd { (c.opened_at.as_deref().map_or("—".to_string(), super::local_time)) }
                 dt { "状态" } dd { (status_name(&c.status)) }
                 dt { "笔录 / 证据" } dd { (c.records) " 份 / " (c.evidence) " 件" }
             }
@@ -517,7 +519,7 @@ pub async fn page_for(state: &AppState, user: &OfficeUser, id: &str) -> PageResu
                     p.hash { "SHA-256 " (sha) }
                     @match stored {
                         Some(o) if Some(o.size) == declared => {
-                            p.ok { "已上传，整文件哈希已核验（" (o.stored_at) "）" }
+                            p.ok { "已上传，整文件哈希已核验（" (super::local_time(&o.stored_at)) "）" }
                             @let src = format!("/cases/{}/media/{}", c.id, sha);
                             @match kind {
                                 "video" => { video controls preload="metadata" src=(src) {} }
@@ -535,7 +537,7 @@ pub async fn page_for(state: &AppState, user: &OfficeUser, id: &str) -> PageResu
             @if records.is_empty() { p.muted { "没有笔录" } }
             @for r in &records {
                 details {
-                    summary { (kind_name(&r.kind)) " · " (r.at) }
+                    summary { (kind_name(&r.kind)) " · " (super::local_time(&r.at)) }
                     pre.code { (serde_json::to_string_pretty(&r.body).unwrap_or_default()) }
                 }
             }
@@ -545,7 +547,7 @@ pub async fn page_for(state: &AppState, user: &OfficeUser, id: &str) -> PageResu
                 tbody { @for e in &detail.entries {
                     tr {
                         td { (e.seq) }
-                        td { (e.at) }
+                        td { (super::local_time(&e.at)) }
                         td { (kind_name(&e.kind))
                              @if let Some(r) = &e.refused { br; span.bad { "未采纳：" (r.message) " (" (r.code) ")" } } }
                         td.code { (e.officers.join("、")) }

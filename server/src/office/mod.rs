@@ -211,6 +211,34 @@ where
     }
 }
 
+/// The first instant of an agency day (00:00 at UTC+8), as the UTC prefix the case filters
+/// compare with stored times.
+pub fn day_start_utc(day: chrono::NaiveDate) -> String {
+    let local = day.and_hms_opt(0, 0, 0).and_then(|t| {
+        t.and_local_timezone(roadside_core::day::agency_offset())
+            .single()
+    });
+    match local {
+        Some(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%S")
+            .to_string(),
+        None => format!("{day}T00:00:00"),
+    }
+}
+
+/// A stored RFC 3339 time as the office shows it: the agency's local time to the minute
+/// (`2026-12-08 06:56`); the text itself when it is not a time.
+pub fn local_time(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|t| {
+            t.with_timezone(&roadside_core::day::agency_offset())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|_| t.to_string())
+}
+
 /// A redirect after a successful form (303: the browser follows with GET).
 pub fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()

@@ -168,7 +168,7 @@ fn count(
         .collect();
     let mut items: BTreeMap<String, u64> = BTreeMap::new();
     let mut active: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
-    let overdue_before = (to - Duration::days(super::cases::DECISION_DAYS)).to_string();
+    let overdue_before = to - Duration::days(super::cases::DECISION_DAYS);
     for c in cases {
         let Some(u) = units.get_mut(&c.agency) else {
             continue;
@@ -204,7 +204,7 @@ fn count(
         }
         if i.outcome.is_none()
             && c.status != "closed"
-            && opened_day.is_some_and(|o| o.to_string() < overdue_before)
+            && opened_day.is_some_and(|o| o < overdue_before)
         {
             u.overdue += 1;
         }
@@ -270,7 +270,11 @@ async fn report(state: &AppState, user: &OfficeUser, q: &ReportQuery) -> Result<
     let scope = user.scope();
     let cases = state
         .storage
-        .case_stats(&scope, &from.to_string(), &to.to_string())
+        .case_stats(
+            &scope,
+            &super::day_start_utc(from),
+            &super::day_start_utc(to + Duration::days(1)),
+        )
         .await?;
     let roster = state.storage.officers(&scope).await?;
     Ok(count(title, (from, to, due), user, &cases, &roster))

@@ -245,14 +245,16 @@ pub enum CaseOutcome {
     Undecided,
 }
 
-/// Which cases a list shows: every condition given must hold. Days are `YYYY-MM-DD`.
+/// Which cases a list shows: every condition given must hold. Times are UTC RFC 3339 instants
+/// (or a prefix of one, e.g. `2026-12-07T16:00:00`), compared with the opening time as stored
+/// (the entry's UTC time): an agency day is given as its first instant and the next day's.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CaseFilter {
     pub agency: Option<String>,
-    /// Opened on or after this day.
+    /// Opened at or after this instant.
     pub opened_from: Option<String>,
-    /// Opened on or before this day.
-    pub opened_to: Option<String>,
+    /// Opened before this instant.
+    pub opened_before: Option<String>,
     pub officer: Option<String>,
     /// Normalised plate.
     pub plate: Option<String>,
@@ -429,12 +431,8 @@ pub(crate) fn filter_sql(
     if let Some(d) = &f.opened_from {
         clauses.push(format!("c.opened_at >= {}", next(d.clone(), &mut params)));
     }
-    if let Some(d) = &f.opened_to {
-        // Every RFC 3339 time of the day sorts below the day followed by `~`.
-        clauses.push(format!(
-            "c.opened_at < {}",
-            next(format!("{d}~"), &mut params)
-        ));
+    if let Some(t) = &f.opened_before {
+        clauses.push(format!("c.opened_at < {}", next(t.clone(), &mut params)));
     }
     if let Some(o) = &f.officer {
         clauses.push(format!(
@@ -498,7 +496,8 @@ pub trait CaseStore: Send + Sync + 'static {
     /// Rebuild every case's [`CaseIndex`] from the accepted entries in the log (after the
     /// index columns were added to a database that already held cases); the number of cases.
     async fn reindex_cases(&self) -> Result<u64>;
-    /// The cases of `agencies` opened on `from` … `to` (days, inclusive), for the statistics.
+    /// The cases of `agencies` opened at or after `from` and before `before` (UTC instants, as in
+    /// [`CaseFilter`]), for the statistics.
     async fn case_stats(&self, agencies: &[String], from: &str, to: &str) -> Result<Vec<CaseStat>>;
     /// Some case has never been indexed (stored before the index existed).
     async fn cases_unindexed(&self) -> Result<bool>;

@@ -64,13 +64,18 @@ impl CaseStore for PgStorage {
         Ok((out, u64_of(total)?))
     }
 
-    async fn case_stats(&self, agencies: &[String], from: &str, to: &str) -> Result<Vec<CaseStat>> {
+    async fn case_stats(
+        &self,
+        agencies: &[String],
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<CaseStat>> {
         if agencies.is_empty() {
             return Ok(Vec::new());
         }
         let f = CaseFilter {
             opened_from: Some(from.to_string()),
-            opened_to: Some(to.to_string()),
+            opened_before: Some(before.to_string()),
             ..CaseFilter::default()
         };
         let (clause, params) = filter_sql(agencies, &f, |i| format!("${i}"));

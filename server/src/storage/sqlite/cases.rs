@@ -58,10 +58,15 @@ impl CaseStore for SqliteStorage {
         .await
     }
 
-    async fn case_stats(&self, agencies: &[String], from: &str, to: &str) -> Result<Vec<CaseStat>> {
+    async fn case_stats(
+        &self,
+        agencies: &[String],
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<CaseStat>> {
         let f = CaseFilter {
             opened_from: Some(from.to_string()),
-            opened_to: Some(to.to_string()),
+            opened_before: Some(before.to_string()),
             ..CaseFilter::default()
         };
         let keys = agencies.to_vec();
