@@ -19,6 +19,7 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod bundles;
+pub mod case_review;
 pub mod config;
 pub mod crash;
 pub mod error;

@@ -46,6 +46,10 @@ const OLDER: &[Older] = &[
         version: 5,
         created_if_missing: false,
     },
+    Older {
+        version: 6,
+        created_if_missing: false,
+    },
 ];
 
 /// The version whose tables servers before it created "if missing".
@@ -111,6 +115,14 @@ fn rows_of(version: u32) -> &'static str {
              INSERT INTO publication_events (case_id, entry_hash, seq, action, reason, by_login, at, record)
                  VALUES ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', 1, 'created', NULL, 'admin', '2026-01-07T00:00:00.000000Z', '{}'),
                         ('case-1', '0404040404040404040404040404040404040404040404040404040404040404', 2, 'published', NULL, 'admin', '2026-01-08T00:00:00.000000Z', '{}');"
+        }
+        7 => {
+            "INSERT INTO review_rounds (id, agency, year, seed, per_unit, method, drawn_at, drawn_by)
+                 VALUES ('round-1', '632500', 2026, 'ab', 10, 'sha256', '2026-12-01T00:00:00.000000Z', 'jiandu');
+             INSERT INTO review_samples (round_id, case_id, agency, position, draw_key)
+                 VALUES ('round-1', 'case-1', '632521', 1, 'cd');
+             INSERT INTO review_scores (round_id, case_id, item, score, note, by_login, at)
+                 VALUES ('round-1', 'case-1', 'ZT', 10, '', 'jiandu', '2026-12-02T00:00:00.000000Z');"
         }
         other => panic!("no rows written for version {other}: add them with the version"),
     }

@@ -1049,7 +1049,163 @@ async fn roster_import_from_xlsx(db: Db) {
     s.stop().await;
 }
 
+/// Push a closed case of `agency` (opened and closed as withdrawn) from `key`; the case id and the
+/// new head.
+async fn closed_case(
+    s: &TestServer,
+    key: &DeviceKey,
+    token: &str,
+    head: Option<Head>,
+    officer: &str,
+) -> (String, Option<Head>) {
+    let (case, head) = open_case(
+        s,
+        key,
+        token,
+        head,
+        &[officer],
+        "青E30000",
+        &["CX-43-1"],
+        Utc::now() - Duration::minutes(10),
+    )
+    .await;
+    let close = ledger::next_entry(
+        key,
+        head,
+        Utc::now() - Duration::minutes(9),
+        vec![officer.to_string()],
+        EntryKind::CaseClose,
+        Some(case.clone()),
+        json!({"reason": "withdrawn", "note": "经查不构成违法，撤销立案"}),
+    );
+    let signed = ledger::seal(&close, key).expect("seal");
+    let (status, body) = s.push(token, std::slice::from_ref(&signed)).await;
+    assert_eq!(
+        (status, body["accepted"].as_u64()),
+        (200, Some(1)),
+        "{body}"
+    );
+    (case, head_of(&[signed]))
+}
+
+/// 案卷评查: a round draws up to 10 closed cases per unit by the recorded seed, which redoes the
+/// same draw; a year is drawn once; each drawn file is scored on the checklist, deductions
+/// explained; the results download as XLSX.
+async fn case_review_draws_scores_and_exports(db: Db) {
+    let s = db.server().await;
+    let admin = s.admin().await;
+    create_accounts(&s, &admin).await;
+    let (key, token, _) = s.enrol(&admin, "QH6325000101").await;
+    let mut head = None;
+    let mut candidates = Vec::new();
+    for _ in 0..12 {
+        let (case, h) = closed_case(&s, &key, &token, head, "QH6325000101").await;
+        head = h;
+        candidates.push(("632500".to_string(), case));
+    }
+    // An open case is not a candidate.
+    open_case(
+        &s,
+        &key,
+        &token,
+        head,
+        &["QH6325000101"],
+        "青E39999",
+        &[],
+        Utc::now(),
+    )
+    .await;
+    let (key, token, _) = s.enrol(&admin, "QH6325210201").await;
+    let mut head = None;
+    for _ in 0..3 {
+        let (case, h) = closed_case(&s, &key, &token, head, "QH6325210201").await;
+        head = h;
+        candidates.push(("632521".to_string(), case));
+    }
+    let sup = Office::sign_in(&s, "sup500", PASSWORD).await;
+    let year = roadside_core::day::agency_today().format("%Y").to_string();
+    let r = sup
+        .post("/case-review", &[("year", &year), ("per_unit", "10")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let round = r.location.expect("the round's page");
+    let page = sup.get(&round).await.body;
+    let seed_at = page.find("<dd class=\"hash\">").expect("the seed") + "<dd class=\"hash\">".len();
+    let seed_hex: String = page[seed_at..].chars().take(64).collect();
+    let seed: [u8; 32] = hex::decode(&seed_hex)
+        .expect("hex")
+        .try_into()
+        .expect("32 bytes");
+    // Anyone with the seed and the candidates redoes the draw.
+    let redone = roadside_server::case_review::draw(&seed, &candidates, 10);
+    assert_eq!(redone.len(), 13, "10 of 12, and all 3");
+    for s in &redone {
+        assert!(page.contains(&s.case_id), "{} drawn", s.case_id);
+    }
+    let drawn_500 = redone.iter().filter(|s| s.agency == "632500").count();
+    assert_eq!(drawn_500, 10);
+    let not_drawn: Vec<&String> = candidates
+        .iter()
+        .map(|(_, c)| c)
+        .filter(|c| !redone.iter().any(|s| &s.case_id == *c))
+        .collect();
+    assert_eq!(not_drawn.len(), 2);
+    for c in not_drawn {
+        assert!(!page.contains(c.as_str()));
+    }
+    // Once a year.
+    let again = sup
+        .post("/case-review", &[("year", &year), ("per_unit", "10")])
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(again.body.contains("REVIEW_ROUND_EXISTS"));
+    let few = sup
+        .post("/case-review", &[("year", "2025"), ("per_unit", "5")])
+        .await;
+    assert_eq!(few.status, StatusCode::BAD_REQUEST, "at least 10 per unit");
+
+    // Scoring one drawn file: a deduction needs its explanation; then the total shows.
+    let case = &redone[0].case_id;
+    let form = format!("{round}/cases/{case}");
+    assert!(sup.get(&form).await.body.contains("评查标准"));
+    let full: Vec<(&str, &str)> = vec![
+        ("score_ZT", "10"),
+        ("score_SS", "15"),
+        ("score_ZJ", "12"),
+        ("score_CX", "20"),
+        ("score_FL", "15"),
+        ("score_CL", "10"),
+        ("score_WS", "10"),
+    ];
+    let r = sup.post(&form, &full).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("REVIEW_NOTE_REQUIRED"), "{}", r.body);
+    let mut with_note = full.clone();
+    with_note.push(("note_ZJ", "缺少称重记录的音像资料"));
+    let r = sup.post(&form, &with_note).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(sup.get(&round).await.body.contains("92 合格"));
+    let mut too_much = with_note.clone();
+    too_much[0] = ("score_ZT", "11");
+    let r = sup.post(&form, &too_much).await;
+    assert!(r.body.contains("REVIEW_SCORE_RANGE"), "{}", r.body);
+    let xlsx = sup
+        .http
+        .get(s.url(&format!("{round}/results.xlsx")))
+        .header(COOKIE, &sup.cookie)
+        .send()
+        .await
+        .expect("xlsx");
+    assert_eq!(xlsx.status(), StatusCode::OK);
+    assert!(xlsx.bytes().await.expect("bytes").starts_with(b"PK"));
+    // The county's supervisor does not see the prefecture's round.
+    let county = Office::sign_in(&s, "sup521", PASSWORD).await;
+    assert_eq!(county.get(&round).await.status, StatusCode::NOT_FOUND);
+    s.stop().await;
+}
+
 backend_tests!(db:
+    case_review_draws_scores_and_exports,
     roster_import_from_xlsx,
     monthly_report_counts_and_exports,
     sign_in_and_session_cookie,

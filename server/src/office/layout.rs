@@ -66,6 +66,7 @@ pub fn menu(role: OfficerRole) -> Vec<(&'static str, &'static str)> {
             ("/cases", "案件"),
             ("/publications", "公示"),
             ("/statistics", "统计"),
+            ("/case-review", "案卷评查"),
             ("/admin/enrolment-codes", "设备登记码"),
             ("/admin/devices", "执法终端"),
         ]),

@@ -15,6 +15,7 @@
 //!   API uses ([`crate::auth::AccountCaller`]); what a page offers is never the check.
 
 mod admin;
+mod case_review;
 mod cases;
 mod layout;
 mod publications;
@@ -71,6 +72,19 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/publications/{case}/{entry}/withdraw",
             post(publications::withdraw),
+        )
+        .route(
+            "/case-review",
+            get(case_review::list).post(case_review::create),
+        )
+        .route("/case-review/{id}", get(case_review::show))
+        .route(
+            "/case-review/{id}/results.xlsx",
+            get(case_review::results_xlsx),
+        )
+        .route(
+            "/case-review/{id}/cases/{case}",
+            get(case_review::score_form).post(case_review::save_scores),
         )
         .route("/statistics", get(stats::show))
         .route("/statistics.csv", get(stats::csv))

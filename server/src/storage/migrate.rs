@@ -52,6 +52,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 4, "0004_number_leases"),
     migration!("sqlite", 5, "0005_case_index"),
     migration!("sqlite", 6, "0006_publications"),
+    migration!("sqlite", 7, "0007_case_review"),
 ];
 
 /// PostgreSQL's versions, oldest first (the same numbers and names as SQLite's).
@@ -62,6 +63,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 4, "0004_number_leases"),
     migration!("postgres", 5, "0005_case_index"),
     migration!("postgres", 6, "0006_publications"),
+    migration!("postgres", 7, "0007_case_review"),
 ];
 
 /// The newest version of `migrations`.

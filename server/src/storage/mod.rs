@@ -20,6 +20,7 @@
 mod accounts;
 mod audit;
 mod bundles;
+mod case_reviews;
 mod cases;
 mod devices;
 mod log;
@@ -43,6 +44,7 @@ pub use audit::{
 };
 pub(crate) use audit::{AUDIT_MARKS_SQL, AUDIT_ORPHANS_SQL};
 pub use bundles::{BundleStore, StoredBundle};
+pub use case_reviews::{CaseReviewStore, ReviewRound, ReviewSample, ReviewScore};
 pub(crate) use cases::opening_matches;
 pub(crate) use cases::{case_entry, CASE_COLUMNS, CASE_ENTRY_COLUMNS};
 pub(crate) use cases::{filter_sql, index_change, set_of, set_text, IndexChange, INDEX_COLUMNS};
@@ -81,6 +83,7 @@ pub trait Storage:
     + AuditStore
     + NumberStore
     + PublicationStore
+    + CaseReviewStore
 {
     /// Which backend, for /healthz and logs.
     fn backend(&self) -> &'static str;

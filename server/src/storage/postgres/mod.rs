@@ -11,6 +11,7 @@
 mod accounts;
 mod audit;
 mod bundles;
+mod case_reviews;
 mod cases;
 mod devices;
 mod log;

@@ -9,6 +9,7 @@
 mod accounts;
 mod audit;
 mod bundles;
+mod case_reviews;
 mod cases;
 mod checkpoint;
 mod devices;
