@@ -13,3 +13,5 @@ ALTER TABLE cases ADD COLUMN deviates INTEGER;
 ALTER TABLE cases ADD COLUMN decided_on TEXT;
 CREATE INDEX cases_agency_opened ON cases (agency, opened_at);
 CREATE INDEX cases_plate ON cases (plate);
+-- The case list's order (newest first), walked while its filters are checked.
+CREATE INDEX cases_opened ON cases (opened_at, id);

@@ -249,6 +249,7 @@ pub async fn list(
     let filter = q.filter(&user, own)?;
     let (rows, total) = state.storage.case_page(&user.scope(), &filter).await?;
     let page_no = filter.offset / PAGE_SIZE + 1;
+    let capped = total > crate::storage::COUNT_CAP;
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let cutoff = crate::time_text(Utc::now() - Duration::days(DECISION_DAYS));
     let sel = |v: &str, current: &str| v == current;
@@ -298,7 +299,11 @@ pub async fn list(
                 button type="submit" { "查询" }
                 a href="/cases" { "清除" }
             }
-            p.muted { "共 " (total) " 件，第 " (page_no) " / " (pages) " 页" }
+            @if capped {
+                p.muted { "超过 " (crate::storage::COUNT_CAP) " 件，第 " (page_no) " 页（请用筛选条件缩小范围）" }
+            } @else {
+                p.muted { "共 " (total) " 件，第 " (page_no) " / " (pages) " 页" }
+            }
             div.table-wrap { table #cases {
                 thead { tr {
                     th { "立案时间" } th { "案件" } th { "机构" } th { "车牌" } th { "违法行为" }
@@ -325,7 +330,7 @@ pub async fn list(
             } }
             div.pager {
                 @if page_no > 1 { a href=(q.with_page(page_no - 1)) { "上一页" } }
-                @if page_no < pages { a href=(q.with_page(page_no + 1)) { "下一页" } }
+                @if page_no < pages || (capped && rows.len() as u64 == PAGE_SIZE) { a href=(q.with_page(page_no + 1)) { "下一页" } }
             }
         },
     ))

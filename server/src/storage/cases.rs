@@ -470,6 +470,9 @@ pub(crate) fn filter_sql(
     (clauses.join(" AND "), params)
 }
 
+/// How far a case list counts the cases that pass its filters.
+pub const COUNT_CAP: u64 = 10_000;
+
 /// The index columns after [`CASE_COLUMNS`], in [`CaseIndex`]'s field order.
 pub(crate) const INDEX_COLUMNS: &str =
     "c.plate, c.items, c.officers, c.procedure, c.outcome, c.total_yuan, c.deviates, c.decided_on";
@@ -487,7 +490,9 @@ pub struct CaseStat {
 #[async_trait]
 pub trait CaseStore: Send + Sync + 'static {
     async fn cases(&self, agencies: &[String]) -> Result<Vec<CaseRow>>;
-    /// One page of the cases of `agencies` that pass `filter`, newest first, and how many pass.
+    /// One page of the cases of `agencies` that pass `filter`, newest first, and how many pass —
+    /// counted up to [`COUNT_CAP`] + 1 only (more than the cap is "more than 10,000"), so a page
+    /// over a million cases does not count them all.
     async fn case_page(
         &self,
         agencies: &[String],

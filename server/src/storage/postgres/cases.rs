@@ -36,7 +36,10 @@ impl CaseStore for PgStorage {
         let client = self.pool.get().await?;
         let total: i64 = client
             .query_one(
-                &format!("SELECT COUNT(*) FROM cases c WHERE {clause}"),
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM cases c WHERE {clause} LIMIT {}) AS n",
+                    COUNT_CAP + 1
+                ),
                 &refs,
             )
             .await?

@@ -34,7 +34,10 @@ impl CaseStore for SqliteStorage {
             }
             let (clause, params) = filter_sql(&keys, &f, |i| format!("?{i}"));
             let total: i64 = c.query_row(
-                &format!("SELECT COUNT(*) FROM cases c WHERE {clause}"),
+                &format!(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM cases c WHERE {clause} LIMIT {}) AS n",
+                    COUNT_CAP + 1
+                ),
                 rusqlite::params_from_iter(params.iter()),
                 |r| r.get(0),
             )?;
