@@ -1083,7 +1083,7 @@ struct RawPolicyFile {
     summary: RawSummary,
     on_the_spot_collection: RawCollection,
     hearing: RawThreshold,
-    /// The earlier form of the legal-review threshold, before the catalogue (`review/*.toml`):
+    /// The earlier form of the legal-review threshold, before the catalogue (the `review/` files):
     /// still read so that the reference data of earlier bundles loads.
     #[serde(default)]
     legal_review: Option<RawThreshold>,

@@ -62,7 +62,7 @@ pub struct RuleBook {
     exemptions_for: HashMap<String, Vec<usize>>,
     policy: Policy,
     calendar: Calendar,
-    /// The legal-review catalogue (`review/*.toml`), in file and item order; empty only for
+    /// The legal-review catalogue (the `review/` files), in file and item order; empty only for
     /// reference data made before the catalogue (then `policy.legal_review` holds the amount).
     review: Vec<ReviewItem>,
     index: SearchIndex,
@@ -479,7 +479,7 @@ impl RuleBook {
 }
 
 /// Reads `<dir>/policy.toml`, `<dir>/calendar.toml`, `<dir>/discretion/*.toml`,
-/// `<dir>/exemptions/*.toml`, `<dir>/review/*.toml` (whatever exists).
+/// `<dir>/exemptions/*.toml`, the files of `<dir>/review/` (whatever exists).
 fn read_overlay(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let read = |p: &Path| {

@@ -464,7 +464,7 @@ pub struct Policy {
     /// 较大数额罚款 (hearing) — fine ≥ this.
     pub hearing: Threshold,
     /// The earlier form of the legal-review amount (`[legal_review]`), present only in reference
-    /// data made before the catalogue of `review/*.toml`; a set holds one or the other.
+    /// data made before the catalogue of the `review/` files; a set holds one or the other.
     pub legal_review: Option<Threshold>,
     pub collective_decision: Threshold,
     pub part_unit: PartUnit,

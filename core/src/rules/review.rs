@@ -1,5 +1,5 @@
 //! Legal review (法制审核) before a major decision (处罚法 58): the catalogue of decisions that
-//! need it, as reference data (`review/*.toml`, `reference/FORMAT.md`), and the one answer to
+//! need it, as reference data (the `review/` files, `reference/FORMAT.md`), and the one answer to
 //! "does this decision need legal review, and under which items of the catalogue".
 //!
 //! The four situations of 处罚法 58 are law; the items an agency's 目录清单 adds (large fines by

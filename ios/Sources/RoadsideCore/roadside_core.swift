@@ -9833,7 +9833,7 @@ public struct Policy: Equatable, Hashable {
     public var hearing: Threshold
     /**
      * The earlier form of the legal-review amount (`[legal_review]`), present only in reference
-     * data made before the catalogue of `review/*.toml`; a set holds one or the other.
+     * data made before the catalogue of the `review/` files; a set holds one or the other.
      */
     public var legalReview: Threshold?
     public var collectiveDecision: Threshold
@@ -9865,7 +9865,7 @@ public struct Policy: Equatable, Hashable {
          */hearing: Threshold, 
         /**
          * The earlier form of the legal-review amount (`[legal_review]`), present only in reference
-         * data made before the catalogue of `review/*.toml`; a set holds one or the other.
+         * data made before the catalogue of the `review/` files; a set holds one or the other.
          */legalReview: Threshold?, collectiveDecision: Threshold, partUnit: PartUnit, formula: PolicySource, recommendBasePct: Int64, recommendLighterPct: Int64, recommendHeavierPct: Int64, recommendRoundToYuan: Int64, recommend: PolicySource, limitationYears: UInt32, limitationExtendedYears: UInt32, limitation: PolicySource, grossWeightLimits: [GrossWeightLimit], 
         /**
          * 超限规定 第三条 size limits (height, width, length).

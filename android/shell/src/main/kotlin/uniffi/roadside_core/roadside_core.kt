@@ -12298,7 +12298,7 @@ data class Policy (
     , 
     /**
      * The earlier form of the legal-review amount (`[legal_review]`), present only in reference
-     * data made before the catalogue of `review/*.toml`; a set holds one or the other.
+     * data made before the catalogue of the `review/` files; a set holds one or the other.
      */
     var `legalReview`: Threshold?
     , 
