@@ -24,7 +24,7 @@ use crate::publication::{
     PublicationRecord, Publisher,
 };
 use crate::state::AppState;
-use crate::storage::{CaseFilter, CaseOutcome, Publication, PublicationFilter, PublicationState};
+use crate::storage::{Publication, PublicationFilter, PublicationState};
 
 /// Who works on publications: the supervision office; legal reviewers read them.
 fn may_read(user: &OfficeUser) -> Result<(), PageError> {
@@ -53,72 +53,60 @@ async fn register_owed(
     let books = state.bundles.reference_books();
     let agencies = state.storage.agencies().await?;
     let mut failures = Vec::new();
-    let mut offset = 0;
-    loop {
-        let filter = CaseFilter {
-            outcome: Some(CaseOutcome::Penalty),
-            offset,
-            limit: 500,
-            ..CaseFilter::default()
+    // Only the penalty cases that have no publication yet are read: opening the list costs
+    // what is new since it was last opened (and what still cannot be built), not every case.
+    for (agency, case_id) in state.storage.cases_owing_publication(scope).await? {
+        let Some(detail) = state
+            .storage
+            .case_detail(std::slice::from_ref(&agency), &case_id)
+            .await?
+        else {
+            continue;
         };
-        let (page, _) = state.storage.case_page(scope, &filter).await?;
-        if page.is_empty() {
-            break;
-        }
-        offset += page.len() as u64;
-        for summary in page {
-            let Some(detail) = state
+        for decision in detail
+            .entries
+            .iter()
+            .filter(|e| e.kind == "decision.penalty" && e.refused.is_none())
+        {
+            let agency_scope = [detail.case.agency.clone()];
+            if state
                 .storage
-                .case_detail(std::slice::from_ref(&summary.case.agency), &summary.case.id)
+                .publication(&agency_scope, &detail.case.id, &decision.entry_hash)
                 .await?
-            else {
+                .is_some()
+            {
+                continue;
+            }
+            let Some(agency) = agencies.iter().find(|a| a.code == detail.case.agency) else {
                 continue;
             };
-            for decision in detail
-                .entries
-                .iter()
-                .filter(|e| e.kind == "decision.penalty" && e.refused.is_none())
-            {
-                let agency_scope = [detail.case.agency.clone()];
-                if state
-                    .storage
-                    .publication(&agency_scope, &detail.case.id, &decision.entry_hash)
-                    .await?
-                    .is_some()
-                {
-                    continue;
+            let digest = decision
+                .body
+                .get("reference")
+                .and_then(|r| r.get("digest"))
+                .and_then(|d| d.as_str())
+                .unwrap_or_default();
+            let Some(book) = books.get(digest).or_else(|| books.values().next()) else {
+                continue;
+            };
+            let publisher = Publisher {
+                agency,
+                agency_uscc: "",
+                data_source: None,
+            };
+            match publication_from_decision(&detail, decision, &publisher, book, &policy) {
+                Ok(draft) => {
+                    state
+                        .storage
+                        .add_publication(&draft, by, &crate::now())
+                        .await?;
                 }
-                let Some(agency) = agencies.iter().find(|a| a.code == detail.case.agency) else {
-                    continue;
-                };
-                let digest = decision
-                    .body
-                    .get("reference")
-                    .and_then(|r| r.get("digest"))
-                    .and_then(|d| d.as_str())
-                    .unwrap_or_default();
-                let Some(book) = books.get(digest).or_else(|| books.values().next()) else {
-                    continue;
-                };
-                let publisher = Publisher {
-                    agency,
-                    agency_uscc: "",
-                    data_source: None,
-                };
-                match publication_from_decision(&detail, decision, &publisher, book, &policy) {
-                    Ok(draft) => {
-                        state
-                            .storage
-                            .add_publication(&draft, by, &crate::now())
-                            .await?;
-                    }
-                    Err(e) if e.kind.status().is_client_error() => failures.push(NotRegistered {
-                        case_id: detail.case.id.clone(),
-                        code: e.code,
-                        message: e.message,
-                    }),
-                    Err(e) => return Err(PageError(e)),
-                }
+                Err(e) if e.kind.status().is_client_error() => failures.push(NotRegistered {
+                    case_id: detail.case.id.clone(),
+                    code: e.code,
+                    message: e.message,
+                }),
+                Err(e) => return Err(PageError(e)),
             }
         }
     }

@@ -503,7 +503,12 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn reindex_cases(&self) -> Result<u64>;
     /// The cases of `agencies` opened at or after `from` and before `before` (UTC instants, as in
     /// [`CaseFilter`]), for the statistics.
-    async fn case_stats(&self, agencies: &[String], from: &str, to: &str) -> Result<Vec<CaseStat>>;
+    async fn case_stats(
+        &self,
+        agencies: &[String],
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<CaseStat>>;
     /// Some case has never been indexed (stored before the index existed).
     async fn cases_unindexed(&self) -> Result<bool>;
     /// The case `id` if it belongs to one of `agencies`, with every entry logged for it.

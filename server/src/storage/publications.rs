@@ -205,6 +205,9 @@ pub trait PublicationStore: Send + Sync + 'static {
     ) -> Result<Vec<Publication>>;
     /// What the public sees: every agency's published publications, newest publication first.
     async fn published_publications(&self) -> Result<Vec<Publication>>;
+    /// The cases of `agencies` decided with a penalty (by the case index) that have no
+    /// publication yet, as (agency, case id): the ones whose publication is still to be built.
+    async fn cases_owing_publication(&self, agencies: &[String]) -> Result<Vec<(String, String)>>;
     /// A publication's history, oldest first; empty when there is none for one of `agencies`.
     async fn publication_history(
         &self,

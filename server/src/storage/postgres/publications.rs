@@ -300,6 +300,21 @@ impl PublicationStore for PgStorage {
         rows.iter().map(publication_of).collect()
     }
 
+    async fn cases_owing_publication(&self, agencies: &[String]) -> Result<Vec<(String, String)>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT c.agency, c.id FROM cases c WHERE c.outcome = 'penalty' \
+                 AND c.agency = ANY($1) AND NOT EXISTS (SELECT 1 FROM publications p \
+                 WHERE p.case_id = c.id AND p.agency = c.agency) ORDER BY c.agency, c.id",
+                &[&agencies],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     async fn publication_history(
         &self,
         agencies: &[String],

@@ -317,6 +317,27 @@ impl PublicationStore for SqliteStorage {
         .await
     }
 
+    async fn cases_owing_publication(&self, agencies: &[String]) -> Result<Vec<(String, String)>> {
+        let keys = agencies.to_vec();
+        self.read(move |c| {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let sql = format!(
+                "SELECT c.agency, c.id FROM cases c WHERE c.outcome = 'penalty' AND c.agency IN ({}) \
+                 AND NOT EXISTS (SELECT 1 FROM publications p \
+                 WHERE p.case_id = c.id AND p.agency = c.agency) ORDER BY c.agency, c.id",
+                in_list(keys.len())
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(keys.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
     async fn publication_history(
         &self,
         agencies: &[String],
