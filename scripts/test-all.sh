@@ -7,6 +7,9 @@
 # Usage: scripts/test-all.sh            (from the repository root; root or sudo for apt-get)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# CI builds once from a clean clone: incremental caches would only cost disk (gigabytes) and time.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL=0; fi
+echo "== disk: $(df -h . | awk 'NR==2 {print $4 " free of " $2}')"
 
 need_pkgs=()
 command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
@@ -114,3 +117,5 @@ PATH="$PWD/$FUZZ_TOOLS/bin:$PATH" scripts/fuzz.sh 15 jcs entry record manifest c
 echo "== the core on ARM64, mobile configuration: cross-built, its tests under qemu-aarch64, store"
 echo "   compatibility with the desktop build, packaging checks and size (scripts/test-arm64.sh)"
 scripts/test-arm64.sh
+
+echo "== disk at the end: target/ holds $(du -sh target | cut -f1), $(df -h . | awk 'NR==2 {print $4}') free"
