@@ -154,6 +154,16 @@ enum CaseCommand {
         #[arg(long)]
         json: PathBuf,
     },
+    /// Submit the general-procedure decision the officers propose for legal review (提请法制审核,
+    /// 处罚法 58): FILE has the same shape as for `case decide`. The decision can be made once the
+    /// reviewer's opinion of 同意 on it has arrived by sync.
+    ReviewRequest {
+        case: String,
+        #[arg(long)]
+        json: PathBuf,
+    },
+    /// The case's latest legal-review request and the opinion received, if any.
+    Review { case: String },
     /// Decide not to penalise under the exemption list (不予行政处罚): FILE holds the violation, the
     /// facts, the answer to each condition, the education given and the commitment.
     NoPenalty {
@@ -559,6 +569,11 @@ fn case(store: &Store, data: &Path, cmd: CaseCommand) -> Result<Value, RoadsideE
             let book = RuleBook::load(data)?;
             json!(store.decide_penalty(&case, &book, &read_json(&json)?)?)
         }
+        CaseCommand::ReviewRequest { case, json } => {
+            let book = RuleBook::load(data)?;
+            json!(store.request_legal_review(&case, &book, &read_json(&json)?)?)
+        }
+        CaseCommand::Review { case } => json!(store.legal_review_status(&case)?),
         CaseCommand::NoPenalty { case, json } => {
             let book = RuleBook::load(data)?;
             json!(store.decide_no_penalty(&case, &book, &read_json(&json)?)?)

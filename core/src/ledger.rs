@@ -206,11 +206,19 @@ pub enum EntryKind {
     /// `evidence.preserve`: evidence registered and preserved in advance (先行登记保存), with its list.
     #[serde(rename = "evidence.preserve")]
     EvidencePreserve,
+    /// `review.request`: a proposed general-procedure penalty decision submitted for legal review
+    /// (提请法制审核, 处罚法 58).
+    #[serde(rename = "review.request")]
+    ReviewRequest,
+    /// `review.opinion`: the legal reviewer's opinion (同意 / 补充调查 / 不同意) on a request,
+    /// signed with the agency's key by the server.
+    #[serde(rename = "review.opinion")]
+    ReviewOpinion,
 }
 
 impl EntryKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EntryKind; 18] = [
+    pub const ALL: [EntryKind; 20] = [
         EntryKind::CaseOpen,
         EntryKind::RecordCreate,
         EntryKind::RecordAmend,
@@ -229,6 +237,8 @@ impl EntryKind {
         EntryKind::PaymentRecord,
         EntryKind::CaseClose,
         EntryKind::EvidencePreserve,
+        EntryKind::ReviewRequest,
+        EntryKind::ReviewOpinion,
     ];
 
     /// The wire name, e.g. `"case.open"`.
@@ -252,6 +262,8 @@ impl EntryKind {
             EntryKind::PaymentRecord => "payment.record",
             EntryKind::CaseClose => "case.close",
             EntryKind::EvidencePreserve => "evidence.preserve",
+            EntryKind::ReviewRequest => "review.request",
+            EntryKind::ReviewOpinion => "review.opinion",
         }
     }
 
@@ -286,6 +298,8 @@ impl EntryKind {
                 | EntryKind::PaymentRecord
                 | EntryKind::CaseClose
                 | EntryKind::EvidencePreserve
+                | EntryKind::ReviewRequest
+                | EntryKind::ReviewOpinion
         )
     }
 }

@@ -141,6 +141,9 @@ pub struct PenaltyDecision {
     pub notice_number: Option<String>,
     pub warnings: Vec<CheckNote>,
     pub reference: ReferenceId,
+    /// The legal review it was made after (处罚法 58), when one was required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewRef>,
 }
 
 impl PenaltyDecision {
@@ -400,6 +403,7 @@ pub fn penalty_decision(
         notice_number,
         warnings: notes(&check.warnings),
         reference,
+        review: None,
     })
 }
 
@@ -539,6 +543,210 @@ pub fn recheck_penalty_decision(
                 ),
             ));
         }
+    }
+    issues
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legal review (法制审核, 处罚法 58)
+
+/// The body of a `review.request` entry: the general-procedure decision the officers propose,
+/// checked as a decision would be (without its number), and why it needs review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRequest {
+    pub request_id: String,
+    /// The proposed decision (拟作出的行政处罚决定): `decision_id` and `number` are empty.
+    pub proposal: PenaltyDecision,
+    /// The catalogue items that require the review, each with its article.
+    pub reasons: Vec<String>,
+    /// The party's hearing on the notice was held (a reason for review by itself).
+    pub hearing_held: bool,
+}
+
+/// The legal reviewer's conclusion (审核意见).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Enum))]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewVerdict {
+    /// 同意: the decision may be made as proposed.
+    Agree,
+    /// 补充调查: facts or evidence are to be completed first.
+    Investigate,
+    /// 不同意: the proposal is not to be decided.
+    Disagree,
+}
+
+impl ReviewVerdict {
+    pub fn label(self) -> &'static str {
+        match self {
+            ReviewVerdict::Agree => "同意",
+            ReviewVerdict::Investigate => "补充调查",
+            ReviewVerdict::Disagree => "不同意",
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewVerdict::Agree => "agree",
+            ReviewVerdict::Investigate => "investigate",
+            ReviewVerdict::Disagree => "disagree",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Agree, Self::Investigate, Self::Disagree]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+/// The body of a `review.opinion` entry, signed with the agency's key by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+#[serde(deny_unknown_fields)]
+pub struct ReviewOpinion {
+    /// Lowercase hex SHA-256 of the `review.request` entry reviewed.
+    pub request: String,
+    pub request_id: String,
+    pub verdict: ReviewVerdict,
+    /// 审核意见: the reasons, required for every verdict.
+    pub reasons: String,
+    /// The reviewer as the roster names them, and their sign-in.
+    pub reviewer: String,
+    pub reviewer_login: String,
+}
+
+/// Which review a decision was made after: the request and the opinion, by entry hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ffi", derive(uniffi::Record))]
+#[serde(deny_unknown_fields)]
+pub struct ReviewRef {
+    pub request: String,
+    pub opinion: String,
+}
+
+/// A review as the decision check sees it: the latest request of the case and, once it has
+/// arrived, its opinion.
+#[derive(Debug, Clone)]
+pub struct ReviewState {
+    pub request_hash: String,
+    pub request: ReviewRequest,
+    pub opinion: Option<(String, ReviewOpinion)>,
+}
+
+/// What a reviewed proposal fixes: each violation's amounts and penalties, the total, the
+/// procedure and the party. A decision that differs needs a new review.
+fn review_differences(proposal: &PenaltyDecision, d: &PenaltyDecision) -> Vec<String> {
+    let mut diff = Vec::new();
+    if proposal.procedure != d.procedure {
+        diff.push("程序".to_string());
+    }
+    if proposal.party != d.party {
+        diff.push("当事人".to_string());
+    }
+    if proposal.total_yuan != d.total_yuan {
+        diff.push(format!(
+            "罚款合计（审核时 {} 元，现为 {} 元）",
+            proposal.total_yuan, d.total_yuan
+        ));
+    }
+    let key = |v: &DecidedViolation| {
+        (
+            v.code.clone(),
+            v.act_id.clone(),
+            v.warning,
+            v.amount_yuan,
+            v.other_penalties.clone(),
+            v.measures.clone(),
+        )
+    };
+    let a: Vec<_> = proposal.violations.iter().map(key).collect();
+    let b: Vec<_> = d.violations.iter().map(key).collect();
+    if a != b {
+        diff.push("认定的违法行为、罚款或其他处罚".to_string());
+    }
+    diff
+}
+
+/// The legal-review issues of a general-procedure penalty decision (处罚法 58: "未经法制审核或者
+/// 审核未通过的，不得作出决定"): when `need` requires review, the case's latest request must have
+/// an opinion of 同意 and the decision must be the one reviewed; `d.review` must name them. A
+/// decision that needs no review must not name one it does not have. Used by the device before it
+/// records the decision and by the server on push.
+pub fn review_issues(
+    d: &PenaltyDecision,
+    need: &crate::rules::ReviewNeed,
+    review: Option<&ReviewState>,
+) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let named = d.review.as_ref();
+    if !need.required || d.procedure != ProcedureKind::General {
+        if let (Some(r), Some(state)) = (named, review) {
+            if state.opinion.as_ref().map(|(h, _)| h) != Some(&r.opinion) {
+                issues.push(Issue::new(
+                    "review",
+                    "LEGAL_REVIEW_UNKNOWN",
+                    "决定引用的法制审核意见不是本案的法制审核意见",
+                ));
+            }
+        }
+        return issues;
+    }
+    let why = need
+        .matches
+        .iter()
+        .map(|m| format!("{}（{}）", m.situation, m.basis))
+        .collect::<Vec<_>>()
+        .join("；");
+    let Some(state) = review else {
+        issues.push(Issue::new(
+            "review",
+            "LEGAL_REVIEW_REQUIRED",
+            format!(
+                "本决定须经法制审核后方可作出（{why}）：请先提请法制审核，审核意见同步到本机后再作出决定（处罚法第五十八条）"
+            ),
+        ));
+        return issues;
+    };
+    let Some((opinion_hash, opinion)) = &state.opinion else {
+        issues.push(Issue::new(
+            "review",
+            "LEGAL_REVIEW_PENDING",
+            "已提请法制审核，尚未收到审核意见：审核意见同步到本机后方可作出决定（处罚法第五十八条）",
+        ));
+        return issues;
+    };
+    if opinion.verdict != ReviewVerdict::Agree {
+        issues.push(Issue::new(
+            "review",
+            "LEGAL_REVIEW_NOT_AGREED",
+            format!(
+                "法制审核意见为“{}”（{}）：审核未通过的，不得作出决定（处罚法第五十八条）；补充调查或修改后请重新提请审核",
+                opinion.verdict.label(),
+                opinion.reasons
+            ),
+        ));
+        return issues;
+    }
+    let diff = review_differences(&state.request.proposal, d);
+    if !diff.is_empty() {
+        issues.push(Issue::new(
+            "review",
+            "LEGAL_REVIEW_MISMATCH",
+            format!(
+                "拟作出的决定与经法制审核的内容不一致（{}）：请就修改后的决定重新提请法制审核",
+                diff.join("、")
+            ),
+        ));
+        return issues;
+    }
+    match named {
+        Some(r) if r.request == state.request_hash && &r.opinion == opinion_hash => {}
+        _ => issues.push(Issue::new(
+            "review",
+            "LEGAL_REVIEW_UNKNOWN",
+            "决定没有引用本案的法制审核请求和审核意见",
+        )),
     }
     issues
 }

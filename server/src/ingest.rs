@@ -478,6 +478,21 @@ pub fn check_step(
         // A preservation's officers are checked with every entry's; its decision date comes from
         // the working-day calendar of the reference data the device held.
         EntryKind::EvidencePreserve => step_body::<steps::Preservation>(entry).map(drop),
+        // A request is the proposed decision: checked as a decision would be. An opinion's shape
+        // here; who may sign one is checked with the case (`crate::review::check_reviews`).
+        EntryKind::ReviewRequest => {
+            let r: steps::ReviewRequest = step_body(entry)?;
+            let book = books.get(&r.proposal.reference.digest).ok_or_else(|| Refusal {
+                code: "DECISION_REFERENCE_UNKNOWN".to_string(),
+                message: format!(
+                    "第 {} 条记录（法制审核请求）依据的参考数据（摘要 {}）不是服务器发布的参考数据，无法复核",
+                    entry.seq, r.proposal.reference.digest
+                ),
+            })?;
+            let issues = steps::recheck_penalty_decision(book, &officers(), &r.proposal);
+            refuse_issues(entry, "法制审核请求", issues)
+        }
+        EntryKind::ReviewOpinion => step_body::<steps::ReviewOpinion>(entry).map(drop),
         EntryKind::CaseOpen
         | EntryKind::RecordCreate
         | EntryKind::RecordAmend
@@ -843,10 +858,14 @@ pub async fn push(
         .map(|o| (o.certificate_no.clone(), o))
         .collect();
     let pre_device = device.clone();
+    let pre_books = books.clone();
     let mut checked =
-        tokio::task::spawn_blocking(move || pre_check(&pre_device, raw, &roster, &books))
+        tokio::task::spawn_blocking(move || pre_check(&pre_device, raw, &roster, &pre_books))
             .await
             .map_err(|e| ApiError::internal("TASK_FAILED", e.to_string()))?;
+    // Legal review (法制审核): opinions only from the agency's signer chain; decisions that need
+    // review only after an opinion of 同意 on the same proposal.
+    crate::review::check_reviews(storage, &books, device, &mut checked).await?;
     // Old receipts of re-submitted entries (after a log rollover): checked before the batch is
     // planned; one that does not verify rejects its entry.
     let mut old_positions = HashMap::new();

@@ -31,6 +31,7 @@ pub mod media;
 pub mod metrics;
 pub mod office;
 pub mod publication;
+pub mod review;
 pub mod rollover;
 pub mod roster;
 pub mod routes;

@@ -463,3 +463,158 @@ mod tests {
         assert_eq!(yuan(1_234_567), "1,234,567");
     }
 }
+
+/// The legal review a major decision went through, as the filing documents state it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilingReview {
+    /// 同意 / 补充调查 / 不同意.
+    pub verdict: String,
+    pub reviewer: String,
+    /// `YYYY-MM-DD`.
+    pub reviewed_on: String,
+    pub reasons: String,
+}
+
+/// What the filing letter and form say about the filing itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilingFacts {
+    /// The unit that made the decision (its full name) and whom it files with.
+    pub filed_with: String,
+    /// The day of the letter, `YYYY-MM-DD`.
+    pub dated: String,
+    /// The catalogue items that made the decision major, each with its article.
+    pub grounds: Vec<String>,
+}
+
+const FILING_RULE: &str = "《青海省重大行政处罚决定备案办法》";
+
+fn penalty_summary(d: &PenaltyDecision) -> String {
+    d.violations
+        .iter()
+        .map(penalty_text)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("；")
+}
+
+/// 行政处罚决定备案报告: the letter filing a major penalty decision with the superior department
+/// and the justice bureau of the same level, within 5 days of the decision (the province's filing
+/// rules), sent with the decision and the 备案表.
+pub fn filing_report(
+    d: &PenaltyDecision,
+    header: &DocHeader,
+    review: Option<&FilingReview>,
+    facts: &FilingFacts,
+) -> Result<Document> {
+    let decided = day_cn("decided_on", &d.decided_on)?;
+    let mut text = format!(
+        "{}于{decided}对{}作出{}行政处罚决定（{}），{}。",
+        header.agency_name,
+        party_name(&d.party),
+        if d.procedure == ProcedureKind::General {
+            "普通程序"
+        } else {
+            "简易程序"
+        },
+        d.number,
+        penalty_summary(d)
+    );
+    if !facts.grounds.is_empty() {
+        text.push_str(&format!(
+            "该决定属于重大行政处罚决定（{}）。",
+            facts.grounds.join("；")
+        ));
+    }
+    if let Some(r) = review {
+        text.push_str(&format!(
+            "作出决定前，已于{}经法制审核，审核意见为“{}”。",
+            day_cn("reviewed_on", &r.reviewed_on)?,
+            r.verdict
+        ));
+    }
+    text.push_str(&format!(
+        "根据{FILING_RULE}的规定，现将该行政处罚决定报送备案。\n附件：1.行政处罚决定书；2.行政处罚决定备案表。"
+    ));
+    Ok(Document {
+        title: "行政处罚决定备案报告".to_string(),
+        agency: header.agency_name.clone(),
+        number: header.number.clone(),
+        blocks: vec![para(format!("{}：", facts.filed_with)), para(text)],
+        signatures: Vec::new(),
+        verification: verification(header),
+        date_line: Some(day_cn("dated", &facts.dated)?),
+    })
+}
+
+/// 行政处罚决定备案表: the decision's particulars in one ruled form, with the legal review.
+pub fn filing_form(
+    d: &PenaltyDecision,
+    header: &DocHeader,
+    review: Option<&FilingReview>,
+    facts: &FilingFacts,
+) -> Result<Document> {
+    let mut blocks = vec![
+        field("作出决定机关", header.agency_name.clone()),
+        field("行政处罚决定书文号", d.number.clone()),
+        field("当事人", party_name(&d.party).to_string()),
+        field("违法事实", d.facts_text.clone()),
+        field(
+            "违反的规定",
+            d.violations
+                .iter()
+                .map(|v| v.violated.clone())
+                .collect::<Vec<_>>()
+                .join("；"),
+        ),
+        field(
+            "处罚依据",
+            d.violations
+                .iter()
+                .map(|v| v.basis.clone())
+                .collect::<Vec<_>>()
+                .join("；"),
+        ),
+        field("处罚内容", penalty_summary(d)),
+        field("罚款金额", format!("人民币{}元", yuan(d.total_yuan))),
+        field("决定日期", day_cn("decided_on", &d.decided_on)?),
+        field("重大行政处罚决定的情形", facts.grounds.join("；")),
+    ];
+    match review {
+        Some(r) => {
+            blocks.push(field(
+                "法制审核",
+                format!(
+                    "{}，审核人员{}，审核意见“{}”：{}",
+                    day_cn("reviewed_on", &r.reviewed_on)?,
+                    r.reviewer,
+                    r.verdict,
+                    r.reasons
+                ),
+            ));
+        }
+        None => blocks.push(field("法制审核", "无")),
+    }
+    blocks.push(field("备案机关", facts.filed_with.clone()));
+    Ok(Document {
+        title: "行政处罚决定备案表".to_string(),
+        agency: header.agency_name.clone(),
+        number: header.number.clone(),
+        blocks,
+        signatures: vec![
+            SignatureBlock {
+                role: "填表人".to_string(),
+                name: None,
+                time: None,
+                mark: super::SignatureMark::Blank,
+            },
+            SignatureBlock {
+                role: "单位负责人".to_string(),
+                name: None,
+                time: None,
+                mark: super::SignatureMark::Blank,
+            },
+        ],
+        verification: verification(header),
+        date_line: Some(day_cn("dated", &facts.dated)?),
+    })
+}

@@ -61,6 +61,27 @@ impl RoadsideCore {
             .decide_penalty(&case_id, rules.book()?.as_ref(), &input)
     }
 
+    /// Submit the general-procedure decision the officers propose for legal review (提请法制审核,
+    /// 处罚法 58). It is checked as the decision would be; the decision can be made once the
+    /// reviewer's opinion of 同意 on it has arrived by sync.
+    pub fn request_legal_review(
+        &self,
+        case_id: String,
+        rules: Arc<RulesEngine>,
+        input: PenaltyDecisionInput,
+    ) -> Result<StepEntry> {
+        self.store
+            .request_legal_review(&case_id, rules.book()?.as_ref(), &input)
+    }
+
+    /// The case's latest legal-review request and the opinion received for it, if any.
+    pub fn legal_review_status(
+        &self,
+        case_id: String,
+    ) -> Result<Option<crate::store::review::LegalReviewStatus>> {
+        self.store.legal_review_status(&case_id)
+    }
+
     /// Decide not to penalise under the exemption list (不予行政处罚), with each condition's
     /// answer, the education given and the party's commitment.
     pub fn decide_no_penalty(

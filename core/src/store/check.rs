@@ -410,7 +410,9 @@ fn derive(rows: &[LedgerRow], f: &mut Findings) -> Derived {
             | EntryKind::DocumentIssue
             | EntryKind::DeliveryRecord
             | EntryKind::PaymentRecord
-            | EntryKind::EvidencePreserve => touch(&mut d, &case, seq, None, None),
+            | EntryKind::EvidencePreserve
+            | EntryKind::ReviewRequest
+            | EntryKind::ReviewOpinion => touch(&mut d, &case, seq, None, None),
         }
     }
     d

@@ -13,6 +13,7 @@ pub mod check;
 mod db;
 pub mod documents;
 #[cfg(feature = "sync")]
+pub mod review;
 pub mod rollover;
 pub mod schema;
 pub mod steps;
@@ -273,7 +274,7 @@ impl Store {
         Ok(self.cached_roster()?.as_ref().clone())
     }
 
-    fn cached_roster(&self) -> Result<std::sync::Arc<Vec<OfficerCertificate>>> {
+    pub(super) fn cached_roster(&self) -> Result<std::sync::Arc<Vec<OfficerCertificate>>> {
         let mut cache = self.roster.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = cache.as_ref() {
             return Ok(r.clone());

@@ -24,7 +24,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::{Result, RoadsideError};
 
 /// The schema version this build writes.
-pub const VERSION: u32 = 6;
+pub const VERSION: u32 = 7;
 
 /// Version 1: the ledger, cases, records, evidence and outbox.
 const V1: &str = r#"
@@ -358,6 +358,26 @@ WHEN EXISTS (SELECT 1 FROM signatures WHERE sha256 = NEW.sha256)
 BEGIN SELECT RAISE(ABORT, 'signatures are append-only'); END;
 "#;
 
+/// Version 7: legal-review opinions (法制审核意见) received from the server: each the exact bytes and
+/// signature of a `review.opinion` entry signed with the agency's key (pinned at enrolment), kept
+/// by hash beside the case it answers. The requests are the device's own `review.request` entries.
+const V7: &str = r#"
+CREATE TABLE review_opinions (
+    hash         TEXT PRIMARY KEY,
+    case_id      TEXT NOT NULL REFERENCES cases(id),
+    request_hash TEXT NOT NULL,
+    verdict      TEXT NOT NULL CHECK (verdict IN ('agree', 'investigate', 'disagree')),
+    bytes        BLOB NOT NULL,
+    sig          BLOB NOT NULL,
+    received_at  TEXT NOT NULL
+) STRICT;
+CREATE INDEX review_opinions_request ON review_opinions(request_hash);
+CREATE TRIGGER review_opinions_no_update BEFORE UPDATE ON review_opinions
+BEGIN SELECT RAISE(ABORT, 'review opinions are append-only'); END;
+CREATE TRIGGER review_opinions_no_delete BEFORE DELETE ON review_opinions
+BEGIN SELECT RAISE(ABORT, 'review opinions are append-only'); END;
+"#;
+
 /// Bring the database to [`VERSION`], in one transaction. A database newer than this build is refused.
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     let current: u32 = conn
@@ -389,7 +409,8 @@ fn init(tx: &Transaction) -> Result<()> {
     tx.execute_batch(V3).map_err(super::db::store_err)?;
     tx.execute_batch(V4).map_err(super::db::store_err)?;
     tx.execute_batch(V5).map_err(super::db::store_err)?;
-    tx.execute_batch(V6).map_err(super::db::store_err)
+    tx.execute_batch(V6).map_err(super::db::store_err)?;
+    tx.execute_batch(V7).map_err(super::db::store_err)
 }
 
 fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
@@ -407,6 +428,9 @@ fn upgrade_from(tx: &Transaction, version: u32) -> Result<()> {
     }
     if version < 6 {
         tx.execute_batch(V6).map_err(super::db::store_err)?;
+    }
+    if version < 7 {
+        tx.execute_batch(V7).map_err(super::db::store_err)?;
     }
     Ok(())
 }

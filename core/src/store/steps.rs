@@ -231,7 +231,7 @@ fn require_finalized(conn: &Connection, case_id: &str) -> Result<()> {
 }
 
 /// The case is finalized and nothing is decided yet; `then` says what a decision rules out.
-fn require_undecided(conn: &Connection, case_id: &str, then: &str) -> Result<Loaded> {
+pub(super) fn require_undecided(conn: &Connection, case_id: &str, then: &str) -> Result<Loaded> {
     require_finalized(conn, case_id)?;
     let loaded = load(conn, case_id)?;
     if loaded.decided() {
@@ -424,7 +424,7 @@ impl Store {
     }
 
     /// Which reference data `book` is: its digest and the bundle version held, if any.
-    fn reference_id(&self, conn: &Connection, book: &RuleBook) -> Result<ReferenceId> {
+    pub(super) fn reference_id(&self, conn: &Connection, book: &RuleBook) -> Result<ReferenceId> {
         let held: Option<String> = conn
             .query_row(
                 "SELECT v FROM sync_state WHERE k = 'bundle_manifest'",
@@ -524,7 +524,7 @@ impl Store {
         };
         let reference = self.reference_id(&tx, book)?;
         let roster = self.cached_roster()?;
-        let decision = steps::penalty_decision(
+        let mut decision = steps::penalty_decision(
             book,
             &roster,
             input,
@@ -533,6 +533,26 @@ impl Store {
             String::new(),
             String::new(),
         )?;
+        // 处罚法 58: a decision the review catalogue names is made only after an opinion of 同意
+        // on this very proposal has reached the device.
+        if !book.review_catalogue().is_empty() {
+            let need = book.legal_review(&decision.review_case(ctx.hearing_held()))?;
+            let state = super::review::review_state(&tx, case_id)?;
+            if need.required && decision.procedure == crate::rules::check::ProcedureKind::General {
+                if let Some(s) = &state {
+                    if let Some((opinion, _)) = &s.opinion {
+                        decision.review = Some(steps::ReviewRef {
+                            request: s.request_hash.clone(),
+                            opinion: opinion.clone(),
+                        });
+                    }
+                }
+            }
+            let issues = steps::review_issues(&decision, &need, state.as_ref());
+            if !issues.is_empty() {
+                return Err(RoadsideError::invalid(issues));
+            }
+        }
         let entry = self.append_numbered(
             &tx,
             now,

@@ -616,3 +616,150 @@ fn a_decision_records_the_article_s_other_penalty_and_orders_and_prints_them() {
     );
     assert!(text.contains("第九条、第二十二条"), "{text}");
 }
+
+/// 处罚法 58: a general-procedure decision the review catalogue names is recorded only after the
+/// agency-signed opinion of 同意 on the same proposal has reached the device.
+#[test]
+fn a_decision_that_needs_legal_review_waits_for_an_agreeing_opinion_on_the_same_proposal() {
+    use crate::ledger::{self, DeviceKey, EntryKind, Head};
+    use crate::store::review::OpinionAdded;
+    use crate::store::sync::SyncConfig;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(dir.path());
+    let book = RuleBook::bundled().unwrap();
+    let agency_key = DeviceKey::from_bytes(&[42u8; 32]);
+    s.save_enrolment(&SyncConfig {
+        server_url: "https://zf.example.gov.cn".into(),
+        server_device_id: "d1".into(),
+        token: "t".into(),
+        agency: "632500".into(),
+        certificate_no: "QH6325000101".into(),
+        log_origin: "example/log".into(),
+        log_verifier_key: "example/log+00000000+AAAA".into(),
+        bundle_key: Some(agency_key.public_hex()),
+        enrolled_at: Utc::now().to_rfc3339(),
+    })
+    .unwrap();
+    s.add_number_block(&block(1, 9)).unwrap();
+    let case = finalized_case(&s);
+    let mut input = summary_input(recommended(&s));
+    input.draft.procedure = ProcedureKind::General;
+    input.draft.facts.flags = vec!["complex".into()];
+    let notice = s
+        .issue_notice(
+            &case,
+            &book,
+            &NoticeInput {
+                draft: input.draft.clone(),
+                party: company(),
+                facts_text: input.facts_text.clone(),
+            },
+        )
+        .unwrap();
+    s.record_statement(
+        &case,
+        &StatementInput {
+            notice_number: notice.number.clone().unwrap(),
+            kind: StatementKind::Waived,
+            text: String::new(),
+            adopted: false,
+            reasons: String::new(),
+            on: today(),
+        },
+    )
+    .unwrap();
+    let codes = |e: crate::error::RoadsideError| -> Vec<String> {
+        e.issues().iter().map(|i| i.code.clone()).collect()
+    };
+
+    // No request yet; a request; no opinion yet. Nothing is recorded by the refusals.
+    let before = ledger_len(&s);
+    let err = s.decide_penalty(&case, &book, &input).unwrap_err();
+    assert_eq!(codes(err), ["LEGAL_REVIEW_REQUIRED"]);
+    assert_eq!(ledger_len(&s), before);
+    let summary = s
+        .request_legal_review(&case, &book, &summary_input(100))
+        .unwrap_err();
+    assert_eq!(summary.code(), "LEGAL_REVIEW_NOT_NEEDED");
+    let req = s.request_legal_review(&case, &book, &input).unwrap();
+    assert_eq!(req.kind, EntryKind::ReviewRequest);
+    assert_eq!(req.number, None, "a request takes no document number");
+    let err = s.decide_penalty(&case, &book, &input).unwrap_err();
+    assert_eq!(codes(err), ["LEGAL_REVIEW_PENDING"]);
+    assert_eq!(s.reviews_awaited().unwrap(), vec![case.clone()]);
+
+    // Opinions as the server signs them, on the agency's chain.
+    let mut head: Option<Head> = None;
+    let mut opinion = |key: &DeviceKey, request: &str, verdict: &str| {
+        let entry = ledger::next_entry(
+            key,
+            head,
+            Utc::now(),
+            vec!["QH6325000103".into()],
+            EntryKind::ReviewOpinion,
+            Some(case.clone()),
+            serde_json::json!({
+                "request": request, "request_id": "r", "verdict": verdict,
+                "reasons": "事实清楚，证据确凿", "reviewer": "王法审", "reviewer_login": "fs1"
+            }),
+        );
+        let sealed = ledger::seal(&entry, key).unwrap();
+        if key.public_hex() == agency_key.public_hex() {
+            head = Some(Head {
+                seq: entry.seq,
+                hash: sealed.hash,
+            });
+        }
+        sealed
+    };
+    // Signed by another key, or answering no request of this case: refused, nothing kept.
+    let forged = opinion(&DeviceKey::from_bytes(&[7u8; 32]), &req.hash, "agree");
+    let err = s
+        .add_review_opinion(&forged.bytes, &forged.sig)
+        .unwrap_err();
+    assert_eq!(err.code(), "REVIEW_OPINION_INVALID");
+    let stray = opinion(&agency_key, &"ab".repeat(32), "agree");
+    let err = s.add_review_opinion(&stray.bytes, &stray.sig).unwrap_err();
+    assert_eq!(err.code(), "REVIEW_OPINION_INVALID");
+    let mut tampered = opinion(&agency_key, &req.hash, "agree");
+    let at = tampered.bytes.len() / 2;
+    tampered.bytes[at] ^= 1;
+    assert!(s
+        .add_review_opinion(&tampered.bytes, &tampered.sig)
+        .is_err());
+    assert_eq!(s.legal_review_status(&case).unwrap().unwrap().opinion, None);
+
+    // 补充调查: not agreed.
+    let investigate = opinion(&agency_key, &req.hash, "investigate");
+    assert_eq!(
+        s.add_review_opinion(&investigate.bytes, &investigate.sig)
+            .unwrap(),
+        OpinionAdded::Added
+    );
+    assert_eq!(
+        s.add_review_opinion(&investigate.bytes, &investigate.sig)
+            .unwrap(),
+        OpinionAdded::Known
+    );
+    assert!(s.reviews_awaited().unwrap().is_empty());
+    let err = s.decide_penalty(&case, &book, &input).unwrap_err();
+    assert_eq!(codes(err), ["LEGAL_REVIEW_NOT_AGREED"]);
+
+    // A new request, agreed; the decision must be the one reviewed.
+    let req2 = s.request_legal_review(&case, &book, &input).unwrap();
+    let agree = opinion(&agency_key, &req2.hash, "agree");
+    s.add_review_opinion(&agree.bytes, &agree.sig).unwrap();
+    let mut changed = input.clone();
+    changed.draft.violations[0].amount_yuan -= 100;
+    changed.draft.justification = "情节较重".into();
+    let err = s.decide_penalty(&case, &book, &changed).unwrap_err();
+    assert_eq!(codes(err), ["LEGAL_REVIEW_MISMATCH"]);
+    let decided = s.decide_penalty(&case, &book, &input).unwrap();
+    let steps = s.case_steps(&case).unwrap();
+    let last = steps.iter().find(|v| v.hash == decided.hash).unwrap();
+    let body: PenaltyDecision = serde_json::from_str(&last.body).unwrap();
+    let named = body.review.expect("the decision names its review");
+    assert_eq!(named.request, req2.hash);
+    assert_eq!(named.opinion, hex::encode(ledger::sha256(&agree.bytes)));
+}

@@ -37,6 +37,7 @@ pub mod http;
 mod media;
 pub mod numbers;
 mod push;
+pub mod reviews;
 mod rollover;
 pub mod verify;
 
@@ -174,6 +175,8 @@ pub struct SyncReport {
     /// `CODE: message` of a number lease that failed in this sync (also among the warnings); the
     /// rest of the sync went on and the next sync asks again.
     pub number_lease_error: Option<String>,
+    /// Legal-review opinions received and verified in this sync.
+    pub review_opinions: u64,
     /// Things the officer should know that did not stop the sync.
     pub warnings: Vec<String>,
 }
@@ -682,6 +685,7 @@ async fn run(
     s.emit();
     push::push_outbox(&mut s, &mut report).await?;
     numbers::top_up(&s, &mut report).await;
+    reviews::pull(&s, &mut report).await;
 
     if options.upload_media {
         s.state.phase = SyncPhase::Media;

@@ -64,6 +64,8 @@ pub fn kind_name(kind: &str) -> &str {
         "delivery.record" => "送达",
         "payment.record" => "缴纳罚款",
         "case.close" => "结案",
+        "review.request" => "提请法制审核",
+        "review.opinion" => "法制审核意见（机构签名）",
         other => other,
     }
 }

@@ -64,13 +64,19 @@ pub fn menu(role: OfficerRole) -> Vec<(&'static str, &'static str)> {
         ]),
         OfficerRole::Supervisor => m.extend([
             ("/cases", "案件"),
+            ("/reviews", "法制审核"),
+            ("/filings", "备案"),
             ("/publications", "公示"),
             ("/statistics", "统计"),
             ("/case-review", "案卷评查"),
             ("/admin/enrolment-codes", "设备登记码"),
             ("/admin/devices", "执法终端"),
         ]),
-        OfficerRole::LegalReviewer => m.extend([("/cases", "案件"), ("/publications", "公示")]),
+        OfficerRole::LegalReviewer => m.extend([
+            ("/reviews", "法制审核"),
+            ("/cases", "案件"),
+            ("/publications", "公示"),
+        ]),
         OfficerRole::Officer | OfficerRole::Assistant => m.push(("/cases", "我的案件")),
     }
     m

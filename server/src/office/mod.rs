@@ -17,8 +17,10 @@
 mod admin;
 mod case_review;
 mod cases;
+mod filings;
 mod layout;
 mod publications;
+mod reviews;
 mod session;
 mod stats;
 
@@ -86,6 +88,11 @@ pub fn routes() -> Router<AppState> {
             "/case-review/{id}/cases/{case}",
             get(case_review::score_form).post(case_review::save_scores),
         )
+        .route("/filings", get(filings::list))
+        .route("/filings/{case}", post(filings::file))
+        .route("/filings/{case}/{doc}", get(filings::document))
+        .route("/reviews", get(reviews::list))
+        .route("/reviews/{case}", get(reviews::show).post(reviews::give))
         .route("/statistics", get(stats::show))
         .route("/statistics.csv", get(stats::csv))
         .route("/statistics.xlsx", get(stats::xlsx))

@@ -100,6 +100,7 @@ fn decision(party: Party, decided_on: &str, facts_text: &str) -> PenaltyDecision
             bundle_version: None,
             digest: "00".into(),
         },
+        review: None,
     }
 }
 

@@ -16,6 +16,7 @@ mod log;
 mod media;
 mod numbers;
 mod ops;
+pub(crate) mod reviews;
 mod sync;
 
 /// The tus headers as the media routes parse them (for the fuzz targets).
@@ -67,6 +68,8 @@ fn described() -> Described {
         .routes(routes!(sync::case))
         .routes(routes!(numbers::lease))
         .routes(routes!(history::history))
+        .routes(routes!(reviews::give_opinion))
+        .routes(routes!(reviews::opinions))
         .routes(routes!(bundles::manifest))
         .merge(rest_of_path(
             "/bundles/components/{*path}",

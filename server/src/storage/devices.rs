@@ -60,4 +60,9 @@ pub trait DeviceStore: Send + Sync + 'static {
     async fn devices(&self, agencies: &[String]) -> Result<Vec<Device>>;
     /// Revoke a device of one of `agencies`; `false` if there is no such device.
     async fn revoke_device(&self, id: &str, agencies: &[String], now: &str) -> Result<bool>;
+    /// The server's own signer for an agency (`device.id`, its agency key as `public_key`): the
+    /// chain the server signs legal-review opinions on. Created the first time (with
+    /// `token_hash`, a random hash never handed out, so no request can act as it), then read back
+    /// with its head.
+    async fn signer_device(&self, device: Device, token_hash: &[u8; 32]) -> Result<Device>;
 }

@@ -23,6 +23,7 @@ mod bundles;
 mod case_reviews;
 mod cases;
 mod devices;
+mod legal;
 mod log;
 mod media;
 pub mod migrate;
@@ -53,6 +54,7 @@ pub use cases::{
     CaseSummary, EntryRefusal, HistoryQuery, IssuedDocument, PriorCase, COUNT_CAP,
 };
 pub use devices::{Device, DeviceStore, EnrolOutcome, EnrolmentCode};
+pub use legal::{Filing, LegalStore, ReviewEntry};
 pub(crate) use log::CommitObservers;
 pub use log::{
     BatchPlan, BatchSnapshot, CommitObserver, LogStore, NewEntry, Outcome, Planner, Receipt,
@@ -84,6 +86,7 @@ pub trait Storage:
     + NumberStore
     + PublicationStore
     + CaseReviewStore
+    + LegalStore
 {
     /// Which backend, for /healthz and logs.
     fn backend(&self) -> &'static str;

@@ -78,6 +78,20 @@ impl Office {
         answer(r).await
     }
 
+    /// A download: its status and exact bytes.
+    #[allow(dead_code)]
+    pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, &self.cookie)
+            .send()
+            .await
+            .expect("get");
+        let status = r.status().as_u16();
+        (status, r.bytes().await.expect("body").to_vec())
+    }
+
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Answer {
         let mut fields: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
         fields.extend_from_slice(form);

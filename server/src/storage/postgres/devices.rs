@@ -121,4 +121,17 @@ impl DeviceStore for PgStorage {
         }
         Ok(found)
     }
+
+    async fn signer_device(&self, device: Device, token_hash: &[u8; 32]) -> Result<Device> {
+        let client = self.pool.get().await?;
+        client
+            .execute(
+                "INSERT INTO devices (id, public_key, agency, certificate_no, name, token_hash, enrolled_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                &[&device.id, &device.public_key, &device.agency, &device.certificate_no, &device.name, &&token_hash[..], &device.enrolled_at],
+            )
+            .await?;
+        let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1");
+        device_of(&client.query_one(&sql, &[&device.id]).await?)
+    }
 }

@@ -14,6 +14,7 @@ mod bundles;
 mod case_reviews;
 mod cases;
 mod devices;
+mod legal;
 mod log;
 mod media;
 mod numbers;

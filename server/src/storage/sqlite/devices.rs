@@ -127,4 +127,21 @@ impl DeviceStore for SqliteStorage {
         })
         .await
     }
+
+    async fn signer_device(&self, device: Device, token_hash: &[u8; 32]) -> Result<Device> {
+        let token_hash = *token_hash;
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO devices (id, public_key, agency, certificate_no, name, token_hash, enrolled_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+                params![device.id, device.public_key, device.agency, device.certificate_no, device.name, &token_hash[..], device.enrolled_at],
+            )?;
+            let sql = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1");
+            let stored = finish_device(tx.query_row(&sql, [&device.id], device_row)?)?;
+            tx.commit()?;
+            Ok(stored)
+        })
+        .await
+    }
 }

@@ -13,6 +13,7 @@ mod case_reviews;
 mod cases;
 mod checkpoint;
 mod devices;
+mod legal;
 mod log;
 mod media;
 mod numbers;
