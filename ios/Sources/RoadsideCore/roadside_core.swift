@@ -1574,6 +1574,11 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
     func issueNotice(caseId: String, rules: RulesEngine, input: NoticeInput) throws  -> StepEntry
     
     /**
+     * The case's latest legal-review request and the opinion received for it, if any.
+     */
+    func legalReviewStatus(caseId: String) throws  -> LegalReviewStatus?
+    
+    /**
      * Document numbers still available on this device for `year`.
      */
     func numbersLeft(year: Int32) throws  -> UInt64
@@ -1607,6 +1612,13 @@ public protocol RoadsideCoreProtocol: AnyObject, Sendable {
      * Render an issued document again; refused unless the bytes are the ones its entry recorded.
      */
     func reprintDocument(caseId: String, number: String, renderer: DocumentRenderer) throws  -> Data
+    
+    /**
+     * Submit the general-procedure decision the officers propose for legal review (提请法制审核,
+     * 处罚法 58). It is checked as the decision would be; the decision can be made once the
+     * reviewer's opinion of 同意 on it has arrived by sync.
+     */
+    func requestLegalReview(caseId: String, rules: RulesEngine, input: PenaltyDecisionInput) throws  -> StepEntry
     
     /**
      * Enrol this device with the server at `server_url` using a one-time enrolment code: sends the
@@ -2123,6 +2135,19 @@ open func issueNotice(caseId: String, rules: RulesEngine, input: NoticeInput)thr
 }
     
     /**
+     * The case's latest legal-review request and the opinion received for it, if any.
+     */
+open func legalReviewStatus(caseId: String)throws  -> LegalReviewStatus?  {
+    return try  FfiConverterOptionTypeLegalReviewStatus.lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_legal_review_status(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),uniffiCallStatus
+    )
+})
+}
+    
+    /**
      * Document numbers still available on this device for `year`.
      */
 open func numbersLeft(year: Int32)throws  -> UInt64  {
@@ -2218,6 +2243,23 @@ open func reprintDocument(caseId: String, number: String, renderer: DocumentRend
         FfiConverterString.lower(caseId),
         FfiConverterString.lower(number),
         FfiConverterTypeDocumentRenderer_lower(renderer),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * Submit the general-procedure decision the officers propose for legal review (提请法制审核,
+     * 处罚法 58). It is checked as the decision would be; the decision can be made once the
+     * reviewer's opinion of 同意 on it has arrived by sync.
+     */
+open func requestLegalReview(caseId: String, rules: RulesEngine, input: PenaltyDecisionInput)throws  -> StepEntry  {
+    return try  FfiConverterTypeStepEntry_lift(try rustCallWithError(FfiConverterTypeRoadsideError__as_error_lift) {
+        uniffiCallStatus in
+    uniffi_roadside_core_fn_method_roadsidecore_request_legal_review(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(caseId),
+        FfiConverterTypeRulesEngine_lower(rules),
+        FfiConverterTypePenaltyDecisionInput_lower(input),uniffiCallStatus
     )
 })
 }
@@ -7870,6 +7912,83 @@ public func FfiConverterTypeItemSummary_lower(_ value: ItemSummary) -> RustBuffe
 
 
 /**
+ * Where a case's legal review stands, for the officer's screen.
+ */
+public struct LegalReviewStatus: Equatable, Hashable {
+    /**
+     * Hex hash of the case's latest `review.request` entry.
+     */
+    public var requestHash: String
+    public var request: ReviewRequest
+    /**
+     * The opinion on that request, once it has arrived by sync.
+     */
+    public var opinion: ReviewOpinion?
+    public var opinionHash: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Hex hash of the case's latest `review.request` entry.
+         */requestHash: String, request: ReviewRequest, 
+        /**
+         * The opinion on that request, once it has arrived by sync.
+         */opinion: ReviewOpinion?, opinionHash: String?) {
+        self.requestHash = requestHash
+        self.request = request
+        self.opinion = opinion
+        self.opinionHash = opinionHash
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension LegalReviewStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLegalReviewStatus: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> LegalReviewStatus {
+        return
+            try LegalReviewStatus(
+                requestHash: FfiConverterString.read(from: &buf), 
+                request: FfiConverterTypeReviewRequest.read(from: &buf), 
+                opinion: FfiConverterOptionTypeReviewOpinion.read(from: &buf), 
+                opinionHash: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: LegalReviewStatus, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.requestHash, into: &buf)
+        FfiConverterTypeReviewRequest.write(value.request, into: &buf)
+        FfiConverterOptionTypeReviewOpinion.write(value.opinion, into: &buf)
+        FfiConverterOptionString.write(value.opinionHash, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLegalReviewStatus_lift(_ buf: RustBuffer) throws -> LegalReviewStatus {
+    return try FfiConverterTypeLegalReviewStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLegalReviewStatus_lower(_ value: LegalReviewStatus) -> RustBuffer {
+    return FfiConverterTypeLegalReviewStatus.lower(value)
+}
+
+
+/**
  * A detected misbehaviour of the log.
  */
 public struct LogAlarm: Equatable, Hashable {
@@ -9213,6 +9332,10 @@ public struct PenaltyDecision: Equatable, Hashable {
     public var noticeNumber: String?
     public var warnings: [CheckNote]
     public var reference: ReferenceId
+    /**
+     * The legal review it was made after (处罚法 58), when one was required.
+     */
+    public var review: ReviewRef?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -9231,7 +9354,10 @@ public struct PenaltyDecision: Equatable, Hashable {
          */reasoning: String, officers: [DraftOfficer], discoveredOn: String?, collectOnTheSpot: Bool, hardToCollectLater: Bool, rightsTold: Bool, 
         /**
          * The notice this decision follows (general procedure).
-         */noticeNumber: String?, warnings: [CheckNote], reference: ReferenceId) {
+         */noticeNumber: String?, warnings: [CheckNote], reference: ReferenceId, 
+        /**
+         * The legal review it was made after (处罚法 58), when one was required.
+         */review: ReviewRef?) {
         self.decisionId = decisionId
         self.number = number
         self.decidedOn = decidedOn
@@ -9252,6 +9378,7 @@ public struct PenaltyDecision: Equatable, Hashable {
         self.noticeNumber = noticeNumber
         self.warnings = warnings
         self.reference = reference
+        self.review = review
     }
 
     
@@ -9289,7 +9416,8 @@ public struct FfiConverterTypePenaltyDecision: FfiConverterRustBuffer {
                 rightsTold: FfiConverterBool.read(from: &buf), 
                 noticeNumber: FfiConverterOptionString.read(from: &buf), 
                 warnings: FfiConverterSequenceTypeCheckNote.read(from: &buf), 
-                reference: FfiConverterTypeReferenceId.read(from: &buf)
+                reference: FfiConverterTypeReferenceId.read(from: &buf), 
+                review: FfiConverterOptionTypeReviewRef.read(from: &buf)
         )
     }
 
@@ -9314,6 +9442,7 @@ public struct FfiConverterTypePenaltyDecision: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.noticeNumber, into: &buf)
         FfiConverterSequenceTypeCheckNote.write(value.warnings, into: &buf)
         FfiConverterTypeReferenceId.write(value.reference, into: &buf)
+        FfiConverterOptionTypeReviewRef.write(value.review, into: &buf)
     }
 }
 
@@ -10949,6 +11078,238 @@ public func FfiConverterTypeReviewNeed_lower(_ value: ReviewNeed) -> RustBuffer 
 
 
 /**
+ * The body of a `review.opinion` entry, signed with the agency's key by the server.
+ */
+public struct ReviewOpinion: Equatable, Hashable {
+    /**
+     * Lowercase hex SHA-256 of the `review.request` entry reviewed.
+     */
+    public var request: String
+    public var requestId: String
+    public var verdict: ReviewVerdict
+    /**
+     * 审核意见: the reasons, required for every verdict.
+     */
+    public var reasons: String
+    /**
+     * The reviewer as the roster names them, and their sign-in.
+     */
+    public var reviewer: String
+    public var reviewerLogin: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Lowercase hex SHA-256 of the `review.request` entry reviewed.
+         */request: String, requestId: String, verdict: ReviewVerdict, 
+        /**
+         * 审核意见: the reasons, required for every verdict.
+         */reasons: String, 
+        /**
+         * The reviewer as the roster names them, and their sign-in.
+         */reviewer: String, reviewerLogin: String) {
+        self.request = request
+        self.requestId = requestId
+        self.verdict = verdict
+        self.reasons = reasons
+        self.reviewer = reviewer
+        self.reviewerLogin = reviewerLogin
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewOpinion: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewOpinion: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewOpinion {
+        return
+            try ReviewOpinion(
+                request: FfiConverterString.read(from: &buf), 
+                requestId: FfiConverterString.read(from: &buf), 
+                verdict: FfiConverterTypeReviewVerdict.read(from: &buf), 
+                reasons: FfiConverterString.read(from: &buf), 
+                reviewer: FfiConverterString.read(from: &buf), 
+                reviewerLogin: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewOpinion, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.request, into: &buf)
+        FfiConverterString.write(value.requestId, into: &buf)
+        FfiConverterTypeReviewVerdict.write(value.verdict, into: &buf)
+        FfiConverterString.write(value.reasons, into: &buf)
+        FfiConverterString.write(value.reviewer, into: &buf)
+        FfiConverterString.write(value.reviewerLogin, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewOpinion_lift(_ buf: RustBuffer) throws -> ReviewOpinion {
+    return try FfiConverterTypeReviewOpinion.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewOpinion_lower(_ value: ReviewOpinion) -> RustBuffer {
+    return FfiConverterTypeReviewOpinion.lower(value)
+}
+
+
+/**
+ * Which review a decision was made after: the request and the opinion, by entry hash.
+ */
+public struct ReviewRef: Equatable, Hashable {
+    public var request: String
+    public var opinion: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(request: String, opinion: String) {
+        self.request = request
+        self.opinion = opinion
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewRef: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewRef: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewRef {
+        return
+            try ReviewRef(
+                request: FfiConverterString.read(from: &buf), 
+                opinion: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewRef, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.request, into: &buf)
+        FfiConverterString.write(value.opinion, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewRef_lift(_ buf: RustBuffer) throws -> ReviewRef {
+    return try FfiConverterTypeReviewRef.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewRef_lower(_ value: ReviewRef) -> RustBuffer {
+    return FfiConverterTypeReviewRef.lower(value)
+}
+
+
+/**
+ * The body of a `review.request` entry: the general-procedure decision the officers propose,
+ * checked as a decision would be (without its number), and why it needs review.
+ */
+public struct ReviewRequest: Equatable, Hashable {
+    public var requestId: String
+    /**
+     * The proposed decision (拟作出的行政处罚决定): `decision_id` and `number` are empty.
+     */
+    public var proposal: PenaltyDecision
+    /**
+     * The catalogue items that require the review, each with its article.
+     */
+    public var reasons: [String]
+    /**
+     * The party's hearing on the notice was held (a reason for review by itself).
+     */
+    public var hearingHeld: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(requestId: String, 
+        /**
+         * The proposed decision (拟作出的行政处罚决定): `decision_id` and `number` are empty.
+         */proposal: PenaltyDecision, 
+        /**
+         * The catalogue items that require the review, each with its article.
+         */reasons: [String], 
+        /**
+         * The party's hearing on the notice was held (a reason for review by itself).
+         */hearingHeld: Bool) {
+        self.requestId = requestId
+        self.proposal = proposal
+        self.reasons = reasons
+        self.hearingHeld = hearingHeld
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension ReviewRequest: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewRequest: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewRequest {
+        return
+            try ReviewRequest(
+                requestId: FfiConverterString.read(from: &buf), 
+                proposal: FfiConverterTypePenaltyDecision.read(from: &buf), 
+                reasons: FfiConverterSequenceString.read(from: &buf), 
+                hearingHeld: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: ReviewRequest, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.requestId, into: &buf)
+        FfiConverterTypePenaltyDecision.write(value.proposal, into: &buf)
+        FfiConverterSequenceString.write(value.reasons, into: &buf)
+        FfiConverterBool.write(value.hearingHeld, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewRequest_lift(_ buf: RustBuffer) throws -> ReviewRequest {
+    return try FfiConverterTypeReviewRequest.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewRequest_lower(_ value: ReviewRequest) -> RustBuffer {
+    return FfiConverterTypeReviewRequest.lower(value)
+}
+
+
+/**
  * A signature given for a document: the strokes captured on the device, or the refusal.
  */
 public struct SignatureInput: Equatable, Hashable {
@@ -12024,6 +12385,10 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var numberLeaseError: String?
     /**
+     * Legal-review opinions received and verified in this sync.
+     */
+    public var reviewOpinions: UInt64
+    /**
      * Things the officer should know that did not stop the sync.
      */
     public var warnings: [String]
@@ -12063,6 +12428,9 @@ public struct SyncReport: Equatable, Hashable {
          * rest of the sync went on and the next sync asks again.
          */numberLeaseError: String?, 
         /**
+         * Legal-review opinions received and verified in this sync.
+         */reviewOpinions: UInt64, 
+        /**
          * Things the officer should know that did not stop the sync.
          */warnings: [String]) {
         self.receipts = receipts
@@ -12079,6 +12447,7 @@ public struct SyncReport: Equatable, Hashable {
         self.bundleComponentsFetched = bundleComponentsFetched
         self.numberBlock = numberBlock
         self.numberLeaseError = numberLeaseError
+        self.reviewOpinions = reviewOpinions
         self.warnings = warnings
     }
 
@@ -12112,6 +12481,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 bundleComponentsFetched: FfiConverterUInt64.read(from: &buf), 
                 numberBlock: FfiConverterOptionTypeNumberBlock.read(from: &buf), 
                 numberLeaseError: FfiConverterOptionString.read(from: &buf), 
+                reviewOpinions: FfiConverterUInt64.read(from: &buf), 
                 warnings: FfiConverterSequenceString.read(from: &buf)
         )
     }
@@ -12131,6 +12501,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.bundleComponentsFetched, into: &buf)
         FfiConverterOptionTypeNumberBlock.write(value.numberBlock, into: &buf)
         FfiConverterOptionString.write(value.numberLeaseError, into: &buf)
+        FfiConverterUInt64.write(value.reviewOpinions, into: &buf)
         FfiConverterSequenceString.write(value.warnings, into: &buf)
     }
 }
@@ -13684,6 +14055,16 @@ public enum EntryKind: Equatable, Hashable {
      * `evidence.preserve`: evidence registered and preserved in advance (先行登记保存), with its list.
      */
     case evidencePreserve
+    /**
+     * `review.request`: a proposed general-procedure penalty decision submitted for legal review
+     * (提请法制审核, 处罚法 58).
+     */
+    case reviewRequest
+    /**
+     * `review.opinion`: the legal reviewer's opinion (同意 / 补充调查 / 不同意) on a request,
+     * signed with the agency's key by the server.
+     */
+    case reviewOpinion
 
 
 
@@ -13740,6 +14121,10 @@ public struct FfiConverterTypeEntryKind: FfiConverterRustBuffer {
         case 17: return .caseClose
         
         case 18: return .evidencePreserve
+        
+        case 19: return .reviewRequest
+        
+        case 20: return .reviewOpinion
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -13819,6 +14204,14 @@ public struct FfiConverterTypeEntryKind: FfiConverterRustBuffer {
         
         case .evidencePreserve:
             writeInt(&buf, Int32(18))
+        
+        
+        case .reviewRequest:
+            writeInt(&buf, Int32(19))
+        
+        
+        case .reviewOpinion:
+            writeInt(&buf, Int32(20))
         
         }
     }
@@ -14664,6 +15057,81 @@ public func FfiConverterTypeOfficerRole_lift(_ buf: RustBuffer) throws -> Office
 #endif
 public func FfiConverterTypeOfficerRole_lower(_ value: OfficerRole) -> RustBuffer {
     return FfiConverterTypeOfficerRole.lower(value)
+}
+
+
+
+/**
+ * What [`Store::add_review_opinion`] did with an opinion.
+ */
+
+public enum OpinionAdded: Equatable, Hashable {
+    
+    /**
+     * Verified and kept.
+     */
+    case added
+    /**
+     * Already held.
+     */
+    case known
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension OpinionAdded: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeOpinionAdded: FfiConverterRustBuffer {
+    typealias SwiftType = OpinionAdded
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> OpinionAdded {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .added
+        
+        case 2: return .known
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: OpinionAdded, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .added:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .known:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpinionAdded_lift(_ buf: RustBuffer) throws -> OpinionAdded {
+    return try FfiConverterTypeOpinionAdded.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeOpinionAdded_lower(_ value: OpinionAdded) -> RustBuffer {
+    return FfiConverterTypeOpinionAdded.lower(value)
 }
 
 
@@ -15538,6 +16006,91 @@ public func FfiConverterTypeReviewTrigger_lower(_ value: ReviewTrigger) -> RustB
 
 
 /**
+ * The legal reviewer's conclusion (审核意见).
+ */
+
+public enum ReviewVerdict: Equatable, Hashable {
+    
+    /**
+     * 同意: the decision may be made as proposed.
+     */
+    case agree
+    /**
+     * 补充调查: facts or evidence are to be completed first.
+     */
+    case investigate
+    /**
+     * 不同意: the proposal is not to be decided.
+     */
+    case disagree
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension ReviewVerdict: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReviewVerdict: FfiConverterRustBuffer {
+    typealias SwiftType = ReviewVerdict
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> ReviewVerdict {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .agree
+        
+        case 2: return .investigate
+        
+        case 3: return .disagree
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: ReviewVerdict, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .agree:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .investigate:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .disagree:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewVerdict_lift(_ buf: RustBuffer) throws -> ReviewVerdict {
+    return try FfiConverterTypeReviewVerdict.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReviewVerdict_lower(_ value: ReviewVerdict) -> RustBuffer {
+    return FfiConverterTypeReviewVerdict.lower(value)
+}
+
+
+
+/**
  * 性别.
  */
 
@@ -16215,6 +16768,30 @@ fileprivate struct FfiConverterOptionTypeInspectionDetail: FfiConverterRustBuffe
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeLegalReviewStatus: FfiConverterRustBuffer {
+    typealias SwiftType = LegalReviewStatus?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLegalReviewStatus.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLegalReviewStatus.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeNumberBlock: FfiConverterRustBuffer {
     typealias SwiftType = NumberBlock?
 
@@ -16231,6 +16808,54 @@ fileprivate struct FfiConverterOptionTypeNumberBlock: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeNumberBlock.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeReviewOpinion: FfiConverterRustBuffer {
+    typealias SwiftType = ReviewOpinion?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReviewOpinion.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReviewOpinion.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeReviewRef: FfiConverterRustBuffer {
+    typealias SwiftType = ReviewRef?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReviewRef.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReviewRef.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -17753,6 +18378,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_roadside_core_checksum_method_roadsidecore_issue_notice() != 63433) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_legal_review_status() != 20692) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_roadside_core_checksum_method_roadsidecore_numbers_left() != 33327) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -17772,6 +18400,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_reprint_document() != 61085) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_roadside_core_checksum_method_roadsidecore_request_legal_review() != 4519) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_roadside_core_checksum_method_roadsidecore_enrol() != 23350) {

@@ -968,6 +968,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_issue_notice(
     ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_legal_review_status(
+    ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_numbers_left(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_preserve_evidence(
@@ -981,6 +983,8 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_roadside_core_checksum_method_roadsidecore_release_measure(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_reprint_document(
+    ): Int
+    external fun uniffi_roadside_core_checksum_method_roadsidecore_request_legal_review(
     ): Int
     external fun uniffi_roadside_core_checksum_method_roadsidecore_enrol(
     ): Int
@@ -1409,6 +1413,13 @@ internal object UniffiLib {
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
+    fun uniffi_roadside_core_fn_method_roadsidecore_legal_review_status(`ptr`: Long, `caseId`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_legal_review_status(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
     fun uniffi_roadside_core_fn_method_roadsidecore_numbers_left(`ptr`: Long, `year`: Int, uniffi_out_err: UniffiFfiCall): Long {
         uniffi_out_err.putLong(0, `ptr`)
         uniffi_out_err.putInt(1, `year`)
@@ -1464,6 +1475,15 @@ internal object UniffiLib {
         uniffi_out_err.putRustBuffer(4, `number`)
         uniffi_out_err.putLong(7, `renderer`)
         UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_reprint_document(uniffi_out_err.args, uniffi_out_err.ret)
+        uniffi_out_err.statusFromReturn(3)
+        return uniffi_out_err.getRustBuffer(0)
+    }
+    fun uniffi_roadside_core_fn_method_roadsidecore_request_legal_review(`ptr`: Long, `caseId`: RustBuffer.ByValue, `rules`: Long, `input`: RustBuffer.ByValue, uniffi_out_err: UniffiFfiCall): RustBuffer.ByValue {
+        uniffi_out_err.putLong(0, `ptr`)
+        uniffi_out_err.putRustBuffer(1, `caseId`)
+        uniffi_out_err.putLong(4, `rules`)
+        uniffi_out_err.putRustBuffer(5, `input`)
+        UniffiNative.uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_request_legal_review(uniffi_out_err.args, uniffi_out_err.ret)
         uniffi_out_err.statusFromReturn(3)
         return uniffi_out_err.getRustBuffer(0)
     }
@@ -2037,6 +2057,7 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_extend_measure(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_document(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_issue_notice(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_legal_review_status(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_numbers_left(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_preserve_evidence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_delivery(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -2044,6 +2065,7 @@ internal object UniffiNative {
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_record_statement(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_release_measure(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_reprint_document(uniffi_args: Pointer, uniffi_return: Pointer): Unit
+    external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_request_legal_review(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_enrol(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_first_offence(uniffi_args: Pointer, uniffi_return: Pointer): Unit
     external fun uniffi_ffibuffer_roadside_core_fn_method_roadsidecore_receipt(uniffi_args: Pointer, uniffi_return: Pointer): Unit
@@ -2298,6 +2320,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_issue_notice() and 0xFFFF) != 63433) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_legal_review_status() and 0xFFFF) != 20692) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_numbers_left() and 0xFFFF) != 33327) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -2317,6 +2342,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_reprint_document() and 0xFFFF) != 61085) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_request_legal_review() and 0xFFFF) != 4519) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_roadside_core_checksum_method_roadsidecore_enrol() and 0xFFFF) != 23350) {
@@ -4367,6 +4395,11 @@ public interface RoadsideCoreInterface {
     fun `issueNotice`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: NoticeInput): StepEntry
     
     /**
+     * The case's latest legal-review request and the opinion received for it, if any.
+     */
+    fun `legalReviewStatus`(`caseId`: kotlin.String): LegalReviewStatus?
+    
+    /**
      * Document numbers still available on this device for `year`.
      */
     fun `numbersLeft`(`year`: kotlin.Int): kotlin.ULong
@@ -4400,6 +4433,13 @@ public interface RoadsideCoreInterface {
      * Render an issued document again; refused unless the bytes are the ones its entry recorded.
      */
     fun `reprintDocument`(`caseId`: kotlin.String, `number`: kotlin.String, `renderer`: DocumentRenderer): kotlin.ByteArray
+    
+    /**
+     * Submit the general-procedure decision the officers propose for legal review (提请法制审核,
+     * 处罚法 58). It is checked as the decision would be; the decision can be made once the
+     * reviewer's opinion of 同意 on it has arrived by sync.
+     */
+    fun `requestLegalReview`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PenaltyDecisionInput): StepEntry
     
     /**
      * Enrol this device with the server at `server_url` using a one-time enrolment code: sends the
@@ -5096,6 +5136,24 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
 
     
     /**
+     * The case's latest legal-review request and the opinion received for it, if any.
+     */
+    @Throws(RoadsideException::class)override fun `legalReviewStatus`(`caseId`: kotlin.String): LegalReviewStatus? {
+            return FfiConverterOptionalTypeLegalReviewStatus.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_legal_review_status(
+        it,
+        
+        FfiConverterString.lower(`caseId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Document numbers still available on this device for `year`.
      */
     @Throws(RoadsideException::class)override fun `numbersLeft`(`year`: kotlin.Int): kotlin.ULong {
@@ -5223,6 +5281,28 @@ open class RoadsideCore: Disposable, AutoCloseable, RoadsideCoreInterface
         FfiConverterString.lower(`caseId`),
         FfiConverterString.lower(`number`),
         FfiConverterTypeDocumentRenderer.lower(`renderer`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Submit the general-procedure decision the officers propose for legal review (提请法制审核,
+     * 处罚法 58). It is checked as the decision would be; the decision can be made once the
+     * reviewer's opinion of 同意 on it has arrived by sync.
+     */
+    @Throws(RoadsideException::class)override fun `requestLegalReview`(`caseId`: kotlin.String, `rules`: RulesEngine, `input`: PenaltyDecisionInput): StepEntry {
+            return FfiConverterTypeStepEntry.lift(
+    callWithHandle {
+    uniffiRustCallWithError(RoadsideException) { _status ->
+    UniffiLib.uniffi_roadside_core_fn_method_roadsidecore_request_legal_review(
+        it,
+        
+        FfiConverterString.lower(`caseId`),
+        FfiConverterTypeRulesEngine.lower(`rules`),
+        FfiConverterTypePenaltyDecisionInput.lower(`input`),_status)
 }
     }
     )
@@ -10702,6 +10782,63 @@ public object FfiConverterTypeItemSummary: FfiConverterRustBuffer<ItemSummary> {
 
 
 /**
+ * Where a case's legal review stands, for the officer's screen.
+ */
+data class LegalReviewStatus (
+    /**
+     * Hex hash of the case's latest `review.request` entry.
+     */
+    var `requestHash`: kotlin.String
+    , 
+    var `request`: ReviewRequest
+    , 
+    /**
+     * The opinion on that request, once it has arrived by sync.
+     */
+    var `opinion`: ReviewOpinion?
+    , 
+    var `opinionHash`: kotlin.String?
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLegalReviewStatus: FfiConverterRustBuffer<LegalReviewStatus> {
+    override fun read(buf: ByteBuffer): LegalReviewStatus {
+        return LegalReviewStatus(
+            FfiConverterString.read(buf),
+            FfiConverterTypeReviewRequest.read(buf),
+            FfiConverterOptionalTypeReviewOpinion.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: LegalReviewStatus) = (
+            FfiConverterString.allocationSize(value.`requestHash`) +
+            FfiConverterTypeReviewRequest.allocationSize(value.`request`) +
+            FfiConverterOptionalTypeReviewOpinion.allocationSize(value.`opinion`) +
+            FfiConverterOptionalString.allocationSize(value.`opinionHash`)
+    )
+
+    override fun write(value: LegalReviewStatus, buf: ByteBuffer) {
+            FfiConverterString.write(value.`requestHash`, buf)
+            FfiConverterTypeReviewRequest.write(value.`request`, buf)
+            FfiConverterOptionalTypeReviewOpinion.write(value.`opinion`, buf)
+            FfiConverterOptionalString.write(value.`opinionHash`, buf)
+    }
+}
+
+
+
+/**
  * A detected misbehaviour of the log.
  */
 data class LogAlarm (
@@ -11819,6 +11956,11 @@ data class PenaltyDecision (
     var `warnings`: List<CheckNote>
     , 
     var `reference`: ReferenceId
+    , 
+    /**
+     * The legal review it was made after (处罚法 58), when one was required.
+     */
+    var `review`: ReviewRef?
     
 ){
     
@@ -11855,6 +11997,7 @@ public object FfiConverterTypePenaltyDecision: FfiConverterRustBuffer<PenaltyDec
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeCheckNote.read(buf),
             FfiConverterTypeReferenceId.read(buf),
+            FfiConverterOptionalTypeReviewRef.read(buf),
         )
     }
 
@@ -11878,7 +12021,8 @@ public object FfiConverterTypePenaltyDecision: FfiConverterRustBuffer<PenaltyDec
             FfiConverterBoolean.allocationSize(value.`rightsTold`) +
             FfiConverterOptionalString.allocationSize(value.`noticeNumber`) +
             FfiConverterSequenceTypeCheckNote.allocationSize(value.`warnings`) +
-            FfiConverterTypeReferenceId.allocationSize(value.`reference`)
+            FfiConverterTypeReferenceId.allocationSize(value.`reference`) +
+            FfiConverterOptionalTypeReviewRef.allocationSize(value.`review`)
     )
 
     override fun write(value: PenaltyDecision, buf: ByteBuffer) {
@@ -11902,6 +12046,7 @@ public object FfiConverterTypePenaltyDecision: FfiConverterRustBuffer<PenaltyDec
             FfiConverterOptionalString.write(value.`noticeNumber`, buf)
             FfiConverterSequenceTypeCheckNote.write(value.`warnings`, buf)
             FfiConverterTypeReferenceId.write(value.`reference`, buf)
+            FfiConverterOptionalTypeReviewRef.write(value.`review`, buf)
     }
 }
 
@@ -13170,6 +13315,178 @@ public object FfiConverterTypeReviewNeed: FfiConverterRustBuffer<ReviewNeed> {
 
 
 /**
+ * The body of a `review.opinion` entry, signed with the agency's key by the server.
+ */
+data class ReviewOpinion (
+    /**
+     * Lowercase hex SHA-256 of the `review.request` entry reviewed.
+     */
+    var `request`: kotlin.String
+    , 
+    var `requestId`: kotlin.String
+    , 
+    var `verdict`: ReviewVerdict
+    , 
+    /**
+     * 审核意见: the reasons, required for every verdict.
+     */
+    var `reasons`: kotlin.String
+    , 
+    /**
+     * The reviewer as the roster names them, and their sign-in.
+     */
+    var `reviewer`: kotlin.String
+    , 
+    var `reviewerLogin`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewOpinion: FfiConverterRustBuffer<ReviewOpinion> {
+    override fun read(buf: ByteBuffer): ReviewOpinion {
+        return ReviewOpinion(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeReviewVerdict.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewOpinion) = (
+            FfiConverterString.allocationSize(value.`request`) +
+            FfiConverterString.allocationSize(value.`requestId`) +
+            FfiConverterTypeReviewVerdict.allocationSize(value.`verdict`) +
+            FfiConverterString.allocationSize(value.`reasons`) +
+            FfiConverterString.allocationSize(value.`reviewer`) +
+            FfiConverterString.allocationSize(value.`reviewerLogin`)
+    )
+
+    override fun write(value: ReviewOpinion, buf: ByteBuffer) {
+            FfiConverterString.write(value.`request`, buf)
+            FfiConverterString.write(value.`requestId`, buf)
+            FfiConverterTypeReviewVerdict.write(value.`verdict`, buf)
+            FfiConverterString.write(value.`reasons`, buf)
+            FfiConverterString.write(value.`reviewer`, buf)
+            FfiConverterString.write(value.`reviewerLogin`, buf)
+    }
+}
+
+
+
+/**
+ * Which review a decision was made after: the request and the opinion, by entry hash.
+ */
+data class ReviewRef (
+    var `request`: kotlin.String
+    , 
+    var `opinion`: kotlin.String
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewRef: FfiConverterRustBuffer<ReviewRef> {
+    override fun read(buf: ByteBuffer): ReviewRef {
+        return ReviewRef(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewRef) = (
+            FfiConverterString.allocationSize(value.`request`) +
+            FfiConverterString.allocationSize(value.`opinion`)
+    )
+
+    override fun write(value: ReviewRef, buf: ByteBuffer) {
+            FfiConverterString.write(value.`request`, buf)
+            FfiConverterString.write(value.`opinion`, buf)
+    }
+}
+
+
+
+/**
+ * The body of a `review.request` entry: the general-procedure decision the officers propose,
+ * checked as a decision would be (without its number), and why it needs review.
+ */
+data class ReviewRequest (
+    var `requestId`: kotlin.String
+    , 
+    /**
+     * The proposed decision (拟作出的行政处罚决定): `decision_id` and `number` are empty.
+     */
+    var `proposal`: PenaltyDecision
+    , 
+    /**
+     * The catalogue items that require the review, each with its article.
+     */
+    var `reasons`: List<kotlin.String>
+    , 
+    /**
+     * The party's hearing on the notice was held (a reason for review by itself).
+     */
+    var `hearingHeld`: kotlin.Boolean
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewRequest: FfiConverterRustBuffer<ReviewRequest> {
+    override fun read(buf: ByteBuffer): ReviewRequest {
+        return ReviewRequest(
+            FfiConverterString.read(buf),
+            FfiConverterTypePenaltyDecision.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: ReviewRequest) = (
+            FfiConverterString.allocationSize(value.`requestId`) +
+            FfiConverterTypePenaltyDecision.allocationSize(value.`proposal`) +
+            FfiConverterSequenceString.allocationSize(value.`reasons`) +
+            FfiConverterBoolean.allocationSize(value.`hearingHeld`)
+    )
+
+    override fun write(value: ReviewRequest, buf: ByteBuffer) {
+            FfiConverterString.write(value.`requestId`, buf)
+            FfiConverterTypePenaltyDecision.write(value.`proposal`, buf)
+            FfiConverterSequenceString.write(value.`reasons`, buf)
+            FfiConverterBoolean.write(value.`hearingHeld`, buf)
+    }
+}
+
+
+
+/**
  * A signature given for a document: the strokes captured on the device, or the refusal.
  */
 data class SignatureInput (
@@ -14007,6 +14324,11 @@ data class SyncReport (
     var `numberLeaseError`: kotlin.String?
     , 
     /**
+     * Legal-review opinions received and verified in this sync.
+     */
+    var `reviewOpinions`: kotlin.ULong
+    , 
+    /**
      * Things the officer should know that did not stop the sync.
      */
     var `warnings`: List<kotlin.String>
@@ -14040,6 +14362,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.read(buf),
             FfiConverterOptionalTypeNumberBlock.read(buf),
             FfiConverterOptionalString.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterSequenceString.read(buf),
         )
     }
@@ -14059,6 +14382,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.allocationSize(value.`bundleComponentsFetched`) +
             FfiConverterOptionalTypeNumberBlock.allocationSize(value.`numberBlock`) +
             FfiConverterOptionalString.allocationSize(value.`numberLeaseError`) +
+            FfiConverterULong.allocationSize(value.`reviewOpinions`) +
             FfiConverterSequenceString.allocationSize(value.`warnings`)
     )
 
@@ -14077,6 +14401,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.write(value.`bundleComponentsFetched`, buf)
             FfiConverterOptionalTypeNumberBlock.write(value.`numberBlock`, buf)
             FfiConverterOptionalString.write(value.`numberLeaseError`, buf)
+            FfiConverterULong.write(value.`reviewOpinions`, buf)
             FfiConverterSequenceString.write(value.`warnings`, buf)
     }
 }
@@ -15172,7 +15497,17 @@ enum class EntryKind {
     /**
      * `evidence.preserve`: evidence registered and preserved in advance (先行登记保存), with its list.
      */
-    EVIDENCE_PRESERVE;
+    EVIDENCE_PRESERVE,
+    /**
+     * `review.request`: a proposed general-procedure penalty decision submitted for legal review
+     * (提请法制审核, 处罚法 58).
+     */
+    REVIEW_REQUEST,
+    /**
+     * `review.opinion`: the legal reviewer's opinion (同意 / 补充调查 / 不同意) on a request,
+     * signed with the agency's key by the server.
+     */
+    REVIEW_OPINION;
 
     
 
@@ -15721,6 +16056,49 @@ public object FfiConverterTypeOfficerRole: FfiConverterRustBuffer<OfficerRole> {
     override fun allocationSize(value: OfficerRole) = 4UL
 
     override fun write(value: OfficerRole, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * What [`Store::add_review_opinion`] did with an opinion.
+ */
+
+enum class OpinionAdded {
+    
+    /**
+     * Verified and kept.
+     */
+    ADDED,
+    /**
+     * Already held.
+     */
+    KNOWN;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeOpinionAdded: FfiConverterRustBuffer<OpinionAdded> {
+    override fun read(buf: ByteBuffer) = try {
+        OpinionAdded.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: OpinionAdded) = 4UL
+
+    override fun write(value: OpinionAdded, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -16494,6 +16872,53 @@ public object FfiConverterTypeReviewTrigger : FfiConverterRustBuffer<ReviewTrigg
 
 
 /**
+ * The legal reviewer's conclusion (审核意见).
+ */
+
+enum class ReviewVerdict {
+    
+    /**
+     * 同意: the decision may be made as proposed.
+     */
+    AGREE,
+    /**
+     * 补充调查: facts or evidence are to be completed first.
+     */
+    INVESTIGATE,
+    /**
+     * 不同意: the proposal is not to be decided.
+     */
+    DISAGREE;
+
+    
+
+
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeReviewVerdict: FfiConverterRustBuffer<ReviewVerdict> {
+    override fun read(buf: ByteBuffer) = try {
+        ReviewVerdict.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: ReviewVerdict) = 4UL
+
+    override fun write(value: ReviewVerdict, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * 性别.
  */
 
@@ -17107,6 +17532,38 @@ public object FfiConverterOptionalTypeInspectionDetail: FfiConverterRustBuffer<I
 /**
  * @suppress
  */
+public object FfiConverterOptionalTypeLegalReviewStatus: FfiConverterRustBuffer<LegalReviewStatus?> {
+    override fun read(buf: ByteBuffer): LegalReviewStatus? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeLegalReviewStatus.read(buf)
+    }
+
+    override fun allocationSize(value: LegalReviewStatus?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeLegalReviewStatus.allocationSize(value)
+        }
+    }
+
+    override fun write(value: LegalReviewStatus?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeLegalReviewStatus.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterOptionalTypeNumberBlock: FfiConverterRustBuffer<NumberBlock?> {
     override fun read(buf: ByteBuffer): NumberBlock? {
         if (buf.get().toInt() == 0) {
@@ -17129,6 +17586,70 @@ public object FfiConverterOptionalTypeNumberBlock: FfiConverterRustBuffer<Number
         } else {
             buf.put(1)
             FfiConverterTypeNumberBlock.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeReviewOpinion: FfiConverterRustBuffer<ReviewOpinion?> {
+    override fun read(buf: ByteBuffer): ReviewOpinion? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeReviewOpinion.read(buf)
+    }
+
+    override fun allocationSize(value: ReviewOpinion?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeReviewOpinion.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ReviewOpinion?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeReviewOpinion.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeReviewRef: FfiConverterRustBuffer<ReviewRef?> {
+    override fun read(buf: ByteBuffer): ReviewRef? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeReviewRef.read(buf)
+    }
+
+    override fun allocationSize(value: ReviewRef?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeReviewRef.allocationSize(value)
+        }
+    }
+
+    override fun write(value: ReviewRef?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeReviewRef.write(value, buf)
         }
     }
 }
