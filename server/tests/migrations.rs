@@ -124,6 +124,12 @@ fn rows_of(version: u32) -> &'static str {
              INSERT INTO review_scores (round_id, case_id, item, score, note, by_login, at)
                  VALUES ('round-1', 'case-1', 'ZT', 10, '', 'jiandu', '2026-12-02T00:00:00.000000Z');"
         }
+        8 => {
+            "INSERT INTO witness_cosignatures (witness, checkpoint_sha256, origin, size, line, signed_at, received_at)
+                 VALUES ('witness.example/w1', 'ab', 'roadside.example/log', 1, 'line', 1767225600, '2026-12-03T00:00:00.000000Z');
+             INSERT INTO witness_alarms (witness, checkpoint_sha256, code, size, witness_size, message, checkpoint, detected_at)
+                 VALUES ('witness.example/w1', 'cd', 'WITNESS_SPLIT_VIEW', 1, NULL, '见证者拒绝', 'note', '2026-12-03T00:00:00.000000Z');"
+        }
         other => panic!("no rows written for version {other}: add them with the version"),
     }
 }

@@ -53,6 +53,7 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 5, "0005_case_index"),
     migration!("sqlite", 6, "0006_publications"),
     migration!("sqlite", 7, "0007_case_review"),
+    migration!("sqlite", 8, "0008_witnesses"),
 ];
 
 /// PostgreSQL's versions, oldest first (the same numbers and names as SQLite's).
@@ -64,6 +65,7 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 5, "0005_case_index"),
     migration!("postgres", 6, "0006_publications"),
     migration!("postgres", 7, "0007_case_review"),
+    migration!("postgres", 8, "0008_witnesses"),
 ];
 
 /// The newest version of `migrations`.

@@ -3,8 +3,8 @@
 //!
 //! The traits speak the server's domain (agencies, officers, accounts, devices, ledger batches, log
 //! tiles), not SQL: [`SettingsStore`], [`AccountStore`], [`DeviceStore`], [`LogStore`],
-//! [`CaseStore`], [`MediaStore`], [`BundleStore`], [`AuditStore`], [`NumberStore`] and
-//! [`PublicationStore`], each in the module of its area with the types it speaks. [`Storage`] is all of them together; callers hold a
+//! [`CaseStore`], [`MediaStore`], [`BundleStore`], [`AuditStore`], [`NumberStore`],
+//! [`PublicationStore`] and [`WitnessStore`], each in the module of its area with the types it speaks. [`Storage`] is all of them together; callers hold a
 //! [`DynStorage`] and call any area's methods on it. Each backend is split the same way
 //! (`sqlite/<area>.rs`, `postgres/<area>.rs`), and both run the same test suite
 //! (`server/tests/storage.rs`). The schema is a numbered series of `.sql` files per backend,
@@ -31,6 +31,7 @@ pub mod postgres;
 mod publications;
 mod settings;
 pub mod sqlite;
+mod witnesses;
 
 use std::sync::Arc;
 
@@ -67,6 +68,7 @@ pub use publications::{
     PublicationStore, MAX_REASON_CHARS,
 };
 pub use settings::SettingsStore;
+pub use witnesses::{WitnessAlarm, WitnessCosignature, WitnessStore};
 
 use crate::error::Result;
 
@@ -84,6 +86,7 @@ pub trait Storage:
     + NumberStore
     + PublicationStore
     + CaseReviewStore
+    + WitnessStore
 {
     /// Which backend, for /healthz and logs.
     fn backend(&self) -> &'static str;

@@ -18,6 +18,7 @@ mod media;
 mod numbers;
 mod publications;
 mod settings;
+mod witnesses;
 
 use std::collections::HashMap;
 use std::path::Path;
