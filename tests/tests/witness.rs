@@ -9,6 +9,8 @@
 //! - A device whose bundle requires 1 witness refuses a checkpoint without a cosignature
 //!   (`CHECKPOINT_NOT_WITNESSED`, nothing pushed) and accepts the cosigned one once the witness is
 //!   back.
+//! - A checkpoint published while the witness was away is submitted by the server after a restart
+//!   (the submission state is the database's).
 //! - A second server with the same log key and origin but other entries (a rewritten log) is
 //!   refused by the witness, and reports it (`WITNESS_SPLIT_VIEW` at `/api/v1/log/witnesses` and
 //!   in `roadside_witness_alarms`).
@@ -267,7 +269,7 @@ fn cosignatures_of_a_real_witness_are_collected_served_and_required_by_devices()
     lw.add_log(ORIGIN, &vkey);
     lw.start();
     let data = tempfile::tempdir().expect("tempdir");
-    let server = start_server(data.path(), &skey, &lw);
+    let mut server = start_server(data.path(), &skey, &lw);
 
     // The first sync pushes three cases and pulls the bundle, whose policy requires the witness.
     let dev = Device::new();
@@ -344,6 +346,24 @@ fn cosignatures_of_a_real_witness_are_collected_served_and_required_by_devices()
     sync(&dev.store, &quick()).expect("sync once the witness cosigned");
     assert_eq!(dev.store.outbox_len().expect("outbox"), 0);
     assert_eq!(server.log_size(), 7);
+
+    // A checkpoint published while the witness is away, then the server killed: the restarted
+    // server submits it from what its database holds.
+    lw.stop();
+    dev.capture_cases(1);
+    sync(&dev.store, &quick()).expect("push while the witness is away");
+    assert_eq!(server.log_size(), 8);
+    assert!(!cosigned(&server, &lw));
+    server.kill();
+    lw.start();
+    let restarted = start_server(data.path(), &skey, &lw);
+    wait_until(
+        "the restarted server's catch-up",
+        Duration::from_secs(60),
+        || cosigned(&restarted, &lw),
+    );
+    assert_eq!(restarted.log_size(), 8);
+    assert_eq!(witnesses(&restarted)["witnesses"][0]["cosigned_size"], 8);
 }
 
 #[test]
