@@ -74,6 +74,10 @@ echo "== the stock tus clients (tuspy from PyPI, tus-js-client from npm; pinned,
 eval "$(scripts/tus-clients.sh)"
 echo "   $ROADSIDE_TUS_CLIENTS"
 
+echo "== the independent witness (litewitness of filippo.io/torchwood, pinned, from the Go module proxy; cached under target/)"
+eval "$(scripts/witness-tools.sh)"
+echo "   $ROADSIDE_LITEWITNESS_DIR"
+
 echo "== cargo test (workspace)"
 cargo test --workspace --locked
 

@@ -17,6 +17,7 @@
 //! |------|---------|
 //! | `policy.toml`, `calendar.toml`, `discretion/<stem>.toml`, `exemptions/<stem>.toml`, `review/<stem>.toml` | a reference file (`reference/FORMAT.md`), UTF-8 text as the agency publishes it |
 //! | `roster.json` ([`ROSTER`]) | the agency's officer roster with certificate status, RFC 8785 canonical JSON (below) |
+//! | `witnesses.json` ([`crate::witness::POLICY_COMPONENT`]) | the witness policy: how many of which witnesses must cosign the log's checkpoints (`crate::witness`); only when the server has witnesses configured |
 //!
 //! Names are lower-case ASCII paths: 1 to 4 segments separated by `/`, each made of `a-z 0-9 _ - .`,
 //! not starting with `.`, at most 128 bytes, ending `.toml` or `.json` ([`valid_component_name`]).
@@ -194,6 +195,8 @@ pub enum ComponentKind {
     Reference(FileKind),
     /// The officer roster.
     Roster,
+    /// The witness policy (`crate::witness`).
+    Witnesses,
     /// A name this build does not know; ignored.
     Other,
 }
@@ -208,6 +211,8 @@ impl Component {
 pub fn component_kind(name: &str) -> ComponentKind {
     if name == ROSTER {
         ComponentKind::Roster
+    } else if name == crate::witness::POLICY_COMPONENT {
+        ComponentKind::Witnesses
     } else if let Some(k) = kind_of(name) {
         ComponentKind::Reference(k)
     } else {
@@ -802,15 +807,18 @@ pub struct LoadedBundle {
     /// The rules engine built from the bundle's reference files.
     pub rules: RuleBook,
     pub roster: Roster,
+    /// The witness policy, when the bundle carries one.
+    pub witnesses: Option<crate::witness::WitnessPolicy>,
 }
 
 /// Build the rules engine and roster from a verified manifest and its components (`name → bytes`;
 /// extra entries are ignored). Every listed component must be present and verify
 /// ([`verify_component`]); the reference files must form a valid rule set; the roster must be the
-/// manifest's agency's.
+/// manifest's agency's; a witness policy must be valid.
 pub fn load_bundle(m: &Manifest, components: &BTreeMap<String, Vec<u8>>) -> Result<LoadedBundle> {
     let mut files = BTreeMap::new();
     let mut roster = None;
+    let mut witnesses = None;
     for c in &m.components {
         let bytes = components.get(&c.name).ok_or_else(|| {
             err(
@@ -830,6 +838,9 @@ pub fn load_bundle(m: &Manifest, components: &BTreeMap<String, Vec<u8>>) -> Resu
                 files.insert(c.name.clone(), text);
             }
             ComponentKind::Roster => roster = Some(parse_roster(bytes)?),
+            ComponentKind::Witnesses => {
+                witnesses = Some(crate::witness::WitnessPolicy::from_component(bytes)?)
+            }
             ComponentKind::Other => {}
         }
     }
@@ -862,6 +873,7 @@ pub fn load_bundle(m: &Manifest, components: &BTreeMap<String, Vec<u8>>) -> Resu
         manifest: m.clone(),
         rules,
         roster,
+        witnesses,
     })
 }
 

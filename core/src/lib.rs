@@ -9,7 +9,8 @@
 //!   [`jcs`] and [`ledger`] (the signed, hash-chained ledger), [`evidence`] (streaming hashing and
 //!   chunk manifests), [`rules`] (the law as data: discretion benchmark, exemption list, procedure
 //!   policy, working-day calendar), [`bundle`] (signed, versioned reference bundles: build, verify,
-//!   incremental fetch plan, load), [`document`] (feature `documents`: the standard 文书 rendered to
+//!   incremental fetch plan, load), [`witness`] (witness cosignatures on checkpoints and the policy
+//!   of how many of which witnesses must cosign), [`document`] (feature `documents`: the standard 文书 rendered to
 //!   PDF, with signatures and a verification QR code).
 //! - **Device layer** (feature `device`): [`store`] (SQLCipher-encrypted SQLite, WAL, migrations,
 //!   one transaction per action, outbox) and [`ffi`] (the UniFFI surface).
@@ -30,6 +31,7 @@ pub mod rollover;
 pub mod rules;
 pub mod steps;
 pub mod validate;
+pub mod witness;
 
 #[cfg(feature = "device")]
 pub mod ffi;

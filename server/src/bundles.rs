@@ -6,6 +6,8 @@
 //!   `<data-dir>/reference/` (same layout, e.g. `discretion/chaoxian.toml`) laid over them. The
 //!   whole set is validated at start; an invalid set stops the server with every problem named.
 //! - **Roster**: the agency's officers with certificate status, from the database.
+//! - **Witness policy** (`witnesses.json`, when witnesses are configured): how many of which
+//!   witnesses devices require on the log's checkpoints (`crate::witness`).
 //! - **Agency key**: one Ed25519 key per agency, generated before the agency's first bundle and kept
 //!   in the key directory (`crate::keys`: file `bundle-<agency>.key`, its public half recorded in
 //!   the database, so every replica provisioned with the key files signs with the same key). Devices
@@ -26,6 +28,7 @@ use chrono::Utc;
 use ed25519_dalek::SigningKey;
 use roadside_core::bundle::{self, Manifest, ROSTER};
 use roadside_core::rules::RuleBook;
+use roadside_core::witness::{WitnessPolicy, POLICY_COMPONENT};
 
 use crate::error::{ApiError, Result};
 use crate::keys::KeyDir;
@@ -83,6 +86,9 @@ pub struct Bundler {
     key_dir: Arc<KeyDir>,
     /// Agency keys read so far.
     keys: Mutex<HashMap<String, SigningKey>>,
+    /// The witness policy component (`witnesses.json`), published in every agency's bundle when
+    /// witnesses are configured (`crate::witness`).
+    witness_policy: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Bundler {
@@ -152,7 +158,14 @@ impl Bundler {
             books: RwLock::new(Arc::new(books)),
             key_dir,
             keys: Mutex::new(HashMap::new()),
+            witness_policy: None,
         }
+    }
+
+    /// Publish this witness policy in every agency's bundle (none: no policy component).
+    pub fn with_witness_policy(mut self, policy: Option<&WitnessPolicy>) -> Result<Self> {
+        self.witness_policy = policy.map(WitnessPolicy::to_component).transpose()?;
+        Ok(self)
     }
 
     /// The reference data this server publishes or published, by digest: the sets a pushed
@@ -180,7 +193,7 @@ impl Bundler {
                 let files: Vec<(String, String)> = manifest
                     .components
                     .iter()
-                    .filter(|c| c.name != ROSTER)
+                    .filter(|c| c.name != ROSTER && c.name != POLICY_COMPONENT)
                     .map(|c| (c.name.clone(), c.sha256.clone()))
                     .collect();
                 if files.is_empty() || !seen.insert(files.clone()) {
@@ -270,6 +283,9 @@ impl Bundler {
             let version = previous.as_ref().map_or(1, |p| p.version + 1);
             let mut files = self.reference.clone();
             files.insert(ROSTER.to_string(), roster);
+            if let Some(policy) = &self.witness_policy {
+                files.insert(POLICY_COMPONENT.to_string(), policy.clone());
+            }
             let manifest = bundle::build_manifest(
                 agency,
                 version,
@@ -316,10 +332,14 @@ impl Bundler {
 
     fn unchanged(&self, previous: &Manifest, roster: &[u8]) -> bool {
         let roster_hash = bundle::sha256_hex(roster);
-        previous.components.len() == self.reference_hashes.len() + 1
+        let policy_hash = self.witness_policy.as_deref().map(bundle::sha256_hex);
+        previous.components.len()
+            == self.reference_hashes.len() + 1 + usize::from(policy_hash.is_some())
             && previous.components.iter().all(|c| {
                 if c.name == ROSTER {
                     c.sha256 == roster_hash
+                } else if c.name == POLICY_COMPONENT {
+                    policy_hash.as_ref() == Some(&c.sha256)
                 } else {
                     self.reference_hashes.get(&c.name) == Some(&c.sha256)
                 }

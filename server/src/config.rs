@@ -175,6 +175,18 @@ pub struct Config {
     )]
     pub doc_prefixes: Vec<String>,
 
+    // ---- Witnesses (`witness.rs`) ----
+    /// A witness the log's checkpoints are submitted to (C2SP tlog-witness): its cosignature
+    /// verifier key and its URL separated by a space, e.g. `"witness.example+1a2b3c4d+BK…
+    /// https://witness.example"` (repeat the flag, or separate with commas). Default: none.
+    #[arg(long = "witness", env = "ROADSIDE_WITNESSES", value_delimiter = ',')]
+    pub witnesses: Vec<String>,
+
+    /// How many of the configured witnesses must have cosigned a checkpoint for devices to accept
+    /// it: the witness policy of every agency's bundle. 0: devices require none.
+    #[arg(long, env = "ROADSIDE_WITNESS_QUORUM", default_value_t = 0)]
+    pub witness_quorum: u32,
+
     /// What to do; none: serve. Each command runs on the configured database and exits.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -248,6 +260,8 @@ impl Config {
             audit_interval_secs: 3600,
             number_block_size: 100,
             doc_prefixes: Vec::new(),
+            witnesses: Vec::new(),
+            witness_quorum: 0,
             command: None,
         }
     }
@@ -344,6 +358,18 @@ impl Config {
                 Ok((code.to_string(), prefix.to_string()))
             })
             .collect()
+    }
+
+    /// The configured witnesses, each setting checked (key, URL, names unique, quorum).
+    pub fn witnesses(&self) -> Result<crate::witness::Witnesses> {
+        let list = self
+            .witnesses
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .map(crate::witness::Witness::parse)
+            .collect::<Result<Vec<_>>>()?;
+        crate::witness::Witnesses::new(list, self.witness_quorum)
     }
 
     pub fn request_timeout(&self) -> Duration {

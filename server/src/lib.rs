@@ -13,7 +13,8 @@
 //! key in a PKCS#11 token), [`bootstrap`] (zero-config start), [`metrics`], [`audit`] (the database
 //! checked against the signed entries and log), [`publication`] (the 行政处罚决定公示 record of a
 //! decision, masked, with its due date, and the CSV and JSON feeds), [`roster`] (the officer
-//! roster read from an XLSX workbook, every bad row listed).
+//! roster read from an XLSX workbook, every bad row listed), [`witness`] (checkpoints submitted to
+//! independent witnesses, their cosignatures kept and served).
 
 pub mod audit;
 pub mod auth;
@@ -40,6 +41,7 @@ pub mod storage;
 pub mod throttle;
 pub mod tile_cache;
 pub mod tlog;
+pub mod witness;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -97,7 +99,9 @@ impl Server {
                 ));
             }
         }
-        let bundler = bundles::Bundler::new(&config.data_dir, key_dir)?;
+        let witnesses = Arc::new(config.witnesses()?);
+        let bundler = bundles::Bundler::new(&config.data_dir, key_dir)?
+            .with_witness_policy(witnesses.policy().as_ref())?;
         bundler.publish_all(&storage).await?;
         bundler.load_published(&storage).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| {
@@ -110,6 +114,9 @@ impl Server {
         storage.observe_commits(tile_cache.clone());
         let audit = Arc::new(audit::AuditMetrics::default());
         audit.register(&metrics);
+        // Each commit that publishes a checkpoint wakes the witness submission task.
+        witnesses.register(&metrics);
+        storage.observe_commits(witnesses.clone());
         let state = AppState {
             storage,
             signer: Arc::new(signer),
@@ -119,6 +126,7 @@ impl Server {
             bundles: Arc::new(bundler),
             media: Arc::new(media::Media::from_config(&config)?),
             audit,
+            witnesses,
             config: Arc::new(config),
         };
         // Uploads a crash left complete but unrecorded: finish them now, not only on request.
@@ -156,6 +164,11 @@ impl Server {
                 std::time::Duration::from_secs(interval),
             )
         });
+        // Checkpoints go to the witnesses in the background; a restart catches up from the database.
+        let witnessing = self
+            .state
+            .witnesses
+            .spawn(self.state.storage.clone(), self.state.tile_cache.clone());
         // With each connection's peer address: sign-in throttling counts per client address.
         let app = routes::router(self.state)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -164,6 +177,9 @@ impl Server {
             .await
             .map_err(|e| ApiError::internal("SERVE_FAILED", e.to_string()));
         if let Some(task) = auditor {
+            task.abort();
+        }
+        if let Some(task) = witnessing {
             task.abort();
         }
         served

@@ -28,6 +28,8 @@ pub struct AppState {
     pub sign_in_throttle: Arc<crate::throttle::SignInThrottle>,
     /// The background self-audit's metrics.
     pub audit: Arc<crate::audit::AuditMetrics>,
+    /// The log's witnesses: their cosignatures are appended to the checkpoints served.
+    pub witnesses: Arc<crate::witness::Witnesses>,
 }
 
 impl FromRef<AppState> for Arc<Metrics> {

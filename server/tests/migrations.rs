@@ -50,6 +50,10 @@ const OLDER: &[Older] = &[
         version: 6,
         created_if_missing: false,
     },
+    Older {
+        version: 8,
+        created_if_missing: false,
+    },
 ];
 
 /// The version whose tables servers before it created "if missing".
@@ -123,6 +127,16 @@ fn rows_of(version: u32) -> &'static str {
                  VALUES ('round-1', 'case-1', '632521', 1, 'cd');
              INSERT INTO review_scores (round_id, case_id, item, score, note, by_login, at)
                  VALUES ('round-1', 'case-1', 'ZT', 10, '', 'jiandu', '2026-12-02T00:00:00.000000Z');"
+        }
+        8 => {
+            "INSERT INTO witness_cosignatures (witness, checkpoint_sha256, origin, size, line, signed_at, received_at)
+                 VALUES ('witness.example/w1', 'ab', 'roadside.example/log', 1, 'line', 1767225600, '2026-12-03T00:00:00.000000Z');
+             INSERT INTO witness_alarms (witness, checkpoint_sha256, code, size, witness_size, message, checkpoint, detected_at)
+                 VALUES ('witness.example/w1', 'cd', 'WITNESS_SPLIT_VIEW', 1, NULL, '见证者拒绝', 'note', '2026-12-03T00:00:00.000000Z');"
+        }
+        9 => {
+            "INSERT INTO filings (decision_hash, case_id, agency, filed_on, filed_by, recorded_at, note)
+                 VALUES ('0505050505050505050505050505050505050505050505050505050505050505', 'case-1', '632521', '2026-01-09', 'jiandu', '2026-01-09T00:00:00.000000Z', '报州局');"
         }
         other => panic!("no rows written for version {other}: add them with the version"),
     }

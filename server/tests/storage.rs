@@ -287,7 +287,80 @@ backend_tests!(db:
     overdue_publications_are_the_pending_ones_past_their_due_day,
     publications_are_seen_only_by_their_agency,
     the_publication_history_cannot_be_rewritten,
+    witness_cosignatures_and_alarms_are_kept_once,
 );
+
+/// Witness cosignatures are kept per witness and checkpoint text (a repeat ignored), the largest
+/// cosigned size is per witness and origin, and alarms are kept once per witness, checkpoint and
+/// code, newest first.
+async fn witness_cosignatures_and_alarms_are_kept_once(db: Db) {
+    use roadside_server::storage::{WitnessAlarm, WitnessCosignature};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = storage::open(&db.new_database_url(dir.path()).await)
+        .await
+        .expect("open");
+    let cosig =
+        |witness: &str, digest: &str, origin: &str, size: u64, line: &str| WitnessCosignature {
+            witness: witness.to_string(),
+            checkpoint_sha256: digest.to_string(),
+            origin: origin.to_string(),
+            size,
+            line: line.to_string(),
+            signed_at: 1_765_000_000 + size,
+            received_at: format!("2026-12-08T00:00:{size:02}.000000Z"),
+        };
+    assert_eq!(s.witness_cosignatures("aa").await.expect("none"), []);
+    assert_eq!(
+        s.witness_cosigned_size("w1", "o").await.expect("none"),
+        None
+    );
+    let w1 = cosig("w1", "aa", "o", 3, "— w1 first");
+    s.put_witness_cosignature(&w1).await.expect("w1");
+    s.put_witness_cosignature(&cosig("w1", "aa", "o", 3, "— w1 again"))
+        .await
+        .expect("repeat ignored");
+    let w2 = cosig("w2", "aa", "o", 3, "— w2");
+    s.put_witness_cosignature(&w2).await.expect("w2");
+    s.put_witness_cosignature(&cosig("w1", "bb", "o", 7, "— w1 at 7"))
+        .await
+        .expect("w1 at 7");
+    s.put_witness_cosignature(&cosig("w1", "cc", "other", 9, "— w1 other origin"))
+        .await
+        .expect("other origin");
+    assert_eq!(s.witness_cosignatures("aa").await.expect("aa"), [w1, w2]);
+    assert_eq!(
+        s.witness_cosigned_size("w1", "o").await.expect("w1"),
+        Some(7)
+    );
+    assert_eq!(
+        s.witness_cosigned_size("w2", "o").await.expect("w2"),
+        Some(3)
+    );
+    assert_eq!(s.witness_cosigned_size("w3", "o").await.expect("w3"), None);
+
+    let alarm = |code: &str, at: &str, witness_size: Option<u64>| WitnessAlarm {
+        witness: "w1".to_string(),
+        code: code.to_string(),
+        size: 3,
+        witness_size,
+        message: "见证者拒绝".to_string(),
+        checkpoint: "o\n3\nhash\n".to_string(),
+        checkpoint_sha256: "dd".to_string(),
+        detected_at: at.to_string(),
+    };
+    let split = alarm("WITNESS_SPLIT_VIEW", "2026-12-08T01:00:00.000000Z", Some(3));
+    s.put_witness_alarm(&split).await.expect("alarm");
+    s.put_witness_alarm(&alarm(
+        "WITNESS_SPLIT_VIEW",
+        "2026-12-08T02:00:00.000000Z",
+        Some(3),
+    ))
+    .await
+    .expect("same alarm again");
+    let ahead = alarm("WITNESS_AHEAD", "2026-12-08T03:00:00.000000Z", None);
+    s.put_witness_alarm(&ahead).await.expect("another code");
+    assert_eq!(s.witness_alarms().await.expect("alarms"), [ahead, split]);
+}
 
 /// A storage on a new database of `db`'s kind, with the demo agencies (the directory holds a
 /// SQLite file).

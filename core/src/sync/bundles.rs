@@ -6,11 +6,13 @@
 //! Verified components are kept in the store (`bundle_components`); reference files (`*.toml`) are
 //! also written to `<data dir>/reference/`, where [`crate::rules::RuleBook::load`] (and the shells'
 //! `RulesEngine.open(dataDir)`) lays them over the bundled data; `roster.json` replaces the roster
-//! used for offline certificate checks.
+//! used for offline certificate checks; `witnesses.json` becomes the witness policy every later
+//! sync checks the log's checkpoint against (`sync/witnesses.rs`).
 
 use crate::bundle::{self, HeldBundle, HeldComponent, SignedManifest, Update};
 use crate::error::{Result, RoadsideError};
 use crate::store::sync::BundleComponent;
+use crate::witness::POLICY_COMPONENT;
 
 use super::{http, Session, SyncReport};
 
@@ -76,6 +78,27 @@ pub(super) async fn pull(s: &mut Session<'_>, report: &mut SyncReport) -> Result
     let held_text = serde_json::to_string(&held)
         .map_err(|e| RoadsideError::internal("BUNDLE_ENCODE", e.to_string()))?;
     s.store.save_bundle(&held_text, &fetched)?;
+    // The witness policy the new manifest lists (fetched now or held already), or none. Kept
+    // before the bundle counts as held: a crash in between pulls the bundle again.
+    let policy = match manifest.component(POLICY_COMPONENT) {
+        None => None,
+        Some(c) => match fetched.iter().find(|f| f.name == POLICY_COMPONENT) {
+            Some(f) => Some(f.body.clone()),
+            None => s
+                .store
+                .bundle_components()?
+                .into_iter()
+                .find(|h| h.name == POLICY_COMPONENT && h.sha256 == c.sha256)
+                .map(|h| h.body),
+        },
+    };
+    if manifest.component(POLICY_COMPONENT).is_some() && policy.is_none() {
+        return Err(RoadsideError::rules(
+            bundle::code::COMPONENT_MISSING,
+            format!("数据包版本 {} 的见证策略未能取得", manifest.version),
+        ));
+    }
+    super::witnesses::keep(s, policy.as_deref())?;
     s.store.set_sync_values(&[(HELD_KEY, Some(&held_text))])?;
     write_reference_files(s, &fetched)?;
     report.bundle_version = Some(manifest.version);

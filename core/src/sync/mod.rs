@@ -21,6 +21,9 @@
 //!   entries after it are not pushed (the server would refuse them as a gap).
 //! - **Retries are safe**: a push batch is idempotent on the server (duplicates answer the same
 //!   receipt), so any cut is retried with exponential backoff and jitter, honouring `Retry-After`.
+//! - **Witnesses are required when the agency says so**: a bundle may carry a witness policy (k of
+//!   n named witnesses); the log's newest checkpoint must then carry k valid cosignatures before
+//!   anything is pushed, or the sync stops with `CHECKPOINT_NOT_WITNESSED` (`sync/witnesses.rs`).
 //! - **Reference bundles are verified** with the bundle key pinned at enrolment before use; only
 //!   changed components are fetched (`sync/bundles.rs`).
 //! - **Document numbers are leased**: blocks of serials from the server at enrolment and whenever
@@ -40,6 +43,7 @@ mod push;
 pub mod reviews;
 mod rollover;
 pub mod verify;
+mod witnesses;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -680,6 +684,8 @@ async fn run(
     }
     let cp = s.observe(&note).await?;
     report.tree_size = cp.size;
+    // The agency's witness policy: the log must have shown this history to its witnesses.
+    witnesses::require(&mut s, note).await?;
 
     s.state.phase = SyncPhase::Records;
     s.emit();

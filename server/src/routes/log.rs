@@ -31,10 +31,11 @@ use super::doc::{ErrorResponse, RecoveredEntryDoc};
         (status = "default", response = ErrorResponse),
     )
 )]
-/// `GET /log/checkpoint`: the newest signed checkpoint (text/plain, C2SP signed note).
+/// `GET /log/checkpoint`: the newest signed checkpoint (text/plain, C2SP signed note), with the
+/// cosignatures its witnesses returned so far appended (C2SP tlog-cosignature lines).
 pub async fn checkpoint(State(state): State<AppState>) -> Result<Response> {
     let note = match state.tile_cache.checkpoint(&state.storage, None).await? {
-        Some((_, note)) => note,
+        Some((_, note)) => state.witnesses.cosigned(&state.storage, note).await?,
         None => state.signer.sign(0, tlog_tiles::EMPTY_HASH)?,
     };
     Ok((
@@ -166,6 +167,57 @@ pub async fn tile(
         .into_response())
 }
 
+/// The log's witnesses and what they said.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LogWitnesses {
+    /// The current origin.
+    pub origin: String,
+    /// How many of the witnesses devices require on a checkpoint (the bundle's witness policy).
+    pub quorum: u32,
+    pub witnesses: Vec<crate::witness::WitnessStatus>,
+    /// Every alarm a witness raised (`WITNESS_SPLIT_VIEW`: it refused the log's history as
+    /// inconsistent with what it cosigned; `WITNESS_AHEAD`: it knows a larger tree), newest first.
+    #[schema(value_type = Vec<WitnessAlarmDoc>)]
+    pub alarms: Vec<crate::storage::WitnessAlarm>,
+}
+
+/// A witness alarm as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WitnessAlarmDoc {
+    pub witness: String,
+    /// `WITNESS_SPLIT_VIEW` or `WITNESS_AHEAD`
+    pub code: String,
+    /// size of the checkpoint submitted
+    pub size: u64,
+    /// size the witness said it knows
+    pub witness_size: Option<u64>,
+    pub message: String,
+    /// the checkpoint submitted (signed note)
+    pub checkpoint: String,
+    pub detected_at: String,
+}
+
+#[utoipa::path(
+    get,
+    path = "/log/witnesses",
+    tag = "log",
+    summary = "The log's witnesses (C2SP tlog-witness): their keys, the largest checkpoint each cosigned, and every alarm a witness raised",
+    responses(
+        (status = 200, description = "OK", body = LogWitnesses),
+        (status = "default", response = ErrorResponse),
+    )
+)]
+/// `GET /api/v1/log/witnesses`: who witnesses the log, and any alarm they raised.
+pub async fn witnesses(State(state): State<AppState>) -> Result<Json<LogWitnesses>> {
+    let origin = state.signer.origin().to_string();
+    Ok(Json(LogWitnesses {
+        quorum: state.witnesses.policy().map_or(0, |p| p.quorum),
+        witnesses: state.witnesses.status(&state.storage, &origin).await?,
+        alarms: state.storage.witness_alarms().await?,
+        origin,
+    }))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LogKey {
     pub origin: String,
@@ -215,8 +267,9 @@ pub struct InclusionProof {
     pub checkpoint: String,
 }
 
+/// The checkpoint of `size` (or the newest), with its witnesses' cosignatures.
 async fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<(u64, String)> {
-    state
+    let (size, note) = state
         .tile_cache
         .checkpoint(&state.storage, size)
         .await?
@@ -225,7 +278,8 @@ async fn checkpoint_at(state: &AppState, size: Option<u64>) -> Result<(u64, Stri
                 ApiError::not_found("CHECKPOINT_NOT_FOUND", format!("没有大小为 {s} 的检查点"))
             }
             None => ApiError::not_found("LOG_EMPTY", "透明日志还没有任何记录"),
-        })
+        })?;
+    Ok((size, state.witnesses.cosigned(&state.storage, note).await?))
 }
 
 #[utoipa::path(

@@ -79,6 +79,7 @@ fn described() -> Described {
         .routes(routes!(log::inclusion))
         .routes(routes!(log::consistency))
         .routes(routes!(log::rollovers))
+        .routes(routes!(log::witnesses))
         .routes(routes!(ops::openapi));
     let json = OpenApiRouter::with_openapi(doc::ApiDoc::openapi())
         .routes(routes!(ops::healthz))

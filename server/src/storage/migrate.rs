@@ -53,7 +53,8 @@ pub const SQLITE: &[Migration] = &[
     migration!("sqlite", 5, "0005_case_index"),
     migration!("sqlite", 6, "0006_publications"),
     migration!("sqlite", 7, "0007_case_review"),
-    migration!("sqlite", 8, "0008_legal_review_filing"),
+    migration!("sqlite", 8, "0008_witnesses"),
+    migration!("sqlite", 9, "0009_legal_review_filing"),
 ];
 
 /// PostgreSQL's versions, oldest first (the same numbers and names as SQLite's).
@@ -65,7 +66,8 @@ pub const POSTGRES: &[Migration] = &[
     migration!("postgres", 5, "0005_case_index"),
     migration!("postgres", 6, "0006_publications"),
     migration!("postgres", 7, "0007_case_review"),
-    migration!("postgres", 8, "0008_legal_review_filing"),
+    migration!("postgres", 8, "0008_witnesses"),
+    migration!("postgres", 9, "0009_legal_review_filing"),
 ];
 
 /// The newest version of `migrations`.

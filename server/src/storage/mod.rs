@@ -3,8 +3,8 @@
 //!
 //! The traits speak the server's domain (agencies, officers, accounts, devices, ledger batches, log
 //! tiles), not SQL: [`SettingsStore`], [`AccountStore`], [`DeviceStore`], [`LogStore`],
-//! [`CaseStore`], [`MediaStore`], [`BundleStore`], [`AuditStore`], [`NumberStore`] and
-//! [`PublicationStore`], each in the module of its area with the types it speaks. [`Storage`] is all of them together; callers hold a
+//! [`CaseStore`], [`MediaStore`], [`BundleStore`], [`AuditStore`], [`NumberStore`],
+//! [`PublicationStore`] and [`WitnessStore`], each in the module of its area with the types it speaks. [`Storage`] is all of them together; callers hold a
 //! [`DynStorage`] and call any area's methods on it. Each backend is split the same way
 //! (`sqlite/<area>.rs`, `postgres/<area>.rs`), and both run the same test suite
 //! (`server/tests/storage.rs`). The schema is a numbered series of `.sql` files per backend,
@@ -32,6 +32,7 @@ pub mod postgres;
 mod publications;
 mod settings;
 pub mod sqlite;
+mod witnesses;
 
 use std::sync::Arc;
 
@@ -69,6 +70,7 @@ pub use publications::{
     PublicationStore, MAX_REASON_CHARS,
 };
 pub use settings::SettingsStore;
+pub use witnesses::{WitnessAlarm, WitnessCosignature, WitnessStore};
 
 use crate::error::Result;
 
@@ -86,6 +88,7 @@ pub trait Storage:
     + NumberStore
     + PublicationStore
     + CaseReviewStore
+    + WitnessStore
     + LegalStore
 {
     /// Which backend, for /healthz and logs.

@@ -20,6 +20,7 @@ mod media;
 mod numbers;
 mod publications;
 mod settings;
+mod witnesses;
 
 use std::collections::HashMap;
 

@@ -19,6 +19,7 @@ mod media;
 mod numbers;
 mod publications;
 mod settings;
+mod witnesses;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,4 +1,4 @@
--- Version 8: 法制审核 and 备案. The review queue reads the `review.request` and `review.opinion`
+-- Version 9: 法制审核 and 备案. The review queue reads the `review.request` and `review.opinion`
 -- entries of its agencies (the opinions are entries the server signs with the agency key, on the
 -- agency's signer chain in `devices`), so they get an index of their own. A major decision's
 -- filing (备案) with the superior and the justice bureau is recorded once, by decision entry.
