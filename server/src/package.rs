@@ -109,8 +109,8 @@ async fn receipt(
             .await?
             .ok_or_else(|| {
                 ApiError::internal(
-                    "CHECKPOINT_NOT_FOUND",
-                    format!("日志中缺少大小为 {size} 的检查点"),
+                    "PACKAGE_FAILED",
+                    format!("证据包制作失败：日志中缺少大小为 {size} 的检查点"),
                 )
             })?;
         v.insert(note);
