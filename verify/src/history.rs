@@ -66,3 +66,46 @@ pub fn open(bytes: &[u8], sig: &[u8], agency_key: &VerifyingKey) -> Result<KeyEv
         .map_err(|_| "签名无效：不是由本单位密钥签署的，或内容已被改动".to_string())?;
     Ok(event)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    fn event() -> KeyEvent {
+        KeyEvent {
+            v: HISTORY_VERSION,
+            kind: ENROL.into(),
+            agency: "632500".into(),
+            device_id: "0190f5a2-7c3e-7b2a-9d4e-0123456789ab".into(),
+            device_key: "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c".into(),
+            officer: "QH6325000101".into(),
+            at: "2026-05-01T08:30:00.123Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_statement_opens_with_the_agency_key_and_nothing_else() {
+        let agency = SigningKey::from_bytes(&[7; 32]);
+        let bytes = event().to_bytes().expect("canonical");
+        let sig = agency.sign(&bytes).to_bytes();
+        assert_eq!(open(&bytes, &sig, &agency.verifying_key()), Ok(event()));
+
+        let other = SigningKey::from_bytes(&[8; 32]);
+        assert!(open(&bytes, &sig, &other.verifying_key()).is_err());
+        for at in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[at] ^= 0x01;
+            assert!(
+                open(&changed, &sig, &agency.verifying_key()).is_err(),
+                "byte {at} changed and still opened"
+            );
+        }
+        let mut spaced = bytes.clone();
+        spaced.insert(1, b' ');
+        let sig2 = agency.sign(&spaced).to_bytes();
+        assert!(open(&spaced, &sig2, &agency.verifying_key())
+            .expect_err("not canonical")
+            .contains("规范"));
+    }
+}
