@@ -6,6 +6,7 @@
 //! (64 hex digits) or from the key file `init` creates (`<data>/device.key`, mode 0600, in a data
 //! directory created 0700; the database in it is 0600).
 
+mod package;
 mod rules;
 mod sync;
 
@@ -99,6 +100,23 @@ enum Command {
     /// First-offence check (初次违法核查) of a plate: prior cases in the agency, online; offline,
     /// this device's own cases, flagged needs_recheck.
     History(sync::HistoryArgs),
+    /// Evidence packages: one zip per case that anyone can verify offline.
+    #[command(subcommand)]
+    Package(PackageCommand),
+    /// Verify an evidence package with no network: every file's hash and chunk manifest, every
+    /// signature, chain link, inclusion proof, checkpoint and the signing keys' enrolment. Prints a
+    /// report in Chinese (or JSON with --json); exits non-zero on any failure, naming the file and
+    /// the check.
+    Verify {
+        package: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The log's verifier key obtained independently (`<origin>+<id>+<base64>`): the package's
+        /// own must be it.
+        #[arg(long)]
+        log_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -270,6 +288,17 @@ enum EvidenceCommand {
     },
     /// Hash FILE (whole-file SHA-256 and the 1 MiB chunk manifest) without declaring it.
     Hash { file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum PackageCommand {
+    /// Write the evidence package of CASE (its signed entries, receipts, checkpoints, evidence
+    /// files, the log's and the agency's keys, index.html, manifest.json) to OUT.
+    Export {
+        case: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -525,6 +554,14 @@ fn run(cli: Cli) -> Result<Option<Value>, RoadsideError> {
         Command::Sync(args) => sync::run_sync(&open_store(&cli)?, &args).map(Some),
         Command::Status => sync::status(&open_store(&cli)?).map(Some),
         Command::History(args) => sync::history(&open_store(&cli)?, &args).map(Some),
+        Command::Package(PackageCommand::Export { case, out }) => {
+            package::export(&open_store(&cli)?, &case, &out).map(Some)
+        }
+        Command::Verify {
+            package,
+            json,
+            log_key,
+        } => package::verify(&package, json, log_key.as_deref()),
     }
 }
 

@@ -75,16 +75,12 @@ pub struct EvidenceDigest {
 
 impl EvidenceDigest {
     fn from_parts(whole: [u8; 32], size: u64, chunk_size: u32, chunks: &[[u8; 32]]) -> Self {
-        let mut manifest = Sha256::new();
-        for chunk in chunks {
-            manifest.update(chunk);
-        }
         EvidenceDigest {
             sha256: hex::encode(whole),
             size,
             chunk_size,
             chunk_hashes: chunks.iter().map(hex::encode).collect(),
-            chunks_sha256: hex::encode(manifest.finalize()),
+            chunks_sha256: hex::encode(roadside_verify::chunks::manifest_sha256(chunks)),
         }
     }
 }
@@ -94,32 +90,10 @@ impl EvidenceDigest {
 /// [`finish`](EvidenceHasher::finish) returns the same digest as [`hash_file`] on the same bytes,
 /// however the bytes were split between calls to [`update`](EvidenceHasher::update). Both hashes are
 /// computed on the calling thread (recording produces bytes far slower than SHA-256 consumes them).
-#[derive(Clone)]
-pub struct EvidenceHasher {
-    whole: Sha256,
-    chunk: Sha256,
-    chunk_size: u32,
-    /// Bytes of the current, unfinished chunk already fed to `chunk`.
-    chunk_fill: u32,
-    chunks: Vec<[u8; 32]>,
-    total: u64,
-}
-
-impl Default for EvidenceHasher {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl std::fmt::Debug for EvidenceHasher {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EvidenceHasher")
-            .field("chunk_size", &self.chunk_size)
-            .field("bytes_seen", &self.total)
-            .field("chunks_done", &self.chunks.len())
-            .finish_non_exhaustive()
-    }
-}
+/// The hashing is the offline verifier's (`roadside_verify::chunks`), so a package's verifier
+/// computes the manifest exactly as the device did.
+#[derive(Clone, Debug, Default)]
+pub struct EvidenceHasher(roadside_verify::chunks::ChunkHasher);
 
 impl EvidenceHasher {
     /// A hasher with the standard [`CHUNK_SIZE`].
@@ -130,51 +104,25 @@ impl EvidenceHasher {
     /// A hasher with another chunk size (tests use small chunks to exercise boundaries cheaply).
     pub(crate) fn with_chunk_size(chunk_size: u32) -> Self {
         assert!(chunk_size > 0, "chunk size must be positive");
-        EvidenceHasher {
-            whole: Sha256::new(),
-            chunk: Sha256::new(),
+        EvidenceHasher(roadside_verify::chunks::ChunkHasher::with_chunk_size(
             chunk_size,
-            chunk_fill: 0,
-            chunks: Vec::new(),
-            total: 0,
-        }
+        ))
     }
 
     /// Feed the next bytes of the file.
-    pub fn update(&mut self, mut data: &[u8]) {
-        self.whole.update(data);
-        self.total += data.len() as u64;
-        while !data.is_empty() {
-            let room = (self.chunk_size - self.chunk_fill) as usize;
-            let take = room.min(data.len());
-            let (head, rest) = data.split_at(take);
-            self.chunk.update(head);
-            // `take <= room <= chunk_size`, a u32.
-            self.chunk_fill += take as u32;
-            data = rest;
-            if self.chunk_fill == self.chunk_size {
-                self.chunks.push(self.chunk.finalize_reset().into());
-                self.chunk_fill = 0;
-            }
-        }
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
     }
 
     /// Bytes fed so far.
     pub fn bytes_seen(&self) -> u64 {
-        self.total
+        self.0.bytes_seen()
     }
 
     /// The digest of every byte fed.
-    pub fn finish(mut self) -> EvidenceDigest {
-        if self.chunk_fill > 0 {
-            self.chunks.push(self.chunk.finalize().into());
-        }
-        EvidenceDigest::from_parts(
-            self.whole.finalize().into(),
-            self.total,
-            self.chunk_size,
-            &self.chunks,
-        )
+    pub fn finish(self) -> EvidenceDigest {
+        let c = self.0.finish();
+        EvidenceDigest::from_parts(c.sha256, c.size, c.chunk_size, &c.chunks)
     }
 }
 

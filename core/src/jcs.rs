@@ -72,44 +72,16 @@ pub fn to_canonical_vec<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>> {
 ///
 /// Anything else (a fraction, an exponent, a large integer, such a name, members out of order)
 /// goes through [`to_canonical_vec`]. The two agree on every value: a property test checks it.
+/// The code is the verifier's (`roadside_verify::canonical`), so a third party's verifier encodes
+/// exactly as the device does.
 pub fn value_to_canonical_vec(value: &serde_json::Value) -> Result<Vec<u8>> {
-    if plain(value) {
-        serde_json::to_vec(value).map_err(|e| {
-            RoadsideError::invalid_field(
-                "$",
-                "JCS_UNREPRESENTABLE",
-                format!("无法生成规范 JSON（RFC 8785）：{e}"),
-            )
-        })
-    } else {
-        to_canonical_vec(value)
-    }
-}
-
-/// Largest integer ECMAScript numbers hold exactly (2⁵³ − 1).
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-
-/// Whether `value` takes the fast path of [`value_to_canonical_vec`].
-fn plain(value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Null | Value::Bool(_) | Value::String(_) => true,
-        Value::Number(n) => match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => u <= MAX_SAFE_INTEGER,
-            (None, Some(i)) => i.unsigned_abs() <= MAX_SAFE_INTEGER,
-            (None, None) => false,
-        },
-        Value::Array(items) => items.iter().all(plain),
-        Value::Object(members) => {
-            let mut previous: Option<&str> = None;
-            members.iter().all(|(name, v)| {
-                let in_order = previous.is_none_or(|p| p < name.as_str())
-                    && name.chars().all(|c| c < '\u{E000}');
-                previous = Some(name);
-                in_order && plain(v)
-            })
-        }
-    }
+    roadside_verify::canonical::value_to_canonical_vec(value).map_err(|e| {
+        RoadsideError::invalid_field(
+            "$",
+            "JCS_UNREPRESENTABLE",
+            format!("无法生成规范 JSON（RFC 8785）：{e}"),
+        )
+    })
 }
 
 /// Whether `bytes` are exactly the RFC 8785 canonical encoding of the JSON value they hold.

@@ -514,12 +514,8 @@ fn open_hashed(
         }
     }
     let (sig, key, value) = decode_signed(bytes, sig, known)?;
-    key.verify_strict(bytes, &sig).map_err(|_| {
-        fail(
-            code::BAD_SIGNATURE,
-            "签名无效：记录不是由 device 字段所指设备的密钥签署的，或内容已被改动",
-        )
-    })?;
+    roadside_verify::entry::check_signature(&key, bytes, &sig)
+        .map_err(|e| fail(e.code, e.message))?;
     Ok((entry_of(value)?, hash))
 }
 
@@ -536,35 +532,15 @@ pub fn open_known_unverified(
     Ok((entry_of(value)?, sig, key))
 }
 
-/// The checks before the signature: its length, JSON, canonical bytes, the `device` key.
+/// The checks before the signature: its length, JSON, canonical bytes, the `device` key (the
+/// verifier's own code, `roadside_verify::entry`).
 fn decode_signed(
     bytes: &[u8],
     sig: &[u8],
     known: Option<&KnownDevice>,
 ) -> Result<(Signature, VerifyingKey, Value), Fail> {
-    let sig = Signature::from_slice(sig).map_err(|_| {
-        fail(
-            code::BAD_SIGNATURE,
-            format!("签名长度应为 64 字节，实际为 {} 字节", sig.len()),
-        )
-    })?;
-    let value: Value = serde_json::from_slice(bytes)
-        .map_err(|e| fail(code::MALFORMED, format!("记录不是有效的 JSON：{e}")))?;
-    if jcs::value_to_canonical_vec(&value).ok().as_deref() != Some(bytes) {
-        return Err(fail(
-            code::NOT_CANONICAL,
-            "记录不是 RFC 8785 规范 JSON 编码（字节已被改动或由不合规的程序生成）",
-        ));
-    }
-    let device = value
-        .get("device")
-        .and_then(Value::as_str)
-        .ok_or_else(|| fail(code::MALFORMED, "记录缺少 device 字段"))?;
-    let key = match known {
-        Some(k) if k.hex == device => k.key,
-        _ => decode_device(device)?,
-    };
-    Ok((sig, key, value))
+    roadside_verify::entry::decode_signed(bytes, sig, known.map(|k| (k.hex.as_str(), &k.key)))
+        .map_err(|e| fail(e.code, e.message))
 }
 
 /// The checks after the signature: every member written, the entry's fields and the format's rules.
@@ -725,22 +701,7 @@ fn parse_at(s: &str) -> Option<DateTime<Utc>> {
 }
 
 fn decode_device(device: &str) -> Result<VerifyingKey, Fail> {
-    let bad = |what: &str| {
-        fail(
-            code::BAD_DEVICE_KEY,
-            format!("字段 device {what}，应为 64 位小写十六进制的 Ed25519 公钥"),
-        )
-    };
-    if !is_lower_hex(device, 64) {
-        return Err(bad("格式错误"));
-    }
-    let mut raw = [0u8; 32];
-    hex::decode_to_slice(device, &mut raw).map_err(|_| bad("格式错误"))?;
-    let key = VerifyingKey::from_bytes(&raw).map_err(|_| bad("不是有效的公钥"))?;
-    if key.is_weak() {
-        return Err(bad("是弱公钥"));
-    }
-    Ok(key)
+    roadside_verify::entry::decode_device(device).map_err(|e| fail(e.code, e.message))
 }
 
 /// Refuse integers a JSON number (a double) cannot carry exactly, so nothing is rounded silently.

@@ -31,6 +31,7 @@ pub mod keys;
 pub mod media;
 pub mod metrics;
 pub mod office;
+pub mod package;
 pub mod publication;
 pub mod review;
 pub mod rollover;

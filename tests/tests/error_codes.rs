@@ -130,6 +130,8 @@ fn codes_in_source() -> BTreeMap<String, BTreeSet<String>> {
     };
     for (dir, origin) in [
         ("core/src", "core"),
+        // The offline verifier is the core's pure domain, in a crate of its own.
+        ("verify/src", "core"),
         ("cli/src", "CLI"),
         ("server/src", "server"),
     ] {

@@ -1,10 +1,10 @@
 //! Checking what the transparency log hands the device: C2SP signed checkpoints against the key
 //! pinned at enrolment, RFC 6962 inclusion proofs against a checkpoint's root, and consistency
-//! proofs between two checkpoints. The tree code is the server's own (`tlog_tiles`, `signed_note`),
-//! so both sides compute the same thing.
+//! proofs between two checkpoints. The checks are the offline verifier's (`roadside_verify::log`,
+//! over the server's own tree code), so the device, the server and a third party compute the same
+//! thing.
 
-use signed_note::{Note, StandardVerifier, VerifierList};
-use tlog_tiles::{Checkpoint, Hash};
+use tlog_tiles::Checkpoint;
 
 use crate::error::{Result, RoadsideError};
 use crate::store::sync::SeenCheckpoint;
@@ -35,27 +35,23 @@ pub fn checkpoint(note: &str, verifier_key: &str, origin: &str) -> Result<SeenCh
 ///
 /// `CHECKPOINT_MALFORMED`: not a signed note; `CHECKPOINT_SIGNATURE`: not signed by that key.
 pub fn note_text(note: &str, verifier_key: &str, what: &str) -> Result<Vec<u8>> {
-    let verifier = StandardVerifier::new(verifier_key).map_err(|e| {
-        RoadsideError::internal(
+    use roadside_verify::log::code;
+    roadside_verify::log::note_text(note.as_bytes(), verifier_key, what).map_err(|e| match e.code {
+        code::LOG_KEY_INVALID => RoadsideError::internal(
             "LOG_KEY_INVALID",
-            format!("登记时保存的日志公钥无效：{e:?}"),
-        )
-    })?;
-    let parsed = Note::from_bytes(note.as_bytes()).map_err(|e| {
-        RoadsideError::network(
-            "CHECKPOINT_MALFORMED",
-            format!("服务器给出的{what}不是有效的签名文本：{e:?}"),
-        )
-    })?;
-    parsed
-        .verify(&VerifierList::new(vec![Box::new(verifier)]))
-        .map_err(|e| {
-            RoadsideError::ledger(
-                "CHECKPOINT_SIGNATURE",
-                format!("{what}的签名与登记时固定的日志公钥不符（{e:?}），拒绝接受"),
-            )
-        })?;
-    Ok(parsed.text().to_vec())
+            format!("登记时保存的日志公钥无效：{}", e.message),
+        ),
+        code::CHECKPOINT_MALFORMED => {
+            RoadsideError::network("CHECKPOINT_MALFORMED", format!("服务器给出的{}", e.message))
+        }
+        _ => RoadsideError::ledger(
+            "CHECKPOINT_SIGNATURE",
+            format!(
+                "{}，拒绝接受",
+                e.message.replacen("日志公钥", "登记时固定的日志公钥", 1)
+            ),
+        ),
+    })
 }
 
 /// The origin line of a checkpoint note, unverified (to pick the key to verify it with).
@@ -70,30 +66,13 @@ pub fn inclusion(
     index: u64,
     entry_hash: &[u8; 32],
 ) -> Result<()> {
-    let proof: Vec<Hash> = proof.iter().map(|h| Hash(*h)).collect();
-    let leaf = tlog_tiles::record_hash(entry_hash);
-    tlog_tiles::check_record(&proof, cp.size, Hash(cp.root), index, leaf).map_err(|e| {
-        RoadsideError::ledger(
-            "RECEIPT_INVALID",
-            format!(
-                "第 {index} 号日志叶子的包含证明与大小为 {} 的检查点不符（{e}），回执不可信",
-                cp.size
-            ),
-        )
-    })
+    roadside_verify::log::inclusion(proof, cp.size, &cp.root, index, entry_hash)
+        .map_err(|e| RoadsideError::ledger("RECEIPT_INVALID", format!("{}，回执不可信", e.message)))
 }
 
 /// Check that the tree of `new` extends the tree of `old` (`old.size <= new.size`).
 pub fn consistency(proof: &[[u8; 32]], old: &SeenCheckpoint, new: &SeenCheckpoint) -> Result<()> {
-    let ok = if old.size == new.size {
-        old.root == new.root
-    } else if old.size == 0 {
-        true
-    } else {
-        let proof: Vec<Hash> = proof.iter().map(|h| Hash(*h)).collect();
-        tlog_tiles::check_tree(&proof, new.size, Hash(new.root), old.size, Hash(old.root)).is_ok()
-    };
-    if ok {
+    if roadside_verify::log::consistent(proof, old.size, &old.root, new.size, &new.root) {
         Ok(())
     } else {
         Err(log_inconsistent(old, new))

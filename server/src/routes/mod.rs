@@ -66,6 +66,7 @@ fn described() -> Described {
         .routes(routes!(sync::push))
         .routes(routes!(sync::cases))
         .routes(routes!(sync::case))
+        .routes(routes!(sync::package))
         .routes(routes!(numbers::lease))
         .routes(routes!(history::history))
         .routes(routes!(reviews::give_opinion))

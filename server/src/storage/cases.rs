@@ -477,6 +477,20 @@ pub const COUNT_CAP: u64 = 10_000;
 pub(crate) const INDEX_COLUMNS: &str =
     "c.plate, c.items, c.officers, c.procedure, c.outcome, c.total_yuan, c.deviates, c.decided_on";
 
+/// A logged entry of a case as it was signed: what an evidence package carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCaseEntry {
+    /// SHA-256 of `bytes`.
+    pub hash: [u8; 32],
+    pub device_id: String,
+    /// The exact signed bytes and the device's Ed25519 signature over them.
+    pub bytes: Vec<u8>,
+    pub sig: Vec<u8>,
+    pub leaf_index: u64,
+    /// Size of the checkpoint first published with it (its receipt's checkpoint).
+    pub checkpoint_size: u64,
+}
+
 /// A case as the statistics count it: its unit, opening time and index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseStat {
@@ -513,6 +527,9 @@ pub trait CaseStore: Send + Sync + 'static {
     async fn cases_unindexed(&self) -> Result<bool>;
     /// The case `id` if it belongs to one of `agencies`, with every entry logged for it.
     async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>>;
+    /// Every entry logged for the case `id` of `agency` (accepted and refused) as signed, in log
+    /// order. The caller has checked the case is in its scope.
+    async fn signed_case_entries(&self, agency: &str, id: &str) -> Result<Vec<SignedCaseEntry>>;
     /// Accepted (materialised, not refused) cases of `agencies` opened since `query.since` whose
     /// `case.open` entry names the plate or party, newest first. The plate and party are read from
     /// the opening entry only (`opening_matches`): a plate changed later by `record.amend` is not

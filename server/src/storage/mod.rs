@@ -52,7 +52,7 @@ pub(crate) use cases::{case_entry, CASE_COLUMNS, CASE_ENTRY_COLUMNS};
 pub(crate) use cases::{filter_sql, index_change, set_of, set_text, IndexChange, INDEX_COLUMNS};
 pub use cases::{
     CaseDetail, CaseEntry, CaseFilter, CaseIndex, CaseOutcome, CaseRow, CaseStat, CaseStore,
-    CaseSummary, EntryRefusal, HistoryQuery, IssuedDocument, PriorCase, COUNT_CAP,
+    CaseSummary, EntryRefusal, HistoryQuery, IssuedDocument, PriorCase, SignedCaseEntry, COUNT_CAP,
 };
 pub use devices::{Device, DeviceStore, EnrolOutcome, EnrolmentCode};
 pub use legal::{Filing, LegalStore, ReviewEntry};

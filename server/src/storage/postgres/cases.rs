@@ -165,6 +165,32 @@ impl CaseStore for PgStorage {
         u64_of(n)
     }
 
+    async fn signed_case_entries(&self, agency: &str, id: &str) -> Result<Vec<SignedCaseEntry>> {
+        let rows = self
+            .pool
+            .get()
+            .await?
+            .query(
+                "SELECT hash, device_id, bytes, sig, leaf_index, checkpoint_size FROM entries \
+                 WHERE case_id = $1 AND agency = $2 ORDER BY leaf_index",
+                &[&id, &agency],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let hash: Vec<u8> = r.get(0);
+                Ok(SignedCaseEntry {
+                    hash: hash32(&hash)?,
+                    device_id: r.get(1),
+                    bytes: r.get(2),
+                    sig: r.get(3),
+                    leaf_index: u64_of(r.get(4))?,
+                    checkpoint_size: u64_of(r.get(5))?,
+                })
+            })
+            .collect()
+    }
+
     async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>> {
         let client = self.pool.get().await?;
         let Some(row) = client

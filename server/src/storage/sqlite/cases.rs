@@ -140,6 +140,39 @@ impl CaseStore for SqliteStorage {
         .await
     }
 
+    async fn signed_case_entries(&self, agency: &str, id: &str) -> Result<Vec<SignedCaseEntry>> {
+        let (agency, id) = (agency.to_string(), id.to_string());
+        self.read(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT hash, device_id, bytes, sig, leaf_index, checkpoint_size FROM entries \
+                 WHERE case_id = ?1 AND agency = ?2 ORDER BY leaf_index",
+            )?;
+            let rows = stmt.query_map(params![id, agency], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (hash, device_id, bytes, sig, leaf, size) = r?;
+                Ok(SignedCaseEntry {
+                    hash: hash32(&hash)?,
+                    device_id,
+                    bytes,
+                    sig,
+                    leaf_index: u64_of(leaf)?,
+                    checkpoint_size: u64_of(size)?,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn case_detail(&self, agencies: &[String], id: &str) -> Result<Option<CaseDetail>> {
         let (keys, id) = (agencies.to_vec(), id.to_string());
         self.read(move |c| {
