@@ -13,10 +13,7 @@ use super::{begin, db, lock, new_id, Store};
 use crate::error::{Result, RoadsideError};
 use crate::ledger::{self, EntryKind};
 use crate::rules::RuleBook;
-use crate::steps::{
-    self, DecisionContext, NoticeState, PenaltyDecisionInput, ReviewOpinion, ReviewRequest,
-    ReviewState,
-};
+use crate::steps::{PenaltyDecisionInput, ReviewOpinion, ReviewRequest, ReviewState};
 
 /// Where a case's legal review stands, for the officer's screen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -109,14 +106,6 @@ impl Store {
         let now = (self.clock)();
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
-        let loaded = super::steps::require_undecided(&tx, case_id, "不能再提请法制审核")?;
-        let ctx = DecisionContext {
-            notice: loaded.notice.clone().map(|(notice, _)| NoticeState {
-                notice,
-                statement: loaded.statement.clone(),
-            }),
-            already_fined_acts: Vec::new(),
-        };
         if input.draft.procedure != crate::rules::check::ProcedureKind::General {
             return Err(RoadsideError::invalid_field(
                 "draft.procedure",
@@ -124,17 +113,8 @@ impl Store {
                 "适用简易程序（当场处罚）的决定不经法制审核",
             ));
         }
-        let reference = self.reference_id(&tx, book)?;
-        let roster = self.cached_roster()?;
-        let proposal = steps::penalty_decision(
-            book,
-            &roster,
-            input,
-            &ctx,
-            reference,
-            String::new(),
-            String::new(),
-        )?;
+        let (proposal, ctx) =
+            self.checked_decision(&tx, case_id, book, input, "不能再提请法制审核")?;
         let hearing_held = ctx.hearing_held();
         let need = book.legal_review(&proposal.review_case(hearing_held))?;
         if !need.required {
@@ -154,18 +134,7 @@ impl Store {
             proposal,
             hearing_held,
         };
-        let officers = request
-            .proposal
-            .officers
-            .iter()
-            .map(|o| o.certificate_no.trim().to_string())
-            .filter(|n| !n.is_empty())
-            .fold(Vec::<String>::new(), |mut v, n| {
-                if !v.contains(&n) {
-                    v.push(n);
-                }
-                v
-            });
+        let officers = super::steps::officer_numbers(&request.proposal.officers);
         let body = serde_json::to_value(&request)
             .map_err(|e| RoadsideError::internal("STEP_BODY", format!("无法生成记录内容：{e}")))?;
         let entry = self.append_step(

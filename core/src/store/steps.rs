@@ -252,7 +252,7 @@ fn require_open(conn: &Connection, case_id: &str) -> Result<()> {
     }
 }
 
-fn officer_numbers(officers: &[crate::rules::check::DraftOfficer]) -> Vec<String> {
+pub(super) fn officer_numbers(officers: &[crate::rules::check::DraftOfficer]) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     for o in officers {
         let no = o.certificate_no.trim().to_string();
@@ -499,6 +499,39 @@ impl Store {
         )
     }
 
+    /// The decision `input` would make on the case as it stands (finalized, undecided; its notice
+    /// and statement), checked with the roster, without its id and number; `then` says what an
+    /// existing decision rules out. For the decision itself and for a legal-review request.
+    pub(super) fn checked_decision(
+        &self,
+        tx: &Transaction,
+        case_id: &str,
+        book: &RuleBook,
+        input: &PenaltyDecisionInput,
+        then: &str,
+    ) -> Result<(PenaltyDecision, DecisionContext)> {
+        let loaded = require_undecided(tx, case_id, then)?;
+        let ctx = DecisionContext {
+            notice: loaded.notice.clone().map(|(notice, _)| NoticeState {
+                notice,
+                statement: loaded.statement.clone(),
+            }),
+            already_fined_acts: Vec::new(),
+        };
+        let reference = self.reference_id(tx, book)?;
+        let roster = self.cached_roster()?;
+        let decision = steps::penalty_decision(
+            book,
+            &roster,
+            input,
+            &ctx,
+            reference,
+            String::new(),
+            String::new(),
+        )?;
+        Ok((decision, ctx))
+    }
+
     /// Make the penalty decision (当场 or 普通程序). The draft is checked again here, with the
     /// roster on the decision date; any error refuses the decision with every issue listed.
     pub fn decide_penalty(
@@ -510,29 +543,12 @@ impl Store {
         let now = (self.clock)();
         let mut conn = lock(&self.writer);
         let tx = begin(&mut conn)?;
-        let loaded = require_undecided(&tx, case_id, "同一案件不能再作出第二个决定")?;
-        let ctx = DecisionContext {
-            notice: loaded.notice.clone().map(|(notice, _)| NoticeState {
-                notice,
-                statement: loaded.statement.clone(),
-            }),
-            already_fined_acts: Vec::new(),
-        };
         let doc = match input.draft.procedure {
             crate::rules::check::ProcedureKind::Summary => DocType::SummaryDecision,
             crate::rules::check::ProcedureKind::General => DocType::PenaltyDecision,
         };
-        let reference = self.reference_id(&tx, book)?;
-        let roster = self.cached_roster()?;
-        let mut decision = steps::penalty_decision(
-            book,
-            &roster,
-            input,
-            &ctx,
-            reference,
-            String::new(),
-            String::new(),
-        )?;
+        let (mut decision, ctx) =
+            self.checked_decision(&tx, case_id, book, input, "同一案件不能再作出第二个决定")?;
         // 处罚法 58: a decision the review catalogue names is made only after an opinion of 同意
         // on this very proposal has reached the device.
         if !book.review_catalogue().is_empty() {
