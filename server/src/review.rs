@@ -152,7 +152,6 @@ pub async fn check_reviews(
     let mut earlier: Vec<(String, String, serde_json::Value, String)> = Vec::new();
     for c in checked.iter_mut() {
         let Ok(c) = c else { continue };
-        let case = c.entry.case.clone().unwrap_or_default();
         if c.refusal.is_none() {
             match c.entry.kind {
                 EntryKind::ReviewOpinion if !signer => {
@@ -174,9 +173,14 @@ pub async fn check_reviews(
                 _ => {}
             }
         }
-        if c.refusal.is_none() {
+        // Only what a later decision of the batch reads: its requests, notices and statements.
+        let read_later = matches!(
+            c.entry.kind,
+            EntryKind::ReviewRequest | EntryKind::NoticeIssue | EntryKind::StatementRecord
+        );
+        if c.refusal.is_none() && read_later {
             earlier.push((
-                case,
+                c.entry.case.clone().unwrap_or_default(),
                 c.entry.kind.as_str().to_string(),
                 c.entry.body.clone(),
                 hex::encode(c.hash),

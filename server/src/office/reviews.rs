@@ -7,6 +7,7 @@
 use axum::extract::{Path, State};
 use maud::{html, Markup};
 use roadside_core::model::OfficerRole;
+use roadside_core::rules::guidance::yuan;
 use roadside_core::steps::ReviewVerdict;
 use serde::Deserialize;
 
@@ -18,10 +19,6 @@ use crate::state::AppState;
 
 fn may_read(user: &OfficeUser) -> Result<(), PageError> {
     user.require(&[OfficerRole::LegalReviewer, OfficerRole::Supervisor])
-}
-
-fn yuan(v: i64) -> String {
-    roadside_core::rules::guidance::yuan(v)
 }
 
 fn party_name(r: &RequestView) -> String {
